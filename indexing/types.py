@@ -1,0 +1,194 @@
+"""Core data types shared by every layer of DEERIn.
+
+All of them are frozen dataclasses with no heavy imports, so any module (CLI, store, assistant,
+eval) can use them without pulling in a model backend. Times are always seconds from the start
+of the media file, as floats.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+
+
+class ClipKind(StrEnum):
+    """Where the text of a clip comes from."""
+
+    SPEECH = "speech"
+    SUBTITLE = "subtitle"
+    CAPTION = "caption"
+    OCR = "ocr"
+    SHOT = "shot"
+
+
+@dataclass(frozen=True, slots=True)
+class Stream:
+    """One elementary stream of a media file, as ffprobe reports it."""
+
+    index: int
+    kind: str  # "audio" | "video" | "subtitle" | "data"
+    codec: str
+    language: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Media:
+    """A probed media file.
+
+    ``media_id`` is a content hash: the same bytes anywhere on disk give the same id, and any edit
+    to the file gives a new one.
+    """
+
+    media_id: str
+    path: Path
+    duration: float
+    size: int
+    mtime_ns: int
+    has_audio: bool
+    has_video: bool
+    width: int = 0
+    height: int = 0
+    fps: float = 0.0
+    streams: tuple[Stream, ...] = ()
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+    @property
+    def kind(self) -> str:
+        """``video`` when the file has a picture, else ``audio``."""
+        return "video" if self.has_video else "audio"
+
+
+@dataclass(frozen=True, slots=True)
+class Word:
+    """One recognised word with its time span."""
+
+    text: str
+    start: float
+    end: float
+    probability: float = 1.0
+
+
+@dataclass(frozen=True, slots=True)
+class Segment:
+    """A run of speech as the recogniser returned it, with its words."""
+
+    start: float
+    end: float
+    text: str
+    words: tuple[Word, ...] = ()
+    language: str | None = None
+    avg_logprob: float = 0.0
+    no_speech_prob: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class Cue:
+    """One timed subtitle cue (from an .srt/.vtt sidecar)."""
+
+    start: float
+    end: float
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Shot:
+    """A continuous shot: a span between two cuts, with an optional keyframe image on disk."""
+
+    index: int
+    start: float
+    end: float
+    keyframe: Path | None = None
+    keyframe_time: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Clip:
+    """The retrieval unit: a span of one media file and the text that describes it.
+
+    Clips are what search returns, what the LLM sees as numbered sources, what answers cite and
+    what the player plays.
+    """
+
+    media_id: str
+    media_path: str
+    kind: ClipKind
+    start: float
+    end: float
+    text: str
+    seq: int = 0  # position among the clips of the same media and kind, for neighbour expansion
+    shot_index: int | None = None
+    keyframe: str | None = None
+
+    @property
+    def clip_id(self) -> str:
+        """A content hash: re-inserting the same clip is a no-op."""
+        return content_id(self.media_id, self.kind.value, f"{self.start:.3f}", f"{self.end:.3f}",
+                          self.text)
+
+    @property
+    def duration(self) -> float:
+        return self.end - self.start
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    """A clip returned by a search, with its score and (when known) stored neighbours."""
+
+    clip: Clip
+    score: float
+    sources: tuple[str, ...] = ()  # which rankers found it ("fts", "vector", ...)
+    clip_id: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Failure:
+    """A file that could not be indexed, with a one-line reason."""
+
+    path: Path
+    reason: str
+    stage: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class FileResult:
+    """What indexing one file produced."""
+
+    path: Path
+    media_id: str
+    status: str  # "indexed" | "unchanged" | "failed"
+    clips: int = 0
+    shots: int = 0
+    duration: float = 0.0
+    seconds: float = 0.0
+    warnings: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class IndexReport:
+    """The outcome of one ``deerin index`` run."""
+
+    results: tuple[FileResult, ...] = ()
+    failures: tuple[Failure, ...] = ()
+    pruned: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def indexed(self) -> int:
+        return sum(1 for r in self.results if r.status == "indexed")
+
+    @property
+    def unchanged(self) -> int:
+        return sum(1 for r in self.results if r.status == "unchanged")
+
+
+def content_id(*parts: str) -> str:
+    """A short stable id from the given strings (sha256, 20 hex digits)."""
+    h = hashlib.sha256()
+    for p in parts:
+        h.update(p.encode("utf-8"))
+        h.update(b"\x1f")
+    return h.hexdigest()[:20]

