@@ -143,7 +143,8 @@ def decode_audio(path: Path, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
     )
     audio = np.frombuffer(proc.stdout, dtype=np.float32)
     if proc.returncode != 0 and audio.size == 0:
-        raise MediaError(f"audio could not be decoded: {_first_line(proc.stderr.decode(errors='replace'))}")
+        reason = _first_line(proc.stderr.decode(errors="replace"))
+        raise MediaError(f"audio could not be decoded: {reason}")
     return audio
 
 

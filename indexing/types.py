@@ -127,8 +127,9 @@ class Clip:
     @property
     def clip_id(self) -> str:
         """A content hash: re-inserting the same clip is a no-op."""
-        return content_id(self.media_id, self.kind.value, f"{self.start:.3f}", f"{self.end:.3f}",
-                          self.text)
+        # The path is part of the id so that two copies of one file are two citable sources.
+        return content_id(self.media_id, self.media_path, self.kind.value, f"{self.start:.3f}",
+                          f"{self.end:.3f}", self.text)
 
     @property
     def duration(self) -> float:
@@ -143,6 +144,8 @@ class Hit:
     score: float
     sources: tuple[str, ...] = ()  # which rankers found it ("fts", "vector", ...)
     clip_id: str = ""
+    similarity: float | None = None  # cosine similarity to the query vector, when known
+    bm25: float | None = None  # full-text score, when the clip matched the words
 
 
 @dataclass(frozen=True, slots=True)

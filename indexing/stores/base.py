@@ -78,8 +78,8 @@ class ClipStore(Protocol):
         """Mark a file as completely indexed (call after its clips and shots are written)."""
         ...
 
-    def remove_media(self, media_id: str, path: str | None = None) -> None:
-        """Drop a file's record, clips and shots (also any half-written ones)."""
+    def remove_media(self, path: str) -> None:
+        """Drop everything stored for the file at ``path`` (also half-written clips)."""
         ...
 
     # -- clips and shots ---------------------------------------------------------------------

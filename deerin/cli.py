@@ -1,0 +1,284 @@
+"""The ``deerin`` command line: a thin layer over indexing/, assistant/ and eval/.
+
+Exit codes (documented in the README):
+  0  success
+  1  failure: nothing could be done (every file failed, no index, bad model, ...)
+  2  usage error (bad option or argument)
+  3  partial failure: some files failed, all others were indexed
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_PARTIAL = 0, 1, 2, 3
+
+app = typer.Typer(
+    add_completion=False, no_args_is_help=True, rich_markup_mode="rich",
+    help="DEERIn: talk to your footage. Index a folder of video/audio, then search and ask.",
+)
+
+DbOption = Annotated[
+    Path | None,
+    typer.Option("--db", help="Index directory (default: $DEERIN_DB or ./deerin-index)."),
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
+
+
+def _err() -> Console:
+    return Console(stderr=True)
+
+
+def _settings(db: Path | None, **overrides: object):
+    from indexing.settings import Settings
+
+    return Settings.from_env(db_dir=db, **overrides)
+
+
+def _open_store(db: Path | None):
+    from indexing.stores.base import StoreError
+    from indexing.stores.lance import LanceStore
+
+    settings = _settings(db)
+    try:
+        return LanceStore(settings.db_dir, create=False)
+    except StoreError as exc:
+        _err().print(f"[red]error:[/] {exc}")
+        raise typer.Exit(EXIT_FAILED) from exc
+
+
+def fmt_time(seconds: float) -> str:
+    """mm:ss (or h:mm:ss) for display."""
+    s = round(seconds)
+    h, rem = divmod(s, 3600)
+    m, sec = divmod(rem, 60)
+    return f"{h}:{m:02d}:{sec:02d}" if h else f"{m:02d}:{sec:02d}"
+
+
+@app.command()
+def index(
+    paths: Annotated[list[Path], typer.Argument(help="Files and folders (searched recursively).")],
+    db: DbOption = None,
+    prune: Annotated[bool, typer.Option(
+        "--prune", help="Drop indexed files that are gone.")] = False,
+    asr_model: Annotated[str | None, typer.Option(
+        "--asr-model", help="faster-whisper model name or path (default: shipped tiny.en).")
+    ] = None,
+    language: Annotated[str | None, typer.Option(
+        "--language", help="Spoken language code; default: detect.")] = None,
+    no_shots: Annotated[bool, typer.Option("--no-shots", help="Skip shot detection.")] = False,
+    json_out: JsonOption = False,
+) -> None:
+    """Index footage: speech, subtitles and shots, into a searchable, timestamped index."""
+    from deerin.progress import RichProgress
+    from indexing.pipeline import Indexer
+    from indexing.stores.base import StoreError
+    from indexing.stores.lance import LanceStore
+
+    settings = _settings(db, asr_model=asr_model, asr_language=language,
+                         shots=False if no_shots else None)
+    console = _err()
+    try:
+        store = LanceStore(settings.db_dir)
+        with RichProgress(console) as progress:
+            report = Indexer(store, settings, progress=progress).index(paths, prune=prune)
+    except StoreError as exc:
+        console.print(f"[red]error:[/] {exc}")
+        raise typer.Exit(EXIT_FAILED) from exc
+    total = len(report.results) + len(report.failures)
+    if json_out:
+        print(json.dumps({
+            "indexed": [str(r.path) for r in report.results if r.status == "indexed"],
+            "unchanged": [str(r.path) for r in report.results if r.status == "unchanged"],
+            "failed": [{"path": str(f.path), "reason": f.reason, "stage": f.stage}
+                       for f in report.failures],
+            "pruned": list(report.pruned),
+        }, indent=2))
+    console.print(
+        f"[bold]{report.indexed} indexed, {report.unchanged} unchanged, "
+        f"{len(report.failures)} failed[/]"
+        + (f", {len(report.pruned)} pruned" if report.pruned else "")
+        + f" → {settings.db_dir}"
+    )
+    if total == 0:
+        console.print("[red]error:[/] no media files found under the given paths")
+        raise typer.Exit(EXIT_FAILED)
+    if report.failures:
+        raise typer.Exit(EXIT_FAILED if not report.results else EXIT_PARTIAL)
+
+
+@app.command()
+def remove(
+    paths: Annotated[list[Path], typer.Argument(help="Indexed files to drop from the index.")],
+    db: DbOption = None,
+) -> None:
+    """Remove files from the index (the media itself is not touched)."""
+    store = _open_store(db)
+    known = {m.path for m in store.media()}
+    missing = 0
+    for p in paths:
+        key = str(p.expanduser().absolute())
+        if key in known:
+            store.remove_media(key)
+            _err().print(f"removed {key}")
+        else:
+            missing += 1
+            _err().print(f"[yellow]not indexed:[/] {key}")
+    store.finalize()
+    if missing:
+        raise typer.Exit(EXIT_PARTIAL if missing < len(paths) else EXIT_FAILED)
+
+
+@app.command()
+def search(
+    query: Annotated[str, typer.Argument(help="What to look for, in plain words.")],
+    db: DbOption = None,
+    k: Annotated[int, typer.Option("-k", help="How many clips.")] = 10,
+    json_out: JsonOption = False,
+) -> None:
+    """Find the clips that best match a text (hybrid full-text + vector search)."""
+    from assistant.retrieval import Retriever
+
+    if not query.strip():
+        _err().print("[red]error:[/] the search text is empty")
+        raise typer.Exit(EXIT_USAGE)
+    store = _open_store(db)
+    hits = Retriever(store, _settings(db)).search(query, k=k)
+    if json_out:
+        print(json.dumps([
+            {"media": h.clip.media_path, "start": round(h.clip.start, 2),
+             "end": round(h.clip.end, 2), "text": h.clip.text, "kind": h.clip.kind.value,
+             "score": round(h.score, 4)} for h in hits], indent=2, ensure_ascii=False))
+        return
+    if not hits:
+        print("no matching clips")
+        return
+    table = Table(show_lines=False)
+    for col in ("#", "clip", "kind", "score", "text"):
+        table.add_column(col, overflow="fold")
+    for i, h in enumerate(hits, 1):
+        c = h.clip
+        table.add_row(str(i), f"{Path(c.media_path).name} @ {fmt_time(c.start)}–{fmt_time(c.end)}",
+                      c.kind.value, f"{h.score:.3f}", c.text)
+    Console().print(table)
+
+
+@app.command()
+def status(db: DbOption = None, json_out: JsonOption = False) -> None:
+    """Show what is indexed: files, durations, clips and failures."""
+    store = _open_store(db)
+    media = store.media()
+    failures = store.failures()
+    emb = store.embedder()
+    if json_out:
+        print(json.dumps({
+            "db": str(store.db_dir),
+            "embedder": emb[0] if emb else None,
+            "files": [{"path": m.path, "kind": m.kind, "duration": m.duration, "clips": m.clips,
+                       "shots": m.shots, "language": m.language, "warnings": m.warnings}
+                      for m in media],
+            "total_duration": sum(m.duration for m in media),
+            "clips": store.count_clips(),
+            "failures": [{"path": f.path, "reason": f.reason, "stage": f.stage}
+                         for f in failures],
+        }, indent=2, ensure_ascii=False))
+        return
+    console = Console()
+    table = Table(title=f"DEERIn index {store.db_dir}")
+    for col in ("file", "kind", "duration", "clips", "shots", "lang"):
+        table.add_column(col)
+    for m in media:
+        table.add_row(m.name, m.kind, fmt_time(m.duration), str(m.clips), str(m.shots),
+                      m.language)
+    console.print(table)
+    console.print(f"{len(media)} files, {fmt_time(sum(m.duration for m in media))} of media, "
+                  f"{store.count_clips()} clips; embedder {emb[0] if emb else '-'}")
+    for f in failures:
+        console.print(f"[red]failed[/] {f.path}: {f.reason}", highlight=False)
+
+
+@app.command()
+def doctor() -> None:
+    """Say which backends and models are usable here, and what a missing one disables."""
+    from deerin.doctor import run_checks
+
+    console = Console()
+    table = Table(title="DEERIn doctor")
+    for col in ("component", "status", "detail"):
+        table.add_column(col, overflow="fold")
+    failed_required = False
+    for check in run_checks(os.environ):
+        mark = "[green]ok[/]" if check.ok else ("[red]missing[/]" if check.required
+                                                 else "[yellow]off[/]")
+        table.add_row(check.name, mark, check.detail)
+        failed_required |= check.required and not check.ok
+    console.print(table)
+    if failed_required:
+        raise typer.Exit(EXIT_FAILED)
+
+
+@app.command()
+def demo(
+    folder: Annotated[Path | None, typer.Option(
+        "--folder", help="Where to write the demo footage (default: a temp folder).")] = None,
+    db: DbOption = None,
+    question: Annotated[str, typer.Option("--question", "-q")] =
+        "What did the narrator say about the lighthouse?",
+    llm: Annotated[str | None, typer.Option("--llm", help="LLM spec, see `deerin ask`.")] = None,
+) -> None:
+    """Make a small demo collection, index it and answer a question with a cited clip."""
+    import tempfile
+
+    from deerin.demo import make_demo_collection
+
+    console = _err()
+    root = folder or Path(tempfile.mkdtemp(prefix="deerin-demo-"))
+    console.print(f"[bold]1/3[/] making demo footage in {root}")
+    files = make_demo_collection(root)
+    for f in files:
+        console.print(f"  {f.name}")
+    dbdir = db or root / "index"
+    console.print(f"[bold]2/3[/] indexing → {dbdir}")
+    try:
+        index([root], db=dbdir, prune=False, asr_model=None, language=None, no_shots=False,
+              json_out=False)
+    except typer.Exit as exc:
+        if exc.exit_code not in (EXIT_OK, None):
+            raise
+    console.print(f"[bold]3/3[/] asking: {question}")
+    ask(question, db=dbdir, llm=llm, k=None, json_out=False)
+    console.print(f"\nTry: deerin search \"lighthouse\" --db {dbdir}\n"
+                  f"     deerin chat --db {dbdir}")
+
+
+@app.command()
+def ask(
+    question: Annotated[str, typer.Argument(help="A question in plain language.")],
+    db: DbOption = None,
+    llm: Annotated[str | None, typer.Option(
+        "--llm", help="llamacpp (default, shipped SmolLM2), llamacpp:PATH.gguf or ollama:MODEL.")
+    ] = None,
+    k: Annotated[int | None, typer.Option("-k", help="How many clips to give the LLM.")] = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Answer a question from the indexed footage, citing timestamped clips."""
+    from assistant.cli_ask import run_ask
+
+    raise typer.Exit(run_ask(question, _settings(db), llm_spec=llm, k=k, as_json=json_out))
+
+
+def main() -> None:
+    """Console-script entry point."""
+    try:
+        app()
+    except KeyboardInterrupt:
+        _err().print("interrupted")
+        sys.exit(130)

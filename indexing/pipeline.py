@@ -1,0 +1,289 @@
+"""Runs the stages for each file and writes the results to the store.
+
+Per file: hash → skip if unchanged → probe → transcribe (audio) + sidecar subtitles + shots and
+keyframes (picture) → clips → embeddings → store. A file's media record is written only after its
+clips and shots, so a run killed at any point leaves either a finished file or rows that the next
+run recognises as orphans and clears before redoing that file: no duplicates, nothing lost.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+from indexing.discover import discover
+from indexing.media import MediaError, file_hash, probe
+from indexing.protocols import Embedder, ShotDetector, Transcriber
+from indexing.settings import Settings
+from indexing.stores.base import MediaRecord, StoreError
+from indexing.stores.lance import LanceStore
+from indexing.types import Clip, Cue, Failure, FileResult, IndexReport, Media, Segment, Shot
+
+# Rebuild the full-text index at least this often during a long run, so a run that is killed
+# after hours leaves a store whose finished files are all searchable.
+_FINALIZE_EVERY_S = 300.0
+
+
+class Progress(Protocol):
+    """What the pipeline reports while it works (the CLI draws it with rich)."""
+
+    def start(self, files: Sequence[Path]) -> None: ...
+
+    def file_started(self, path: Path, duration: float) -> None: ...
+
+    def stage(self, name: str, fraction: float | None = None) -> None: ...
+
+    def file_done(self, result: FileResult) -> None: ...
+
+    def file_failed(self, failure: Failure) -> None: ...
+
+
+class NullProgress:
+    """Reports nothing."""
+
+    def start(self, files: Sequence[Path]) -> None: ...
+
+    def file_started(self, path: Path, duration: float) -> None: ...
+
+    def stage(self, name: str, fraction: float | None = None) -> None: ...
+
+    def file_done(self, result: FileResult) -> None: ...
+
+    def file_failed(self, failure: Failure) -> None: ...
+
+
+@dataclass
+class Backends:
+    """The models the pipeline uses, built on first use from :class:`Settings`.
+
+    Building lazily means a re-run over unchanged files loads no model at all.
+    """
+
+    settings: Settings
+    _transcriber: Transcriber | None = field(default=None, repr=False)
+    _embedder: Embedder | None = field(default=None, repr=False)
+    _shots: ShotDetector | None = field(default=None, repr=False)
+
+    @property
+    def transcriber(self) -> Transcriber:
+        if self._transcriber is None:
+            from indexing.stages.transcribe import transcriber_from_settings
+
+            self._transcriber = transcriber_from_settings(self.settings)
+        return self._transcriber
+
+    @property
+    def embedder(self) -> Embedder:
+        if self._embedder is None:
+            from indexing.stages.embed import embedder_from_settings
+
+            self._embedder = embedder_from_settings(self.settings)
+        return self._embedder
+
+    @property
+    def shots(self) -> ShotDetector:
+        if self._shots is None:
+            from indexing.stages.shots import SceneDetectShots
+
+            self._shots = SceneDetectShots(downscale_width=self.settings.shot_downscale_width)
+        return self._shots
+
+
+class _FileError(Exception):
+    def __init__(self, stage: str, reason: str) -> None:
+        super().__init__(reason)
+        self.stage = stage
+        self.reason = reason
+
+
+class Indexer:
+    """Indexes files into one store. Reusable across calls (models stay loaded)."""
+
+    def __init__(self, store: LanceStore, settings: Settings,
+                 backends: Backends | None = None, progress: Progress | None = None) -> None:
+        self.store = store
+        self.settings = settings
+        self.backends = backends or Backends(settings)
+        self.progress: Progress = progress or NullProgress()
+        self.keyframe_dir = store.db_dir / "keyframes"
+
+    # -- public --------------------------------------------------------------------------------
+    def index(self, paths: Iterable[Path], *, prune: bool = False) -> IndexReport:
+        """Index every media file under ``paths``; return what happened to each."""
+        files, failures = discover(paths)
+        for f in failures:
+            self.progress.file_failed(f)
+        self.store.prune_orphans()
+        self.progress.start(files)
+        results: list[FileResult] = []
+        last_finalize = time.monotonic()
+        for path in files:
+            outcome = self.index_file(path)
+            if isinstance(outcome, Failure):
+                failures.append(outcome)
+                self.progress.file_failed(outcome)
+            else:
+                results.append(outcome)
+                self.progress.file_done(outcome)
+            if time.monotonic() - last_finalize > _FINALIZE_EVERY_S:
+                self.store.finalize()
+                last_finalize = time.monotonic()
+        pruned = tuple(self.prune()) if prune else ()
+        self.store.finalize()
+        return IndexReport(results=tuple(results), failures=tuple(failures), pruned=pruned)
+
+    def prune(self) -> list[str]:
+        """Drop files that are no longer on disk from the store; return their paths."""
+        gone = [m.path for m in self.store.media() if not Path(m.path).exists()]
+        for p in gone:
+            self.store.remove_media(p)
+        return gone
+
+    def index_file(self, path: Path) -> FileResult | Failure:
+        """Index one file, or return why it could not be indexed. Never raises for bad media."""
+        t0 = time.monotonic()
+        key = str(path)
+        try:
+            st = path.stat()
+        except OSError as exc:
+            return Failure(path, f"cannot read: {exc.strerror}", "stat")
+        known = self.store.media_by_path(key)
+        if known and known.size == st.st_size and known.mtime_ns == st.st_mtime_ns:
+            return FileResult(path, known.media_id, "unchanged", known.clips, known.shots,
+                              known.duration)
+        try:
+            self.progress.stage("hash")
+            media_id = file_hash(path)
+            if known and known.media_id == media_id:
+                # Same bytes, new mtime (copied or touched): remember the new stat, no model work.
+                self.store.put_media(_record_with_stat(known, st.st_size, st.st_mtime_ns))
+                return FileResult(path, media_id, "unchanged", known.clips, known.shots,
+                                  known.duration)
+            self.progress.stage("probe")
+            media = probe(path, media_id)
+        except (MediaError, OSError) as exc:
+            return self._fail(path, "probe", str(exc))
+        self.progress.file_started(path, media.duration)
+        try:
+            result = self._index_media(media, t0)
+        except _FileError as exc:
+            return self._fail(path, exc.stage, exc.reason)
+        except StoreError:
+            raise  # a store problem concerns every file: stop the run
+        except Exception as exc:  # a model or decoder crash on one file must not end the batch
+            return self._fail(path, "index", f"{type(exc).__name__}: {exc}".splitlines()[0])
+        self.store.clear_failure(key)
+        return result
+
+    # -- internals -----------------------------------------------------------------------------
+    def _fail(self, path: Path, stage: str, reason: str) -> Failure:
+        self.store.record_failure(str(path), reason, stage)
+        return Failure(path, reason, stage)
+
+    def _index_media(self, media: Media, t0: float) -> FileResult:
+        from indexing.stages.clips import speech_clips, subtitle_clips
+        from indexing.stages.subtitles import find_sidecars, read_cues
+
+        s = self.settings
+        warnings: list[str] = []
+        segments: list[Segment] = []
+        language = ""
+        if media.has_audio:
+            self.progress.stage("transcribe", 0.0)
+            segments = self._transcribe(media)
+            language = next((seg.language for seg in segments if seg.language), "") or ""
+        cues: list[Cue] = []
+        for sidecar in find_sidecars(media.path):
+            self.progress.stage("subtitles")
+            try:
+                cues.extend(read_cues(sidecar))
+            except (ValueError, OSError) as exc:
+                warnings.append(f"subtitles {sidecar.name} skipped: {exc}")
+        cues.sort(key=lambda c: c.start)
+        shots: list[Shot] = []
+        if media.has_video and s.shots:
+            self.progress.stage("shots")
+            try:
+                shots = self.backends.shots.detect(media, self.keyframe_dir)
+            except MediaError as exc:
+                if not (segments or cues):
+                    raise _FileError("shots", str(exc)) from exc
+                warnings.append(f"picture not decodable, shots skipped: {exc}")
+        if not segments and not cues and not shots:
+            what = "no speech detected" if media.has_audio else "no audio stream"
+            raise _FileError("content", f"nothing to index: {what}, no subtitles and no picture")
+
+        clips: list[Clip] = []
+        clip_args = {"target": s.clip_target, "max_len": s.clip_max, "min_len": s.clip_min}
+        if segments:
+            clips += speech_clips(media, segments, shots, **clip_args)
+        if cues:
+            clips += subtitle_clips(media, cues, shots, **clip_args)
+        if not clips and not shots:
+            raise _FileError("clips", "no searchable text found")
+
+        self.progress.stage("embed")
+        embedder = self.backends.embedder
+        self.store.ensure_embedder(embedder.model_id, embedder.dim)
+        vectors = embedder.embed_texts([c.text for c in clips])
+        self.progress.stage("store")
+        # Clear rows of an older version of this file (or of a killed run) before writing.
+        self.store.remove_media(str(media.path))
+        self.store.add_clips(clips, vectors)
+        self.store.add_shots(media.media_id, str(media.path), shots)
+        if not clips:
+            warnings.append("no speech or subtitles: only shots are indexed")
+        record = MediaRecord(
+            media_id=media.media_id, path=str(media.path), duration=media.duration,
+            size=media.size, mtime_ns=media.mtime_ns, has_audio=media.has_audio,
+            has_video=media.has_video, clips=len(clips), shots=len(shots),
+            indexed_at=time.time(), language=language,
+            asr_model=self.backends.transcriber.model_id if segments else "",
+            warnings="\n".join(warnings),
+        )
+        self.store.put_media(record)  # last: marks the file complete
+        return FileResult(media.path, media.media_id, "indexed", len(clips), len(shots),
+                          media.duration, time.monotonic() - t0, tuple(warnings))
+
+    def _transcribe(self, media: Media) -> list[Segment]:
+        from indexing.media import decode_audio
+
+        self.progress.stage("decode audio")
+        try:
+            audio = decode_audio(media.path)
+        except MediaError as exc:
+            if media.has_video:
+                return []  # the picture may still be indexable
+            raise _FileError("audio", str(exc)) from exc
+        if audio.size == 0:
+            if media.has_video:
+                return []
+            raise _FileError("audio", "audio stream is empty or undecodable (truncated file?)")
+        self.progress.stage("transcribe", 0.0)
+        segments = []
+        for seg in self.backends.transcriber.transcribe(audio):
+            segments.append(seg)
+            self.progress.stage("transcribe", min(seg.end / media.duration, 1.0))
+        return segments
+
+
+def _record_with_stat(r: MediaRecord, size: int, mtime_ns: int) -> MediaRecord:
+    from dataclasses import replace
+
+    return replace(r, size=size, mtime_ns=mtime_ns)
+
+
+def open_store(settings: Settings, *, create: bool = True) -> LanceStore:
+    """Open (or create) the store named by ``settings.db_dir``."""
+    return LanceStore(settings.db_dir, create=create)
+
+
+def index_paths(paths: Iterable[Path], settings: Settings, *, prune: bool = False,
+                progress: Progress | None = None,
+                store_factory: Callable[[Settings], LanceStore] = open_store) -> IndexReport:
+    """Index ``paths`` into the store of ``settings`` (the one-call public API)."""
+    store = store_factory(settings)
+    return Indexer(store, settings, progress=progress).index(paths, prune=prune)

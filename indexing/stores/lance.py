@@ -1,0 +1,408 @@
+"""The LanceDB store: media records, clips (text + vector, full-text indexed) and shots on disk.
+
+Search is hybrid: a BM25 full-text query and a vector query run separately and their rankings are
+fused with reciprocal rank fusion, so a clip found by both rises to the top and one found by only
+one still counts. Fusing here (not with LanceDB's built-in hybrid reranker) keeps which ranker
+found what, which the assistant shows users and the eval measures.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, fields
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from indexing.stores.base import FailureRecord, MediaRecord, StoreError
+from indexing.types import Clip, ClipKind, Hit, Shot
+
+RRF_K = 60  # the usual reciprocal-rank-fusion constant: damps the weight of the very first ranks
+_VECTOR_INDEX_MIN_ROWS = 50_000  # below this a flat scan is faster than an ANN index
+
+
+def _quote(value: str) -> str:
+    """Quote a string for a LanceDB SQL filter."""
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _media_schema() -> pa.Schema:
+    types = {float: pa.float64(), int: pa.int64(), bool: pa.bool_(), str: pa.string()}
+    hints = {"float": float, "int": int, "bool": bool, "str": str}
+    return pa.schema([pa.field(f.name, types[hints[str(f.type)]]) for f in fields(MediaRecord)])
+
+
+def _clip_schema(dim: int) -> pa.Schema:
+    return pa.schema([
+        pa.field("id", pa.string()),
+        pa.field("media_id", pa.string()),
+        pa.field("media_path", pa.string()),
+        pa.field("kind", pa.string()),
+        pa.field("start", pa.float64()),
+        pa.field("end", pa.float64()),
+        pa.field("seq", pa.int32()),
+        pa.field("shot_index", pa.int32()),
+        pa.field("keyframe", pa.string()),
+        pa.field("text", pa.string()),
+        pa.field("vector", pa.list_(pa.float32(), dim)),
+    ])
+
+
+_SHOT_SCHEMA = pa.schema([
+    pa.field("id", pa.string()),
+    pa.field("media_id", pa.string()),
+    pa.field("media_path", pa.string()),
+    pa.field("idx", pa.int32()),
+    pa.field("start", pa.float64()),
+    pa.field("end", pa.float64()),
+    pa.field("keyframe", pa.string()),
+    pa.field("keyframe_time", pa.float64()),
+])
+
+_FAILURE_SCHEMA = pa.schema([
+    pa.field("path", pa.string()), pa.field("reason", pa.string()),
+    pa.field("stage", pa.string()), pa.field("at", pa.float64()),
+])
+
+
+class LanceStore:
+    """A :class:`~indexing.stores.base.ClipStore` in a LanceDB directory."""
+
+    META_FILE = "deerin.json"
+
+    def __init__(self, db_dir: Path, *, create: bool = True) -> None:
+        import lancedb  # lazy: keeps `deerin --help` fast
+
+        self.db_dir = Path(db_dir)
+        if not create and not (self.db_dir / self.META_FILE).exists():
+            raise StoreError(f"no DEERIn index at {self.db_dir} (run `deerin index PATH` first)")
+        self.db_dir.mkdir(parents=True, exist_ok=True)
+        self._db = lancedb.connect(str(self.db_dir))
+        self._lock = threading.Lock()
+        self._fts_dirty = False
+        self._tables: dict[str, Any] = {}
+        meta = self._read_meta()
+        if not meta:
+            self._write_meta({"format": 1, "embedder": None, "dim": None})
+
+    # -- metadata ------------------------------------------------------------------------------
+    def _read_meta(self) -> dict[str, Any]:
+        p = self.db_dir / self.META_FILE
+        if not p.exists():
+            return {}
+        try:
+            return json.loads(p.read_text())
+        except (OSError, json.JSONDecodeError) as exc:
+            raise StoreError(f"index metadata {p} is unreadable: {exc}") from exc
+
+    def _write_meta(self, meta: dict[str, Any]) -> None:
+        p = self.db_dir / self.META_FILE
+        tmp = p.with_suffix(".tmp")
+        tmp.write_text(json.dumps(meta, indent=2))
+        tmp.replace(p)  # atomic: a kill never leaves half a metadata file
+
+    def embedder(self) -> tuple[str, int] | None:
+        meta = self._read_meta()
+        if meta.get("embedder"):
+            return str(meta["embedder"]), int(meta["dim"])
+        return None
+
+    def ensure_embedder(self, model_id: str, dim: int) -> None:
+        current = self.embedder()
+        if current is None:
+            meta = self._read_meta()
+            meta.update(embedder=model_id, dim=dim)
+            self._write_meta(meta)
+        elif current != (model_id, dim):
+            raise StoreError(
+                f"index at {self.db_dir} was built with embedder {current[0]} (dim {current[1]}); "
+                f"refusing to mix in vectors from {model_id} (dim {dim}). "
+                "Use another --db directory or re-index with the original embedder."
+            )
+
+    # -- tables --------------------------------------------------------------------------------
+    def _table(self, name: str) -> Any | None:
+        if name in self._tables:
+            return self._tables[name]
+        try:
+            t = self._db.open_table(name)
+        except (FileNotFoundError, ValueError):
+            return None
+        self._tables[name] = t
+        return t
+
+    def _table_or_create(self, name: str, schema: pa.Schema) -> Any:
+        t = self._table(name)
+        if t is None:
+            t = self._db.create_table(name, schema=schema, exist_ok=True)
+            self._tables[name] = t
+        return t
+
+    # -- media ---------------------------------------------------------------------------------
+    def media(self) -> list[MediaRecord]:
+        t = self._table("media")
+        if t is None:
+            return []
+        rows = t.to_arrow().to_pylist()
+        return sorted((MediaRecord(**r) for r in rows), key=lambda m: m.path)
+
+    def media_by_path(self, path: str) -> MediaRecord | None:
+        t = self._table("media")
+        if t is None:
+            return None
+        rows = t.search().where(f"path = {_quote(path)}").limit(2).to_list()
+        return MediaRecord(**{k: rows[0][k] for k in _media_schema().names}) if rows else None
+
+    def media_by_id(self, media_id: str) -> MediaRecord | None:
+        t = self._table("media")
+        if t is None:
+            return None
+        rows = t.search().where(f"media_id = {_quote(media_id)}").limit(1).to_list()
+        return MediaRecord(**{k: rows[0][k] for k in _media_schema().names}) if rows else None
+
+    def put_media(self, record: MediaRecord) -> None:
+        with self._lock:
+            t = self._table_or_create("media", _media_schema())
+            t.delete(f"path = {_quote(record.path)}")
+            t.add([asdict(record)])
+            self._fts_dirty = True
+
+    def remove_media(self, path: str) -> None:
+        with self._lock:
+            for name, column in (("clips", "media_path"), ("shots", "media_path"),
+                                 ("media", "path")):
+                t = self._table(name)
+                if t is not None:
+                    t.delete(f"{column} = {_quote(path)}")
+
+    # -- clips and shots -----------------------------------------------------------------------
+    def add_clips(self, clips: Sequence[Clip], vectors: np.ndarray) -> int:
+        if not clips:
+            return 0
+        if len(clips) != len(vectors):
+            raise ValueError("one vector per clip is needed")
+        emb = self.embedder()
+        if emb is None:
+            raise StoreError("call ensure_embedder() before adding clips")
+        rows = [
+            {"id": c.clip_id, "media_id": c.media_id, "media_path": c.media_path,
+             "kind": c.kind.value, "start": c.start, "end": c.end, "seq": c.seq,
+             "shot_index": -1 if c.shot_index is None else c.shot_index,
+             "keyframe": c.keyframe or "", "text": c.text,
+             "vector": np.asarray(v, dtype=np.float32).tolist()}
+            for c, v in zip(clips, vectors, strict=True)
+        ]
+        with self._lock:
+            t = self._table_or_create("clips", _clip_schema(emb[1]))
+            # merge_insert on the content id makes re-adding the same clips a no-op
+            res = (t.merge_insert("id").when_not_matched_insert_all().execute(rows))
+            self._fts_dirty = True
+        inserted = getattr(res, "num_inserted_rows", None)
+        return int(inserted) if inserted is not None else len(rows)
+
+    def add_shots(self, media_id: str, media_path: str, shots: Sequence[Shot],
+                  vectors: np.ndarray | None = None) -> None:
+        if not shots:
+            return
+        rows = [
+            {"id": f"{media_id}:{s.index}", "media_id": media_id, "media_path": media_path,
+             "idx": s.index, "start": s.start, "end": s.end,
+             "keyframe": str(s.keyframe) if s.keyframe else "",
+             "keyframe_time": -1.0 if s.keyframe_time is None else s.keyframe_time}
+            for s in shots
+        ]
+        with self._lock:
+            t = self._table_or_create("shots", _SHOT_SCHEMA)
+            t.merge_insert("id").when_matched_update_all().when_not_matched_insert_all() \
+                .execute(rows)
+
+    @staticmethod
+    def _row_to_clip(r: dict[str, Any]) -> Clip:
+        return Clip(
+            media_id=r["media_id"], media_path=r["media_path"], kind=ClipKind(r["kind"]),
+            start=float(r["start"]), end=float(r["end"]), text=r["text"], seq=int(r["seq"]),
+            shot_index=None if r["shot_index"] < 0 else int(r["shot_index"]),
+            keyframe=r["keyframe"] or None,
+        )
+
+    _CLIP_COLUMNS = ("id", "media_id", "media_path", "kind", "start", "end", "seq", "shot_index",
+                     "keyframe", "text")
+
+    def clips_of(self, media_id: str) -> list[Clip]:
+        t = self._table("clips")
+        if t is None:
+            return []
+        rows = (t.search().where(f"media_id = {_quote(media_id)}")
+                .select(list(self._CLIP_COLUMNS)).limit(1_000_000).to_list())
+        clips = [self._row_to_clip(r) for r in rows]
+        return sorted(clips, key=lambda c: (c.kind.value, c.start, c.seq))
+
+    def all_clips(self) -> list[Clip]:
+        """Every clip in the store (for evaluation baselines and exports)."""
+        t = self._table("clips")
+        if t is None:
+            return []
+        rows = t.to_arrow().select(list(self._CLIP_COLUMNS)).to_pylist()
+        return [self._row_to_clip(r) for r in rows]
+
+    def shots_of(self, media_id: str) -> list[Shot]:
+        t = self._table("shots")
+        if t is None:
+            return []
+        rows = t.search().where(f"media_id = {_quote(media_id)}").limit(1_000_000).to_list()
+        shots = [Shot(index=int(r["idx"]), start=r["start"], end=r["end"],
+                      keyframe=Path(r["keyframe"]) if r["keyframe"] else None,
+                      keyframe_time=None if r["keyframe_time"] < 0 else r["keyframe_time"])
+                 for r in rows]
+        return sorted(shots, key=lambda s: s.index)
+
+    def count_clips(self, media_id: str | None = None) -> int:
+        t = self._table("clips")
+        if t is None:
+            return 0
+        return int(t.count_rows(f"media_id = {_quote(media_id)}" if media_id else None))
+
+    def prune_orphans(self) -> int:
+        """Drop clips and shots that no media record vouches for; return how many files had any.
+
+        They are what an interrupted run leaves behind: the media record is written last, so a
+        file killed mid-write has rows here but no record (or a record of older content).
+        """
+        done = {m.path: m.media_id for m in self.media()}
+        stale: dict[str, str | None] = {}
+        for name in ("clips", "shots"):
+            table = self._table(name)
+            if table is None:
+                continue
+            for r in table.to_arrow().select(["media_path", "media_id"]).to_pylist():
+                if done.get(r["media_path"]) != r["media_id"]:
+                    stale[r["media_path"]] = done.get(r["media_path"])
+        with self._lock:
+            for path, keep in stale.items():
+                cond = f"media_path = {_quote(path)}"
+                if keep is not None:
+                    cond += f" AND media_id != {_quote(keep)}"
+                for name in ("clips", "shots"):
+                    table = self._table(name)
+                    if table is not None:
+                        table.delete(cond)
+        return len(stale)
+
+    # -- search --------------------------------------------------------------------------------
+    def finalize(self) -> None:
+        """Bring the full-text (and, for large stores, vector) index up to date.
+
+        Called once after a batch of writes: rebuilding per file would make indexing quadratic.
+        """
+        t = self._table("clips")
+        if t is None:
+            return
+        with self._lock:
+            # Rebuilding the full-text index is cheap at archive scales (one row per ~12 s of
+            # speech) and keeps it exact after deletes; replace=True swaps it atomically.
+            t.create_fts_index("text", replace=True, with_position=True)
+            n = t.count_rows()
+            if n >= _VECTOR_INDEX_MIN_ROWS:
+                t.create_index(metric="cosine", vector_column_name="vector", replace=True)
+            t.optimize()
+            self._fts_dirty = False
+
+    def search(self, text: str, vector: np.ndarray | None, k: int = 10,
+               kinds: Sequence[ClipKind] | None = None, depth: int = 50) -> list[Hit]:
+        t = self._table("clips")
+        if t is None or t.count_rows() == 0:
+            return []
+        where = None
+        if kinds:
+            where = "kind IN (" + ", ".join(_quote(k.value) for k in kinds) + ")"
+        ranked: dict[str, list[str]] = {}
+        rows_by_id: dict[str, dict[str, Any]] = {}
+        sims: dict[str, float] = {}
+        bm25: dict[str, float] = {}
+        if vector is not None:
+            q = t.search(np.asarray(vector, dtype=np.float32), vector_column_name="vector") \
+                .distance_type("cosine").select([*self._CLIP_COLUMNS, "_distance"]).limit(depth)
+            if where:
+                q = q.where(where, prefilter=True)
+            rows = q.to_list()
+            ranked["vector"] = [r["id"] for r in rows]
+            for r in rows:
+                rows_by_id.setdefault(r["id"], r)
+                sims[r["id"]] = 1.0 - float(r["_distance"])
+        query = _fts_query(text)
+        if query:
+            try:
+                q = t.search(query, query_type="fts", fts_columns="text") \
+                    .select([*self._CLIP_COLUMNS, "vector", "_score"]).limit(depth)
+                if where:
+                    q = q.where(where, prefilter=True)
+                rows = q.to_list()
+            except Exception as exc:  # no FTS index yet (never finalized) or a parse error
+                if "index" not in str(exc).lower() and "parse" not in str(exc).lower():
+                    raise
+                rows = []
+            ranked["fts"] = [r["id"] for r in rows]
+            for r in rows:
+                rows_by_id.setdefault(r["id"], r)
+                bm25[r["id"]] = float(r["_score"])
+                if vector is not None and r["id"] not in sims:
+                    # the vector ranking stopped at `depth`; score this text match directly
+                    sims[r["id"]] = float(np.dot(np.asarray(r["vector"], dtype=np.float32),
+                                                 np.asarray(vector, dtype=np.float32)))
+        fused: dict[str, float] = {}
+        found_by: dict[str, list[str]] = {}
+        for name, ids in ranked.items():
+            for rank, cid in enumerate(ids):
+                fused[cid] = fused.get(cid, 0.0) + 1.0 / (RRF_K + rank + 1)
+                found_by.setdefault(cid, []).append(name)
+        order = sorted(fused, key=lambda cid: -fused[cid])[:k]
+        return [Hit(clip=self._row_to_clip(rows_by_id[cid]), score=fused[cid],
+                    sources=tuple(found_by[cid]), clip_id=cid, similarity=sims.get(cid),
+                    bm25=bm25.get(cid)) for cid in order]
+
+    def neighbours(self, clip: Clip, radius: int = 1) -> list[Clip]:
+        t = self._table("clips")
+        if t is None:
+            return []
+        cond = (f"media_id = {_quote(clip.media_id)} AND kind = {_quote(clip.kind.value)} "
+                f"AND seq >= {clip.seq - radius} AND seq <= {clip.seq + radius} "
+                f"AND seq != {clip.seq}")
+        rows = t.search().where(cond).select(list(self._CLIP_COLUMNS)).limit(2 * radius + 1) \
+            .to_list()
+        return sorted((self._row_to_clip(r) for r in rows), key=lambda c: c.seq)
+
+    # -- failures ------------------------------------------------------------------------------
+    def record_failure(self, path: str, reason: str, stage: str) -> None:
+        with self._lock:
+            t = self._table_or_create("failures", _FAILURE_SCHEMA)
+            t.delete(f"path = {_quote(path)}")
+            t.add([{"path": path, "reason": reason, "stage": stage, "at": time.time()}])
+
+    def clear_failure(self, path: str) -> None:
+        t = self._table("failures")
+        if t is not None:
+            with self._lock:
+                t.delete(f"path = {_quote(path)}")
+
+    def failures(self) -> list[FailureRecord]:
+        t = self._table("failures")
+        if t is None:
+            return []
+        return sorted((FailureRecord(**r) for r in t.to_arrow().to_pylist()),
+                      key=lambda f: f.path)
+
+
+def _fts_query(text: str) -> str:
+    """Reduce a free-text question to plain terms the full-text parser accepts.
+
+    Quotes, colons, brackets and boolean words have query-syntax meaning; users type questions,
+    not queries, so only word characters survive.
+    """
+    words = "".join(ch if ch.isalnum() or ch in "'-" else " " for ch in text).split()
+    words = [w.strip("'-") for w in words]
+    return " ".join(w for w in words if w and w.upper() not in {"AND", "OR", "NOT"})
