@@ -270,9 +270,33 @@ def ask(
     json_out: JsonOption = False,
 ) -> None:
     """Answer a question from the indexed footage, citing timestamped clips."""
-    from assistant.cli_ask import run_ask
+    from assistant.answer import QuestionError
+    from assistant.llm import LLMError
+    from assistant.service import build_assistant
+    from indexing.stores.base import StoreError
 
-    raise typer.Exit(run_ask(question, _settings(db), llm_spec=llm, k=k, as_json=json_out))
+    console = _err()
+    try:
+        assistant = build_assistant(_settings(db), llm, k=k or 4)
+        stream = assistant.stream(question)
+        answer = None
+        with console.status("retrieving…") as spinner:
+            for ev in stream:
+                if ev.kind == "retrieved":
+                    spinner.update(f"answering from {len(ev.hits)} clips…")
+                elif ev.kind == "answer":
+                    answer = ev.answer
+    except (QuestionError, StoreError, LLMError) as exc:
+        console.print(f"[red]error:[/] {exc}", highlight=False)
+        raise typer.Exit(EXIT_USAGE if isinstance(exc, QuestionError) else EXIT_FAILED) from exc
+    assert answer is not None
+    if json_out:
+        print(json.dumps(answer.to_json(), indent=2, ensure_ascii=False))
+        return
+    out = Console()
+    out.print(answer.text, highlight=False)
+    for c in answer.citations:
+        out.print(f"  [{c.n}] {c.label}  [dim]{c.clip.text[:90]}[/]", highlight=False)
 
 
 def main() -> None:

@@ -23,7 +23,8 @@ def discover(paths: Iterable[Path]) -> tuple[list[Path], list[Failure]]:
     A file named explicitly is always returned (the probe decides whether it is media); inside
     folders only known media extensions are taken, hidden entries are skipped, and symlinked
     folders are followed once: a symlink loop is reported, not walked forever. Paths are made
-    absolute but symlinked *files* keep their own name, because that is the name users know.
+    resolved (symlinks followed), so each file is recorded at its real location: the media server
+    only serves a path whose real location still matches what was indexed.
     """
     found: dict[Path, None] = {}
     failures: list[Failure] = []
@@ -32,9 +33,9 @@ def discover(paths: Iterable[Path]) -> tuple[list[Path], list[Failure]]:
         if not p.exists():
             failures.append(Failure(p, "no such file or folder", "discover"))
         elif p.is_dir():
-            _walk(p, found, failures, set())
+            _walk(p.resolve(), found, failures, set())
         else:
-            found[p.absolute()] = None
+            found[p.resolve()] = None
     return sorted(found), failures
 
 
@@ -59,11 +60,11 @@ def _walk(folder: Path, found: dict[Path, None], failures: list[Failure],
     for entry in entries:
         if entry.name.startswith("."):
             continue
-        path = Path(entry.path).absolute()
+        path = Path(entry.path)
         try:
             if entry.is_dir(follow_symlinks=True):
                 _walk(path, found, failures, seen)
             elif entry.is_file(follow_symlinks=True) and is_media_name(path):
-                found[path] = None
+                found[path.resolve()] = None
         except OSError as exc:  # dangling symlink, permission denied
             failures.append(Failure(path, f"cannot read: {exc.strerror}", "discover"))

@@ -1,0 +1,248 @@
+"""Grounded answers: retrieve clips, let the LLM answer from them, keep only supported claims.
+
+The flow of :meth:`Assistant.stream`:
+
+1. check the question (empty, too long);
+2. rewrite a follow-up into a standalone question using the chat history;
+3. retrieve and rerank clips; refuse at once when even the best one is weak evidence
+   (threshold calibrated on the dev set, see eval/README.md);
+4. stream the LLM's answer over numbered sources;
+5. check every sentence against the clips it cites (:mod:`assistant.citations`): unsupported
+   markers and sentences are dropped. When nothing survives, a short extractive answer quoting the
+   best clip is given instead — the evidence passed the threshold, so the user gets the moment,
+   with its words, rather than a refusal or an invention.
+
+LlamaIndex is not used here: its response synthesisers would add prompt layers and node
+post-processing we then have to undo to check citations sentence by sentence against our clips.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import prompts
+from assistant.citations import check_answer, content_words
+from assistant.llm import LLM
+from assistant.retrieval import Evidence, Retriever
+from indexing.types import Clip, Hit
+
+MAX_QUESTION_CHARS = 2000
+REFUSAL_TEXT = "I can't find that in the collection."
+# Refuse without asking the LLM when the best clip's rerank score is below this
+# (calibrated on eval/sets/dev.jsonl: see eval/README.md).
+MIN_EVIDENCE = 0.42
+
+
+class QuestionError(ValueError):
+    """A question that cannot be asked as given; the message is one line for the user."""
+
+
+@dataclass(frozen=True, slots=True)
+class Citation:
+    """A marker ``[n]`` in the answer and the clip it points at."""
+
+    n: int
+    clip: Clip
+    score: float
+
+    @property
+    def label(self) -> str:
+        c = self.clip
+        return f"{Path(c.media_path).name} @ {fmt_ts(c.start)}–{fmt_ts(c.end)}"
+
+    def to_json(self) -> dict[str, object]:
+        return {"n": self.n, "media": self.clip.media_path, "start": round(self.clip.start, 2),
+                "end": round(self.clip.end, 2), "text": self.clip.text,
+                "kind": self.clip.kind.value, "score": round(self.score, 4)}
+
+
+@dataclass(frozen=True)
+class Answer:
+    """The final, checked answer."""
+
+    question: str
+    query: str  # the standalone question used for retrieval
+    text: str
+    refused: bool
+    citations: tuple[Citation, ...]
+    retrieved: tuple[Hit, ...]
+    timings: dict[str, float] = field(default_factory=dict)
+    raw: str = ""  # what the LLM wrote before checking (for debugging and the eval report)
+    extractive: bool = False
+
+    def to_json(self) -> dict[str, object]:
+        return {"answer": self.text, "refused": self.refused,
+                "citations": [c.to_json() for c in self.citations],
+                "query": self.query, "extractive": self.extractive,
+                "timings": {k: round(v, 3) for k, v in self.timings.items()}}
+
+
+@dataclass(frozen=True)
+class Event:
+    """One step of a streamed answer: ``retrieved``, ``token`` or ``answer``."""
+
+    kind: str
+    token: str = ""
+    hits: tuple[Hit, ...] = ()
+    answer: Answer | None = None
+
+
+def fmt_ts(seconds: float) -> str:
+    s = round(seconds)
+    h, rem = divmod(s, 3600)
+    m, sec = divmod(rem, 60)
+    return f"{h}:{m:02d}:{sec:02d}" if h else f"{m:02d}:{sec:02d}"
+
+
+class Assistant:
+    """Answers questions over one index with one LLM. Safe to share across chat sessions."""
+
+    def __init__(self, retriever: Retriever, llm: LLM | None, *, k: int = 4,
+                 min_evidence: float = MIN_EVIDENCE, max_tokens: int = 160) -> None:
+        self.retriever = retriever
+        self.llm = llm
+        self.k = k
+        self.min_evidence = min_evidence
+        self.max_tokens = max_tokens
+
+    # -- public --------------------------------------------------------------------------------
+    def ask(self, question: str, history: Sequence[tuple[str, str]] = (),
+            k: int | None = None) -> Answer:
+        """Answer ``question`` (blocking); see :meth:`stream`."""
+        answer = None
+        for ev in self.stream(question, history, k=k):
+            if ev.kind == "answer":
+                answer = ev.answer
+        assert answer is not None
+        return answer
+
+    def stream(self, question: str, history: Sequence[tuple[str, str]] = (),
+               k: int | None = None) -> Iterator[Event]:
+        """Yield ``retrieved``, then ``token`` events as the LLM writes, then the ``answer``."""
+        question = check_question(question)
+        k = k or self.k
+        timings: dict[str, float] = {}
+        t0 = time.perf_counter()
+        query = self.standalone(question, history)
+        timings["rewrite_s"] = time.perf_counter() - t0
+        t1 = time.perf_counter()
+        hits = self.retriever.search(query, k=k)
+        timings["retrieval_s"] = time.perf_counter() - t1
+        yield Event("retrieved", hits=tuple(hits))
+        if not hits or hits[0].score < self.min_evidence or self.llm is None:
+            if hits and hits[0].score >= self.min_evidence:  # no LLM configured: extractive
+                yield Event("answer", answer=self._extractive(question, query, hits, timings))
+                return
+            timings["total_s"] = time.perf_counter() - t0
+            yield Event("answer", answer=Answer(question, query, REFUSAL_TEXT, True, (),
+                                                tuple(hits), timings))
+            return
+        evidence = self.retriever.evidence(hits)
+        messages = build_messages(query, evidence)
+        t2 = time.perf_counter()
+        parts: list[str] = []
+        for delta in self.llm.stream(messages, max_tokens=self.max_tokens, temperature=0.1):
+            if not parts:
+                timings["first_token_s"] = time.perf_counter() - t0
+            parts.append(delta)
+            yield Event("token", token=delta)
+        timings["generation_s"] = time.perf_counter() - t2
+        raw = "".join(parts)
+        answer = self._finish(question, query, raw, hits, evidence, timings)
+        timings["total_s"] = time.perf_counter() - t0
+        yield Event("answer", answer=answer)
+
+    def standalone(self, question: str, history: Sequence[tuple[str, str]]) -> str:
+        """Rewrite a follow-up into a question that stands on its own.
+
+        The LLM rewrites it; the rewrite is kept only if it still carries the follow-up's own
+        content words (small models sometimes answer instead of rewriting). Otherwise the last
+        question is prepended, which keeps its topic words in the retrieval query.
+        """
+        if not history:
+            return question
+        last_q = history[-1][0]
+        if self.llm is not None:
+            hist = "\n".join(f"User: {q}\nAssistant: {a[:300]}" for q, a in history[-3:])
+            messages = [{"role": "user",
+                         "content": prompts.render("rewrite", history=hist, question=question)}]
+            try:
+                out = "".join(self.llm.stream(messages, max_tokens=60, temperature=0.0,
+                                              stop=("\n",))).strip().strip('"')
+            except Exception:  # a failed rewrite must not lose the question
+                out = ""
+            own = set(content_words(question))
+            if out and len(out) < 300 and own <= set(content_words(out)) and out != question:
+                return out
+        return f"{last_q} {question}"
+
+    # -- internals -----------------------------------------------------------------------------
+    def _finish(self, question: str, query: str, raw: str, hits: Sequence[Hit],
+                evidence: Sequence[Evidence], timings: dict[str, float]) -> Answer:
+        texts = [" ".join(x for x in (e.context_before, e.hit.clip.text, e.context_after) if x)
+                 for e in evidence]
+        checked = check_answer(raw, texts, embed=self.retriever.embedder.embed_texts)
+        if not checked:
+            return self._extractive(question, query, hits, timings, raw)
+        # Renumber: markers in the final text are 1..n in order of first use.
+        order: list[int] = []
+        for s in checked:
+            for n in s.sources:
+                if n not in order:
+                    order.append(n)
+        new = {old: i + 1 for i, old in enumerate(order)}
+        text = " ".join(
+            f"{_end_sentence(s.text)[:-1]} {''.join(f'[{new[n]}]' for n in s.sources)}"
+            f"{_end_sentence(s.text)[-1]}"
+            for s in checked
+        )
+        citations = tuple(Citation(new[n], hits[n - 1].clip, hits[n - 1].score) for n in order)
+        return Answer(question, query, text, False, citations, tuple(hits), timings, raw)
+
+    def _extractive(self, question: str, query: str, hits: Sequence[Hit],
+                    timings: dict[str, float], raw: str = "") -> Answer:
+        best = hits[0]
+        quote = best.clip.text.strip()
+        if len(quote) > 400:
+            quote = quote[:400].rsplit(" ", 1)[0] + "…"
+        where = f"{Path(best.clip.media_path).name} at {fmt_ts(best.clip.start)}"
+        text = f"The closest passage is in {where}: \u201c{quote}\u201d [1]."
+        return Answer(question, query, text, False, (Citation(1, best.clip, best.score),),
+                      tuple(hits), timings, raw, extractive=True)
+
+
+def _end_sentence(text: str) -> str:
+    text = text.strip()
+    return text if text[-1:] in ".!?" else text + "."
+
+
+def check_question(question: str) -> str:
+    """Normalise a question or raise :class:`QuestionError` with a one-line reason."""
+    q = " ".join((question or "").split())
+    if not q:
+        raise QuestionError("the question is empty: ask something about the footage")
+    if len(q) > MAX_QUESTION_CHARS:
+        raise QuestionError(f"the question is {len(q):,} characters long; the limit is "
+                            f"{MAX_QUESTION_CHARS:,}. Ask a shorter question")
+    return q
+
+
+def build_messages(question: str, evidence: Sequence[Evidence]) -> list[dict[str, str]]:
+    """The chat messages for the answering LLM: numbered sources, then the question."""
+    blocks = []
+    for i, e in enumerate(evidence, 1):
+        c = e.hit.clip
+        text = " ".join(x for x in (e.context_before, c.text, e.context_after) if x)
+        # Sources are data: newlines and brackets are flattened so a transcript cannot fake
+        # a new source header or a marker.
+        text = text.replace("\n", " ").replace("[", "(").replace("]", ")")
+        blocks.append(f"[{i}] {Path(c.media_path).name} {fmt_ts(c.start)}-{fmt_ts(c.end)} "
+                      f"({c.kind.value}): {text}")
+    return [
+        {"role": "system", "content": prompts.load_prompt("answer_system")},
+        {"role": "user", "content": prompts.render("answer_user", sources="\n".join(blocks),
+                                                   question=question)},
+    ]

@@ -1,0 +1,140 @@
+"""Checking that an answer's citations really support what it says.
+
+A small local model phrases badly and cites carelessly, so nothing it writes is trusted as is:
+every sentence must be backed by a retrieved clip, measured by word overlap (content words of the
+sentence found in the clip) and by embedding similarity. A marker whose clip does not support its
+sentence is dropped; a sentence left without any supporting clip is dropped; an answer left with
+nothing becomes a refusal (decided by the caller).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+_MARKER = re.compile(r"\[(\d+(?:\s*,\s*\d+)*)\]")
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(])|\n+")
+_WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
+
+# Function words carry no evidence: "the speaker said that it was" matches every transcript.
+STOPWORDS = frozenset("""
+a about above after again against all also am an and any are as at be because been before being
+below between both but by can could did do does doing down during each few for from further had
+has have having he her here hers herself him himself his how i if in into is it its itself just
+me more most my myself no nor not now of off on once only or other our ours ourselves out over
+own same she should so some such than that the their theirs them themselves then there these they
+this those through to too under until up very was we were what when where which while who whom
+why will with would you your yours yourself yourselves said says say speaker talk talks talked
+speech source sources clip according mentions mentioned one also there's it's that's
+""".split())
+
+# Lexical support: the share of a sentence's content words found in the clip.
+MIN_COVERAGE = 0.5
+# Or: a strong paraphrase (embedding cosine) with at least some word overlap.
+MIN_SIMILARITY = 0.55
+MIN_COVERAGE_WITH_SIMILARITY = 0.2
+
+
+def content_words(text: str) -> list[str]:
+    """Lower-cased words of ``text`` minus function words, with a light plural/ing stem."""
+    return [_stem(w) for w in _WORD.findall(text.lower()) if w not in STOPWORDS and len(w) > 1]
+
+
+def _stem(word: str) -> str:
+    for suffix in ("ing", "ies", "es", "s", "ed"):
+        if len(word) > len(suffix) + 3 and word.endswith(suffix):
+            return word[: -len(suffix)]
+    return word
+
+
+def coverage(sentence: str, evidence: str) -> float:
+    """Share of the sentence's content words that occur in ``evidence`` (1.0 for none)."""
+    words = content_words(sentence)
+    if not words:
+        return 1.0
+    have = set(content_words(evidence))
+    return sum(1 for w in words if w in have) / len(words)
+
+
+def split_sentences(text: str) -> list[str]:
+    """Split an answer into sentences, keeping each one's citation markers with it."""
+    # A marker after the full stop ("... shuttle. [1]") belongs to the sentence before it.
+    text = re.sub(r"([.!?])\s+((?:\[\d+(?:\s*,\s*\d+)*\]\s*)+)", r" \2\1 ", text.strip())
+    return [s.strip() for s in _SENTENCE_END.split(text) if s and s.strip()]
+
+
+def markers(sentence: str) -> list[int]:
+    """The source numbers cited in ``sentence``, in order, without repeats."""
+    out: list[int] = []
+    for group in _MARKER.findall(sentence):
+        for n in group.split(","):
+            if int(n) not in out:
+                out.append(int(n))
+    return out
+
+
+def strip_markers(sentence: str) -> str:
+    return re.sub(r"\s+([.!?,;:])", r"\1", _MARKER.sub("", sentence)).strip()
+
+
+@dataclass(frozen=True, slots=True)
+class CheckedSentence:
+    """A sentence of the final answer and the source numbers that support it."""
+
+    text: str
+    sources: tuple[int, ...]
+
+
+def check_answer(
+    answer: str,
+    sources: Sequence[str],
+    embed: Callable[[Sequence[str]], np.ndarray] | None = None,
+) -> list[CheckedSentence]:
+    """Keep the sentences of ``answer`` that cited sources support, with their valid markers.
+
+    ``sources[i]`` is the text of source ``i + 1`` (with its neighbours' context). A sentence
+    without markers may still be kept when one source clearly supports it, cited as that source.
+    """
+    sentences = [s for s in split_sentences(answer) if strip_markers(s)]
+    if not sentences or not sources:
+        return []
+    plain = [strip_markers(s) for s in sentences]
+    sims: np.ndarray | None = None
+    if embed is not None:
+        vecs = embed([*plain, *sources])
+        sims = vecs[: len(plain)] @ vecs[len(plain):].T
+    kept: list[CheckedSentence] = []
+    for i, (raw, text) in enumerate(zip(sentences, plain, strict=True)):
+        if _is_refusal(text):
+            continue
+        cited = [n for n in markers(raw) if 1 <= n <= len(sources)]
+        candidates = cited or list(range(1, len(sources) + 1))
+        ok = []
+        for n in candidates:
+            cov = coverage(text, sources[n - 1])
+            sim = float(sims[i, n - 1]) if sims is not None else 0.0
+            if cov >= MIN_COVERAGE or (sim >= MIN_SIMILARITY
+                                       and cov >= MIN_COVERAGE_WITH_SIMILARITY):
+                ok.append((cov + sim, n))
+        if not ok:
+            continue
+        if not cited:
+            ok = [max(ok)]  # an uncited claim gets the one source that supports it best
+        kept.append(CheckedSentence(text, tuple(sorted(n for _, n in ok))))
+    return kept
+
+
+# The model's own "I can't find it" sentences are not claims and must not be "supported".
+_REFUSAL = re.compile(
+    r"\b(?:(?:cannot|can't|could not|couldn't|unable to|not able to) (?:find|answer|say|tell)|"
+    r"no information|(?:don't|do not) know|not (?:mentioned|found|stated)|"
+    r"not in the (?:collection|sources?))",
+    re.IGNORECASE,
+)
+
+
+def _is_refusal(text: str) -> bool:
+    return bool(_REFUSAL.search(text))

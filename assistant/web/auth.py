@@ -1,0 +1,254 @@
+"""Authentication shared by the Chainlit chat and DEERIn's own media routes.
+
+Configuration (read from the environment when :meth:`AuthConfig.from_env` is called, never at
+import):
+
+``DEERIN_AUTH``
+    Accounts allowed to use the app, as ``user:password`` pairs separated by commas, e.g.
+    ``DEERIN_AUTH="archivist:correct horse,guest:s3cret"``. The password is everything after the
+    first colon, so it may itself contain colons; it may not contain a comma. Whitespace around
+    each pair is ignored. A malformed value raises :class:`ValueError` rather than silently
+    leaving the app open.
+
+``CHAINLIT_AUTH_SECRET``
+    The HS256 key Chainlit signs its session JWTs with. Chainlit refuses to start password auth
+    without it; :func:`ensure_chainlit_secret` generates a per-process one when only
+    ``DEERIN_AUTH`` is set.
+
+``CHAINLIT_AUTH_COOKIE_NAME``
+    The cookie Chainlit stores that JWT in (Chainlit's default: ``access_token``).
+
+A request to a media route is let through when auth is configured and it carries either a
+Chainlit session token that verifies against ``CHAINLIT_AUTH_SECRET`` (the ``access_token``
+cookie, its ``access_token_0``, ``access_token_1``, ... chunks for long tokens, or an
+``Authorization: Bearer`` header) or HTTP Basic credentials matching ``DEERIN_AUTH``.
+
+Chainlit's own ``chainlit.auth.decode_jwt`` is not called: importing ``chainlit`` writes a
+``.chainlit/`` config directory into the working directory, and the helper reads the secret
+from ``os.environ`` rather than from the configuration this module was given. The check below
+does what it does (PyJWT, HS256, signature and expiry verified) so tokens minted by Chainlit's
+``create_jwt`` are accepted.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import ipaddress
+import os
+import secrets
+from collections.abc import Mapping, MutableMapping
+from dataclasses import dataclass
+from typing import Protocol
+
+import jwt
+from starlette.requests import Request
+
+AUTH_ENV = "DEERIN_AUTH"
+SECRET_ENV = "CHAINLIT_AUTH_SECRET"
+COOKIE_NAME_ENV = "CHAINLIT_AUTH_COOKIE_NAME"
+DEFAULT_COOKIE_NAME = "access_token"
+REALM = "DEERIn"
+
+# Chainlit splits long tokens into numbered cookies; a bound keeps a hostile request with
+# thousands of cookies from costing more than a few lookups.
+_MAX_COOKIE_CHUNKS = 32
+
+
+class AuthCheck(Protocol):
+    """What the media routes need from an authentication configuration."""
+
+    def check_request(self, request: Request) -> bool:
+        """Whether ``request`` may be served."""
+        ...
+
+    def challenge(self) -> str | None:
+        """The ``WWW-Authenticate`` value sent with a 401, if any."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class AuthConfig:
+    """Who may use the app, and how their requests prove it.
+
+    ``users`` holds ``(user, password)`` pairs from ``DEERIN_AUTH``; ``jwt_secret`` is
+    Chainlit's signing key. Auth is enabled when either is set.
+    """
+
+    users: tuple[tuple[str, str], ...] = ()
+    jwt_secret: str | None = None
+    cookie_name: str = DEFAULT_COOKIE_NAME
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> AuthConfig:
+        """Build the configuration from ``env`` (``os.environ`` when omitted), read now.
+
+        Raises :class:`ValueError` when ``DEERIN_AUTH`` is set but malformed.
+        """
+        source = os.environ if env is None else env
+        return cls(
+            users=parse_users(source.get(AUTH_ENV, "")),
+            jwt_secret=source.get(SECRET_ENV) or None,
+            cookie_name=source.get(COOKIE_NAME_ENV) or DEFAULT_COOKIE_NAME,
+        )
+
+    @property
+    def enabled(self) -> bool:
+        """Whether requests must authenticate at all."""
+        return bool(self.users) or bool(self.jwt_secret)
+
+    def check_password(self, user: str, password: str) -> bool:
+        """Whether ``user``/``password`` is one of the ``DEERIN_AUTH`` accounts.
+
+        Meant for Chainlit's ``@cl.password_auth_callback``. Every account is compared, each
+        through fixed-length digests, so the time taken says nothing about which user names
+        exist or how much of a password was right.
+        """
+        given_user = _digest(user)
+        given_password = _digest(password)
+        found = False
+        for known_user, known_password in self.users:
+            same_user = hmac.compare_digest(given_user, _digest(known_user))
+            same_password = hmac.compare_digest(given_password, _digest(known_password))
+            # Non-short-circuit `&` / `|` keep every iteration doing the same work.
+            found |= same_user & same_password
+        return found
+
+    def check_token(self, token: str) -> bool:
+        """Whether ``token`` is a valid, unexpired Chainlit session JWT."""
+        if not self.jwt_secret or not token:
+            return False
+        try:
+            claims = jwt.decode(
+                token, self.jwt_secret, algorithms=["HS256"], options={"require": ["exp"]}
+            )
+        except jwt.PyJWTError:
+            return False
+        # Chainlit builds a cl.User from the claims; a token without an identifier is not one.
+        return isinstance(claims.get("identifier"), str)
+
+    def check_request(self, request: Request) -> bool:
+        """Whether ``request`` may be served: always when auth is off, else with valid proof."""
+        if not self.enabled:
+            return True
+        for token in self._tokens(request):
+            if self.check_token(token):
+                return True
+        credentials = _basic_credentials(request.headers.get("authorization"))
+        return credentials is not None and self.check_password(*credentials)
+
+    def challenge(self) -> str | None:
+        """``Basic`` when passwords are accepted, so a browser opening a media URL directly
+        offers a login box; ``None`` when only Chainlit sessions can get in."""
+        if self.users:
+            return f'Basic realm="{REALM}", charset="UTF-8"'
+        return None
+
+    def _tokens(self, request: Request) -> list[str]:
+        tokens: list[str] = []
+        cookies = request.cookies
+        if whole := cookies.get(self.cookie_name):
+            tokens.append(whole)
+        else:
+            chunks: list[str] = []
+            for i in range(_MAX_COOKIE_CHUNKS):
+                part = cookies.get(f"{self.cookie_name}_{i}")
+                if part is None:
+                    break
+                chunks.append(part)
+            if chunks:
+                tokens.append("".join(chunks))
+        scheme, _, value = request.headers.get("authorization", "").partition(" ")
+        if scheme.lower() == "bearer" and value.strip():
+            tokens.append(value.strip())
+        return tokens
+
+
+def parse_users(spec: str) -> tuple[tuple[str, str], ...]:
+    """Parse a ``DEERIN_AUTH`` value (``user:password[,user:password...]``).
+
+    An empty or blank value means no accounts. Raises :class:`ValueError` for a pair without a
+    colon, an empty user or an empty password, naming the position but not the secret.
+    """
+    users: list[tuple[str, str]] = []
+    if not spec.strip():
+        return ()
+    for position, entry in enumerate(spec.split(","), start=1):
+        entry = entry.strip()
+        if not entry:
+            continue
+        user, sep, password = entry.partition(":")
+        if not sep or not user or not password:
+            raise ValueError(
+                f"{AUTH_ENV}: entry {position} is not of the form user:password "
+                "(several are separated by commas)"
+            )
+        users.append((user, password))
+    return tuple(users)
+
+
+def ensure_chainlit_secret(env: MutableMapping[str, str]) -> bool:
+    """Put a random ``CHAINLIT_AUTH_SECRET`` into ``env`` when ``DEERIN_AUTH`` needs one.
+
+    Chainlit will not run password auth without a signing key. A generated key lives only as long
+    as the process, so sessions end on restart; set ``CHAINLIT_AUTH_SECRET`` to keep them.
+    Returns whether a key was generated.
+    """
+    if env.get(AUTH_ENV, "").strip() and not env.get(SECRET_ENV):
+        env[SECRET_ENV] = secrets.token_urlsafe(48)
+        return True
+    return False
+
+
+def is_loopback(host: str) -> bool:
+    """Whether binding to ``host`` keeps the server reachable from this machine only.
+
+    ``localhost``, 127.0.0.0/8 and ``::1`` (also bracketed or IPv4-mapped) count; any other
+    name counts as exposed because what it resolves to is not ours to know.
+    """
+    name = host.strip().strip("[]").rstrip(".").lower()
+    if name == "localhost":
+        return True
+    try:
+        address = ipaddress.ip_address(name)
+    except ValueError:
+        return False
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return address.ipv4_mapped.is_loopback
+    return address.is_loopback
+
+
+def warn_if_exposed(host: str, auth_enabled: bool) -> str | None:
+    """A loud warning when serving on a non-loopback ``host`` without auth, else ``None``."""
+    if auth_enabled or is_loopback(host):
+        return None
+    shown = host or "all interfaces"
+    bar = "!" * 78
+    return (
+        f"{bar}\n"
+        f"WARNING: DEERIn is listening on {shown} WITHOUT AUTHENTICATION.\n"
+        "Anyone who can reach this address can chat with your archive and stream every\n"
+        "indexed file. Either bind to 127.0.0.1, or set accounts before starting, e.g.\n"
+        f'  {AUTH_ENV}="archivist:a-long-password"   (several: user:pw,user2:pw2)\n'
+        f"{bar}"
+    )
+
+
+def _digest(text: str) -> bytes:
+    return hashlib.sha256(text.encode("utf-8")).digest()
+
+
+def _basic_credentials(header: str | None) -> tuple[str, str] | None:
+    if not header:
+        return None
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() != "basic":
+        return None
+    try:
+        decoded = base64.b64decode(value.strip(), validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+    user, sep, password = decoded.partition(":")
+    return (user, password) if sep else None
