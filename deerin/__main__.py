@@ -1,0 +1,5 @@
+"""``python -m deerin`` runs the CLI."""
+
+from deerin.cli import main
+
+main()
