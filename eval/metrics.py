@@ -1,0 +1,343 @@
+"""Eval metrics: pure functions over spans, ranks and per-question results.
+
+Nothing here imports a model or a store, so the metrics can be unit-tested by hand and reused by
+the runner, the report and the baseline alike.
+
+Conventions used throughout:
+
+* A *span* is ``(media, start, end)``: ``media`` is the indexed path or file name of a clip,
+  ``start``/``end`` seconds from the start of that file. Retrieved clips may carry more fields
+  (score, kind); only the first three are read.
+* Files are compared by **file name**: the basename of the indexed path must equal ``gold.media``.
+  Two files with the same name in different folders are therefore indistinguishable to the eval.
+* A metric that is undefined for the input (a rate over zero questions, a precision over zero
+  citations, a percentile of no timings) is ``None``, never ``NaN`` and never an exception, so it
+  survives ``json.dumps`` and reads as "not measured" in a report.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import unicodedata
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from eval.gold import GoldQuestion
+
+# Spans closer than this are treated as touching, not overlapping: times pass through float
+# arithmetic and millisecond rounding (clip ids use 3 decimals), so 5.0 and 5.0000000001 are the
+# same boundary.
+MIN_OVERLAP_S = 1e-6
+
+Span = tuple[str, float, float]
+RetrievedClip = tuple[str, float, float, float, str]  # media, start, end, score, kind
+SpanLike = Span | RetrievedClip  # span functions read the first three fields of either
+
+
+def _check_span(start: float, end: float) -> None:
+    if math.isnan(start) or math.isnan(end):
+        raise ValueError(f"span times must be numbers, got ({start}, {end})")
+    if start > end:
+        raise ValueError(f"span start {start} is after its end {end}")
+
+
+def overlap(a_start: float, a_end: float, b_start: float, b_end: float) -> float:
+    """Seconds shared by the closed spans ``[a_start, a_end]`` and ``[b_start, b_end]``.
+
+    ``max(0, min(a_end, b_end) - max(a_start, b_start))``: 0.0 for disjoint spans, for spans that
+    only touch at one point, and whenever either span has zero length. Raises ``ValueError`` if a
+    span ends before it starts or a time is NaN.
+    """
+    _check_span(a_start, a_end)
+    _check_span(b_start, b_end)
+    return max(0.0, min(a_end, b_end) - max(a_start, b_start))
+
+
+def temporal_iou(a_start: float, a_end: float, b_start: float, b_end: float) -> float:
+    """Temporal intersection over union of two spans, in ``[0, 1]``.
+
+    ``overlap / (len(a) + len(b) - overlap)``. When the union has zero length (both spans are the
+    same instant, or two instants) the IoU is 1.0 if they are the same instant and 0.0 otherwise.
+    An instant against a span of positive length has IoU 0.0, even when it lies inside the span.
+    """
+    inter = overlap(a_start, a_end, b_start, b_end)
+    union = (a_end - a_start) + (b_end - b_start) - inter
+    if union <= 0.0:
+        return 1.0 if (a_start == b_start and a_end == b_end) else 0.0
+    return inter / union
+
+
+def media_name(media: str) -> str:
+    """The file name of an indexed path, POSIX or Windows separators: ``a/b/c.ogg`` → ``c.ogg``."""
+    return re.split(r"[/\\]", str(media))[-1]
+
+
+def _spans_hit(start: float, end: float, g_start: float, g_end: float) -> bool:
+    _check_span(start, end)
+    _check_span(g_start, g_end)
+    # An instant cannot overlap anything by a positive amount, so for zero-length spans "hit"
+    # means the instant lies inside the other span, ends included.
+    if g_end - g_start <= 0.0:
+        return start <= g_start <= end
+    if end - start <= 0.0:
+        return g_start <= start <= g_end
+    return overlap(start, end, g_start, g_end) > MIN_OVERLAP_S
+
+
+def is_hit(media: str, start: float, end: float, gold: GoldQuestion) -> bool:
+    """Whether the span ``(media, start, end)`` points at the answer of ``gold``.
+
+    True when the file name of ``media`` equals ``gold.media`` and the span overlaps the gold span
+    by more than :data:`MIN_OVERLAP_S` (a positive overlap). Spans that merely touch — a clip
+    ending exactly where the gold span starts — are *not* hits: such a clip plays none of the
+    answer. The exception is a zero-length span (an instant), which can never overlap by a
+    positive amount: an instant is a hit when it lies within the other span, ends included.
+    Always False for an unanswerable question. Right times in the wrong file are not a hit.
+    """
+    if not gold.answerable or gold.media is None or gold.start is None or gold.end is None:
+        return False
+    if media_name(media) != gold.media:
+        return False
+    return _spans_hit(start, end, gold.start, gold.end)
+
+
+def rank_of_first_hit(retrieved: Sequence[SpanLike], gold: GoldQuestion) -> int | None:
+    """The 1-based rank of the first retrieved span that :func:`is_hit` ``gold``, else ``None``.
+
+    ``retrieved`` is in rank order, best first. ``None`` for an empty list, for no hit, and for an
+    unanswerable question.
+    """
+    # Extra fields (score, kind) are tolerated so ranked RetrievedClip tuples can be passed as-is.
+    for rank, (media, start, end, *_) in enumerate(retrieved, start=1):
+        if is_hit(media, start, end, gold):
+            return rank
+    return None
+
+
+def recall_at_k(ranks: Sequence[int | None], k: int) -> float | None:
+    """Share of questions whose first hit is at rank ``<= k``.
+
+    ``ranks`` holds one entry per answerable question: the rank of the first hit, or ``None`` when
+    nothing retrieved was a hit (which counts as a miss). ``None`` when ``ranks`` is empty.
+    Raises ``ValueError`` for ``k < 1``.
+    """
+    if k < 1:
+        raise ValueError(f"k must be at least 1, got {k}")
+    if not ranks:
+        return None
+    return sum(1 for r in ranks if r is not None and r <= k) / len(ranks)
+
+
+def mrr(ranks: Sequence[int | None]) -> float | None:
+    """Mean reciprocal rank: the mean of ``1 / rank`` with ``None`` (no hit) counting as 0.
+
+    One entry per answerable question, as for :func:`recall_at_k`. ``None`` when ``ranks`` is
+    empty.
+    """
+    if not ranks:
+        return None
+    return sum(1.0 / r for r in ranks if r is not None) / len(ranks)
+
+
+def best_iou(retrieved: Sequence[SpanLike], gold: GoldQuestion) -> float:
+    """The highest temporal IoU with the gold span among the retrieved spans that are hits.
+
+    Only hits count (right file, positive overlap), so a long clip in the wrong file never scores.
+    0.0 when nothing retrieved is a hit, and for an unanswerable question.
+    """
+    if gold.start is None or gold.end is None:
+        return 0.0
+    return max((temporal_iou(s, e, gold.start, gold.end)
+                for m, s, e, *_ in retrieved if is_hit(m, s, e, gold)), default=0.0)
+
+
+def mean_best_iou(retrievals: Sequence[Sequence[SpanLike]],
+                  golds: Sequence[GoldQuestion]) -> float | None:
+    """Mean of :func:`best_iou` over the answerable questions.
+
+    ``retrievals[i]`` is the ranked list retrieved for ``golds[i]``. Unanswerable questions are
+    skipped; an answerable question without any hit contributes 0.0, so the figure measures both
+    finding the moment and cutting it tightly. ``None`` when there is no answerable question.
+    Raises ``ValueError`` if the two sequences differ in length.
+    """
+    if len(retrievals) != len(golds):
+        raise ValueError(f"{len(retrievals)} retrievals for {len(golds)} gold questions")
+    ious = [best_iou(r, g) for r, g in zip(retrievals, golds, strict=True) if g.answerable]
+    if not ious:
+        return None
+    return sum(ious) / len(ious)
+
+
+def citation_precision(citations: Sequence[Sequence[SpanLike]],
+                       golds: Sequence[GoldQuestion]) -> float | None:
+    """Share of citations that :func:`is_hit` their question's gold span, pooled (micro-averaged).
+
+    ``citations[i]`` are the citations of the answer to ``golds[i]``. Only answerable questions
+    contribute: citations given for an unanswerable question are judged by refusal accuracy
+    instead. Every citation counts once, whether or not the answer was flagged as refused, so a
+    question with many citations weighs more than one with few. A question with no citations
+    adds nothing to either side of the ratio (an answer with nothing cited is caught by the answer
+    and refusal metrics, not here). ``None`` when there is no citation at all on answerable
+    questions. Raises ``ValueError`` if the two sequences differ in length.
+    """
+    if len(citations) != len(golds):
+        raise ValueError(f"{len(citations)} citation lists for {len(golds)} gold questions")
+    total = correct = 0
+    for cited, gold in zip(citations, golds, strict=True):
+        if not gold.answerable:
+            continue
+        for media, start, end, *_ in cited:
+            total += 1
+            correct += is_hit(media, start, end, gold)
+    if total == 0:
+        return None
+    return correct / total
+
+
+_APOSTROPHES = re.compile(r"['’‘`´]")
+_DIGIT_GROUPING = re.compile(r"(?<=\d),(?=\d{3}\b)")
+_NON_WORD = re.compile(r"[^0-9a-z]+")
+
+
+def normalize_text(text: str) -> str:
+    """Text reduced for matching: case-folded, accents removed, apostrophes dropped, thousands
+    commas removed, any other run of non-alphanumerics turned into one space, then stripped.
+
+    ``"Didn't  sleep!"`` → ``"didnt sleep"``, ``"Ilan Ramón"`` → ``"ilan ramon"``,
+    ``"1,000 m/s"`` → ``"1000 m s"``, ``"cold-hearted"`` → ``"cold hearted"``.
+    """
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    no_accents = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    joined = _DIGIT_GROUPING.sub("", _APOSTROPHES.sub("", no_accents))
+    return _NON_WORD.sub(" ", joined).strip()
+
+
+def answer_hit(answer: str, expect: Sequence[str]) -> bool:
+    """Whether any ``expect`` item appears in ``answer`` as whole words.
+
+    Both sides go through :func:`normalize_text`; an item matches when its normalised words occur
+    consecutively in the normalised answer, on word boundaries (``"ten"`` is not found in
+    ``"often"``, ``"class"`` is not found in ``"classes"``). Items that normalise to nothing never
+    match. False for an empty ``expect``.
+    """
+    padded = f" {normalize_text(answer)} "
+    for item in expect:
+        needle = normalize_text(item)
+        if needle and f" {needle} " in padded:
+            return True
+    return False
+
+
+def _share(flags: Sequence[bool]) -> float | None:
+    return sum(flags) / len(flags) if flags else None
+
+
+def refusal_accuracy(refused: Sequence[bool], golds: Sequence[GoldQuestion]) -> float | None:
+    """Share of *unanswerable* questions that were refused; ``None`` if there are none.
+
+    ``refused[i]`` is the refusal flag of the answer to ``golds[i]``.
+    """
+    if len(refused) != len(golds):
+        raise ValueError(f"{len(refused)} refusal flags for {len(golds)} gold questions")
+    return _share([r for r, g in zip(refused, golds, strict=True) if not g.answerable])
+
+
+def false_refusal_rate(refused: Sequence[bool], golds: Sequence[GoldQuestion]) -> float | None:
+    """Share of *answerable* questions that were refused; ``None`` if there are none."""
+    if len(refused) != len(golds):
+        raise ValueError(f"{len(refused)} refusal flags for {len(golds)} gold questions")
+    return _share([r for r, g in zip(refused, golds, strict=True) if g.answerable])
+
+
+def percentile(values: Sequence[float], q: float) -> float | None:
+    """The ``q``-th percentile (0-100) with linear interpolation between closest ranks.
+
+    Same definition as ``numpy.percentile(..., method="linear")``: position ``(n - 1) * q / 100``
+    in the sorted values. ``None`` for no values. Raises ``ValueError`` for ``q`` outside 0-100.
+    """
+    if not 0.0 <= q <= 100.0:
+        raise ValueError(f"percentile must be within 0-100, got {q}")
+    if not values:
+        return None
+    ordered = sorted(values)
+    pos = (len(ordered) - 1) * q / 100.0
+    lo = math.floor(pos)
+    hi = min(lo + 1, len(ordered) - 1)
+    return ordered[lo] + (ordered[hi] - ordered[lo]) * (pos - lo)
+
+
+def latency_summary(values: Sequence[float | None]) -> dict[str, float | None]:
+    """``{"p50", "p95", "mean"}`` of timings in seconds; ``None`` entries (not measured) are
+    skipped, and every figure is ``None`` when nothing was measured."""
+    measured = [v for v in values if v is not None]
+    return {
+        "p50": percentile(measured, 50),
+        "p95": percentile(measured, 95),
+        "mean": sum(measured) / len(measured) if measured else None,
+    }
+
+
+@dataclass(frozen=True, slots=True)
+class QuestionResult:
+    """What the system did for one gold question.
+
+    ``retrieved`` is the ranked list of clips (best first) as ``(media, start, end, score, kind)``;
+    ``citations`` are the ``(media, start, end)`` of the clips the answer cites. ``refused`` is the
+    system's own refusal flag. Timings are seconds, ``None`` when the step did not run (e.g. a
+    retrieval-only baseline has no generation). Lists passed in are stored as tuples so a result
+    stays immutable.
+    """
+
+    gold: GoldQuestion
+    retrieved: Sequence[RetrievedClip]
+    answer: str
+    refused: bool
+    citations: Sequence[Span]
+    retrieval_s: float | None = None
+    generation_s: float | None = None
+
+    def __post_init__(self) -> None:
+        # Accept lists (e.g. straight from JSON) but keep the frozen result truly immutable.
+        object.__setattr__(self, "retrieved", tuple(tuple(r) for r in self.retrieved))
+        object.__setattr__(self, "citations", tuple(tuple(c) for c in self.citations))
+
+    @property
+    def retrieved_spans(self) -> list[Span]:
+        """The retrieved clips as ``(media, start, end)``, in rank order."""
+        return [(m, s, e) for m, s, e, *_ in self.retrieved]
+
+
+def summarize(records: Sequence[QuestionResult]) -> dict[str, Any]:
+    """The metrics dict for one run.
+
+    Keys: ``n`` (questions), ``recall@1``, ``recall@5``, ``mrr``, ``mean_iou`` (retrieval, over
+    answerable questions), ``citation_precision`` (pooled over citations of answerable
+    questions), ``answer_hit_rate`` (share of answerable questions whose answer was not refused
+    and contains an ``expect`` item — a refusal that echoes the question's words is no answer),
+    ``refusal_accuracy`` (over unanswerable questions), ``false_refusal_rate`` (over answerable
+    questions) and ``latency``: ``{"retrieval": {...}, "generation": {...}}`` each as
+    :func:`latency_summary`. Every figure that is undefined for the run (e.g. no unanswerable
+    question, no citation, no records) is ``None``.
+    """
+    golds = [r.gold for r in records]
+    answerable = [r for r in records if r.gold.answerable]
+    ranks = [rank_of_first_hit(r.retrieved_spans, r.gold) for r in answerable]
+    refused = [r.refused for r in records]
+    hits = [not r.refused and answer_hit(r.answer, r.gold.expect) for r in answerable]
+    return {
+        "n": len(records),
+        "recall@1": recall_at_k(ranks, 1),
+        "recall@5": recall_at_k(ranks, 5),
+        "mrr": mrr(ranks),
+        "mean_iou": mean_best_iou([r.retrieved_spans for r in records], golds),
+        "citation_precision": citation_precision([r.citations for r in records], golds),
+        "answer_hit_rate": _share(hits),
+        "refusal_accuracy": refusal_accuracy(refused, golds),
+        "false_refusal_rate": false_refusal_rate(refused, golds),
+        "latency": {
+            "retrieval": latency_summary([r.retrieval_s for r in records]),
+            "generation": latency_summary([r.generation_s for r in records]),
+        },
+    }
