@@ -32,10 +32,13 @@ speech source sources clip according mentions mentioned one also there's it's th
 """.split())
 
 # Lexical support: the share of a sentence's content words found in the clip.
-MIN_COVERAGE = 0.5
-# Or: a strong paraphrase (embedding cosine) with at least some word overlap.
-MIN_SIMILARITY = 0.55
-MIN_COVERAGE_WITH_SIMILARITY = 0.2
+MIN_COVERAGE = 0.7
+# Or: a strong paraphrase (embedding cosine) with half its words in the clip.
+MIN_SIMILARITY = 0.6
+MIN_COVERAGE_WITH_SIMILARITY = 0.5
+# Where a sentence may be cut when its tail is not supported ("built in 1892 | by the Navy").
+_CLAUSE_BREAK = re.compile(r",\s+|;\s+|\s+(?=(?:by|and|but|because|which|who|while|with|after|"
+                           r"before|when|where|although|as)\b)")
 
 
 def content_words(text: str) -> list[str]:
@@ -112,22 +115,55 @@ def check_answer(
             continue
         cited = [n for n in markers(raw) if 1 <= n <= len(sources)]
         candidates = cited or list(range(1, len(sources) + 1))
-        ok = []
-        for n in candidates:
-            cov = coverage(text, sources[n - 1])
-            sim = float(sims[i, n - 1]) if sims is not None else 0.0
-            if cov >= MIN_COVERAGE or (sim >= MIN_SIMILARITY
-                                       and cov >= MIN_COVERAGE_WITH_SIMILARITY):
-                ok.append((cov + sim, n))
-        if not ok:
+        sim_row = sims[i] if sims is not None else None
+        supported = _supported_prefix(text, candidates, sources, sim_row, embed)
+        if supported is None:
             continue
+        text, ok = supported
         if not cited:
             ok = [max(ok)]  # an uncited claim gets the one source that supports it best
         kept.append(CheckedSentence(text, tuple(sorted(n for _, n in ok))))
     return kept
 
 
-# The model's own "I can't find it" sentences are not claims and must not be "supported".
+def _support(text: str, candidates: Sequence[int], sources: Sequence[str],
+             sims: np.ndarray | None) -> list[tuple[float, int]]:
+    ok = []
+    for n in candidates:
+        cov = coverage(text, sources[n - 1])
+        sim = float(sims[n - 1]) if sims is not None else 0.0
+        if cov >= MIN_COVERAGE or (sim >= MIN_SIMILARITY and cov >= MIN_COVERAGE_WITH_SIMILARITY):
+            ok.append((cov + sim, n))
+    return ok
+
+
+def _supported_prefix(
+    text: str, candidates: Sequence[int], sources: Sequence[str], sims: np.ndarray | None,
+    embed: Callable[[Sequence[str]], np.ndarray] | None,
+) -> tuple[str, list[tuple[float, int]]] | None:
+    """The sentence, or its longest clause-boundary prefix, that the sources support.
+
+    Small models often append an invented tail to a true statement; cutting the tail keeps the
+    true part instead of losing the whole sentence.
+    """
+    ok = _support(text, candidates, sources, sims)
+    if ok:
+        return text, ok
+    cuts = [m.start() for m in _CLAUSE_BREAK.finditer(text)]
+    for cut in reversed(cuts):
+        prefix = text[:cut].rstrip(" ,;")
+        if len(content_words(prefix)) < 2:
+            break
+        prefix_sims = None
+        if embed is not None:
+            vecs = embed([prefix, *sources])
+            prefix_sims = vecs[1:] @ vecs[0]
+        ok = _support(prefix, candidates, sources, prefix_sims)
+        if ok:
+            return prefix, ok
+    return None
+
+
 _REFUSAL = re.compile(
     r"\b(?:(?:cannot|can't|could not|couldn't|unable to|not able to) (?:find|answer|say|tell)|"
     r"no information|(?:don't|do not) know|not (?:mentioned|found|stated)|"

@@ -1,0 +1,88 @@
+"""Benchmark: indexing throughput against bare faster-whisper transcription, in one run.
+
+    python bench/index_throughput.py [--media DIR] [--repeat N]
+
+Indexes the speech recordings of ../shared/media into a fresh store and, in the same run, times
+bare faster-whisper transcription of the same files with the same model and settings (the
+transcriber the pipeline uses, models loaded beforehand for both). Prints media-seconds per
+wall-second for each and the ratio pipeline / bare. Targets on a 2-core machine with tiny.en:
+ratio >= 0.8 (orchestration, shots, embeddings and storage add <= 25 %), pipeline >= 12x real time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+SPEECH = [
+    "jfk_inaugural_1961.flac", "gwb_columbia_address_2003.ogg",
+    "lewin_physicsworks_lecture_audio.webm", "fasterwhisper_multilingual_en_de.mp3",
+    "fasterwhisper_stereo_diarization.wav", "meeting_excerpt_4spk_mixture.wav",
+    "mdn_bear_transcript_demo.mp3", "picovoice_leopard_diarization_test.wav",
+    "picovoice_leopard_test_en.wav",
+    *[f"librivox_sense_and_sensibility_01_austen_64kb-{n}.wav" for n in
+      ("0870", "0880", "0890", "0920", "0930")],
+]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--media", type=Path, default=REPO.parent / "shared" / "media")
+    ap.add_argument("--repeat", type=int, default=2, help="runs of each; the best is reported")
+    args = ap.parse_args()
+
+    from indexing.media import decode_audio, probe
+    from indexing.pipeline import Backends, Indexer
+    from indexing.settings import Settings
+    from indexing.stores.lance import LanceStore
+
+    files = [args.media / n for n in SPEECH if (args.media / n).exists()]
+    total = sum(probe(f).duration for f in files)
+    settings = Settings.from_env({})
+    backends = Backends(settings)
+    transcriber = backends.transcriber
+    t = time.perf_counter()
+    transcriber.load()  # type: ignore[attr-defined]
+    backends.embedder.embed_texts(["warm-up"])
+    load_s = time.perf_counter() - t
+    print(f"{len(files)} speech files, {total:.1f} s of media; models loaded in {load_s:.1f} s")
+
+    bare, pipe = [], []
+    for _ in range(args.repeat):
+        # Bare: decode + transcribe, consuming every segment (what a plain script would do).
+        t = time.perf_counter()
+        for f in files:
+            for _seg in transcriber.transcribe(decode_audio(f)):
+                pass
+        bare.append(time.perf_counter() - t)
+        # Pipeline: the real indexer into a fresh store (hash, probe, decode, transcribe,
+        # sidecars, clips, embeddings, LanceDB writes, full-text index).
+        with tempfile.TemporaryDirectory() as tmp:
+            store = LanceStore(Path(tmp) / "db")
+            t = time.perf_counter()
+            report = Indexer(store, settings, backends=backends).index(files)
+            pipe.append(time.perf_counter() - t)
+            assert not report.failures, report.failures
+
+    b, p = min(bare), min(pipe)
+    print(f"bare faster-whisper : {b:6.2f} s  -> {total / b:5.1f}x real time  "
+          f"(runs: {', '.join(f'{x:.2f}' for x in bare)})")
+    print(f"DEERIn pipeline     : {p:6.2f} s  -> {total / p:5.1f}x real time  "
+          f"(runs: {', '.join(f'{x:.2f}' for x in pipe)})")
+    print(f"ratio pipeline/bare speed: {b / p:.2f}  (target >= 0.80); "
+          f"overhead {100 * (p - b) / b:+.0f} %; median ratio "
+          f"{statistics.median(bare) / statistics.median(pipe):.2f}")
+    print(f"pipeline real-time factor: {total / p:.1f}x (target >= 12x)")
+
+
+if __name__ == "__main__":
+    main()
