@@ -184,7 +184,12 @@ class Indexer:
         return Failure(path, reason, stage)
 
     def _index_media(self, media: Media, t0: float) -> FileResult:
-        from indexing.stages.clips import speech_clips, subtitle_clips
+        from indexing.stages.clips import (
+            clip_windows,
+            embedding_text,
+            speech_clips,
+            subtitle_clips,
+        )
         from indexing.stages.subtitles import find_sidecars, read_cues
 
         s = self.settings
@@ -228,11 +233,14 @@ class Indexer:
         self.progress.stage("embed")
         embedder = self.backends.embedder
         self.store.ensure_embedder(embedder.model_id, embedder.dim)
-        vectors = embedder.embed_texts([c.text for c in clips])
+        owners = [i for i, c in enumerate(clips) for _ in clip_windows(c)]
+        texts = [embedding_text(c) for c in clips] + [w for c in clips for w in clip_windows(c)]
+        vectors = embedder.embed_texts(texts)
+        windows = list(zip(owners, vectors[len(clips):], strict=True))
         self.progress.stage("store")
         # Clear rows of an older version of this file (or of a killed run) before writing.
         self.store.remove_media(str(media.path))
-        self.store.add_clips(clips, vectors)
+        self.store.add_clips(clips, vectors[: len(clips)], windows)
         self.store.add_shots(media.media_id, str(media.path), shots)
         if not clips:
             warnings.append("no speech or subtitles: only shots are indexed")

@@ -53,6 +53,17 @@ def _clip_schema(dim: int) -> pa.Schema:
     ])
 
 
+def _window_schema(dim: int) -> pa.Schema:
+    return pa.schema([
+        pa.field("id", pa.string()),
+        pa.field("clip_id", pa.string()),
+        pa.field("media_id", pa.string()),
+        pa.field("media_path", pa.string()),
+        pa.field("kind", pa.string()),
+        pa.field("vector", pa.list_(pa.float32(), dim)),
+    ])
+
+
 _SHOT_SCHEMA = pa.schema([
     pa.field("id", pa.string()),
     pa.field("media_id", pa.string()),
@@ -174,14 +185,20 @@ class LanceStore:
 
     def remove_media(self, path: str) -> None:
         with self._lock:
-            for name, column in (("clips", "media_path"), ("shots", "media_path"),
-                                 ("media", "path")):
+            for name, column in (("clips", "media_path"), ("windows", "media_path"),
+                                 ("shots", "media_path"), ("media", "path")):
                 t = self._table(name)
                 if t is not None:
                     t.delete(f"{column} = {_quote(path)}")
 
     # -- clips and shots -----------------------------------------------------------------------
-    def add_clips(self, clips: Sequence[Clip], vectors: np.ndarray) -> int:
+    def add_clips(self, clips: Sequence[Clip], vectors: np.ndarray,
+                  windows: Sequence[tuple[int, np.ndarray]] = ()) -> int:
+        """Upsert clips by content id, with optional sub-clip window vectors.
+
+        ``windows`` pairs an index into ``clips`` with the vector of a few sentences of that clip;
+        search scores a clip by its own vector and its best window.
+        """
         if not clips:
             return 0
         if len(clips) != len(vectors):
@@ -201,6 +218,14 @@ class LanceStore:
             t = self._table_or_create("clips", _clip_schema(emb[1]))
             # merge_insert on the content id makes re-adding the same clips a no-op
             res = (t.merge_insert("id").when_not_matched_insert_all().execute(rows))
+            if len(windows):
+                w = self._table_or_create("windows", _window_schema(emb[1]))
+                wrows = [{"id": f"{clips[i].clip_id}:{j}", "clip_id": clips[i].clip_id,
+                          "media_id": clips[i].media_id, "media_path": clips[i].media_path,
+                          "kind": clips[i].kind.value,
+                          "vector": np.asarray(v, dtype=np.float32).tolist()}
+                         for j, (i, v) in enumerate(windows)]
+                w.merge_insert("id").when_not_matched_insert_all().execute(wrows)
             self._fts_dirty = True
         inserted = getattr(res, "num_inserted_rows", None)
         return int(inserted) if inserted is not None else len(rows)
@@ -275,7 +300,7 @@ class LanceStore:
         """
         done = {m.path: m.media_id for m in self.media()}
         stale: dict[str, str | None] = {}
-        for name in ("clips", "shots"):
+        for name in ("clips", "windows", "shots"):
             table = self._table(name)
             if table is None:
                 continue
@@ -287,7 +312,7 @@ class LanceStore:
                 cond = f"media_path = {_quote(path)}"
                 if keep is not None:
                     cond += f" AND media_id != {_quote(keep)}"
-                for name in ("clips", "shots"):
+                for name in ("clips", "windows", "shots"):
                     table = self._table(name)
                     if table is not None:
                         table.delete(cond)
@@ -314,6 +339,8 @@ class LanceStore:
 
     def search(self, text: str, vector: np.ndarray | None, k: int = 10,
                kinds: Sequence[ClipKind] | None = None, depth: int = 50) -> list[Hit]:
+        """Hybrid search; each hit's ``similarity`` is the mean of the clip's cosine and its
+        best window's cosine (a clip whose window ranks nowhere counts its own cosine)."""
         t = self._table("clips")
         if t is None or t.count_rows() == 0:
             return []
@@ -322,18 +349,20 @@ class LanceStore:
             where = "kind IN (" + ", ".join(_quote(k.value) for k in kinds) + ")"
         ranked: dict[str, list[str]] = {}
         rows_by_id: dict[str, dict[str, Any]] = {}
-        sims: dict[str, float] = {}
+        clip_sim: dict[str, float] = {}
+        win_sim: dict[str, float] = {}
         bm25: dict[str, float] = {}
-        if vector is not None:
-            q = t.search(np.asarray(vector, dtype=np.float32), vector_column_name="vector") \
-                .distance_type("cosine").select([*self._CLIP_COLUMNS, "_distance"]).limit(depth)
-            if where:
-                q = q.where(where, prefilter=True)
-            rows = q.to_list()
-            ranked["vector"] = [r["id"] for r in rows]
-            for r in rows:
+        qvec = None if vector is None else np.asarray(vector, dtype=np.float32)
+        if qvec is not None:
+            for r in self._vector_query(t, qvec, depth, where):
                 rows_by_id.setdefault(r["id"], r)
-                sims[r["id"]] = 1.0 - float(r["_distance"])
+                clip_sim[r["id"]] = 1.0 - float(r["_distance"])
+            ranked["vector"] = list(clip_sim)
+            w = self._table("windows")
+            if w is not None:
+                for r in self._vector_query(w, qvec, 3 * depth, where, ["clip_id"]):
+                    win_sim.setdefault(r["clip_id"], 1.0 - float(r["_distance"]))
+                ranked["window"] = list(win_sim)
         query = _fts_query(text)
         if query:
             try:
@@ -350,20 +379,41 @@ class LanceStore:
             for r in rows:
                 rows_by_id.setdefault(r["id"], r)
                 bm25[r["id"]] = float(r["_score"])
-                if vector is not None and r["id"] not in sims:
-                    # the vector ranking stopped at `depth`; score this text match directly
-                    sims[r["id"]] = float(np.dot(np.asarray(r["vector"], dtype=np.float32),
-                                                 np.asarray(vector, dtype=np.float32)))
         fused: dict[str, float] = {}
         found_by: dict[str, list[str]] = {}
         for name, ids in ranked.items():
             for rank, cid in enumerate(ids):
                 fused[cid] = fused.get(cid, 0.0) + 1.0 / (RRF_K + rank + 1)
                 found_by.setdefault(cid, []).append(name)
-        order = sorted(fused, key=lambda cid: -fused[cid])[:k]
-        return [Hit(clip=self._row_to_clip(rows_by_id[cid]), score=fused[cid],
-                    sources=tuple(found_by[cid]), clip_id=cid, similarity=sims.get(cid),
-                    bm25=bm25.get(cid)) for cid in order]
+        order = sorted(fused, key=lambda cid: -fused[cid])[: max(k, depth)]
+        missing = [cid for cid in order if cid not in rows_by_id
+                   or (qvec is not None and cid not in clip_sim)]
+        if missing:
+            ids = ", ".join(_quote(c) for c in missing)
+            for r in t.search().where(f"id IN ({ids})") \
+                    .select([*self._CLIP_COLUMNS, "vector"]).limit(len(missing)).to_list():
+                rows_by_id[r["id"]] = r
+                if qvec is not None:
+                    clip_sim[r["id"]] = float(np.dot(np.asarray(r["vector"], np.float32), qvec))
+        hits = []
+        for cid in order:
+            sim = None
+            if qvec is not None:
+                sim = (clip_sim[cid] + win_sim.get(cid, clip_sim[cid])) / 2
+            hits.append(Hit(clip=self._row_to_clip(rows_by_id[cid]), score=fused[cid],
+                            sources=tuple(found_by[cid]), clip_id=cid, similarity=sim,
+                            bm25=bm25.get(cid)))
+        return hits[:k]
+
+    @staticmethod
+    def _vector_query(table: Any, qvec: np.ndarray, limit: int, where: str | None,
+                      columns: Sequence[str] | None = None) -> list[dict[str, Any]]:
+        cols = list(columns) if columns is not None else list(LanceStore._CLIP_COLUMNS)
+        q = table.search(qvec, vector_column_name="vector").distance_type("cosine") \
+            .select([*cols, "_distance"]).limit(limit)
+        if where:
+            q = q.where(where, prefilter=True)
+        return q.to_list()
 
     def neighbours(self, clip: Clip, radius: int = 1) -> list[Clip]:
         t = self._table("clips")
