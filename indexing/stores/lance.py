@@ -330,7 +330,11 @@ class LanceStore:
         with self._lock:
             # Rebuilding the full-text index is cheap at archive scales (one row per ~12 s of
             # speech) and keeps it exact after deletes; replace=True swaps it atomically.
-            t.create_fts_index("text", replace=True, with_position=True)
+            from lancedb.index import FTS
+
+            # The first positional argument names the column (it is called `metric` for
+            # historical reasons); the config makes it a full-text index.
+            t.create_index("text", config=FTS(with_position=True), replace=True)
             n = t.count_rows()
             if n >= _VECTOR_INDEX_MIN_ROWS:
                 t.create_index(metric="cosine", vector_column_name="vector", replace=True)
