@@ -18,13 +18,16 @@ post-processing we then have to undo to check citations sentence by sentence aga
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+
 import prompts
-from assistant.citations import check_answer, content_words
+from assistant.citations import check_answer, content_words, split_sentences
 from assistant.llm import LLM
 from assistant.retrieval import Evidence, Retriever
 from indexing.types import Clip, Hit
@@ -136,7 +139,9 @@ class Assistant:
         yield Event("retrieved", hits=tuple(hits))
         if not hits or hits[0].score < self.min_evidence or self.llm is None:
             if hits and hits[0].score >= self.min_evidence:  # no LLM configured: extractive
-                yield Event("answer", answer=self._extractive(question, query, hits, timings))
+                answer = self._extractive(question, query, hits, timings)
+                timings["total_s"] = time.perf_counter() - t0
+                yield Event("answer", answer=answer)
                 return
             timings["total_s"] = time.perf_counter() - t0
             yield Event("answer", answer=Answer(question, query, REFUSAL_TEXT, True, (),
@@ -206,14 +211,31 @@ class Assistant:
 
     def _extractive(self, question: str, query: str, hits: Sequence[Hit],
                     timings: dict[str, float], raw: str = "") -> Answer:
+        """Quote the sentences of the best clip that are closest to the question."""
         best = hits[0]
-        quote = best.clip.text.strip()
-        if len(quote) > 400:
-            quote = quote[:400].rsplit(" ", 1)[0] + "…"
+        quote = self._best_sentences(query, best.clip.text)
         where = f"{Path(best.clip.media_path).name} at {fmt_ts(best.clip.start)}"
         text = f"The closest passage is in {where}: \u201c{quote}\u201d [1]."
         return Answer(question, query, text, False, (Citation(1, best.clip, best.score),),
                       tuple(hits), timings, raw, extractive=True)
+
+    def _best_sentences(self, query: str, text: str, max_chars: int = 300) -> str:
+        # Quoting the whole clip would also quote whatever else it says (including text that
+        # looks like instructions); the sentence nearest the question is the answer's evidence.
+        # Units are sentences, and clauses of long ones: ASR often runs sentences together.
+        sentences = [u.strip() for s in split_sentences(text)
+                     for u in (re.split(r"[,;]\s+", s) if len(s) > 80 else [s]) if u.strip()]
+        if len(sentences) <= 1:
+            quote = text.strip()
+        else:
+            vecs = self.retriever.embedder.embed_texts([query, *sentences])
+            i = int(np.argmax(vecs[1:] @ vecs[0]))
+            quote = sentences[i]
+            if len(quote) < 60 and i + 1 < len(sentences):  # a fragment needs its follow-on
+                quote += " " + sentences[i + 1]
+        if len(quote) > max_chars:
+            quote = quote[:max_chars].rsplit(" ", 1)[0] + "…"
+        return quote
 
 
 def _end_sentence(text: str) -> str:

@@ -114,9 +114,13 @@ def check_answer(
         if _is_refusal(text):
             continue
         cited = [n for n in markers(raw) if 1 <= n <= len(sources)]
-        candidates = cited or list(range(1, len(sources) + 1))
         sim_row = sims[i] if sims is not None else None
-        supported = _supported_prefix(text, candidates, sources, sim_row, embed)
+        supported = _supported_prefix(text, cited, sources, sim_row, embed) if cited else None
+        if supported is None:
+            # No marker, or only wrong ones: the claim may still stand on another source.
+            cited = []
+            supported = _supported_prefix(text, range(1, len(sources) + 1), sources, sim_row,
+                                          embed)
         if supported is None:
             continue
         text, ok = supported

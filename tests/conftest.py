@@ -93,3 +93,24 @@ def bear() -> Path:
 @pytest.fixture(scope="session")
 def leopard() -> Path:
     return _media("picovoice_leopard_test_en.wav")
+
+
+@pytest.fixture(scope="session")
+def speech_index(tmp_path_factory: pytest.TempPathFactory, media_dir: Path) -> Path:
+    """One real index, built once per session, over the speech files and a subtitled film.
+
+    Tests that only read an index share it; tests that change one build their own.
+    """
+    from indexing.pipeline import Indexer
+    from indexing.settings import Settings
+    from indexing.stores.lance import LanceStore
+
+    names = ["gwb_columbia_address_2003.ogg", "lewin_physicsworks_lecture_audio.webm",
+             "jfk_inaugural_1961.flac", "mdn_bear_transcript_demo.mp3",
+             "his_girl_friday_1940_clip.mp4", "popeye_sinbad_1936_part3.mkv",
+             "picovoice_leopard_test_en.wav"]
+    db = tmp_path_factory.mktemp("speech-index")
+    report = Indexer(LanceStore(db), Settings.from_env({}, db_dir=db)).index(
+        [_media(n) for n in names])
+    assert not report.failures, report.failures
+    return db
