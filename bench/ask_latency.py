@@ -1,0 +1,100 @@
+"""Benchmark: answer latency with the embedded model, split into retrieval and generation.
+
+    python bench/ask_latency.py [--db DIR] [--media DIR]
+
+Builds (or reuses) an index of ../shared/media, then asks 10 questions with the offline default
+LLM (SmolLM2-135M via llama.cpp) and prints p50/p95 of retrieval time, time to first token and
+total answer time. In the same run it times a bare llama.cpp completion of the same prompts
+(no retrieval, no checking) as the baseline for generation. Targets on 2 cores: retrieval p50
+<= 100 ms, time to first token p50 <= 1.5 s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+QUESTIONS = [
+    "Where was mission control when contact with Columbia was lost?",
+    "How many astronauts were on board the shuttle?",
+    "What does the lecturer lift up in front of the class?",
+    "How much energy is enough to kill you according to the professor?",
+    "What did Kennedy ask his fellow Americans to do?",
+    "What is the bear recording for?",
+    "Who is called the most remarkable extraordinary fellow?",
+    "What does the pendulum demonstration risk for the lecturer?",
+    "What is the device the meeting is designing?",
+    "What was stolen according to the His Girl Friday excerpt?",
+]
+
+
+def pct(values: list[float], q: float) -> float:
+    s = sorted(values)
+    return s[min(len(s) - 1, round(q * (len(s) - 1)))]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--db", type=Path, default=Path.home() / ".cache" / "deerin" / "bench-index")
+    ap.add_argument("--media", type=Path, default=REPO.parent / "shared" / "media")
+    args = ap.parse_args()
+
+    from assistant.answer import Assistant, build_messages
+    from assistant.llm import load_llm
+    from assistant.retrieval import Retriever
+    from indexing.pipeline import Indexer
+    from indexing.settings import Settings
+    from indexing.stores.lance import LanceStore
+
+    settings = Settings.from_env({}, db_dir=args.db)
+    store = LanceStore(args.db)
+    t = time.perf_counter()
+    Indexer(store, settings).index([args.media])
+    print(f"index ready in {time.perf_counter() - t:.1f} s: {len(store.media())} files, "
+          f"{store.count_clips()} clips")
+    retriever = Retriever(store, settings)
+    llm = load_llm(None)
+    bot = Assistant(retriever, llm)
+    bot.ask(QUESTIONS[0])  # warm-up: model load, first-call allocations
+
+    retrieval, first, total, refused = [], [], [], 0
+    for q in QUESTIONS:
+        a = bot.ask(q)
+        retrieval.append(a.timings["retrieval_s"])
+        total.append(a.timings["total_s"])
+        if "first_token_s" in a.timings:
+            first.append(a.timings["first_token_s"])
+        refused += a.refused
+    bare_first, bare_total = [], []
+    for q in QUESTIONS:
+        messages = build_messages(q, retriever.evidence(retriever.search(q, k=bot.k)))
+        t = time.perf_counter()
+        got_first = None
+        for _ in llm.stream(messages, max_tokens=bot.max_tokens):
+            got_first = got_first or time.perf_counter() - t
+        bare_first.append(got_first or 0.0)
+        bare_total.append(time.perf_counter() - t)
+
+    def row(name: str, v: list[float]) -> str:
+        return (f"{name:28s} p50 {statistics.median(v) * 1000:7.0f} ms   "
+                f"p95 {pct(v, 0.95) * 1000:7.0f} ms   (n={len(v)})")
+
+    print(row("retrieval", retrieval) + "   target p50 <= 100 ms")
+    if first:
+        print(row("time to first token", first) + "   target p50 <= 1500 ms")
+    print(row("total answer", total))
+    print(row("baseline: bare llama.cpp TTFT", bare_first))
+    print(row("baseline: bare llama.cpp total", bare_total))
+    print(f"refused {refused}/{len(QUESTIONS)}; answers from the LLM {len(first)}")
+
+
+if __name__ == "__main__":
+    main()
