@@ -128,6 +128,7 @@ class LlamaCppLLM(BaseLLM):
         threads: int | None = None,
         seed: int = 0,
         repeat_penalty: float = 1.1,
+        reuse_prefix: bool = False,
     ) -> None:
         """Load ``model_path``; raise :class:`LLMUnavailable` if it cannot be loaded.
 
@@ -137,6 +138,11 @@ class LlamaCppLLM(BaseLLM):
         one. Pass more on an idle many-core machine. ``seed`` is applied
         to every call so the same messages give the same reply. ``repeat_penalty`` (1.0 = off)
         keeps tiny models from looping on a phrase.
+
+        ``reuse_prefix`` keeps the previous call's evaluated tokens and only evaluates what
+        differs, which saves the system prompt's evaluation; off by default because the reply
+        then depends on the previous call (a batch of different size rounds differently and
+        greedy decoding can flip at a near tie), which makes answers and evals unrepeatable.
         """
         self.model_path = Path(model_path).expanduser()
         if not self.model_path.is_file():
@@ -151,6 +157,7 @@ class LlamaCppLLM(BaseLLM):
         self.n_ctx = n_ctx
         self.seed = seed
         self.repeat_penalty = repeat_penalty
+        self.reuse_prefix = reuse_prefix
         n_threads = threads or max(1, (os.cpu_count() or 2) // 2)
         try:
             # chat_format=None lets llama_cpp build the chat template stored in the GGUF.
@@ -176,6 +183,8 @@ class LlamaCppLLM(BaseLLM):
     ) -> Iterator[str]:
         """Yield the reply as text deltas (see :meth:`LLM.stream`)."""
         with self._lock:
+            if not self.reuse_prefix:
+                self._llama.reset()
             try:
                 chunks = self._llama.create_chat_completion(
                     messages=messages,  # type: ignore[arg-type]
@@ -469,11 +478,14 @@ def load_llm(
     env: Mapping[str, str] | None = None,
     n_ctx: int = 4096,
     threads: int | None = None,
+    reuse_prefix: bool = False,
     check: bool = True,
 ) -> LLM:
     """Build the backend a spec names (see :func:`parse_llm_spec`).
 
-    ``env`` supplies ``OLLAMA_HOST`` (default: the process environment). With ``check`` an Ollama
+    ``n_ctx``, ``threads`` and ``reuse_prefix`` go to :class:`LlamaCppLLM` (``reuse_prefix``
+    trades repeatable replies for a faster first token; see there). ``env`` supplies
+    ``OLLAMA_HOST`` (default: the process environment). With ``check`` an Ollama
     backend is probed now (``/api/tags``), so an unreachable server or an unpulled model fails
     here with one clear line rather than mid-answer. Every failure is :class:`LLMUnavailable`.
     """
@@ -483,10 +495,10 @@ def load_llm(
         if not path.is_file():
             raise LLMUnavailable(f"GGUF model file not found: {path}")
         path = path.resolve()
-        key: tuple[object, ...] = ("llamacpp", str(path), n_ctx, threads)
+        key: tuple[object, ...] = ("llamacpp", str(path), n_ctx, threads, reuse_prefix)
 
         def factory() -> LLM:
-            return LlamaCppLLM(path, n_ctx=n_ctx, threads=threads)
+            return LlamaCppLLM(path, n_ctx=n_ctx, threads=threads, reuse_prefix=reuse_prefix)
 
     else:
         assert target is not None

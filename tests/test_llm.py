@@ -68,9 +68,26 @@ def test_stop_sequence_is_honoured(smollm: LLM) -> None:
 
 
 def test_complete_matches_stream_and_is_repeatable(smollm: LLM) -> None:
+    """The same messages give the same reply whatever was asked in between."""
     assert isinstance(smollm, LlamaCppLLM)
     first = smollm.complete(COLOURS, max_tokens=12, temperature=0.0)
     assert first == "".join(smollm.stream(COLOURS, max_tokens=12, temperature=0.0))
+    smollm.complete([{"role": "user", "content": "Say hello."}], max_tokens=4)
+    assert smollm.complete(COLOURS, max_tokens=12, temperature=0.0) == first
+
+
+def test_abandoned_stream_frees_the_model(smollm: LLM) -> None:
+    stream = smollm.stream(COLOURS, max_tokens=32)
+    assert next(stream)
+    stream.close()  # what a chat session does when its user stops the answer
+    done = threading.Event()
+
+    def ask() -> None:
+        complete(smollm, COLOURS, max_tokens=4)
+        done.set()
+
+    threading.Thread(target=ask, daemon=True).start()
+    assert done.wait(timeout=60), "the model stayed locked after the stream was closed"
 
 
 def test_concurrent_sessions_are_serialised(smollm: LLM) -> None:
