@@ -33,6 +33,7 @@ from assistant.retrieval import Evidence, Retriever
 from indexing.types import Clip, Hit
 
 MAX_QUESTION_CHARS = 2000
+SOURCE_CHARS = 420  # per source given to the LLM (~100 tokens)
 REFUSAL_TEXT = "I can't find that in the collection."
 # Refuse without asking the LLM when the best clip's rerank score is below this. Calibrated on
 # eval/sets/dev.jsonl: the highest threshold keeping false refusals of answerable questions
@@ -105,7 +106,7 @@ def fmt_ts(seconds: float) -> str:
 class Assistant:
     """Answers questions over one index with one LLM. Safe to share across chat sessions."""
 
-    def __init__(self, retriever: Retriever, llm: LLM | None, *, k: int = 4,
+    def __init__(self, retriever: Retriever, llm: LLM | None, *, k: int = 3,
                  min_evidence: float = MIN_EVIDENCE, max_tokens: int = 160) -> None:
         self.retriever = retriever
         self.llm = llm
@@ -254,17 +255,31 @@ def check_question(question: str) -> str:
     return q
 
 
+def source_text(e: Evidence, budget: int = SOURCE_CHARS) -> str:
+    """A source's text for the LLM: the clip, widened with its neighbours up to ``budget``.
+
+    Prompt length is what the small CPU model pays for first (about 10 ms per token before
+    the first word), so neighbours only fill a clip that is short.
+    """
+    text = e.hit.clip.text
+    room = budget - len(text)
+    if room > 40 and e.context_before:
+        text = "…" + e.context_before[-room // 2:] + " " + text
+    room = budget - len(text)
+    if room > 40 and e.context_after:
+        text = text + " " + e.context_after[:room] + "…"
+    # Sources are data: newlines and brackets are flattened so a transcript cannot fake a
+    # new source line or a citation marker.
+    return " ".join(text.replace("[", "(").replace("]", ")").split())
+
+
 def build_messages(question: str, evidence: Sequence[Evidence]) -> list[dict[str, str]]:
-    """The chat messages for the answering LLM: numbered sources, then the question."""
-    blocks = []
-    for i, e in enumerate(evidence, 1):
-        c = e.hit.clip
-        text = " ".join(x for x in (e.context_before, c.text, e.context_after) if x)
-        # Sources are data: newlines and brackets are flattened so a transcript cannot fake
-        # a new source header or a marker.
-        text = text.replace("\n", " ").replace("[", "(").replace("]", ")")
-        blocks.append(f"[{i}] {Path(c.media_path).name} {fmt_ts(c.start)}-{fmt_ts(c.end)} "
-                      f"({c.kind.value}): {text}")
+    """The chat messages for the answering LLM: numbered sources, then the question.
+
+    Sources are plain ``[n] text`` lines: with file names and times in front, the small model
+    copied them into its answers and invented timestamps.
+    """
+    blocks = [f"[{i}] {source_text(e)}" for i, e in enumerate(evidence, 1)]
     return [
         {"role": "system", "content": prompts.load_prompt("answer_system")},
         {"role": "user", "content": prompts.render("answer_user", sources="\n".join(blocks),
