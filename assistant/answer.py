@@ -190,8 +190,9 @@ class Assistant:
     # -- internals -----------------------------------------------------------------------------
     def _finish(self, question: str, query: str, raw: str, hits: Sequence[Hit],
                 evidence: Sequence[Evidence], timings: dict[str, float]) -> Answer:
-        texts = [" ".join(x for x in (e.context_before, e.hit.clip.text, e.context_after) if x)
-                 for e in evidence]
+        # Support is checked against the cited clip alone, not its neighbours: the clip is what
+        # the user will play to verify the sentence.
+        texts = [e.hit.clip.text for e in evidence]
         checked = check_answer(raw, texts, embed=self.retriever.embedder.embed_texts)
         if not checked:
             return self._extractive(question, query, hits, timings, raw)

@@ -29,13 +29,20 @@ own same she should so some such than that the their theirs them themselves then
 this those through to too under until up very was we were what when where which while who whom
 why will with would you your yours yourself yourselves said says say speaker talk talks talked
 speech source sources clip according mentions mentioned one also there's it's that's
+narrator lecturer professor president recording video audio film excerpt passage sentence
+explains explained states stated describes described tells told
 """.split())
+# Sentences about the sources rather than the footage ("The sentence is from source 2").
+_META = re.compile(r"\b(?:the (?:sentence|source|answer|question) (?:is|was|number)|"
+                   r"source (?:number|called)|according to (?:the )?source)\b", re.IGNORECASE)
 
 # Lexical support: the share of a sentence's content words found in the clip.
 MIN_COVERAGE = 0.7
 # Or: a strong paraphrase (embedding cosine) with half its words in the clip.
-MIN_SIMILARITY = 0.6
+MIN_SIMILARITY = 0.7
 MIN_COVERAGE_WITH_SIMILARITY = 0.5
+# A sentence joining facts of two clips: together they must cover it, each a fair share.
+MIN_SHARE_OF_PAIR = 0.3
 # Where a sentence may be cut when its tail is not supported ("built in 1892 | by the Navy").
 _CLAUSE_BREAK = re.compile(r",\s+|;\s+|\s+(?=(?:by|and|but|because|which|who|while|with|after|"
                            r"before|when|where|although|as)\b)")
@@ -111,7 +118,7 @@ def check_answer(
         sims = vecs[: len(plain)] @ vecs[len(plain):].T
     kept: list[CheckedSentence] = []
     for i, (raw, text) in enumerate(zip(sentences, plain, strict=True)):
-        if _is_refusal(text):
+        if _is_refusal(text) or _META.search(text):
             continue
         cited = [n for n in markers(raw) if 1 <= n <= len(sources)]
         sim_row = sims[i] if sims is not None else None
@@ -124,16 +131,35 @@ def check_answer(
         if supported is None:
             continue
         text, ok = supported
-        if not cited:
+        if not cited and len(ok) > 1 and ok[0][0] >= 0:
             ok = [max(ok)]  # an uncited claim gets the one source that supports it best
         kept.append(CheckedSentence(text, tuple(sorted(n for _, n in ok))))
     return kept
+
+
+def _pair_support(text: str, candidates: Sequence[int],
+                  sources: Sequence[str]) -> list[tuple[float, int]]:
+    """Two sources that together support ``text`` (scores are negative to mark a pair)."""
+    ranked = sorted(candidates, key=lambda n: -coverage(text, sources[n - 1]))[:3]
+    for i, a in enumerate(ranked):
+        for b in ranked[i + 1:]:
+            if (coverage(text, sources[a - 1]) >= MIN_SHARE_OF_PAIR
+                    and coverage(text, sources[b - 1]) >= MIN_SHARE_OF_PAIR
+                    and coverage(text, sources[a - 1] + " " + sources[b - 1]) >= MIN_COVERAGE):
+                return [(-1.0, a), (-1.0, b)]
+    return []
+
+
+def _numbers(text: str) -> set[str]:
+    return set(re.findall(r"\d+(?:\.\d+)?", text.replace(",", "")))
 
 
 def _support(text: str, candidates: Sequence[int], sources: Sequence[str],
              sims: np.ndarray | None) -> list[tuple[float, int]]:
     ok = []
     for n in candidates:
+        if not _numbers(text) <= _numbers(sources[n - 1]):
+            continue  # an invented number is the most harmful error: never let one through
         cov = coverage(text, sources[n - 1])
         sim = float(sims[n - 1]) if sims is not None else 0.0
         if cov >= MIN_COVERAGE or (sim >= MIN_SIMILARITY and cov >= MIN_COVERAGE_WITH_SIMILARITY):
@@ -150,7 +176,7 @@ def _supported_prefix(
     Small models often append an invented tail to a true statement; cutting the tail keeps the
     true part instead of losing the whole sentence.
     """
-    ok = _support(text, candidates, sources, sims)
+    ok = _support(text, candidates, sources, sims) or _pair_support(text, candidates, sources)
     if ok:
         return text, ok
     cuts = [m.start() for m in _CLAUSE_BREAK.finditer(text)]

@@ -1,0 +1,351 @@
+"""The Chainlit handlers of ``deerin chat``: ask, watch the answer stream, play the cited clips.
+
+Start it with ``deerin chat`` (see :mod:`assistant.web.server`), not ``chainlit run``: the media
+routes the players load from, and the :class:`~assistant.web.server.ChatService` every session
+shares, are set up by the server before Chainlit loads this file. The service is found on the
+state of Chainlit's own app, where :func:`assistant.web.server.create_app` put it.
+
+Chainlit's decorators register handlers on its process-wide config when this module is executed,
+which is the one piece of import-time work here: whether a login page exists must be known then.
+Everything per chat lives in ``cl.user_session``; everything shared lives in the service.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import chainlit as cl
+from chainlit.input_widget import Slider, TextInput
+
+from assistant.web.server import MAX_K, STATE_KEY, ChatService, short_name
+
+if TYPE_CHECKING:
+    from assistant.answer import Answer, Citation, Event
+    from assistant.web.server import IndexSnapshot
+    from indexing.types import Hit
+
+log = logging.getLogger("deerin.chat")
+
+COLLECTION_COMMAND = "Collection"
+HISTORY_TURNS = 6  # the assistant reads the last 3; a few more keep the chat's thread visible
+_DONE = object()
+
+
+def _service() -> ChatService:
+    from chainlit.server import app as chainlit_app
+
+    service = getattr(chainlit_app.state, STATE_KEY, None)
+    if not isinstance(service, ChatService):
+        raise RuntimeError("start the chat with `deerin chat`, not `chainlit run`: the media "
+                           "routes the players need are served by DEERIn's own app")
+    return service
+
+
+def _login_required() -> bool:
+    try:
+        return _service().login_required
+    except RuntimeError:
+        return False
+
+
+# -- authentication ------------------------------------------------------------------------------
+# Registering the callback is what turns Chainlit's login page on, so it is registered only when
+# DEERIN_AUTH holds accounts; the media routes are guarded under the same condition.
+if _login_required():
+
+    @cl.password_auth_callback
+    async def login(username: str, password: str) -> cl.User | None:
+        """Accept the ``DEERIN_AUTH`` accounts."""
+        if _service().auth.check_password(username, password):
+            return cl.User(identifier=username, metadata={"provider": "credentials"})
+        return None
+
+
+# -- start ---------------------------------------------------------------------------------------
+@cl.set_starters
+async def starters(user: cl.User | None = None, language: str | None = None) -> list[cl.Starter]:
+    """Suggested first questions, built from the words of the indexed files."""
+    try:
+        pairs = await asyncio.to_thread(_service().starters)
+    except Exception as exc:  # suggestions are a nicety: never break the start page over them
+        log.warning("no starters: %s", exc)
+        return []
+    if not pairs:
+        return []
+    found = [cl.Starter(label=label, message=question) for label, question in pairs]
+    found.append(cl.Starter(label="What does this collection hold?",
+                            message="What does this collection hold?",
+                            command=COLLECTION_COMMAND))
+    return found
+
+
+@cl.on_chat_start
+async def start() -> None:
+    """Check the index, offer the settings; explain how to index when there is nothing."""
+    service = _service()
+    cl.user_session.set("history", [])
+    cl.user_session.set("llm", service.llm_spec)
+    cl.user_session.set("k", service.k)
+    snapshot = await asyncio.to_thread(service.snapshot)
+    if not snapshot.media:
+        await cl.Message(content=empty_index_text(snapshot)).send()
+        return
+    await cl.ChatSettings([
+        TextInput(id="llm", label="Language model", initial=service.llm_spec,
+                  description="llamacpp (built-in SmolLM2), llamacpp:/path/to/model.gguf, "
+                              "or ollama:MODEL (e.g. ollama:llama3.2)"),
+        Slider(id="k", label="Clips to answer from", initial=service.k, min=1, max=MAX_K,
+               step=1),
+    ]).send()
+    await cl.context.emitter.set_commands([{
+        "id": COLLECTION_COMMAND, "icon": "library", "button": False, "persistent": False,
+        "description": "List the indexed files, their kind and duration",
+    }])
+
+
+@cl.on_settings_update
+async def settings_changed(values: dict[str, Any]) -> None:
+    """Take the new backend and clip count for this chat's next questions."""
+    from assistant.llm import LLMUnavailable, parse_llm_spec
+
+    spec = str(values.get("llm") or "").strip() or _service().llm_spec
+    try:
+        parse_llm_spec(spec)
+    except LLMUnavailable as exc:
+        await cl.context.emitter.send_toast(str(exc), "error")
+    else:
+        cl.user_session.set("llm", spec)
+    try:
+        k = int(float(values.get("k") or _service().k))
+    except (TypeError, ValueError):
+        k = _service().k
+    cl.user_session.set("k", max(1, min(MAX_K, k)))
+
+
+# -- answering -----------------------------------------------------------------------------------
+@cl.on_message
+async def on_question(message: cl.Message) -> None:
+    """Retrieve, stream the LLM's words, then show the checked answer with its players."""
+    from assistant.answer import QuestionError
+    from assistant.llm import LLMError
+    from indexing.stores.base import StoreError
+
+    service = _service()
+    if message.command == COLLECTION_COMMAND:
+        snapshot = await asyncio.to_thread(service.snapshot)
+        await cl.Message(content=collection_text(snapshot)).send()
+        return
+    history: list[tuple[str, str]] = cl.user_session.get("history") or []
+    try:
+        assistant, problem = await asyncio.to_thread(service.assistant, cl.user_session.get("llm"))
+    except StoreError:
+        snapshot = await asyncio.to_thread(service.snapshot)
+        await cl.Message(content=empty_index_text(snapshot)).send()
+        return
+    if problem:
+        await cl.context.emitter.send_toast(
+            f"Language model unavailable — quoting the best clip instead. {problem}", "warning")
+
+    step: cl.Step | None = None
+    reply: cl.Message | None = None
+    final: Answer | None = None
+    try:
+        async for event in _events(assistant.stream(message.content, history,
+                                                    k=cl.user_session.get("k"))):
+            if event.kind == "retrieved":
+                async with cl.Step(name="Retrieved clips", type="retrieval",
+                                   show_input=False) as step:
+                    step.output = hits_table(event.hits)
+                reply = cl.Message(content="")
+            elif event.kind == "token" and reply is not None:
+                await reply.stream_token(event.token)
+            elif event.kind == "answer":
+                final = event.answer
+    except QuestionError as exc:
+        await cl.Message(content=f"Please rephrase: {exc}.").send()
+        return
+    except (LLMError, StoreError) as exc:
+        await cl.Message(content=f"**The answer failed:** {exc}").send()
+        return
+    except Exception as exc:  # a bug must cost one answer, not the chat: say so, log the trace
+        log.exception("answering %r failed", message.content)
+        await cl.Message(content=f"**The answer failed** ({type(exc).__name__}: {exc}). "
+                                 "The server log has the details.").send()
+        return
+    assert final is not None
+    reply = reply or cl.Message(content="")
+    # The streamed draft is replaced by the checked text: unsupported sentences are gone and the
+    # markers renumbered, so what stays on screen is exactly what the sources support.
+    reply.content = answer_markdown(final)
+    reply.elements = players(final.citations, service)  # type: ignore[assignment]
+    await reply.send()
+    if step is not None:
+        step.output = f"{step.output}\n\n{details(final)}"
+        await step.update()
+    history.append((final.question, final.text))
+    cl.user_session.set("history", history[-HISTORY_TURNS:])
+
+
+async def _events(stream: Iterator[Event]) -> Any:
+    """Run a blocking event stream in a worker thread and yield its events here.
+
+    The thread pushes into an asyncio queue, so tokens reach the browser as they are made while
+    the event loop keeps serving other chats. If this chat is stopped, the worker is told to
+    stop and closes the stream, which releases the LLM (llama.cpp holds a lock until then).
+    """
+    loop = asyncio.get_running_loop()
+    queue: asyncio.Queue[object] = asyncio.Queue()
+    stop = threading.Event()
+
+    def put(item: object) -> None:
+        try:
+            loop.call_soon_threadsafe(queue.put_nowait, item)
+        except RuntimeError:  # the loop is gone (server shutting down): nobody is listening
+            stop.set()
+
+    def work() -> None:
+        try:
+            for event in stream:
+                if stop.is_set():
+                    break
+                put(event)
+        except BaseException as exc:  # handed to the chat, which reports it in one line
+            put(exc)
+        finally:
+            close = getattr(stream, "close", None)
+            if close is not None:
+                close()
+            put(_DONE)
+
+    threading.Thread(target=work, name="deerin-answer", daemon=True).start()
+    try:
+        while True:
+            item = await queue.get()
+            if item is _DONE:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+
+
+# -- rendering -----------------------------------------------------------------------------------
+def answer_markdown(answer: Answer) -> str:
+    """The answer text, then its sources as ``[n] file @ start–end — “words”``."""
+    if not answer.citations:
+        return answer.text
+    lines = [answer.text, "", "**Sources**", ""]
+    for c in answer.citations:
+        quote = " ".join(c.clip.text.split())
+        if len(quote) > 160:
+            quote = quote[:160].rsplit(" ", 1)[0] + "…"
+        lines.append(f"- **[{c.n}]** {_escape(clip_label(c.clip))} — “{_escape(quote)}”")
+    return "\n".join(lines)
+
+
+def clip_label(clip: Any) -> str:
+    """``gwb_columbia… @ 00:09–00:17``."""
+    from assistant.answer import fmt_ts
+
+    return f"{short_name(Path(clip.media_path).name)} @ {fmt_ts(clip.start)}–{fmt_ts(clip.end)}"
+
+
+def players(citations: tuple[Citation, ...], service: ChatService) -> list[cl.Element]:
+    """One inline player per citation, opening at the clip (``#t=start,end``), plus keyframes.
+
+    The players load from DEERIn's media route (``url=``), which streams byte ranges of the
+    indexed file; ``path=`` would copy whole archive files into the chat session.
+    """
+    elements: list[cl.Element] = []
+    for c in citations:
+        name = f"[{c.n}] {clip_label(c.clip)}"
+        url = service.media_url(c.clip)
+        if service.is_audio_only(c.clip):
+            elements.append(cl.Audio(name=name, url=url, display="inline"))
+            continue
+        thumb = service.keyframe_url(c.clip)
+        attributes: dict[str, str] = {"preload": "metadata"}
+        if thumb:
+            attributes["poster"] = thumb
+        elements.append(cl.Video(name=name, url=url, display="inline",
+                                 player_config={"file": {"attributes": attributes}}))
+        if thumb:
+            elements.append(cl.Image(name=f"[{c.n}] keyframe", url=thumb, display="inline",
+                                     size="small"))
+    return elements
+
+
+def hits_table(hits: tuple[Hit, ...]) -> str:
+    """The retrieved clips as a markdown table: what was found, how well, by which search."""
+    if not hits:
+        return "No clip matched."
+    rows = ["| # | clip | kind | score | found by | words |", "|---|---|---|---|---|---|"]
+    for i, h in enumerate(hits, 1):
+        words = " ".join(h.clip.text.split())
+        if len(words) > 80:
+            words = words[:80].rsplit(" ", 1)[0] + "…"
+        rows.append(f"| {i} | {_cell(clip_label(h.clip))} | {h.clip.kind.value} | "
+                    f"{h.score:.3f} | {' + '.join(h.sources) or '-'} | {_cell(words)} |")
+    return "\n".join(rows)
+
+
+def details(answer: Answer) -> str:
+    """How the answer was made: the query searched for, and where the time went."""
+    parts = []
+    if answer.query != answer.question:
+        parts.append(f"Searched for: *{_escape(answer.query)}*")
+    if answer.refused:
+        parts.append("No clip was a strong enough match: the assistant declined to answer.")
+    elif answer.extractive:
+        parts.append("Answered by quoting the best clip.")
+    shown = {"retrieval_s": "retrieval", "first_token_s": "first token",
+             "generation_s": "generation", "total_s": "total"}
+    times = [f"{label} {answer.timings[key]:.1f} s" for key, label in shown.items()
+             if key in answer.timings]
+    if times:
+        parts.append("Timings: " + ", ".join(times))
+    return "\n\n".join(parts)
+
+
+def collection_text(snapshot: IndexSnapshot) -> str:
+    """The indexed files as a table, with totals."""
+    from assistant.answer import fmt_ts
+
+    if not snapshot.media:
+        return empty_index_text(snapshot)
+    rows = ["| file | kind | duration | clips | language |", "|---|---|---|---|---|"]
+    for m in snapshot.media:
+        rows.append(f"| {_cell(m.name)} | {m.kind} | {fmt_ts(m.duration)} | {m.clips} | "
+                    f"{m.language or '-'} |")
+    total = sum(m.duration for m in snapshot.media)
+    return (f"The collection holds **{len(snapshot.media)} files**, {fmt_ts(total)} of media "
+            f"in {snapshot.clips} clips:\n\n" + "\n".join(rows))
+
+
+def empty_index_text(snapshot: IndexSnapshot) -> str:
+    """What to do when there is nothing to search yet."""
+    where = f"`{snapshot.db_dir.resolve()}`"
+    head = (f"**The index at {where} is empty.**" if snapshot.exists
+            else f"**There is no DEERIn index at {where} yet.**")
+    return (f"{head} Index a folder of footage first, in a terminal:\n\n"
+            f"```\ndeerin index /path/to/footage --db {snapshot.db_dir.resolve()}\n```\n\n"
+            "Then start a new chat (or reload this page) and ask away. Indexing transcribes "
+            "speech, reads subtitle files and finds the shots of every video, audio or film file "
+            "in the folder.")
+
+
+def _escape(text: str) -> str:
+    # Transcripts are data: characters markdown would act on are neutralised.
+    for ch in "\\`*_[]<>#|":
+        text = text.replace(ch, "\\" + ch)
+    return text
+
+
+def _cell(text: str) -> str:
+    return _escape(text).replace("\n", " ")

@@ -1,0 +1,599 @@
+"""The chat server: DEERIn's own FastAPI app, with the media routes and Chainlit mounted on it.
+
+Chainlit's server ends in a catch-all ``GET /{path}`` that answers every unknown URL with its
+HTML page, so routes added from a Chainlit module are shadowed. The app built here registers
+the media and keyframe routes first and mounts Chainlit last (``mount_chainlit``), so
+``/media/...`` reaches our Range-capable file responses and everything else reaches Chainlit.
+
+What the chat sessions share lives in one :class:`ChatService`: a view of the index (refreshed
+when the collection changes), one retriever (one loaded embedder), one :class:`Assistant` per
+LLM spec (one loaded model, from an :class:`~assistant.llm.LLMCache` the service owns) and the
+authentication configuration. The Chainlit module (``assistant/app.py``) is loaded by Chainlit
+from its file path, so it cannot be handed arguments; it finds the service on the state of
+Chainlit's own FastAPI app (``chainlit.server.app.state.deerin``), where :func:`create_app` puts
+it before mounting. That app is a process-wide singleton in Chainlit itself, so nothing is added
+to the process that was not there already.
+
+Chainlit decides where it reads ``chainlit.md`` and ``.chainlit/config.toml`` from — and where
+it writes uploads (``.files/``) — once, when ``chainlit.config`` is first imported: from
+``CHAINLIT_APP_ROOT``, else the working directory. :func:`create_app` therefore prepares a
+DEERIn-owned app root (default ``$XDG_CACHE_HOME/deerin/chainlit``), copies the packaged welcome
+page and config into it, and points Chainlit at it before importing Chainlit. The chat thus
+works the same from any directory and never writes into the one it was started from.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import re
+import sys
+import threading
+from collections import Counter
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from fastapi import APIRouter, FastAPI, HTTPException, Request
+
+from assistant.web.auth import (
+    SECRET_ENV,
+    AuthConfig,
+    ensure_chainlit_secret,
+    warn_if_exposed,
+)
+from assistant.web.media import MediaFile, keyframe_url, media_router, media_url
+
+if TYPE_CHECKING:
+    from assistant.answer import Assistant
+    from assistant.llm import LLMCache
+    from assistant.retrieval import Retriever
+    from indexing.protocols import Embedder
+    from indexing.settings import Settings
+    from indexing.stores.base import MediaRecord
+    from indexing.stores.lance import LanceStore
+    from indexing.types import Clip
+
+log = logging.getLogger("deerin.chat")
+
+# The Chainlit module, found next to this package so the installed copy is used from any cwd.
+CHAT_MODULE = Path(__file__).resolve().parent.parent / "app.py"
+APP_ROOT_ENV = "CHAINLIT_APP_ROOT"
+ENV_FILE_ENV = "CHAINLIT_ENV_FILE"
+STATE_KEY = "deerin"
+DEFAULT_K = 4
+MAX_K = 10
+# Keyframe names in URLs must match the media router's pattern: letters, digits, "_.-".
+_UNSAFE_NAME = re.compile(r"[^A-Za-z0-9_.-]+")
+# Words that name a file's form rather than its content, dropped from suggested questions.
+_TITLE_NOISE = frozenset("audio video clip part excerpt test demo sample mixture".split())
+# Frequent in any speech, about nothing: never the topic of a suggested question.
+_FILLER = frozenset("""
+today tonight yesterday tomorrow going think really right little thing things something nothing
+everything anything people never always every still maybe perhaps would could should might
+there their where these those which while whose about after again being below thank thanks
+great first second third years times knows known which yeah okay gonna wanna
+""".split())
+
+
+# --------------------------------------------------------------------------------------------
+# The index as the chat sees it
+
+
+@dataclass(frozen=True)
+class IndexSnapshot:
+    """The collection at one moment: whether an index exists, and its files."""
+
+    db_dir: Path
+    exists: bool
+    media: tuple[MediaRecord, ...] = ()
+
+    @property
+    def signature(self) -> tuple[tuple[str, str, float], ...]:
+        """Changes whenever a file is indexed, re-indexed or removed."""
+        return tuple((m.media_id, m.path, m.indexed_at) for m in self.media)
+
+    @property
+    def clips(self) -> int:
+        """How many clips the indexed files hold."""
+        return sum(m.clips for m in self.media)
+
+    def by_id(self, media_id: str) -> MediaRecord | None:
+        """The record of an indexed file, by content id."""
+        return next((m for m in self.media if m.media_id == media_id), None)
+
+
+@dataclass
+class _Generation:
+    """Everything built from one version of the index; replaced whole when the index changes."""
+
+    snapshot: IndexSnapshot
+    store: LanceStore | None = None
+    retriever: Retriever | None = None
+    assistants: dict[str, Assistant] = field(default_factory=dict)
+    keyframes: dict[str, Path] = field(default_factory=dict)  # URL name -> file
+    keyframe_names: dict[str, str] = field(default_factory=dict)  # str(file) -> URL name
+    starters: list[tuple[str, str]] | None = None
+
+
+class ChatService:
+    """What every chat session shares. Thread-safe: sessions call it from worker threads.
+
+    ``llm_spec`` is the default backend (see :func:`assistant.llm.parse_llm_spec`); sessions may
+    choose another in their settings. ``max_tokens`` bounds each answer's length.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        llm_spec: str | None = None,
+        *,
+        k: int = DEFAULT_K,
+        auth: AuthConfig | None = None,
+        cache: LLMCache | None = None,
+        max_tokens: int | None = None,
+    ) -> None:
+        from assistant.llm import LLMCache
+
+        self.settings = settings
+        self.llm_spec = (llm_spec or "").strip() or "llamacpp"
+        self.k = max(1, min(MAX_K, k))
+        self.auth = auth or AuthConfig()
+        self.cache = cache if cache is not None else LLMCache()
+        self.max_tokens = max_tokens
+        self._lock = threading.RLock()
+        self._gen = _Generation(IndexSnapshot(Path(settings.db_dir), exists=False))
+        # Loading the embedder takes seconds; its own lock keeps the index lock free meanwhile.
+        self._embedder_lock = threading.Lock()
+        self._embedder: Embedder | None = None
+
+    @property
+    def db_dir(self) -> Path:
+        """Where the index lives."""
+        return Path(self.settings.db_dir)
+
+    @property
+    def login_required(self) -> bool:
+        """Whether the chat (and so the media) asks for a password.
+
+        Only ``DEERIN_AUTH`` accounts turn the login page on; a bare ``CHAINLIT_AUTH_SECRET``
+        gives the chat no way to log in, so guarding the media with it would only break players.
+        """
+        return bool(self.auth.users)
+
+    # -- index ---------------------------------------------------------------------------------
+    def snapshot(self) -> IndexSnapshot:
+        """Read the collection afresh; when it changed, later questions use the new index.
+
+        Each call opens the store anew (LanceDB handles do not see other processes' writes),
+        so a chat started after ``deerin index`` finished sees the new files.
+        """
+        from indexing.stores.base import StoreError
+        from indexing.stores.lance import LanceStore
+
+        try:
+            store = LanceStore(self.db_dir, create=False)
+            media = tuple(store.media())
+        except StoreError:
+            store, snap = None, IndexSnapshot(self.db_dir, exists=False)
+        else:
+            snap = IndexSnapshot(self.db_dir, exists=True, media=media)
+        with self._lock:
+            if snap.signature != self._gen.snapshot.signature or (
+                snap.exists != self._gen.snapshot.exists
+            ):
+                self._gen = _Generation(snap, store=store)
+                if store is not None:
+                    self._index_keyframes(self._gen)
+            return self._gen.snapshot
+
+    def _current(self) -> _Generation:
+        """The current generation, opening the index first if it was missing so far."""
+        with self._lock:
+            gen = self._gen
+        if gen.store is None:
+            self.snapshot()
+            with self._lock:
+                gen = self._gen
+        return gen
+
+    def embedder(self) -> Embedder:
+        """The text embedder, loaded once and kept across index versions."""
+        with self._embedder_lock:
+            if self._embedder is None:
+                from indexing.stages.embed import embedder_from_settings
+
+                self._embedder = embedder_from_settings(self.settings)
+            return self._embedder
+
+    def _index_keyframes(self, gen: _Generation) -> None:
+        """Map URL names to the keyframes of indexed video files that lie in <db>/keyframes."""
+        base = (self.db_dir / "keyframes").resolve()
+        store = gen.store
+        for m in gen.snapshot.media:
+            if not m.has_video or store is None:
+                continue
+            try:
+                shots = store.shots_of(m.media_id)
+            except Exception as exc:  # one unreadable table must not hide the others' frames
+                log.warning("cannot read the shots of %s: %s", m.path, exc)
+                continue
+            for shot in shots:
+                if shot.keyframe is None:
+                    continue
+                recorded = Path(shot.keyframe)
+                # An index built with a relative --db records relative paths; the keyframe
+                # folder is flat, so the file name finds it from any working directory.
+                path = recorded if recorded.is_absolute() else base / recorded.name
+                try:
+                    real = path.resolve(strict=True)
+                    rel = real.relative_to(base)
+                except (OSError, ValueError):
+                    continue  # only files inside the index's own keyframe folder are served
+                name = _UNSAFE_NAME.sub("-", "-".join(rel.with_suffix("").parts)).strip("-.")
+                if not name:
+                    continue
+                if gen.keyframes.get(name, real) != real:
+                    name = f"{m.media_id[:8]}-{name}"
+                gen.keyframes[name] = real
+                gen.keyframe_names[str(recorded)] = name
+
+    def retriever(self) -> Retriever:
+        """The shared retriever over the current index; raise StoreError when there is none."""
+        from assistant.retrieval import Retriever
+        from indexing.stores.base import StoreError
+
+        gen = self._current()
+        if gen.store is None:
+            raise StoreError(f"no DEERIn index at {self.db_dir} (run `deerin index PATH`)")
+        embedder = self.embedder()
+        with self._lock:
+            if gen.retriever is None:
+                gen.retriever = Retriever(gen.store, self.settings, embedder=embedder)
+            return gen.retriever
+
+    def assistant(self, llm_spec: str | None = None) -> tuple[Assistant, str | None]:
+        """The shared assistant for ``llm_spec`` (default: the server's), loading it once.
+
+        When the model cannot be used, an assistant without LLM is returned (it answers with
+        the best passage, quoted) together with the reason, one line for the user.
+        """
+        from assistant.answer import Assistant
+        from assistant.llm import LLMUnavailable, load_llm
+
+        spec = (llm_spec or "").strip() or self.llm_spec
+        retriever = self.retriever()
+        problem: str | None = None
+        try:
+            llm = load_llm(spec, cache=self.cache)
+        except LLMUnavailable as exc:
+            llm, problem = None, str(exc)
+        key = spec if llm is not None else ""
+        with self._lock:
+            gen = self._gen
+            cached = gen.assistants if gen.retriever is retriever else {}
+            found = cached.get(key)
+            if found is None:
+                found = Assistant(retriever, llm, k=self.k, **(
+                    {} if self.max_tokens is None else {"max_tokens": self.max_tokens}))
+                cached[key] = found
+            return found, problem
+
+    def warm_up(self) -> None:
+        """Load the embedder and the default LLM now, so the first question does not wait."""
+        try:
+            snap = self.snapshot()
+            if not snap.clips:
+                return
+            self.retriever().embed_query("warm up")
+            _, problem = self.assistant(None)
+            if problem:
+                log.warning("LLM unavailable, answers will quote the best clip: %s", problem)
+            log.info("models loaded")
+        except Exception as exc:  # warming is an optimisation: questions retry and report
+            log.warning("warm-up failed: %s", exc)
+
+    # -- media routes --------------------------------------------------------------------------
+    def resolve_media(self, media_id: str) -> MediaFile | None:
+        """The indexed file with this content id (``None`` for anything else)."""
+        gen = self._current()
+        record = gen.snapshot.by_id(media_id)
+        if record is None and gen.store is not None:
+            # Indexed after the last snapshot: ask the store before saying no.
+            record = self.snapshot().by_id(media_id)
+        if record is None:
+            return None
+        return MediaFile(Path(record.path), audio_only=not record.has_video)
+
+    def resolve_keyframe(self, name: str) -> Path | None:
+        """The keyframe file behind a URL name, if it belongs to an indexed file."""
+        return self._current().keyframes.get(name)
+
+    def media_url(self, clip: Clip) -> str:
+        """Where a player loads ``clip``: the media route plus ``#t=start,end``."""
+        return media_url(clip.media_id, Path(clip.media_path).name, start=clip.start,
+                         end=clip.end)
+
+    def keyframe_url(self, clip: Clip) -> str | None:
+        """The thumbnail URL of ``clip``'s keyframe, when the index has one for it."""
+        if not clip.keyframe:
+            return None
+        name = self._current().keyframe_names.get(str(Path(clip.keyframe)))
+        return keyframe_url(name) if name else None
+
+    def is_audio_only(self, clip: Clip) -> bool:
+        """Whether ``clip`` comes from a file without a picture."""
+        record = self._current().snapshot.by_id(clip.media_id)
+        if record is not None:
+            return not record.has_video
+        from assistant.web.media import content_type
+
+        return content_type(Path(clip.media_path)).startswith("audio/")
+
+    # -- starters ------------------------------------------------------------------------------
+    def starters(self, limit: int = 3) -> list[tuple[str, str]]:
+        """Up to ``limit`` (label, question) pairs built from what the collection says."""
+        snap = self.snapshot()
+        with self._lock:
+            gen = self._gen
+            if gen.starters is not None:
+                return gen.starters
+            store = gen.store
+        texts: dict[str, list[str]] = {}
+        if store is not None:
+            for m in _varied(snap.media, limit * 3):
+                if m.clips:
+                    try:
+                        clips = store.clips_of(m.media_id)
+                    except Exception as exc:
+                        log.warning("cannot read the clips of %s: %s", m.path, exc)
+                        continue
+                    texts[m.media_id] = [c.text for c in clips]
+        found = suggest_questions(snap.media, texts, limit=limit)
+        with self._lock:
+            if self._gen is gen:
+                gen.starters = found
+        return found
+
+
+def _varied(media: tuple[MediaRecord, ...], n: int) -> list[MediaRecord]:
+    """Up to ``n`` files, alternating video and audio so suggestions cover both."""
+    video = [m for m in media if m.has_video]
+    audio = [m for m in media if not m.has_video]
+    out: list[MediaRecord] = []
+    while (video or audio) and len(out) < n:
+        for group in (audio, video):
+            if group and len(out) < n:
+                out.append(group.pop(0))
+    return out
+
+
+def title_of(name: str) -> str:
+    """A file name as words: ``lewin_physicsworks_lecture_audio.webm`` → ``lewin physicsworks
+    lecture``."""
+    stem = name.rsplit(".", 1)[0]
+    words = [w for w in re.split(r"[\s_\-.]+", stem) if w]
+    kept = [w for w in words if w.lower() not in _TITLE_NOISE and not re.fullmatch(
+        r"(part)?\d{1,3}", w.lower())]
+    return " ".join(kept or words)
+
+
+def suggest_questions(
+    media: tuple[MediaRecord, ...] | list[MediaRecord],
+    texts: dict[str, list[str]],
+    *,
+    limit: int = 3,
+) -> list[tuple[str, str]]:
+    """Questions about the files in ``texts`` (media id → clip texts), one per file.
+
+    Each asks about the word most particular to that file (frequent in it, rare in the others),
+    so retrieval has something to find: ``("Energy — lewin physicsworks lecture", "What is said
+    about energy in lewin physicsworks lecture?")``.
+    """
+    from assistant.citations import STOPWORDS
+
+    counts: dict[str, Counter[str]] = {}
+    for media_id, clip_texts in texts.items():
+        words = Counter()
+        for text in clip_texts:
+            words.update(w for w in re.findall(r"[a-z]{5,}", text.lower())
+                         if w not in STOPWORDS and w not in _FILLER)
+        counts[media_id] = words
+    files_with: Counter[str] = Counter()
+    for words in counts.values():
+        files_with.update(words.keys())
+    n_files = max(1, len(counts))
+    out: list[tuple[str, str]] = []
+    for m in media:
+        words = counts.get(m.media_id)
+        if not words or len(out) >= limit:
+            continue
+        best = max(words, key=lambda w: (words[w] * math.log(1 + n_files / files_with[w]), w))
+        if words[best] < 2:
+            continue  # a word said once is as likely noise as topic
+        title = title_of(m.name)
+        out.append((f"{best.capitalize()} — {title}",
+                    f"What is said about {best} in {title}?"))
+    return out
+
+
+def short_name(name: str, limit: int = 18) -> str:
+    """A file name cut at a word boundary: ``gwb_columbia_address_2003.ogg`` → ``gwb_columbia…``.
+
+    Names whose stem fits in ``limit`` characters are kept whole, extension included.
+    """
+    stem = name.rsplit(".", 1)[0] if "." in name else name
+    if len(stem) <= limit:
+        return name
+    cut = stem[: limit + 1]
+    boundary = max(cut.rfind(c) for c in "_- .")
+    head = stem[:boundary] if boundary > 3 else stem[:limit]
+    return head.rstrip("_- .") + "…"
+
+
+# --------------------------------------------------------------------------------------------
+# The app
+
+
+def default_app_root(env: dict[str, str] | None = None) -> Path:
+    """Chainlit's working folder for DEERIn: ``$XDG_CACHE_HOME/deerin/chainlit``."""
+    source = os.environ if env is None else env
+    cache = source.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(cache).expanduser() / "deerin" / "chainlit"
+
+
+def prepare_app_root(root: Path) -> Path:
+    """Create ``root`` and put DEERIn's ``chainlit.md`` and ``.chainlit/config.toml`` in it.
+
+    Both are copied from the ``deerin`` package on every start, so an upgrade brings its welcome
+    page and settings along; edit the packaged files, not the copies.
+    """
+    root = Path(root).expanduser().resolve()
+    packaged = resources.files("deerin")
+    _write_if_changed(root / "chainlit.md", packaged.joinpath("chainlit.md").read_text("utf-8"))
+    _write_if_changed(root / ".chainlit" / "config.toml",
+                      packaged.joinpath(".chainlit", "config.toml").read_text("utf-8"))
+    return root
+
+
+def _write_if_changed(path: Path, text: str) -> None:
+    try:
+        if path.read_text("utf-8") == text:
+            return
+    except OSError:
+        pass
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # Atomic: two servers starting at once never see half a file.
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(path)
+
+
+def _point_chainlit_at(root: Path) -> None:
+    """Make Chainlit read its config from ``root``; must run before Chainlit is imported."""
+    loaded = sys.modules.get("chainlit.config")
+    if loaded is not None:
+        current = Path(getattr(loaded, "APP_ROOT", "")).resolve()
+        if current != root:
+            raise RuntimeError(
+                f"Chainlit was imported before the chat app was built and uses {current} as "
+                f"its app root instead of {root}; build the app before importing chainlit"
+            )
+        return
+    os.environ[APP_ROOT_ENV] = str(root)
+    # Chainlit loads a .env from the working directory at import; only DEERIn's own root counts,
+    # so the chat behaves the same wherever it is started.
+    os.environ.setdefault(ENV_FILE_ENV, str(root / ".env"))
+
+
+def create_app(
+    settings: Settings,
+    llm_spec: str | None = None,
+    *,
+    k: int = DEFAULT_K,
+    auth: AuthConfig | None = None,
+    cache: LLMCache | None = None,
+    app_root: Path | None = None,
+    max_tokens: int | None = None,
+    warm_up: bool = True,
+) -> FastAPI:
+    """DEERIn's chat app: media routes, then Chainlit (``assistant/app.py``) mounted at ``/``.
+
+    ``auth`` defaults to :meth:`AuthConfig.from_env` (after a signing key is generated for
+    ``DEERIN_AUTH`` if none is set). Chainlit reads its signing key from the process environment
+    only, so an ``auth`` with a key puts that key there. ``app_root`` is where Chainlit keeps
+    its config (default :func:`default_app_root`). ``warm_up`` loads the models in the
+    background at start-up. Only one app per process: Chainlit's server is a singleton.
+    """
+    root = prepare_app_root(app_root or default_app_root())
+    _point_chainlit_at(root)
+    if auth is None:
+        ensure_chainlit_secret(os.environ)
+        auth = AuthConfig.from_env()
+    elif auth.jwt_secret:
+        os.environ[SECRET_ENV] = auth.jwt_secret
+    elif auth.users:
+        raise ValueError("password auth needs a signing key: give the AuthConfig a jwt_secret")
+
+    service = ChatService(settings, llm_spec, k=k, auth=auth, cache=cache, max_tokens=max_tokens)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        if warm_up:
+            threading.Thread(target=service.warm_up, name="deerin-warm-up", daemon=True).start()
+        yield
+
+    app = FastAPI(title="DEERIn", lifespan=lifespan, docs_url=None, redoc_url=None,
+                  openapi_url=None)
+    app.state.deerin = service
+    # Before the mount: Chainlit's catch-all would otherwise answer these paths with its page.
+    guard = auth if service.login_required else None
+    app.include_router(media_router(service.resolve_media, guard,
+                                    resolve_keyframe=service.resolve_keyframe))
+    app.include_router(_nothing_else(guard))
+
+    from chainlit.server import app as chainlit_app
+    from chainlit.utils import mount_chainlit
+
+    setattr(chainlit_app.state, STATE_KEY, service)
+    mount_chainlit(app=app, target=str(CHAT_MODULE), path="/")
+    return app
+
+
+def _nothing_else(guard: AuthConfig | None) -> APIRouter:
+    """404 for every other path under the media prefixes.
+
+    Without it a path the media routes do not match (``/media/a/b/c``, an encoded ``../``)
+    would fall through to Chainlit's catch-all and be answered 200 with the chat page.
+    """
+    router = APIRouter()
+
+    @router.api_route("/media/{rest:path}", methods=["GET", "HEAD"], include_in_schema=False)
+    @router.api_route("/keyframes/{rest:path}", methods=["GET", "HEAD"],
+                      include_in_schema=False)
+    def not_found(rest: str, request: Request) -> None:
+        if guard is not None and not guard.check_request(request):
+            challenge = guard.challenge()
+            raise HTTPException(status_code=401, detail="authentication required",
+                                headers={"WWW-Authenticate": challenge} if challenge else None)
+        raise HTTPException(status_code=404)
+
+    return router
+
+
+def run_chat(
+    db: Path | None = None,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    llm: str | None = None,
+    *,
+    k: int = DEFAULT_K,
+    max_tokens: int | None = None,
+) -> None:
+    """Serve the chat with uvicorn until interrupted (the ``deerin chat`` command).
+
+    Raises :class:`ValueError` for a malformed ``DEERIN_AUTH``. Binding to a non-loopback
+    ``host`` without accounts prints a loud warning first.
+    """
+    from assistant.llm import default_llm_spec
+    from indexing.settings import Settings
+
+    ensure_chainlit_secret(os.environ)
+    auth = AuthConfig.from_env()
+    warning = warn_if_exposed(host, bool(auth.users))
+    if warning:
+        print(warning, file=sys.stderr, flush=True)
+    settings = Settings.from_env(db_dir=db)
+    spec = llm or default_llm_spec()
+    app = create_app(settings, spec, k=k, auth=auth, max_tokens=max_tokens)
+    shown = f"[{host}]" if ":" in host else host
+    print(f"DEERIn chat on http://{shown}:{port}  (index {settings.db_dir.resolve()}, LLM {spec}"
+          f"{', login required' if auth.users else ''})", file=sys.stderr, flush=True)
+
+    import uvicorn
+
+    uvicorn.run(app, host=host, port=port, log_level="warning")
