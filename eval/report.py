@@ -1,0 +1,333 @@
+"""Write an eval run to disk: ``report.md``, ``results.json`` and PNG charts.
+
+``results.json`` is the record of truth: the metrics dict exactly as ``deerin eval --json``
+prints it, and per question everything needed to recompute it (:func:`records_from_results`)
+or to see why a question failed. ``report.md`` renders the same numbers for people, rounded to
+three decimals. Charts are drawn with matplotlib's object API on an Agg canvas, so no GUI
+backend or global pyplot state is involved.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from eval.gold import GoldQuestion
+from eval.metrics import QuestionResult, is_hit, media_name, overlap, summarize, temporal_iou
+from eval.runner import EvalRun, QuestionOutcome, SystemOutcome, verdict
+
+REPORT_FILE = "report.md"
+RESULTS_FILE = "results.json"
+METRICS_CHART = "metrics.png"
+LATENCY_CHART = "latency.png"
+
+HEADLINE: tuple[tuple[str, str], ...] = (
+    ("recall@1", "Recall@1"),
+    ("recall@5", "Recall@5"),
+    ("mrr", "MRR"),
+    ("mean_iou", "mean IoU (best hit)"),
+    ("citation_precision", "citation precision"),
+    ("answer_hit_rate", "answer hit rate"),
+    ("refusal_accuracy", "refusal accuracy"),
+    ("false_refusal_rate", "false-refusal rate"),
+)
+
+
+def fmt(value: float | None, digits: int = 3) -> str:
+    """A metric for the report: fixed decimals, or an em dash when it was not measured."""
+    return "—" if value is None else f"{value:.{digits}f}"
+
+
+def write_report(run: EvalRun, out_dir: str | Path) -> dict[str, Path]:
+    """Write ``report.md``, ``results.json``, ``metrics.png`` and ``latency.png`` to ``out_dir``.
+
+    Returns the written paths by kind (``report``, ``results``, ``metrics_chart``,
+    ``latency_chart``). The folder is created if needed.
+    """
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    data = results_dict(run)
+    paths = {"report": out / REPORT_FILE, "results": out / RESULTS_FILE,
+             "metrics_chart": out / METRICS_CHART, "latency_chart": out / LATENCY_CHART}
+    paths["results"].write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n",
+                                encoding="utf-8")
+    paths["report"].write_text(render_markdown(run, data["metrics"]), encoding="utf-8")
+    plot_metrics(data["metrics"], paths["metrics_chart"])
+    plot_latency(run, paths["latency_chart"])
+    return paths
+
+
+# -- results.json -------------------------------------------------------------------------------
+def results_dict(run: EvalRun) -> dict[str, Any]:
+    """The content of ``results.json``: ``meta``, ``metrics`` and ``questions``."""
+    return {
+        "meta": {"gold": run.gold_path, "db": run.db_dir, "k": run.k, "answered": run.answered,
+                 "llm": run.llm, "embedder": run.embedder, "baseline": run.baseline_info,
+                 "elapsed_s": round(run.elapsed_s, 3), "warnings": run.warnings},
+        "metrics": run.metrics(),
+        "questions": [_question_json(q, run.answered) for q in run.questions],
+    }
+
+
+def citation_overlap(span: Sequence[Any], gold: GoldQuestion) -> float:
+    """Seconds a cited span shares with the gold span (0 in another file or when unanswerable)."""
+    media, start, end, *_ = span
+    if gold.media is None or gold.start is None or gold.end is None:
+        return 0.0
+    if media_name(media) != gold.media:
+        return 0.0
+    return overlap(start, end, gold.start, gold.end)
+
+
+def _question_json(q: QuestionOutcome, answered: bool) -> dict[str, Any]:
+    g = q.gold
+    deerin = _system_json(q.deerin, g, answered=answered)
+    if answered:
+        r = q.deerin.result
+        deerin |= {
+            "answer": r.answer, "refused": r.refused, "extractive": q.deerin.extractive,
+            "raw": q.deerin.raw, "error": q.deerin.error,
+            "citations": [{"n": n, "media": c[0], "start": c[1], "end": c[2],
+                           "hit": is_hit(c[0], c[1], c[2], g),
+                           "overlap_s": citation_overlap(c, g)}
+                          for n, c in zip(q.deerin.citation_numbers, r.citations, strict=True)],
+        }
+    return {"id": g.id, "question": g.question, "answerable": g.answerable,
+            "gold": {"media": g.media, "start": g.start, "end": g.end, "expect": list(g.expect)},
+            "deerin": deerin, "baseline": _system_json(q.baseline, g, answered=False)}
+
+
+def _system_json(s: SystemOutcome, gold: GoldQuestion, *, answered: bool) -> dict[str, Any]:
+    retrieved = []
+    for rank, ((media, start, end, score, kind), text) in enumerate(
+            zip(s.result.retrieved, s.texts, strict=True), start=1):
+        hit = is_hit(media, start, end, gold)
+        retrieved.append({
+            "rank": rank, "media": media, "start": start, "end": end, "score": round(score, 4),
+            "kind": kind, "text": text, "hit": hit,
+            "iou": round(temporal_iou(start, end, gold.start, gold.end), 4) if hit else 0.0})
+    return {"retrieved": retrieved, "verdict": verdict(s, gold, answered=answered),
+            "timings": {k: round(v, 4) for k, v in s.timings.items()}}
+
+
+def records_from_results(data: dict[str, Any]) -> tuple[list[QuestionResult],
+                                                        list[QuestionResult]]:
+    """Rebuild DEERIn's and the baseline's :class:`QuestionResult` lists from ``results.json``.
+
+    Summarising them with :func:`eval.metrics.summarize` gives back the stored metrics (up to
+    the answer metrics a retrieval-only run blanks), which is how a report can be re-checked or
+    two runs compared without re-running anything.
+    """
+    deerin: list[QuestionResult] = []
+    baseline: list[QuestionResult] = []
+    for q in data["questions"]:
+        g = q["gold"]
+        gold = GoldQuestion(id=q["id"], question=q["question"], media=g["media"],
+                            start=g["start"], end=g["end"], expect=tuple(g["expect"]),
+                            answerable=q["answerable"])
+        for system, out in (("deerin", deerin), ("baseline", baseline)):
+            s = q[system]
+            out.append(QuestionResult(
+                gold=gold,
+                retrieved=[(r["media"], r["start"], r["end"], r["score"], r["kind"])
+                           for r in s["retrieved"]],
+                answer=s.get("answer", ""), refused=bool(s.get("refused", False)),
+                citations=[(c["media"], c["start"], c["end"]) for c in s.get("citations", [])],
+                retrieval_s=s["timings"].get("retrieval_s"),
+                generation_s=s["timings"].get("generation_s")))
+    return deerin, baseline
+
+
+def summaries_from_results(data: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """:func:`eval.metrics.summarize` of both systems' rebuilt records (see above)."""
+    deerin, baseline = records_from_results(data)
+    return summarize(deerin), summarize(baseline)
+
+
+# -- report.md ----------------------------------------------------------------------------------
+def _span(media: str | None, start: float | None, end: float | None) -> str:
+    if media is None or start is None or end is None:
+        return "—"
+    return f"{media_name(media)} {start:.1f}–{end:.1f} s"
+
+
+def _cell(text: str, limit: int = 90) -> str:
+    text = " ".join(str(text).split())
+    if len(text) > limit:
+        text = text[: limit - 1].rstrip() + "…"
+    return text.replace("|", "\\|")
+
+
+def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    return lines
+
+
+def render_markdown(run: EvalRun, metrics: dict[str, Any]) -> str:
+    """The human report: headline vs baseline, per file, misses, latency, warnings."""
+    qs = run.questions
+    n_ans = sum(q.gold.answerable for q in qs)
+    base = metrics["baseline"]
+    lines = [
+        "# DEERIn eval report", "",
+        f"- gold set: `{run.gold_path}` — {len(qs)} questions ({n_ans} answerable, "
+        f"{len(qs) - n_ans} unanswerable)",
+        f"- index: `{run.db_dir}`; embedder `{run.embedder}`; ranked lists of k={run.k}",
+        f"- LLM: {('`' + run.llm + '`') if run.llm else '— (retrieval only)'}",
+        f"- baseline: {run.baseline_info.get('engine')} over "
+        f"{run.baseline_info.get('segments', 0)} segments (retrieval only: no answers)",
+        f"- run time: {run.elapsed_s:.1f} s; answering errors: {metrics['errors']}",
+        "", "## Headline", "",
+    ]
+    rows = []
+    for key, label in HEADLINE:
+        up = metrics["uplift"].get(key)
+        rows.append([label, fmt(metrics[key]), fmt(base.get(key)),
+                     "—" if up is None else f"{up:+.3f}"])
+    lines += _table(["metric", "DEERIn", "baseline", "uplift"], rows)
+    lines += ["", f"![metrics vs baseline]({METRICS_CHART})", ""]
+    lines += _per_file(qs, run.answered)
+    lines += _misses(qs, run.answered)
+    lines += _latency(metrics)
+    if run.warnings:
+        lines += ["", "## Warnings", ""] + [f"- {_cell(w, 300)}" for w in run.warnings]
+    return "\n".join(lines) + "\n"
+
+
+def _per_file(qs: Sequence[QuestionOutcome], answered: bool) -> list[str]:
+    groups: dict[str, list[QuestionOutcome]] = {}
+    for q in qs:
+        groups.setdefault(q.gold.media or "(unanswerable)", []).append(q)
+    rows = []
+    for name in sorted(groups, key=lambda n: (n == "(unanswerable)", n)):
+        group = groups[name]
+        d = summarize([q.deerin.result for q in group])
+        b = summarize([q.baseline.result for q in group])
+        if name == "(unanswerable)":
+            ans = ("refusal acc " + fmt(d["refusal_accuracy"])) if answered else "—"
+            rows.append([name, str(len(group)), "—", "—", "—", "—", ans])
+            continue
+        rows.append([name, str(len(group)), fmt(d["recall@1"], 2), fmt(d["recall@5"], 2),
+                     fmt(b["recall@1"], 2), fmt(b["recall@5"], 2),
+                     fmt(d["answer_hit_rate"], 2) if answered else "—"])
+    header = ["file", "questions", "R@1", "R@5", "baseline R@1", "baseline R@5", "answer hits"]
+    return ["## Per file", "", *_table(header, rows), ""]
+
+
+def _misses(qs: Sequence[QuestionOutcome], answered: bool) -> list[str]:
+    lines = ["## Misses", "", "### Retrieval: DEERIn's top clip is not the gold moment", ""]
+    rows = []
+    for q in qs:
+        g = q.gold
+        v = verdict(q.deerin, g, answered=False)
+        if not g.answerable or v["hit@1"]:
+            continue
+        top = q.deerin.result.retrieved[0] if q.deerin.result.retrieved else None
+        bv = verdict(q.baseline, g, answered=False)
+        rows.append([g.id, _cell(g.question, 70), _span(g.media, g.start, g.end),
+                     str(v["hit_rank"] or "—"),
+                     _span(*top[:3]) if top else "—",
+                     _cell(q.deerin.texts[0], 60) if top else "—",
+                     str(bv["hit_rank"] or "—")])
+    lines += _table(["id", "question", "gold span", "rank", "top retrieved", "its text",
+                     "baseline rank"], rows) if rows else ["None."]
+    if not answered:
+        return [*lines, ""]
+    lines += ["", "### Answers", ""]
+    rows = []
+    for q in qs:
+        problem = _answer_problem(q)
+        if problem:
+            r = q.deerin.result
+            rows.append([q.gold.id, problem, _cell(q.deerin.error or r.answer, 110)])
+    lines += _table(["id", "problem", "answer"], rows) if rows else ["None."]
+    return [*lines, ""]
+
+
+def _answer_problem(q: QuestionOutcome) -> str:
+    g, s = q.gold, q.deerin
+    v = verdict(s, g, answered=True)
+    if s.error:
+        return "error"
+    if not g.answerable:
+        return "" if v["refused"] else "answered an unanswerable question"
+    if v["refused"]:
+        return "false refusal"
+    problems = []
+    if not v["answer_hit"]:
+        problems.append("no expected item")
+    cited = v["citation_hits"] or []
+    if cited and not all(cited):
+        problems.append(f"{cited.count(False)}/{len(cited)} citations off the gold span")
+    return "; ".join(problems)
+
+
+def _latency(metrics: dict[str, Any]) -> list[str]:
+    lat, base = metrics["latency"], metrics["baseline"]["latency"]
+    rows = []
+    for label, summary in (("DEERIn retrieval (top-k search)", lat["retrieval"]),
+                           ("baseline retrieval", base["retrieval"]),
+                           ("generation (LLM)", lat["generation"]),
+                           ("first token", lat["first_token"]),
+                           ("whole answer (ask)", lat["answer"])):
+        rows.append([label, fmt(summary["p50"]), fmt(summary["p95"]), fmt(summary["mean"])])
+    return ["## Latency (seconds)", "", *_table(["stage", "p50", "p95", "mean"], rows), "",
+            f"![latency distribution]({LATENCY_CHART})"]
+
+
+# -- charts -------------------------------------------------------------------------------------
+def _figure(width: float, height: float) -> Any:
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(width, height), dpi=110, layout="constrained")
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def plot_metrics(metrics: dict[str, Any], path: Path) -> None:
+    """Grouped bars: each headline metric for DEERIn and, where defined, the baseline."""
+    fig = _figure(9.0, 4.2)
+    ax = fig.add_subplot()
+    labels = [label for _, label in HEADLINE]
+    width = 0.38
+    for offset, name, values, color in (
+            (-width / 2, "DEERIn", [metrics[k] for k, _ in HEADLINE], "#2b6cb0"),
+            (width / 2, "baseline (dense, raw segments)",
+             [metrics["baseline"].get(k) for k, _ in HEADLINE], "#a0aec0")):
+        xs = [i + offset for i, v in enumerate(values) if v is not None]
+        ys = [v for v in values if v is not None]
+        bars = ax.bar(xs, ys, width, label=name, color=color)
+        ax.bar_label(bars, labels=[f"{v:.2f}" for v in ys], fontsize=7, padding=2)
+    ax.set_xticks(range(len(labels)), labels, rotation=25, ha="right", fontsize=8)
+    ax.set_ylim(0, 1.25)  # headroom for the legend above bars that reach 1.0
+    ax.set_ylabel("score (false-refusal rate: lower is better)", fontsize=8)
+    ax.set_title("DEERIn vs naive dense retrieval")
+    ax.legend(fontsize=8, loc="upper center", ncol=2)
+    fig.savefig(path)
+
+
+def plot_latency(run: EvalRun, path: Path) -> None:
+    """Box plots (log scale) of per-question latency for each measured stage."""
+    series = {
+        "DEERIn\nretrieval": [q.deerin.timings.get("retrieval_s") for q in run.questions],
+        "baseline\nretrieval": [q.baseline.timings.get("retrieval_s") for q in run.questions],
+        "generation": [q.deerin.timings.get("generation_s") for q in run.questions],
+        "first\ntoken": [q.deerin.timings.get("first_token_s") for q in run.questions],
+        "whole\nanswer": [q.deerin.timings.get("answer_s") for q in run.questions],
+    }
+    data = {k: [v for v in vs if v is not None and v > 0] for k, vs in series.items()}
+    data = {k: v for k, v in data.items() if v}
+    fig = _figure(7.0, 4.0)
+    ax = fig.add_subplot()
+    if data:
+        ax.boxplot(list(data.values()), tick_labels=list(data.keys()), showfliers=True)
+        ax.set_yscale("log")
+    else:
+        ax.text(0.5, 0.5, "no timings", ha="center", va="center", transform=ax.transAxes)
+    ax.set_ylabel("seconds per question (log scale)")
+    ax.set_title(f"Latency over {len(run.questions)} questions")
+    fig.savefig(path)
