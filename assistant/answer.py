@@ -5,7 +5,7 @@ The flow of :meth:`Assistant.stream`:
 1. check the question (empty, too long);
 2. rewrite a follow-up into a standalone question using the chat history;
 3. retrieve and rerank clips; refuse at once when even the best one is weak evidence
-   (threshold calibrated on the dev set, see eval/README.md);
+   (threshold calibrated on the dev set, see MIN_EVIDENCE);
 4. stream the LLM's answer over numbered sources;
 5. check every sentence against the clips it cites (:mod:`assistant.citations`): unsupported
    markers and sentences are dropped. When nothing survives, a short extractive answer quoting the
