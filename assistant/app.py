@@ -104,7 +104,7 @@ async def start() -> None:
     ]).send()
     await cl.context.emitter.set_commands([{
         "id": COLLECTION_COMMAND, "icon": "library", "button": False, "persistent": False,
-        "description": "List the indexed files, their kind and duration",
+        "selected": False, "description": "List the indexed files, their kind and duration",
     }])
 
 

@@ -76,16 +76,6 @@ def split_sentences(text: str) -> list[str]:
     return [s.strip() for s in _SENTENCE_END.split(text) if s and s.strip()]
 
 
-def markers(sentence: str) -> list[int]:
-    """The source numbers cited in ``sentence``, in order, without repeats."""
-    out: list[int] = []
-    for group in _MARKER.findall(sentence):
-        for n in group.split(","):
-            if int(n) not in out:
-                out.append(int(n))
-    return out
-
-
 def strip_markers(sentence: str) -> str:
     return re.sub(r"\s+([.!?,;:])", r"\1", _MARKER.sub("", sentence)).strip()
 
@@ -103,10 +93,11 @@ def check_answer(
     sources: Sequence[str],
     embed: Callable[[Sequence[str]], np.ndarray] | None = None,
 ) -> list[CheckedSentence]:
-    """Keep the sentences of ``answer`` that cited sources support, with their valid markers.
+    """Keep the sentences of ``answer`` that the sources support, each cited to its support.
 
-    ``sources[i]`` is the text of source ``i + 1`` (with its neighbours' context). A sentence
-    without markers may still be kept when one source clearly supports it, cited as that source.
+    ``sources[i]`` is the text of source ``i + 1``, best-ranked first. A sentence is kept when
+    one source (or two together) supports it, possibly after cutting an unsupported tail; its
+    citation is the best-ranked supporting source, whatever marker the model wrote.
     """
     sentences = [s for s in split_sentences(answer) if strip_markers(s)]
     if not sentences or not sources:
@@ -117,22 +108,19 @@ def check_answer(
         vecs = embed([*plain, *sources])
         sims = vecs[: len(plain)] @ vecs[len(plain):].T
     kept: list[CheckedSentence] = []
-    for i, (raw, text) in enumerate(zip(sentences, plain, strict=True)):
+    for i, text in enumerate(plain):
         if _is_refusal(text) or _META.search(text):
             continue
-        cited = [n for n in markers(raw) if 1 <= n <= len(sources)]
+        # The model's own markers are not trusted to pick the clip: on the dev set its cited
+        # clip was the right moment 32 % of the time, the best-ranked supporting clip 70 %.
+        # Every sentence is cited to the highest-ranked source(s) that support it.
         sim_row = sims[i] if sims is not None else None
-        supported = _supported_prefix(text, cited, sources, sim_row, embed) if cited else None
-        if supported is None:
-            # No marker, or only wrong ones: the claim may still stand on another source.
-            cited = []
-            supported = _supported_prefix(text, range(1, len(sources) + 1), sources, sim_row,
-                                          embed)
+        supported = _supported_prefix(text, range(1, len(sources) + 1), sources, sim_row, embed)
         if supported is None:
             continue
         text, ok = supported
-        if not cited and len(ok) > 1 and ok[0][0] >= 0:
-            ok = [max(ok)]  # an uncited claim gets the one source that supports it best
+        if len(ok) > 1 and ok[0][0] >= 0:  # several single sources: the best-ranked one
+            ok = [min(ok, key=lambda x: x[1])]
         kept.append(CheckedSentence(text, tuple(sorted(n for _, n in ok))))
     return kept
 

@@ -52,8 +52,8 @@ if TYPE_CHECKING:
     from assistant.answer import Assistant
     from assistant.llm import LLMCache
     from assistant.retrieval import Retriever
-    from indexing.protocols import Embedder
     from indexing.settings import Settings
+    from indexing.stages.embed import SentenceEmbedder
     from indexing.stores.base import MediaRecord
     from indexing.stores.lance import LanceStore
     from indexing.types import Clip
@@ -91,6 +91,11 @@ class IndexSnapshot:
     db_dir: Path
     exists: bool
     media: tuple[MediaRecord, ...] = ()
+    _by_id: dict[str, MediaRecord] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        # Every Range request looks a file up by id: a dict keeps that O(1) for big collections.
+        object.__setattr__(self, "_by_id", {m.media_id: m for m in self.media})
 
     @property
     def signature(self) -> tuple[tuple[str, str, float], ...]:
@@ -104,7 +109,7 @@ class IndexSnapshot:
 
     def by_id(self, media_id: str) -> MediaRecord | None:
         """The record of an indexed file, by content id."""
-        return next((m for m in self.media if m.media_id == media_id), None)
+        return self._by_id.get(media_id)
 
 
 @dataclass
@@ -149,7 +154,7 @@ class ChatService:
         self._gen = _Generation(IndexSnapshot(Path(settings.db_dir), exists=False))
         # Loading the embedder takes seconds; its own lock keeps the index lock free meanwhile.
         self._embedder_lock = threading.Lock()
-        self._embedder: Embedder | None = None
+        self._embedder: SentenceEmbedder | None = None
 
     @property
     def db_dir(self) -> Path:
@@ -201,7 +206,7 @@ class ChatService:
                 gen = self._gen
         return gen
 
-    def embedder(self) -> Embedder:
+    def embedder(self) -> SentenceEmbedder:
         """The text embedder, loaded once and kept across index versions."""
         with self._embedder_lock:
             if self._embedder is None:
@@ -278,8 +283,8 @@ class ChatService:
             cached = gen.assistants if gen.retriever is retriever else {}
             found = cached.get(key)
             if found is None:
-                found = Assistant(retriever, llm, k=self.k, **(
-                    {} if self.max_tokens is None else {"max_tokens": self.max_tokens}))
+                options = {} if self.max_tokens is None else {"max_tokens": self.max_tokens}
+                found = Assistant(retriever, llm, k=self.k, **options)
                 cached[key] = found
             return found, problem
 
@@ -322,7 +327,10 @@ class ChatService:
         """The thumbnail URL of ``clip``'s keyframe, when the index has one for it."""
         if not clip.keyframe:
             return None
-        name = self._current().keyframe_names.get(str(Path(clip.keyframe)))
+        gen = self._current()
+        name = gen.keyframe_names.get(str(Path(clip.keyframe)))
+        if name is None and Path(clip.keyframe).stem in gen.keyframes:
+            name = Path(clip.keyframe).stem  # recorded differently, but the same indexed frame
         return keyframe_url(name) if name else None
 
     def is_audio_only(self, clip: Clip) -> bool:
@@ -398,22 +406,23 @@ def suggest_questions(
 
     counts: dict[str, Counter[str]] = {}
     for media_id, clip_texts in texts.items():
-        words = Counter()
+        said: Counter[str] = Counter()
         for text in clip_texts:
-            words.update(w for w in re.findall(r"[a-z]{5,}", text.lower())
-                         if w not in STOPWORDS and w not in _FILLER)
-        counts[media_id] = words
+            said.update(w for w in re.findall(r"[a-z]{5,}", text.lower())
+                        if w not in STOPWORDS and w not in _FILLER)
+        counts[media_id] = said
     files_with: Counter[str] = Counter()
-    for words in counts.values():
-        files_with.update(words.keys())
+    for said in counts.values():
+        files_with.update(said.keys())
     n_files = max(1, len(counts))
     out: list[tuple[str, str]] = []
     for m in media:
         words = counts.get(m.media_id)
         if not words or len(out) >= limit:
             continue
-        best = max(words, key=lambda w: (words[w] * math.log(1 + n_files / files_with[w]), w))
-        if words[best] < 2:
+        tf = words
+        best = max(tf, key=lambda w: (tf[w] * math.log(1 + n_files / files_with[w]), w))
+        if tf[best] < 2:
             continue  # a word said once is as likely noise as topic
         title = title_of(m.name)
         out.append((f"{best.capitalize()} — {title}",
