@@ -179,7 +179,10 @@ class Assistant:
                          "content": prompts.render("rewrite", history=hist, question=question)}]
             try:
                 out = "".join(self.llm.stream(messages, max_tokens=60, temperature=0.0,
-                                              stop=("\n",))).strip().strip('"')
+                                              stop=("\n",))).strip()
+                # small models echo the prompt's label before the question
+                out = re.sub(r"^(?:rewritten|standalone)?\s*question\s*:\s*", "", out,
+                             flags=re.IGNORECASE).strip().strip('"')
             except Exception:  # a failed rewrite must not lose the question
                 out = ""
             own = set(content_words(question))

@@ -15,9 +15,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import chainlit as cl
 from chainlit.input_widget import Slider, TextInput
@@ -167,17 +167,19 @@ async def on_question(message: cl.Message) -> None:
             elif event.kind == "answer":
                 final = event.answer
     except QuestionError as exc:
-        await cl.Message(content=f"Please rephrase: {exc}.").send()
+        await _say(reply, f"Please rephrase: {exc}.")
         return
     except (LLMError, StoreError) as exc:
-        await cl.Message(content=f"**The answer failed:** {exc}").send()
+        await _say(reply, f"**The answer failed:** {exc}")
         return
     except Exception as exc:  # a bug must cost one answer, not the chat: say so, log the trace
         log.exception("answering %r failed", message.content)
-        await cl.Message(content=f"**The answer failed** ({type(exc).__name__}: {exc}). "
-                                 "The server log has the details.").send()
+        await _say(reply, f"**The answer failed** ({type(exc).__name__}: {exc}). "
+                          "The server log has the details.")
         return
-    assert final is not None
+    if final is None:  # the stream ended without an answer: nothing checked to show
+        await _say(reply, "**The answer failed:** the assistant stopped without answering.")
+        return
     reply = reply or cl.Message(content="")
     # The streamed draft is replaced by the checked text: unsupported sentences are gone and the
     # markers renumbered, so what stays on screen is exactly what the sources support.
@@ -191,7 +193,14 @@ async def on_question(message: cl.Message) -> None:
     cl.user_session.set("history", history[-HISTORY_TURNS:])
 
 
-async def _events(stream: Iterator[Event]) -> Any:
+async def _say(reply: cl.Message | None, text: str) -> None:
+    """Show ``text`` in place of a half-streamed reply (or as a new message)."""
+    reply = reply or cl.Message(content="")
+    reply.content = text
+    await reply.send()
+
+
+async def _events(stream: Iterator[Event]) -> AsyncIterator[Event]:
     """Run a blocking event stream in a worker thread and yield its events here.
 
     The thread pushes into an asyncio queue, so tokens reach the browser as they are made while
@@ -230,7 +239,7 @@ async def _events(stream: Iterator[Event]) -> Any:
                 return
             if isinstance(item, BaseException):
                 raise item
-            yield item
+            yield cast("Event", item)
     finally:
         stop.set()
 
@@ -238,6 +247,9 @@ async def _events(stream: Iterator[Event]) -> Any:
 # -- rendering -----------------------------------------------------------------------------------
 def answer_markdown(answer: Answer) -> str:
     """The answer text, then its sources as ``[n] file @ start–end — “words”``."""
+    if answer.refused:
+        return (f"{answer.text} Try other words, or type **/{COLLECTION_COMMAND}** to see what "
+                "the collection holds.")
     if not answer.citations:
         return answer.text
     lines = [answer.text, "", "**Sources**", ""]

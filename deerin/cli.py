@@ -277,7 +277,7 @@ def ask(
 
     console = _err()
     try:
-        assistant = build_assistant(_settings(db), llm, k=k or 4)
+        assistant = build_assistant(_settings(db), llm, k=k or 3)
         stream = assistant.stream(question)
         answer = None
         with console.status("retrieving…") as spinner:
@@ -299,8 +299,81 @@ def ask(
         out.print(f"  [{c.n}] {c.label}  [dim]{c.clip.text[:90]}[/]", highlight=False)
 
 
+@app.command("eval")
+def eval_cmd(
+    qa: Annotated[Path, typer.Option("--qa", help="Gold questions (JSONL, see eval/sets).")],
+    db: DbOption = None,
+    llm: Annotated[str | None, typer.Option("--llm", help="LLM spec, see `deerin ask`.")] = None,
+    out: Annotated[Path | None, typer.Option(
+        "--out", help="Write report.md, results.json and PNG charts here.")] = None,
+    no_answer: Annotated[bool, typer.Option(
+        "--no-answer", help="Retrieval metrics only: no LLM, much faster.")] = False,
+    json_out: JsonOption = False,
+) -> None:
+    """Measure retrieval, citations and refusals on a gold set, against a dense baseline."""
+    from assistant.llm import LLMError
+    from eval.report import HEADLINE, fmt, write_report
+    from eval.runner import run_eval
+    from indexing.stores.base import StoreError
+
+    console = _err()
+    try:
+        with console.status("loading models…") as spinner:
+            # A spinner is invisible in a log file; a long run there gets one line per question.
+            say = spinner.update if console.is_terminal else console.print
+            run = run_eval(qa, _settings(db), llm, answer=not no_answer,
+                           progress=lambda i, n, q: say(f"question {i}/{n}: {q.id}"))
+    except (OSError, ValueError) as exc:
+        console.print(f"[red]error:[/] {exc}", highlight=False)
+        raise typer.Exit(EXIT_USAGE) from exc
+    except (StoreError, LLMError) as exc:
+        console.print(f"[red]error:[/] {exc}", highlight=False)
+        raise typer.Exit(EXIT_FAILED) from exc
+    metrics = run.metrics()
+    for warning in run.warnings:
+        console.print(f"[yellow]warning:[/] {warning}", highlight=False)
+    if out is not None:
+        paths = write_report(run, out)
+        console.print(f"report written to {paths['report']}", highlight=False)
+    if json_out:
+        print(json.dumps(metrics, indent=2))
+        return
+    table = Table(title=f"DEERIn eval: {metrics['n']} questions")
+    for col in ("metric", "DEERIn", "baseline"):
+        table.add_column(col)
+    for key, label in HEADLINE:
+        table.add_row(label, fmt(metrics[key]), fmt(metrics["baseline"][key]))
+    Console().print(table)
+
+
+@app.command()
+def chat(
+    db: DbOption = None,
+    host: Annotated[str, typer.Option(
+        "--host", help="Address to listen on. Anything but loopback needs DEERIN_AUTH.")
+    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", help="Port to listen on.")] = 8000,
+    llm: Annotated[str | None, typer.Option(
+        "--llm", help="llamacpp (default, shipped SmolLM2), llamacpp:PATH.gguf or ollama:MODEL.")
+    ] = None,
+) -> None:
+    """Chat with the footage in a browser: answers cite clips that play at the cited second.
+
+    Set DEERIN_AUTH="user:password[,user2:password2]" to require a login.
+    """
+    from assistant.web.server import run_chat
+
+    try:
+        run_chat(db, host=host, port=port, llm=llm)
+    except ValueError as exc:  # a malformed DEERIN_AUTH or Chainlit configuration
+        _err().print(f"[red]error:[/] {exc}", highlight=False)
+        raise typer.Exit(EXIT_USAGE) from exc
+
+
 def main() -> None:
     """Console-script entry point."""
+    # Model loaders draw their own tqdm bars, which would tear through rich's progress display.
+    os.environ.setdefault("TQDM_DISABLE", "1")
     try:
         app()
     except KeyboardInterrupt:

@@ -144,5 +144,5 @@ def test_cli_ask_json_and_errors(speech_index: Path, tmp_path: Path) -> None:
 
 def test_unreachable_ollama_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("OLLAMA_HOST", "http://127.0.0.1:9")
-    with pytest.raises(LLMUnavailable, match="127.0.0.1:9"):
+    with pytest.raises(LLMUnavailable, match=r"127\.0\.0\.1:9"):
         load_llm("ollama:llama3.2")

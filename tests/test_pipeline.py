@@ -22,7 +22,8 @@ from indexing.types import ClipKind
 DEERIN = [sys.executable, "-m", "deerin"]
 
 
-def run_cli(*args: str, cwd: Path | None = None, timeout: float = 600) -> subprocess.CompletedProcess:
+def run_cli(*args: str, cwd: Path | None = None,
+            timeout: float = 600) -> subprocess.CompletedProcess:
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "NO_COLOR": "1", "COLUMNS": "200"}
     return subprocess.run([*DEERIN, *args], capture_output=True, text=True, timeout=timeout,
                           cwd=cwd, env=env, check=False)
@@ -257,7 +258,7 @@ def test_sigkill_mid_run_then_resume_gives_the_same_index(tmp_path: Path, media_
         return ids, sorted((Path(c.media_path).name, c.text, c.start, c.end) for c in s.all_clips())
 
     ids, rows = snapshot(db)
-    ref_ids, ref_rows = snapshot(tmp_path / "ref")
+    _, ref_rows = snapshot(tmp_path / "ref")
     assert len(ids) == len(set(ids)), "duplicate clips after resume"
     assert rows == ref_rows
     assert len(LanceStore(db).media()) == len(names)

@@ -65,7 +65,6 @@ CHAT_MODULE = Path(__file__).resolve().parent.parent / "app.py"
 APP_ROOT_ENV = "CHAINLIT_APP_ROOT"
 ENV_FILE_ENV = "CHAINLIT_ENV_FILE"
 STATE_KEY = "deerin"
-DEFAULT_K = 4
 MAX_K = 10
 # Keyframe names in URLs must match the media router's pattern: letters, digits, "_.-".
 _UNSAFE_NAME = re.compile(r"[^A-Za-z0-9_.-]+")
@@ -129,7 +128,8 @@ class ChatService:
     """What every chat session shares. Thread-safe: sessions call it from worker threads.
 
     ``llm_spec`` is the default backend (see :func:`assistant.llm.parse_llm_spec`); sessions may
-    choose another in their settings. ``max_tokens`` bounds each answer's length.
+    choose another in their settings. ``k`` (clips per answer) and ``max_tokens`` (answer length)
+    default to the :class:`~assistant.answer.Assistant`'s own defaults.
     """
 
     def __init__(
@@ -137,7 +137,7 @@ class ChatService:
         settings: Settings,
         llm_spec: str | None = None,
         *,
-        k: int = DEFAULT_K,
+        k: int | None = None,
         auth: AuthConfig | None = None,
         cache: LLMCache | None = None,
         max_tokens: int | None = None,
@@ -146,7 +146,7 @@ class ChatService:
 
         self.settings = settings
         self.llm_spec = (llm_spec or "").strip() or "llamacpp"
-        self.k = max(1, min(MAX_K, k))
+        self.k = max(1, min(MAX_K, k if k is not None else _assistant_default("k")))
         self.auth = auth or AuthConfig()
         self.cache = cache if cache is not None else LLMCache()
         self.max_tokens = max_tokens
@@ -274,7 +274,9 @@ class ChatService:
         retriever = self.retriever()
         problem: str | None = None
         try:
-            llm = load_llm(spec, cache=self.cache)
+            # Chat answers are not compared run to run, so llama.cpp may keep the evaluated
+            # prompt prefix (system prompt) between questions: a faster first token.
+            llm = load_llm(spec, cache=self.cache, reuse_prefix=True)
         except LLMUnavailable as exc:
             llm, problem = None, str(exc)
         key = spec if llm is not None else ""
@@ -366,6 +368,15 @@ class ChatService:
             if self._gen is gen:
                 gen.starters = found
         return found
+
+
+def _assistant_default(name: str) -> int:
+    """A keyword default of :class:`~assistant.answer.Assistant` (one source of truth)."""
+    import inspect
+
+    from assistant.answer import Assistant
+
+    return int(inspect.signature(Assistant).parameters[name].default)
 
 
 def _varied(media: tuple[MediaRecord, ...], n: int) -> list[MediaRecord]:
@@ -503,7 +514,7 @@ def create_app(
     settings: Settings,
     llm_spec: str | None = None,
     *,
-    k: int = DEFAULT_K,
+    k: int | None = None,
     auth: AuthConfig | None = None,
     cache: LLMCache | None = None,
     app_root: Path | None = None,
@@ -580,7 +591,7 @@ def run_chat(
     port: int = 8000,
     llm: str | None = None,
     *,
-    k: int = DEFAULT_K,
+    k: int | None = None,
     max_tokens: int | None = None,
 ) -> None:
     """Serve the chat with uvicorn until interrupted (the ``deerin chat`` command).
