@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 import prompts
-from assistant.citations import check_answer, content_words, split_sentences
+from assistant.citations import check_answer, content_words, focus, split_sentences
 from assistant.llm import LLM
 from assistant.retrieval import Evidence, Retriever
 from indexing.types import Clip, Hit
@@ -201,7 +201,8 @@ class Assistant:
         # far less often (32 %) than the best-ranked clip (70 %).
         floor = evidence[0].hit.score * CITABLE_RELATIVE_SCORE if evidence else 0.0
         texts = [e.hit.clip.text if e.hit.score >= floor else "" for e in evidence]
-        checked = check_answer(raw, texts, embed=self.retriever.embedder.embed_texts)
+        embed = self.retriever.embedder.embed_texts
+        checked = focus(check_answer(raw, texts, embed=embed), query, embed)
         if not checked:
             return self._extractive(question, query, hits, timings, raw)
         # Renumber: markers in the final text are 1..n in order of first use.

@@ -192,3 +192,37 @@ _REFUSAL = re.compile(
 
 def _is_refusal(text: str) -> bool:
     return bool(_REFUSAL.search(text))
+
+
+# A clause this far below the question than the answer's best clause is off the question.
+OFF_TOPIC_GAP = 0.25
+
+
+def focus(sentences: Sequence[CheckedSentence], question: str,
+          embed: Callable[[Sequence[str]], np.ndarray]) -> list[CheckedSentence]:
+    """Drop repeated sentences and clauses that have nothing to do with the question.
+
+    A supported sentence can still carry text that answers nothing that was asked (a small
+    model copies whole source sentences, including any instructions a transcript contains).
+    Clauses are compared with the question; those far below the best clause are cut.
+    """
+    out: list[CheckedSentence] = []
+    seen: set[str] = set()
+    pieces = [[c for c in re.split(r",\s+|;\s+|\s+(?=and\b|but\b)", s.text) if c.strip()]
+              for s in sentences]
+    flat = [c for p in pieces for c in p]
+    if not flat:
+        return []
+    vecs = embed([question, *flat])
+    sims = iter(vecs[1:] @ vecs[0])
+    scored = [[(c, float(next(sims))) for c in p] for p in pieces]
+    best = max(s for p in scored for _, s in p)
+    for s, clauses in zip(sentences, scored, strict=True):
+        kept = [c for c, sim in clauses if sim >= best - OFF_TOPIC_GAP]
+        text = ", ".join(kept).strip(" ,;")
+        key = " ".join(content_words(text))
+        if not kept or not key or key in seen:
+            continue
+        seen.add(key)
+        out.append(CheckedSentence(text, s.sources))
+    return out
