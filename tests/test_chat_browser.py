@@ -121,7 +121,7 @@ def test_question_about_the_lecture_plays_the_cited_clip(
     chat_url: str, index_db: Path, tmp_path: Path
 ) -> None:
     if not CHROMIUM.exists():
-        pytest.skip("Debian chromium is not installed (apt-get install chromium)")
+        pytest.fail("Debian chromium is missing: run scripts/setup.sh")
     from playwright.sync_api import sync_playwright
 
     store = LanceStore(index_db, create=False)
