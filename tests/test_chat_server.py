@@ -24,8 +24,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from assistant.web.chat_service import short_name, suggest_questions, title_of
 from assistant.web.media import media_url
-from assistant.web.server import short_name, suggest_questions, title_of
 from indexing.media import file_hash, probe
 from indexing.stores.base import MediaRecord
 from indexing.stores.lance import LanceStore

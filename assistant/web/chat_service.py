@@ -1,0 +1,428 @@
+"""What the chat sessions share: the :class:`ChatService`, and the starter questions it offers.
+
+One :class:`ChatService` holds a view of the index (refreshed when the collection changes), one
+retriever (one loaded embedder), one :class:`~assistant.answer.Assistant` per LLM spec (one loaded
+model, from an :class:`~assistant.llm.LLMCache` the service owns) and the authentication
+configuration. :func:`assistant.web.server.create_app` builds it and serves its media and
+keyframes; the Chainlit module (``assistant/app.py``) asks it for answers and starters.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import re
+import threading
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from assistant.web.auth import AuthConfig
+from assistant.web.media import MediaFile, keyframe_url, media_url
+
+if TYPE_CHECKING:
+    from assistant.answer import Assistant
+    from assistant.llm import LLMCache
+    from assistant.retrieval import Retriever
+    from indexing.settings import Settings
+    from indexing.stages.embed import SentenceEmbedder
+    from indexing.stores.base import MediaRecord
+    from indexing.stores.lance import LanceStore
+    from indexing.types import Clip
+
+log = logging.getLogger("deerin.chat")
+
+MAX_K = 10
+# Keyframe names in URLs must match the media router's pattern: letters, digits, "_.-".
+_UNSAFE_NAME = re.compile(r"[^A-Za-z0-9_.-]+")
+# Words that name a file's form rather than its content, dropped from suggested questions.
+_TITLE_NOISE = frozenset("audio video clip part excerpt test demo sample mixture".split())
+# Frequent in any speech, about nothing: never the topic of a suggested question.
+_FILLER = frozenset("""
+today tonight yesterday tomorrow going think really right little thing things something nothing
+everything anything people never always every still maybe perhaps would could should might
+there their where these those which while whose about after again being below thank thanks
+great first second third years times knows known which yeah okay gonna wanna
+""".split())
+
+
+# --------------------------------------------------------------------------------------------
+# The index as the chat sees it
+
+
+@dataclass(frozen=True)
+class IndexSnapshot:
+    """The collection at one moment: whether an index exists, and its files."""
+
+    db_dir: Path
+    exists: bool
+    media: tuple[MediaRecord, ...] = ()
+    _by_id: dict[str, MediaRecord] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        # Every Range request looks a file up by id: a dict keeps that O(1) for big collections.
+        object.__setattr__(self, "_by_id", {m.media_id: m for m in self.media})
+
+    @property
+    def signature(self) -> tuple[tuple[str, str, float], ...]:
+        """Changes whenever a file is indexed, re-indexed or removed."""
+        return tuple((m.media_id, m.path, m.indexed_at) for m in self.media)
+
+    @property
+    def clips(self) -> int:
+        """How many clips the indexed files hold."""
+        return sum(m.clips for m in self.media)
+
+    def by_id(self, media_id: str) -> MediaRecord | None:
+        """The record of an indexed file, by content id."""
+        return self._by_id.get(media_id)
+
+
+@dataclass
+class _Generation:
+    """Everything built from one version of the index; replaced whole when the index changes."""
+
+    snapshot: IndexSnapshot
+    store: LanceStore | None = None
+    retriever: Retriever | None = None
+    assistants: dict[str, Assistant] = field(default_factory=dict)
+    keyframes: dict[str, Path] = field(default_factory=dict)  # URL name -> file
+    keyframe_names: dict[str, str] = field(default_factory=dict)  # str(file) -> URL name
+    starters: list[tuple[str, str]] | None = None
+
+
+class ChatService:
+    """What every chat session shares. Thread-safe: sessions call it from worker threads.
+
+    ``llm_spec`` is the default backend (see :func:`assistant.llm.parse_llm_spec`); sessions may
+    choose another in their settings. ``k`` (clips per answer) and ``max_tokens`` (answer length)
+    default to the :class:`~assistant.answer.Assistant`'s own defaults.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        llm_spec: str | None = None,
+        *,
+        k: int | None = None,
+        auth: AuthConfig | None = None,
+        cache: LLMCache | None = None,
+        max_tokens: int | None = None,
+    ) -> None:
+        from assistant.llm import LLMCache
+
+        self.settings = settings
+        self.llm_spec = (llm_spec or "").strip() or "llamacpp"
+        self.k = max(1, min(MAX_K, k if k is not None else _assistant_default("k")))
+        self.auth = auth or AuthConfig()
+        self.cache = cache if cache is not None else LLMCache()
+        self.max_tokens = max_tokens
+        self._lock = threading.RLock()
+        self._gen = _Generation(IndexSnapshot(Path(settings.db_dir), exists=False))
+        # Loading the embedder takes seconds; its own lock keeps the index lock free meanwhile.
+        self._embedder_lock = threading.Lock()
+        self._embedder: SentenceEmbedder | None = None
+
+    @property
+    def db_dir(self) -> Path:
+        """Where the index lives."""
+        return Path(self.settings.db_dir)
+
+    @property
+    def login_required(self) -> bool:
+        """Whether the chat (and so the media) asks for a password.
+
+        Only ``DEERIN_AUTH`` accounts turn the login page on; a bare ``CHAINLIT_AUTH_SECRET``
+        gives the chat no way to log in, so guarding the media with it would only break players.
+        """
+        return bool(self.auth.users)
+
+    # -- index ---------------------------------------------------------------------------------
+    def snapshot(self) -> IndexSnapshot:
+        """Read the collection afresh; when it changed, later questions use the new index.
+
+        Each call opens the store anew (LanceDB handles do not see other processes' writes),
+        so a chat started after ``deerin index`` finished sees the new files.
+        """
+        from indexing.stores.base import StoreError
+        from indexing.stores.lance import LanceStore
+
+        try:
+            store = LanceStore(self.db_dir, create=False)
+            media = tuple(store.media())
+        except StoreError:
+            store, snap = None, IndexSnapshot(self.db_dir, exists=False)
+        else:
+            snap = IndexSnapshot(self.db_dir, exists=True, media=media)
+        with self._lock:
+            if snap.signature != self._gen.snapshot.signature or (
+                snap.exists != self._gen.snapshot.exists
+            ):
+                self._gen = _Generation(snap, store=store)
+                if store is not None:
+                    self._index_keyframes(self._gen)
+            return self._gen.snapshot
+
+    def _current(self) -> _Generation:
+        """The current generation, opening the index first if it was missing so far."""
+        with self._lock:
+            gen = self._gen
+        if gen.store is None:
+            self.snapshot()
+            with self._lock:
+                gen = self._gen
+        return gen
+
+    def embedder(self) -> SentenceEmbedder:
+        """The text embedder, loaded once and kept across index versions."""
+        with self._embedder_lock:
+            if self._embedder is None:
+                from indexing.stages.embed import embedder_from_settings
+
+                self._embedder = embedder_from_settings(self.settings)
+            return self._embedder
+
+    def _index_keyframes(self, gen: _Generation) -> None:
+        """Map URL names to the keyframes of indexed video files that lie in <db>/keyframes."""
+        base = (self.db_dir / "keyframes").resolve()
+        store = gen.store
+        for m in gen.snapshot.media:
+            if not m.has_video or store is None:
+                continue
+            try:
+                shots = store.shots_of(m.media_id)
+            except Exception as exc:  # one unreadable table must not hide the others' frames
+                log.warning("cannot read the shots of %s: %s", m.path, exc)
+                continue
+            for shot in shots:
+                if shot.keyframe is None:
+                    continue
+                recorded = Path(shot.keyframe)
+                # An index built with a relative --db records relative paths; the keyframe
+                # folder is flat, so the file name finds it from any working directory.
+                path = recorded if recorded.is_absolute() else base / recorded.name
+                try:
+                    real = path.resolve(strict=True)
+                    rel = real.relative_to(base)
+                except (OSError, ValueError):
+                    continue  # only files inside the index's own keyframe folder are served
+                name = _UNSAFE_NAME.sub("-", "-".join(rel.with_suffix("").parts)).strip("-.")
+                if not name:
+                    continue
+                if gen.keyframes.get(name, real) != real:
+                    name = f"{m.media_id[:8]}-{name}"
+                gen.keyframes[name] = real
+                gen.keyframe_names[str(recorded)] = name
+
+    def retriever(self) -> Retriever:
+        """The shared retriever over the current index; raise StoreError when there is none."""
+        from assistant.retrieval import Retriever
+        from indexing.stores.base import StoreError
+
+        gen = self._current()
+        if gen.store is None:
+            raise StoreError(f"no DEERIn index at {self.db_dir} (run `deerin index PATH`)")
+        embedder = self.embedder()
+        with self._lock:
+            if gen.retriever is None:
+                gen.retriever = Retriever(gen.store, self.settings, embedder=embedder)
+            return gen.retriever
+
+    def assistant(self, llm_spec: str | None = None) -> tuple[Assistant, str | None]:
+        """The shared assistant for ``llm_spec`` (default: the server's), loading it once.
+
+        When the model cannot be used, an assistant without LLM is returned (it answers with
+        the best passage, quoted) together with the reason, one line for the user.
+        """
+        from assistant.answer import Assistant
+        from assistant.llm import LLMUnavailable, load_llm
+
+        spec = (llm_spec or "").strip() or self.llm_spec
+        retriever = self.retriever()
+        problem: str | None = None
+        try:
+            # Chat answers are not compared run to run, so llama.cpp may keep the evaluated
+            # prompt prefix (system prompt) between questions: a faster first token.
+            llm = load_llm(spec, cache=self.cache, reuse_prefix=True)
+        except LLMUnavailable as exc:
+            llm, problem = None, str(exc)
+        key = spec if llm is not None else ""
+        with self._lock:
+            gen = self._gen
+            cached = gen.assistants if gen.retriever is retriever else {}
+            found = cached.get(key)
+            if found is None:
+                options = {} if self.max_tokens is None else {"max_tokens": self.max_tokens}
+                found = Assistant(retriever, llm, k=self.k, **options)
+                cached[key] = found
+            return found, problem
+
+    def warm_up(self) -> None:
+        """Load the embedder and the default LLM now, so the first question does not wait."""
+        try:
+            snap = self.snapshot()
+            if not snap.clips:
+                return
+            self.retriever().embed_query("warm up")
+            _, problem = self.assistant(None)
+            if problem:
+                log.warning("LLM unavailable, answers will quote the best clip: %s", problem)
+            log.info("models loaded")
+        except Exception as exc:  # warming is an optimisation: questions retry and report
+            log.warning("warm-up failed: %s", exc)
+
+    # -- media routes --------------------------------------------------------------------------
+    def resolve_media(self, media_id: str) -> MediaFile | None:
+        """The indexed file with this content id (``None`` for anything else)."""
+        gen = self._current()
+        record = gen.snapshot.by_id(media_id)
+        if record is None and gen.store is not None:
+            # Indexed after the last snapshot: ask the store before saying no.
+            record = self.snapshot().by_id(media_id)
+        if record is None:
+            return None
+        return MediaFile(Path(record.path), audio_only=not record.has_video)
+
+    def resolve_keyframe(self, name: str) -> Path | None:
+        """The keyframe file behind a URL name, if it belongs to an indexed file."""
+        return self._current().keyframes.get(name)
+
+    def media_url(self, clip: Clip) -> str:
+        """Where a player loads ``clip``: the media route plus ``#t=start,end``."""
+        return media_url(clip.media_id, Path(clip.media_path).name, start=clip.start,
+                         end=clip.end)
+
+    def keyframe_url(self, clip: Clip) -> str | None:
+        """The thumbnail URL of ``clip``'s keyframe, when the index has one for it."""
+        if not clip.keyframe:
+            return None
+        gen = self._current()
+        name = gen.keyframe_names.get(str(Path(clip.keyframe)))
+        if name is None and Path(clip.keyframe).stem in gen.keyframes:
+            name = Path(clip.keyframe).stem  # recorded differently, but the same indexed frame
+        return keyframe_url(name) if name else None
+
+    def is_audio_only(self, clip: Clip) -> bool:
+        """Whether ``clip`` comes from a file without a picture."""
+        record = self._current().snapshot.by_id(clip.media_id)
+        if record is not None:
+            return not record.has_video
+        from assistant.web.media import content_type
+
+        return content_type(Path(clip.media_path)).startswith("audio/")
+
+    # -- starters ------------------------------------------------------------------------------
+    def starters(self, limit: int = 3) -> list[tuple[str, str]]:
+        """Up to ``limit`` (label, question) pairs built from what the collection says."""
+        snap = self.snapshot()
+        with self._lock:
+            gen = self._gen
+            if gen.starters is not None:
+                return gen.starters
+            store = gen.store
+        texts: dict[str, list[str]] = {}
+        if store is not None:
+            for m in _varied(snap.media, limit * 3):
+                if m.clips:
+                    try:
+                        clips = store.clips_of(m.media_id)
+                    except Exception as exc:
+                        log.warning("cannot read the clips of %s: %s", m.path, exc)
+                        continue
+                    texts[m.media_id] = [c.text for c in clips]
+        found = suggest_questions(snap.media, texts, limit=limit)
+        with self._lock:
+            if self._gen is gen:
+                gen.starters = found
+        return found
+
+
+def _assistant_default(name: str) -> int:
+    """A keyword default of :class:`~assistant.answer.Assistant` (one source of truth)."""
+    import inspect
+
+    from assistant.answer import Assistant
+
+    return int(inspect.signature(Assistant).parameters[name].default)
+
+
+def _varied(media: tuple[MediaRecord, ...], n: int) -> list[MediaRecord]:
+    """Up to ``n`` files, alternating video and audio so suggestions cover both."""
+    video = [m for m in media if m.has_video]
+    audio = [m for m in media if not m.has_video]
+    out: list[MediaRecord] = []
+    while (video or audio) and len(out) < n:
+        for group in (audio, video):
+            if group and len(out) < n:
+                out.append(group.pop(0))
+    return out
+
+
+def title_of(name: str) -> str:
+    """A file name as words: ``lewin_physicsworks_lecture_audio.webm`` → ``lewin physicsworks
+    lecture``.
+
+    Not :func:`indexing.stages.clips.media_title`, which titles the text that gets embedded: that
+    one drops every number and keeps form words (``popeye sinbad part3``), this one keeps years
+    and drops form words and part numbers (``popeye sinbad 1936``), for a question a user reads.
+    """
+    stem = name.rsplit(".", 1)[0]
+    words = [w for w in re.split(r"[\s_\-.]+", stem) if w]
+    kept = [w for w in words if w.lower() not in _TITLE_NOISE and not re.fullmatch(
+        r"(part)?\d{1,3}", w.lower())]
+    return " ".join(kept or words)
+
+
+def suggest_questions(
+    media: tuple[MediaRecord, ...] | list[MediaRecord],
+    texts: dict[str, list[str]],
+    *,
+    limit: int = 3,
+) -> list[tuple[str, str]]:
+    """Questions about the files in ``texts`` (media id → clip texts), one per file.
+
+    Each asks about the word most particular to that file (frequent in it, rare in the others),
+    so retrieval has something to find: ``("Energy — lewin physicsworks lecture", "What is said
+    about energy in lewin physicsworks lecture?")``.
+    """
+    from assistant.citations import STOPWORDS
+
+    counts: dict[str, Counter[str]] = {}
+    for media_id, clip_texts in texts.items():
+        said: Counter[str] = Counter()
+        for text in clip_texts:
+            said.update(w for w in re.findall(r"[a-z]{5,}", text.lower())
+                        if w not in STOPWORDS and w not in _FILLER)
+        counts[media_id] = said
+    files_with: Counter[str] = Counter()
+    for said in counts.values():
+        files_with.update(said.keys())
+    n_files = max(1, len(counts))
+    out: list[tuple[str, str]] = []
+    for m in media:
+        words = counts.get(m.media_id)
+        if not words or len(out) >= limit:
+            continue
+        tf = words
+        best = max(tf, key=lambda w: (tf[w] * math.log(1 + n_files / files_with[w]), w))
+        if tf[best] < 2:
+            continue  # a word said once is as likely noise as topic
+        title = title_of(m.name)
+        out.append((f"{best.capitalize()} — {title}",
+                    f"What is said about {best} in {title}?"))
+    return out
+
+
+def short_name(name: str, limit: int = 18) -> str:
+    """A file name cut at a word boundary: ``gwb_columbia_address_2003.ogg`` → ``gwb_columbia…``.
+
+    Names whose stem fits in ``limit`` characters are kept whole, extension included.
+    """
+    stem = name.rsplit(".", 1)[0] if "." in name else name
+    if len(stem) <= limit:
+        return name
+    cut = stem[: limit + 1]
+    boundary = max(cut.rfind(c) for c in "_- .")
+    head = stem[:boundary] if boundary > 3 else stem[:limit]
+    return head.rstrip("_- .") + "…"
