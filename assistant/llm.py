@@ -126,10 +126,11 @@ class LlamaCppLLM(BaseLLM):
     ) -> None:
         """Load ``model_path``; raise :class:`LLMUnavailable` if it cannot be loaded.
 
-        ``threads`` defaults to half the cores (at least one). llama.cpp's OpenMP workers spin
-        while they wait, so a thread per core collapses as soon as anything else runs: on a busy
-        2-core machine two threads made the first token 2-3x and decoding up to 7x slower than
-        one. Pass more on an idle many-core machine. ``seed`` is applied
+        ``threads`` defaults to one per core. llama.cpp's OpenMP workers spin while they wait,
+        so on a busy machine a thread per core collapses (2-3x slower first token) unless
+        ``OMP_WAIT_POLICY=PASSIVE`` is set before the OpenMP runtime starts, which the ``deerin``
+        entry point does. Measured on 2 idle cores (bench/ask_latency.py): first token p50 1.71 s
+        with 1 thread, 1.08 s with 2, 0.93 s with 2 and passive waiting. ``seed`` is applied
         to every call so the same messages give the same reply. ``repeat_penalty`` (1.0 = off)
         keeps tiny models from looping on a phrase.
 
@@ -152,7 +153,7 @@ class LlamaCppLLM(BaseLLM):
         self.seed = seed
         self.repeat_penalty = repeat_penalty
         self.reuse_prefix = reuse_prefix
-        n_threads = threads or max(1, (os.cpu_count() or 2) // 2)
+        n_threads = threads or max(1, os.cpu_count() or 1)
         try:
             # chat_format=None lets llama_cpp build the chat template stored in the GGUF.
             self._llama = Llama(

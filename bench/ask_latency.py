@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # as the deerin entry point sets it
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
@@ -45,6 +46,9 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--db", type=Path, default=Path.home() / ".cache" / "deerin" / "bench-index")
     ap.add_argument("--media", type=Path, default=REPO.parent / "shared" / "media")
+    ap.add_argument("--threads", type=int, default=None, help="llama.cpp threads")
+    ap.add_argument("--no-prefix-reuse", action="store_true",
+                    help="re-evaluate the whole prompt each time (repeatable replies)")
     args = ap.parse_args()
 
     from assistant.answer import Assistant, build_messages
@@ -61,7 +65,8 @@ def main() -> None:
     print(f"index ready in {time.perf_counter() - t:.1f} s: {len(store.media())} files, "
           f"{store.count_clips()} clips")
     retriever = Retriever(store, settings)
-    llm = load_llm(None)
+    # As the app and `deerin ask` run it: prefix reuse keeps the system prompt evaluated.
+    llm = load_llm(None, threads=args.threads, reuse_prefix=not args.no_prefix_reuse)
     bot = Assistant(retriever, llm)
     bot.ask(QUESTIONS[0])  # warm-up: model load, first-call allocations
 

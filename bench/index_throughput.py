@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # as the deerin entry point sets it
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 

@@ -374,6 +374,9 @@ def main() -> None:
     """Console-script entry point."""
     # Model loaders draw their own tqdm bars, which would tear through rich's progress display.
     os.environ.setdefault("TQDM_DISABLE", "1")
+    # Idle OpenMP workers (llama.cpp, torch) must sleep, not spin: with spinning, a thread per
+    # core stalls whenever anything else runs (see LlamaCppLLM). Set before any runtime starts.
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     try:
         app()
     except KeyboardInterrupt:
