@@ -37,9 +37,6 @@ class Settings:
     clip_target: float = 12.0  # preferred clip length in seconds
     clip_max: float = 30.0
     clip_min: float = 3.0
-    visual_model: str | None = None  # open_clip "ARCH/PRETRAINED" or a local path; None = off
-    caption_model: str | None = None  # transformers image-to-text model; None = off
-    ocr: bool = False
     threads: int = field(default_factory=lambda: os.cpu_count() or 2)
 
     @classmethod
@@ -54,12 +51,6 @@ class Settings:
             values["asr_model"] = env["DEERIN_ASR_MODEL"]
         if env.get("DEERIN_EMBED_MODEL"):
             values["embed_model"] = env["DEERIN_EMBED_MODEL"]
-        if env.get("DEERIN_VISUAL_MODEL"):
-            values["visual_model"] = env["DEERIN_VISUAL_MODEL"]
-        if env.get("DEERIN_CAPTION_MODEL"):
-            values["caption_model"] = env["DEERIN_CAPTION_MODEL"]
-        if env.get("DEERIN_OCR", "").lower() in {"1", "true", "yes", "on"}:
-            values["ocr"] = True
         values.update({k: v for k, v in overrides.items() if v is not None})
         if "db_dir" in values:
             values["db_dir"] = Path(str(values["db_dir"])).expanduser()

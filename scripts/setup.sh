@@ -36,5 +36,5 @@ if ! "$VENV/bin/python" -c "import llama_cpp" 2>/dev/null; then
     $PIP install -q "llama-cpp-python>=0.3.7"
 fi
 
-$PIP install -q -e ".[visual,test]"
+$PIP install -q -e ".[test]"
 echo "setup: done. Activate with: source $VENV/bin/activate  (then: deerin doctor)"
