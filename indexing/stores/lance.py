@@ -12,7 +12,7 @@ import json
 import threading
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, fields
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -20,65 +20,18 @@ import numpy as np
 import pyarrow as pa
 
 from indexing.stores.base import FailureRecord, MediaRecord, StoreError
+from indexing.stores.lance_schema import (
+    FAILURE_SCHEMA,
+    SHOT_SCHEMA,
+    clip_schema,
+    media_schema,
+    quote,
+    window_schema,
+)
 from indexing.types import Clip, ClipKind, Hit, Shot
 
 RRF_K = 60  # the usual reciprocal-rank-fusion constant: damps the weight of the very first ranks
 _VECTOR_INDEX_MIN_ROWS = 50_000  # below this a flat scan is faster than an ANN index
-
-
-def _quote(value: str) -> str:
-    """Quote a string for a LanceDB SQL filter."""
-    return "'" + value.replace("'", "''") + "'"
-
-
-def _media_schema() -> pa.Schema:
-    types = {float: pa.float64(), int: pa.int64(), bool: pa.bool_(), str: pa.string()}
-    hints = {"float": float, "int": int, "bool": bool, "str": str}
-    return pa.schema([pa.field(f.name, types[hints[str(f.type)]]) for f in fields(MediaRecord)])
-
-
-def _clip_schema(dim: int) -> pa.Schema:
-    return pa.schema([
-        pa.field("id", pa.string()),
-        pa.field("media_id", pa.string()),
-        pa.field("media_path", pa.string()),
-        pa.field("kind", pa.string()),
-        pa.field("start", pa.float64()),
-        pa.field("end", pa.float64()),
-        pa.field("seq", pa.int32()),
-        pa.field("shot_index", pa.int32()),
-        pa.field("keyframe", pa.string()),
-        pa.field("text", pa.string()),
-        pa.field("vector", pa.list_(pa.float32(), dim)),
-    ])
-
-
-def _window_schema(dim: int) -> pa.Schema:
-    return pa.schema([
-        pa.field("id", pa.string()),
-        pa.field("clip_id", pa.string()),
-        pa.field("media_id", pa.string()),
-        pa.field("media_path", pa.string()),
-        pa.field("kind", pa.string()),
-        pa.field("vector", pa.list_(pa.float32(), dim)),
-    ])
-
-
-_SHOT_SCHEMA = pa.schema([
-    pa.field("id", pa.string()),
-    pa.field("media_id", pa.string()),
-    pa.field("media_path", pa.string()),
-    pa.field("idx", pa.int32()),
-    pa.field("start", pa.float64()),
-    pa.field("end", pa.float64()),
-    pa.field("keyframe", pa.string()),
-    pa.field("keyframe_time", pa.float64()),
-])
-
-_FAILURE_SCHEMA = pa.schema([
-    pa.field("path", pa.string()), pa.field("reason", pa.string()),
-    pa.field("stage", pa.string()), pa.field("at", pa.float64()),
-])
 
 
 class LanceStore:
@@ -166,20 +119,20 @@ class LanceStore:
         t = self._table("media")
         if t is None:
             return None
-        rows = t.search().where(f"path = {_quote(path)}").limit(2).to_list()
-        return MediaRecord(**{k: rows[0][k] for k in _media_schema().names}) if rows else None
+        rows = t.search().where(f"path = {quote(path)}").limit(2).to_list()
+        return MediaRecord(**{k: rows[0][k] for k in media_schema().names}) if rows else None
 
     def media_by_id(self, media_id: str) -> MediaRecord | None:
         t = self._table("media")
         if t is None:
             return None
-        rows = t.search().where(f"media_id = {_quote(media_id)}").limit(1).to_list()
-        return MediaRecord(**{k: rows[0][k] for k in _media_schema().names}) if rows else None
+        rows = t.search().where(f"media_id = {quote(media_id)}").limit(1).to_list()
+        return MediaRecord(**{k: rows[0][k] for k in media_schema().names}) if rows else None
 
     def put_media(self, record: MediaRecord) -> None:
         with self._lock:
-            t = self._table_or_create("media", _media_schema())
-            t.delete(f"path = {_quote(record.path)}")
+            t = self._table_or_create("media", media_schema())
+            t.delete(f"path = {quote(record.path)}")
             t.add([asdict(record)])
             self._fts_dirty = True
 
@@ -189,7 +142,7 @@ class LanceStore:
                                  ("shots", "media_path"), ("media", "path")):
                 t = self._table(name)
                 if t is not None:
-                    t.delete(f"{column} = {_quote(path)}")
+                    t.delete(f"{column} = {quote(path)}")
 
     # -- clips and shots -----------------------------------------------------------------------
     def add_clips(self, clips: Sequence[Clip], vectors: np.ndarray,
@@ -215,11 +168,11 @@ class LanceStore:
             for c, v in zip(clips, vectors, strict=True)
         ]
         with self._lock:
-            t = self._table_or_create("clips", _clip_schema(emb[1]))
+            t = self._table_or_create("clips", clip_schema(emb[1]))
             # merge_insert on the content id makes re-adding the same clips a no-op
             res = (t.merge_insert("id").when_not_matched_insert_all().execute(rows))
             if len(windows):
-                w = self._table_or_create("windows", _window_schema(emb[1]))
+                w = self._table_or_create("windows", window_schema(emb[1]))
                 wrows = [{"id": f"{clips[i].clip_id}:{j}", "clip_id": clips[i].clip_id,
                           "media_id": clips[i].media_id, "media_path": clips[i].media_path,
                           "kind": clips[i].kind.value,
@@ -242,7 +195,7 @@ class LanceStore:
             for s in shots
         ]
         with self._lock:
-            t = self._table_or_create("shots", _SHOT_SCHEMA)
+            t = self._table_or_create("shots", SHOT_SCHEMA)
             t.merge_insert("id").when_matched_update_all().when_not_matched_insert_all() \
                 .execute(rows)
 
@@ -262,7 +215,7 @@ class LanceStore:
         t = self._table("clips")
         if t is None:
             return []
-        rows = (t.search().where(f"media_id = {_quote(media_id)}")
+        rows = (t.search().where(f"media_id = {quote(media_id)}")
                 .select(list(self._CLIP_COLUMNS)).limit(1_000_000).to_list())
         clips = [self._row_to_clip(r) for r in rows]
         return sorted(clips, key=lambda c: (c.kind.value, c.start, c.seq))
@@ -279,7 +232,7 @@ class LanceStore:
         t = self._table("shots")
         if t is None:
             return []
-        rows = t.search().where(f"media_id = {_quote(media_id)}").limit(1_000_000).to_list()
+        rows = t.search().where(f"media_id = {quote(media_id)}").limit(1_000_000).to_list()
         shots = [Shot(index=int(r["idx"]), start=r["start"], end=r["end"],
                       keyframe=Path(r["keyframe"]) if r["keyframe"] else None,
                       keyframe_time=None if r["keyframe_time"] < 0 else r["keyframe_time"])
@@ -290,7 +243,7 @@ class LanceStore:
         t = self._table("clips")
         if t is None:
             return 0
-        return int(t.count_rows(f"media_id = {_quote(media_id)}" if media_id else None))
+        return int(t.count_rows(f"media_id = {quote(media_id)}" if media_id else None))
 
     def prune_orphans(self) -> int:
         """Drop clips and shots that no media record vouches for; return how many files had any.
@@ -309,9 +262,9 @@ class LanceStore:
                     stale[r["media_path"]] = done.get(r["media_path"])
         with self._lock:
             for path, keep in stale.items():
-                cond = f"media_path = {_quote(path)}"
+                cond = f"media_path = {quote(path)}"
                 if keep is not None:
-                    cond += f" AND media_id != {_quote(keep)}"
+                    cond += f" AND media_id != {quote(keep)}"
                 for name in ("clips", "windows", "shots"):
                     table = self._table(name)
                     if table is not None:
@@ -350,7 +303,7 @@ class LanceStore:
             return []
         where = None
         if kinds:
-            where = "kind IN (" + ", ".join(_quote(k.value) for k in kinds) + ")"
+            where = "kind IN (" + ", ".join(quote(k.value) for k in kinds) + ")"
         ranked: dict[str, list[str]] = {}
         rows_by_id: dict[str, dict[str, Any]] = {}
         clip_sim: dict[str, float] = {}
@@ -393,7 +346,7 @@ class LanceStore:
         missing = [cid for cid in order if cid not in rows_by_id
                    or (qvec is not None and cid not in clip_sim)]
         if missing:
-            ids = ", ".join(_quote(c) for c in missing)
+            ids = ", ".join(quote(c) for c in missing)
             for r in t.search().where(f"id IN ({ids})") \
                     .select([*self._CLIP_COLUMNS, "vector"]).limit(len(missing)).to_list():
                 rows_by_id[r["id"]] = r
@@ -423,7 +376,7 @@ class LanceStore:
         t = self._table("clips")
         if t is None:
             return []
-        cond = (f"media_id = {_quote(clip.media_id)} AND kind = {_quote(clip.kind.value)} "
+        cond = (f"media_id = {quote(clip.media_id)} AND kind = {quote(clip.kind.value)} "
                 f"AND seq >= {clip.seq - radius} AND seq <= {clip.seq + radius} "
                 f"AND seq != {clip.seq}")
         rows = t.search().where(cond).select(list(self._CLIP_COLUMNS)).limit(2 * radius + 1) \
@@ -433,15 +386,15 @@ class LanceStore:
     # -- failures ------------------------------------------------------------------------------
     def record_failure(self, path: str, reason: str, stage: str) -> None:
         with self._lock:
-            t = self._table_or_create("failures", _FAILURE_SCHEMA)
-            t.delete(f"path = {_quote(path)}")
+            t = self._table_or_create("failures", FAILURE_SCHEMA)
+            t.delete(f"path = {quote(path)}")
             t.add([{"path": path, "reason": reason, "stage": stage, "at": time.time()}])
 
     def clear_failure(self, path: str) -> None:
         t = self._table("failures")
         if t is not None:
             with self._lock:
-                t.delete(f"path = {_quote(path)}")
+                t.delete(f"path = {quote(path)}")
 
     def failures(self) -> list[FailureRecord]:
         t = self._table("failures")

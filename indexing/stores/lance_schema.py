@@ -1,0 +1,64 @@
+"""Arrow schemas of the LanceDB tables, and SQL-filter quoting."""
+
+from __future__ import annotations
+
+from dataclasses import fields
+
+import pyarrow as pa
+
+from indexing.stores.base import MediaRecord
+
+
+def quote(value: str) -> str:
+    """Quote a string for a LanceDB SQL filter."""
+    return "'" + value.replace("'", "''") + "'"
+
+
+def media_schema() -> pa.Schema:
+    types = {float: pa.float64(), int: pa.int64(), bool: pa.bool_(), str: pa.string()}
+    hints = {"float": float, "int": int, "bool": bool, "str": str}
+    return pa.schema([pa.field(f.name, types[hints[str(f.type)]]) for f in fields(MediaRecord)])
+
+
+def clip_schema(dim: int) -> pa.Schema:
+    return pa.schema([
+        pa.field("id", pa.string()),
+        pa.field("media_id", pa.string()),
+        pa.field("media_path", pa.string()),
+        pa.field("kind", pa.string()),
+        pa.field("start", pa.float64()),
+        pa.field("end", pa.float64()),
+        pa.field("seq", pa.int32()),
+        pa.field("shot_index", pa.int32()),
+        pa.field("keyframe", pa.string()),
+        pa.field("text", pa.string()),
+        pa.field("vector", pa.list_(pa.float32(), dim)),
+    ])
+
+
+def window_schema(dim: int) -> pa.Schema:
+    return pa.schema([
+        pa.field("id", pa.string()),
+        pa.field("clip_id", pa.string()),
+        pa.field("media_id", pa.string()),
+        pa.field("media_path", pa.string()),
+        pa.field("kind", pa.string()),
+        pa.field("vector", pa.list_(pa.float32(), dim)),
+    ])
+
+
+SHOT_SCHEMA = pa.schema([
+    pa.field("id", pa.string()),
+    pa.field("media_id", pa.string()),
+    pa.field("media_path", pa.string()),
+    pa.field("idx", pa.int32()),
+    pa.field("start", pa.float64()),
+    pa.field("end", pa.float64()),
+    pa.field("keyframe", pa.string()),
+    pa.field("keyframe_time", pa.float64()),
+])
+
+FAILURE_SCHEMA = pa.schema([
+    pa.field("path", pa.string()), pa.field("reason", pa.string()),
+    pa.field("stage", pa.string()), pa.field("at", pa.float64()),
+])
