@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Protocol
 
@@ -88,7 +88,7 @@ class Backends:
         if self._shots is None:
             from indexing.stages.shots import SceneDetectShots
 
-            self._shots = SceneDetectShots(downscale_width=self.settings.shot_downscale_width)
+            self._shots = SceneDetectShots.from_settings(self.settings)
         return self._shots
 
 
@@ -279,8 +279,6 @@ class Indexer:
 
 
 def _record_with_stat(r: MediaRecord, size: int, mtime_ns: int) -> MediaRecord:
-    from dataclasses import replace
-
     return replace(r, size=size, mtime_ns=mtime_ns)
 
 
