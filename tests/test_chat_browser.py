@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -22,6 +21,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from chat_support import free_port
 
 from assistant.web.media import media_url
 from indexing.stores.lance import LanceStore
@@ -57,12 +57,6 @@ def chat_index(base: Path, media_dir: Path) -> Path:
 
 def _seconds(value: float) -> str:
     return f"{value:.3f}".rstrip("0").rstrip(".")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def launch_chat(db: Path, workdir: Path) -> tuple[subprocess.Popen[str], str, Path]:

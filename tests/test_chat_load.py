@@ -27,6 +27,7 @@ import pytest
 import socketio
 
 # The same session-wide index and server launcher as the browser test (tests/ is on sys.path).
+from chat_support import connect_webapp
 from test_chat_browser import chat_index, launch_chat, stop
 
 SESSIONS = 10
@@ -97,12 +98,8 @@ async def ask(url: str, question: str) -> Outcome:
         if el.get("type") in {"audio", "video"}:
             out.players.append(str(el.get("url")))
 
-    auth = {"clientType": "webapp", "sessionId": str(uuid.uuid4()), "threadId": "",
-            "userEnv": "{}", "chatProfile": ""}
-    await client.connect(url, socketio_path="/ws/socket.io", transports=["websocket"],
-                         auth=auth, wait_timeout=30)
+    await connect_webapp(client, url)
     try:
-        await client.emit("connection_successful")
         await asyncio.wait_for(started.wait(), 120)  # on_chat_start has run
         message = {"id": str(uuid.uuid4()), "threadId": "", "name": "User",
                    "type": "user_message", "output": question,

@@ -12,17 +12,16 @@ import base64
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import pytest
+from chat_support import connect_webapp, free_port
 
 from assistant.web.chat_service import short_name, suggest_questions, title_of
 from assistant.web.media import media_url
@@ -34,12 +33,6 @@ from indexing.types import Shot
 REPO = Path(__file__).resolve().parent.parent
 DEERIN = Path(sys.executable).with_name("deerin")
 USER, PASSWORD = "archivist", "correct horse:battery"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass
@@ -325,12 +318,8 @@ async def _chat_start_messages(url: str) -> list[str]:
         if began.is_set():
             ended.set()
 
-    auth = {"clientType": "webapp", "sessionId": str(uuid.uuid4()), "threadId": "",
-            "userEnv": "{}", "chatProfile": ""}
-    await client.connect(url, socketio_path="/ws/socket.io", transports=["websocket"],
-                         auth=auth, wait_timeout=30)
+    await connect_webapp(client, url)
     try:
-        await client.emit("connection_successful")
         await asyncio.wait_for(ended.wait(), 60)
     finally:
         await client.disconnect()
