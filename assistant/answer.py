@@ -5,7 +5,9 @@ The flow of :meth:`Assistant.stream`:
 1. check the question (empty, too long);
 2. rewrite a follow-up into a standalone question using the chat history;
 3. retrieve and rerank clips; refuse at once when even the best one is weak evidence
-   (threshold calibrated on the dev set, see MIN_EVIDENCE);
+   (threshold calibrated on the dev set, see MIN_EVIDENCE), or when the question asks for a
+   kind of answer (a year, a place, who directed…) that no close clip holds
+   (:mod:`assistant.answerability`);
 4. stream the LLM's answer over numbered sources;
 5. check every sentence against the clips it cites (:mod:`assistant.citations`): unsupported
    markers and sentences are dropped. When nothing survives, a short extractive answer quoting the
@@ -27,20 +29,25 @@ from pathlib import Path
 import numpy as np
 
 import prompts
+from assistant.answerability import expectation, holds_answer
 from assistant.citations import check_answer, content_words, focus, split_sentences
 from assistant.llm import LLM
+from assistant.rerank import MARGIN
 from assistant.retrieval import Evidence, Retriever
 from indexing.types import Clip, Hit
 
 MAX_QUESTION_CHARS = 2000
 SOURCE_CHARS = 420  # per source given to the LLM (~100 tokens)
-CITABLE_RELATIVE_SCORE = 0.9  # a cited clip scores at least this share of the best clip
+CITABLE_RELATIVE_SCORE = 0.9  # a cited clip ranks first or has this share of the best score
 REFUSAL_TEXT = "I can't find that in the collection."
 # Refuse without asking the LLM when the best clip's rerank score is below this. Calibrated on
 # eval/sets/dev.jsonl: the highest threshold keeping false refusals of answerable questions
 # under 10 % (0.34 refuses 5/85 answerable, 3/12 unanswerable). Retrieval similarity alone
 # separates near-miss questions poorly; the citation check does the rest.
 MIN_EVIDENCE = 0.34
+# How far below the best similarity a clip may be and still answer a typed question: the
+# rerank's margin, as clips further down were never candidates for the first place.
+TYPED_MARGIN = MARGIN
 
 
 class QuestionError(ValueError):
@@ -136,11 +143,30 @@ class Assistant:
         query = self.standalone(question, history)
         timings["rewrite_s"] = time.perf_counter() - t0
         t1 = time.perf_counter()
-        hits = self.retriever.search(query, k=k)
+        candidates = self.retriever.candidates(query)
         timings["retrieval_s"] = time.perf_counter() - t1
+        t1 = time.perf_counter()
+        ranked = self.retriever.rerank(query, candidates)
+        timings["rerank_s"] = time.perf_counter() - t1
+        hits = ranked[:k]
+        # Evidence strength is the best similarity; the rerank may put another clip first.
+        strength = max((h.score for h in hits), default=0.0)
+        expected = expectation(query)
+        if expected is not None and hits and strength >= self.min_evidence:
+            # Only clips holding the kind of answer asked for (a year, a name…) can answer, and
+            # only close ones: a number from another recording answers nothing.
+            close = [h for h in ranked[:2 * k] if h.score >= strength - TYPED_MARGIN]
+            hits = [h for h in close if holds_answer(query, h.clip.text, expected)][:k]
+            if not hits:
+                yield Event("retrieved", hits=tuple(ranked[:k]))
+                timings["total_s"] = time.perf_counter() - t0
+                text = f"{REFUSAL_TEXT} The closest clips hold no {expected.describe()}."
+                yield Event("answer", answer=Answer(question, query, text, True, (),
+                                                    tuple(ranked[:k]), timings))
+                return
         yield Event("retrieved", hits=tuple(hits))
-        if not hits or hits[0].score < self.min_evidence or self.llm is None:
-            if hits and hits[0].score >= self.min_evidence:  # no LLM configured: extractive
+        if not hits or strength < self.min_evidence or self.llm is None:
+            if hits and strength >= self.min_evidence:  # no LLM configured: extractive
                 answer = self._extractive(question, query, hits, timings)
                 timings["total_s"] = time.perf_counter() - t0
                 yield Event("answer", answer=answer)
@@ -199,8 +225,9 @@ class Assistant:
         # Only clips about as strong as the best one may back a sentence: the small model mixes
         # in sentences from weaker sources, and on the dev set those were the asked-about moment
         # far less often (32 %) than the best-ranked clip (70 %).
-        floor = evidence[0].hit.score * CITABLE_RELATIVE_SCORE if evidence else 0.0
-        texts = [e.hit.clip.text if e.hit.score >= floor else "" for e in evidence]
+        floor = max((e.hit.score for e in evidence), default=0.0) * CITABLE_RELATIVE_SCORE
+        texts = [e.hit.clip.text if i == 0 or e.hit.score >= floor else ""
+                 for i, e in enumerate(evidence)]
         embed = self.retriever.embedder.embed_texts
         checked = focus(check_answer(raw, texts, embed=embed), query, embed)
         if not checked:

@@ -191,9 +191,10 @@ class LlamaCppLLM(BaseLLM):
                     stream=True,
                 )
                 for chunk in chunks:
-                    delta = chunk["choices"][0]["delta"].get("content")  # type: ignore[index]
-                    if delta:
-                        yield delta
+                    delta: Any = chunk["choices"][0]["delta"]  # type: ignore[index]
+                    content = delta.get("content") if isinstance(delta, dict) else None
+                    if content:
+                        yield str(content)
             except ValueError as e:
                 # llama_cpp reports an overflowing prompt as a ValueError; name it for the caller,
                 # which can then trim its sources and try again.

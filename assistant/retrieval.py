@@ -10,18 +10,22 @@ Steps, each measured on the dev set (eval/sets/dev.jsonl, 85 answerable question
    0.03): full text adds candidates through fusion but gets no weight in the final order;
 3. de-duplication: clips of the same file that overlap in time (speech vs. subtitles of the same
    line) collapse into the best-scoring one;
-4. neighbour expansion (for the LLM context only): the clips just before and after a hit, so an
+4. second-stage rerank of the closest few by query likelihood under a small LLM
+   (:mod:`assistant.rerank`; no cross-encoder ships as an offline PyPI package);
+5. neighbour expansion (for the LLM context only): the clips just before and after a hit, so an
    answer that straddles a clip edge is still visible to the model.
-No cross-encoder ships as an offline PyPI package, so none is used.
 """
 
 from __future__ import annotations
 
+import logging
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
 
+from assistant.rerank import Reranker, RerankerUnavailable, RerankPolicy, rerank_by_likelihood
 from indexing.protocols import Embedder
 from indexing.settings import Settings
 from indexing.stores.lance import LanceStore
@@ -31,6 +35,8 @@ from indexing.types import Clip, ClipKind, Hit
 W_SEMANTIC = 1.0
 W_LEXICAL = 0.0
 CANDIDATES = 40
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,10 +52,17 @@ class Retriever:
     """Hybrid retrieval with rerank and de-duplication over one store."""
 
     def __init__(self, store: LanceStore, settings: Settings,
-                 embedder: Embedder | None = None) -> None:
+                 embedder: Embedder | None = None, reranker: Reranker | None = None,
+                 policy: RerankPolicy | None = None) -> None:
+        """``reranker`` defaults to the one ``settings.rerank`` names, loaded on first use."""
         self.store = store
         self.settings = settings
+        self.policy = policy or RerankPolicy()
         self._embedder = embedder
+        self._reranker = reranker
+        self._reranker_loaded = reranker is not None or settings.rerank == "off"
+        self._lock = threading.Lock()
+        self.rerank_problem: str | None = None  # why the configured reranker is not in use
 
     @property
     def embedder(self) -> Embedder:
@@ -58,6 +71,23 @@ class Retriever:
 
             self._embedder = embedder_from_settings(self.settings)
         return self._embedder
+
+    @property
+    def reranker(self) -> Reranker | None:
+        """The second-stage reranker, or ``None`` when off or unavailable (see
+        :attr:`rerank_problem`): retrieval then keeps the first-stage order."""
+        with self._lock:
+            if not self._reranker_loaded:
+                from assistant.rerank import load_reranker
+
+                try:
+                    self._reranker = load_reranker(self.settings.rerank,
+                                                   threads=self.settings.threads)
+                except RerankerUnavailable as e:
+                    self.rerank_problem = str(e)
+                    log.warning("rerank disabled: %s", e)
+                self._reranker_loaded = True
+            return self._reranker
 
     def embed_query(self, text: str) -> np.ndarray:
         """The query vector, in the store's embedding space."""
@@ -71,11 +101,21 @@ class Retriever:
 
     def search(self, query: str, k: int = 10,
                kinds: Sequence[ClipKind] | None = None) -> list[Hit]:
-        """The ``k`` best clips for ``query``, best first, with rerank scores in [0, 1]."""
+        """The ``k`` best clips for ``query``, best first (both stages)."""
+        return self.rerank(query, self.candidates(query, kinds))[:k]
+
+    def candidates(self, query: str, kinds: Sequence[ClipKind] | None = None) -> list[Hit]:
+        """First stage: fused, de-duplicated candidates by similarity, scores in [0, 1]."""
         vector = self.embed_query(query)
-        candidates = self.store.search(query, vector, k=CANDIDATES, kinds=kinds,
-                                       depth=CANDIDATES)
-        return dedupe(rerank(candidates))[:k]
+        found = self.store.search(query, vector, k=CANDIDATES, kinds=kinds, depth=CANDIDATES)
+        return dedupe(by_similarity(found))
+
+    def rerank(self, query: str, hits: Sequence[Hit]) -> list[Hit]:
+        """Second stage: reorder the closest candidates by query likelihood (if available)."""
+        reranker = self.reranker
+        if reranker is None:
+            return list(hits)
+        return rerank_by_likelihood(query, hits, reranker, self.policy)
 
     def evidence(self, hits: Sequence[Hit], radius: int = 1) -> list[Evidence]:
         """Attach the neighbouring clips' text to each hit (context for the LLM)."""
@@ -92,7 +132,7 @@ class Retriever:
         return out
 
 
-def rerank(hits: Sequence[Hit]) -> list[Hit]:
+def by_similarity(hits: Sequence[Hit]) -> list[Hit]:
     """Re-score fused candidates by a blend of cosine similarity and normalised BM25."""
     if not hits:
         return []

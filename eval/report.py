@@ -107,7 +107,8 @@ def _system_json(s: SystemOutcome, gold: GoldQuestion, *, answered: bool) -> dic
         retrieved.append({
             "rank": rank, "media": media, "start": start, "end": end, "score": round(score, 4),
             "kind": kind, "text": text, "hit": hit,
-            "iou": round(temporal_iou(start, end, gold.start, gold.end), 4) if hit else 0.0})
+            "iou": round(temporal_iou(start, end, gold.start, gold.end), 4)
+            if hit and gold.start is not None and gold.end is not None else 0.0})
     return {"retrieved": retrieved, "verdict": verdict(s, gold, answered=answered),
             "timings": {k: round(v, 4) for k, v in s.timings.items()}}
 

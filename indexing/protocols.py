@@ -21,7 +21,7 @@ class Transcriber(Protocol):
 
     model_id: str
 
-    def transcribe(self, audio: Path) -> Iterator[Segment]:
+    def transcribe(self, audio: Path | np.ndarray) -> Iterator[Segment]:
         """Yield segments in time order as they are recognised."""
         ...
 
@@ -40,7 +40,11 @@ class Embedder(Protocol):
     """Text (or image) to fixed-size unit vectors."""
 
     model_id: str
-    dim: int
+
+    @property
+    def dim(self) -> int:
+        """Length of every vector (a backend may load its model to learn it)."""
+        ...
 
     def embed_texts(self, texts: Sequence[str]) -> np.ndarray:
         """Return an array of shape (len(texts), dim), L2-normalised, float32."""

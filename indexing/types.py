@@ -146,6 +146,7 @@ class Hit:
     clip_id: str = ""
     similarity: float | None = None  # cosine similarity to the query vector, when known
     bm25: float | None = None  # full-text score, when the clip matched the words
+    likelihood: float | None = None  # the reranker's question log-probability, when scored
 
 
 @dataclass(frozen=True, slots=True)

@@ -69,6 +69,18 @@ def test_off_collection_question_is_refused(assistant: Assistant) -> None:
     assert "can't find" in answer.text
 
 
+@pytest.mark.parametrize(("question", "kind"), [
+    ("In which year was the Challenger shuttle lost?", "year"),  # near the Columbia address
+    ("Who directed the film His Girl Friday?", "direct credit"),  # the excerpt names Hildy
+])
+def test_near_miss_asking_for_a_missing_kind_of_answer_is_refused(
+        assistant: Assistant, question: str, kind: str) -> None:
+    answer = assistant.ask(question)
+    assert answer.refused and not answer.citations, answer.text
+    assert f"hold no {kind}" in answer.text
+    assert answer.retrieved  # the closest clips are still shown to the user
+
+
 def test_follow_up_is_rewritten_with_history(assistant: Assistant) -> None:
     first = assistant.ask("What happened to the space shuttle Columbia?")
     follow = assistant.ask("and who else was on board?", history=[(first.question, first.text)])

@@ -14,7 +14,7 @@ import math
 import re
 import threading
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -24,6 +24,7 @@ from assistant.web.media import MediaFile, keyframe_url, media_url
 if TYPE_CHECKING:
     from assistant.answer import Assistant
     from assistant.llm import LLMCache
+    from assistant.rerank import Reranker
     from assistant.retrieval import Retriever
     from indexing.settings import Settings
     from indexing.stages.embed import SentenceEmbedder
@@ -123,6 +124,9 @@ class ChatService:
         # Loading the embedder takes seconds; its own lock keeps the index lock free meanwhile.
         self._embedder_lock = threading.Lock()
         self._embedder: SentenceEmbedder | None = None
+        self._reranker: Reranker | None = None
+        self._reranker_loaded = False
+        self.rerank_problem: str | None = None  # why the configured reranker is not in use
 
     @property
     def db_dir(self) -> Path:
@@ -183,6 +187,21 @@ class ChatService:
                 self._embedder = embedder_from_settings(self.settings)
             return self._embedder
 
+    def reranker(self) -> Reranker | None:
+        """The second-stage reranker, loaded once and kept across index versions; ``None``
+        when off or unavailable (the reason is in :attr:`rerank_problem`)."""
+        with self._embedder_lock:
+            if not self._reranker_loaded:
+                from assistant.rerank import RerankerUnavailable, load_reranker
+
+                try:
+                    self._reranker = load_reranker(self.settings.rerank,
+                                                   threads=self.settings.threads)
+                except RerankerUnavailable as e:
+                    self.rerank_problem = str(e)
+                self._reranker_loaded = True
+            return self._reranker
+
     def _index_keyframes(self, gen: _Generation) -> None:
         """Map URL names to the keyframes of indexed video files that lie in <db>/keyframes."""
         base = (self.db_dir / "keyframes").resolve()
@@ -224,9 +243,12 @@ class ChatService:
         if gen.store is None:
             raise StoreError(f"no DEERIn index at {self.db_dir} (run `deerin index PATH`)")
         embedder = self.embedder()
+        reranker = self.reranker()
+        settings = self.settings if reranker is not None else replace(self.settings, rerank="off")
         with self._lock:
             if gen.retriever is None:
-                gen.retriever = Retriever(gen.store, self.settings, embedder=embedder)
+                gen.retriever = Retriever(gen.store, settings, embedder=embedder,
+                                          reranker=reranker)
             return gen.retriever
 
     def assistant(self, llm_spec: str | None = None) -> tuple[Assistant, str | None]:

@@ -346,8 +346,8 @@ class LanceStore:
         missing = [cid for cid in order if cid not in rows_by_id
                    or (qvec is not None and cid not in clip_sim)]
         if missing:
-            ids = ", ".join(quote(c) for c in missing)
-            for r in t.search().where(f"id IN ({ids})") \
+            id_list = ", ".join(quote(c) for c in missing)
+            for r in t.search().where(f"id IN ({id_list})") \
                     .select([*self._CLIP_COLUMNS, "vector"]).limit(len(missing)).to_list():
                 rows_by_id[r["id"]] = r
                 if qvec is not None:

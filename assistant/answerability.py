@@ -1,0 +1,204 @@
+"""Does the evidence hold the *kind* of answer the question asks for?
+
+Similarity cannot tell a question the collection answers from a near miss about the same
+subject: "On what date did Columbia lift off?" scores as high against the Columbia address as
+"How many people were aboard Columbia?" (dev set: unanswerable questions reach 0.58, answerable
+ones go down to 0.26). Classic question answering types the expected answer instead: a question
+asking for a year cannot be answered by a passage that holds no year, whoever wrote it. This
+module types a question by its wording (year, date, time, quantity, person, place, cause, a
+creator's credit such as who directed or voiced a work, a formula) and checks that the evidence
+holds something of that type that the question does not already say.
+
+Questions of no recognised type pass unchecked: the gate only refuses what it can tell is
+missing, so answerable questions are not refused on a guess.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from enum import Enum
+
+
+class AnswerType(Enum):
+    YEAR = "year"
+    DATE = "date"
+    TIME = "time"
+    QUANTITY = "quantity"
+    PERSON = "person"
+    PLACE = "place"
+    CAUSE = "cause"
+    CREDIT = "credit"  # who directed / wrote / voiced … a work: the role must be evidenced too
+    FORMULA = "formula"
+
+
+@dataclass(frozen=True, slots=True)
+class Expectation:
+    """What a question asks for: its answer type and, for credits, the role asked about."""
+
+    type: AnswerType
+    role: str = ""  # stem of the credit verb or noun ("direct", "voice"), for CREDIT
+
+    def describe(self) -> str:
+        return f"{self.role} credit" if self.type is AnswerType.CREDIT else self.type.value
+
+
+_I = re.IGNORECASE
+# Credits: people named for a part in making a work. Transcripts seldom state them, and the
+# name of some other person in the clip is no answer.
+_CREDIT_ROLES = {
+    "direct": r"direct(?:ed|s|or|ing)?", "produc": r"produc(?:ed|es|er|ing)",
+    "writ": r"wr(?:ote|itten|iter|ites)", "compos": r"compos(?:ed|es|er)",
+    "voice": r"voic(?:ed|es|e)", "play": r"play(?:ed|s)", "star": r"starr(?:ed|ing)|stars",
+    "narrat": r"narrat(?:ed|es|or)", "sing": r"s(?:ang|ung|inger)", "paint": r"paint(?:ed|er)",
+    "invent": r"invent(?:ed|or)", "found": r"found(?:ed|er)", "animat": r"animat(?:ed|or)",
+    "perform": r"perform(?:ed|er)", "read": r"read(?:er)?",
+}
+_CREDIT_Q = re.compile(
+    r"\b(?:who|which\s+(?:actor|actress|person|man|woman|artist|studio|company)|name\s+of\s+the)"
+    r"\b[^?]*?\b(" + "|".join(_CREDIT_ROLES.values()) + r")\b", _I)
+_YEAR_Q = re.compile(r"\b(?:what|which)\s+year\b|\bwhen\s+was\b[^?]*\b(?:born|published|made|"
+                     r"released|founded|built|written|recorded|filmed|launched|lost|died)\b", _I)
+_DATE_Q = re.compile(r"\b(?:what|which)\s+(?:date|day|month)\b|\bon\s+what\s+day\b", _I)
+_TIME_Q = re.compile(r"\b(?:what|which)\s+(?:time|hour)\b|\bat\s+what\s+hour\b", _I)
+_QUANTITY_Q = re.compile(
+    r"\bhow\s+(?:many|much|heavy|far|long|old|tall)\b|"
+    r"\b(?:what|which)\s+(?:\w+\s+)?(?:price|cost|number|percentage|amount|sum|figure|"
+    r"weight|distance|speed|budget|salary|fee)\b", _I)
+_PLACE_Q = re.compile(r"\b(?:what|which)\s+(?:\w+\s+)?(?:city|town|country|state|village|"
+                      r"capital|region|continent|island|county|province)\b|"
+                      r"\bwhere\s+(?:was|were|is|did)\b[^?]*\b(?:born|filmed|recorded|delivered|"
+                      r"held|shot|made|given|built|located|situated)\b", _I)
+_CAUSE_Q = re.compile(r"\bwhat\b[^?]*\bcaused?\b|\bwhat\s+(?:was|is)\s+the\s+(?:cause|reason)\b|"
+                      r"\bwhy\s+did\b[^?]*\b(?:crash|fail|break|explode|die|collapse|sink)\b", _I)
+_FORMULA_Q = re.compile(r"(?:what|which)\s+(?:\w+\s+)?(?:formula|equation)\b", _I)
+_PERSON_Q = re.compile(r"^(?:who|whom|whose)\b|"
+                       r"\b(?:what|which)\s+is\s+the\s+name\s+of\b|"
+                       r"\bname\s+of\s+the\s+(?:man|woman|person|scientist|character|actor|"
+                       r"author|leader|captain|doctor)\b", _I)
+
+_MONTHS = ("january february march april may june july august september october november "
+           "december monday tuesday wednesday thursday friday saturday sunday").split()
+_NUMBER_WORDS = ("one two three four five six seven eight nine ten eleven twelve thirteen "
+                 "fourteen fifteen sixteen seventeen eighteen nineteen twenty thirty forty "
+                 "fifty sixty seventy eighty ninety hundred thousand million billion dozen "
+                 "half quarter twice").split()
+_YEAR = re.compile(r"\b(?:1[0-9]{3}|20[0-9]{2})s?\b|\b(?:nineteen|eighteen|seventeen)[\s-]+"
+                   r"(?:hundred|ten|twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety)\b|"
+                   r"\btwo\s+thousand\b", _I)
+_DATE = re.compile(r"\b(?:" + "|".join(_MONTHS) + r")\b|\b\d{1,2}(?:st|nd|rd|th)\b|"
+                   r"\b(?:first|second|third|fourth|fifth|tenth|twentieth|thirtieth)\s+of\b|"
+                   r"\b\d{1,2}[/.]\d{1,2}[/.]\d{2,4}\b", _I)
+_TIME = re.compile(r"\b\d{1,2}(?::\d{2})?\s*(?:a\.?m\.?|p\.?m\.?)|\bo'?clock\b|\bnoon\b|"
+                   r"\bmidnight\b|\b\d{1,2}:\d{2}\b|\b(?:" + "|".join(_NUMBER_WORDS[:12]) +
+                   r")\s+(?:thirty|fifteen|forty-five|o'?clock)\b", _I)
+_NUMBER = re.compile(r"\d|\b(?:" + "|".join(_NUMBER_WORDS) + r")\b|\bfree\b|\bnothing\b", _I)
+_CAUSE = re.compile(r"\b(?:because|caus(?:e|ed|es|ing)|due\s+to|reason|owing\s+to|led\s+to|"
+                    r"result(?:ed)?\s+(?:of|from|in)|as\s+a\s+result|since|so\s+that|thanks\s+to|"
+                    r"blame[ds]?)\b", _I)
+_FORMULA = re.compile(r"=|\b(?:equals?|times|squared|cubed|square\s+root|divided\s+by|"
+                      r"proportional|plus|minus)\b|\b[A-Za-z](?:\s+[A-Za-z]){1,3}\b|"
+                      r"\b[a-z]{1,2}\d?[a-z]{0,2}\s*=", 0)
+_PREPOSITIONS = (r"(?:in|at|from|to|near|of|above|over|across|into|outside|inside|around|"
+                 r"toward|towards)")
+_PLACE = re.compile(_PREPOSITIONS + r"\s+(?:the\s+)?([A-Z][\w'-]+)")
+_CAPITALISED = re.compile(r"\b([A-Z][a-z][\w'-]*)")
+_TITLE_END = re.compile(r"\b(?:Mr|Mrs|Ms|Dr|St|Prof|Sr|Jr|Capt|Col|Lt|Gen|Rev)\.$")
+_NOT_NAMES = frozenset("I I'm I've I'll I'd Oh Ah Mr Mrs Ms Dr Sir Yes No Well Okay OK Hey So And "
+                       "But Now Then The A An This That These Those It He She We They You".split())
+
+
+_WH = re.compile(r"\b(?:what|which|who|whom|whose|when|where|why|how)\b", _I)
+
+
+def expectation(question: str) -> Expectation | None:
+    """The answer type ``question`` asks for, or ``None`` when its wording does not say.
+
+    Only the question proper is read, from its first question word on: a lead-in ("In the
+    Austen reading, which gentleman…") or a clause inside ("…weigh how much he could do") says
+    nothing about the answer's type.
+    """
+    first = _WH.search(question)
+    if first is None:
+        return None
+    question = question[first.start():]
+    if m := _CREDIT_Q.search(question):
+        word = m.group(1).lower()
+        role = next(stem for stem, pat in _CREDIT_ROLES.items()
+                    if re.fullmatch(pat, word, _I))
+        return Expectation(AnswerType.CREDIT, role)
+    for pattern, kind in ((_YEAR_Q, AnswerType.YEAR), (_DATE_Q, AnswerType.DATE),
+                          (_TIME_Q, AnswerType.TIME), (_QUANTITY_Q, AnswerType.QUANTITY),
+                          (_PLACE_Q, AnswerType.PLACE), (_CAUSE_Q, AnswerType.CAUSE),
+                          (_FORMULA_Q, AnswerType.FORMULA), (_PERSON_Q, AnswerType.PERSON)):
+        if pattern.match(question):  # the type is in the question phrase itself
+            return Expectation(kind)
+    return None
+
+
+def _new_words(text: str, question: str) -> str:
+    """``text`` without the words the question already uses (they cannot be its answer)."""
+    asked = {w.lower() for w in re.findall(r"[\w']+", question)}
+    return " ".join(w for w in re.findall(r"\S+", text)
+                    if re.sub(r"^\W+|\W+$", "", w).lower() not in asked)
+
+
+_STOP = frozenset("what which when where why how who whom whose does did was were is are the "
+                  "this that these those with from into about after before they their there "
+                  "have has had been being would could should according speaker say says said "
+                  "cause caused causes".split())
+
+
+def _stems(text: str) -> set[str]:
+    """Crude stems (first five letters) of the content words of ``text``."""
+    return {w.lower()[:5] for w in re.findall(r"[A-Za-z]{4,}", text)
+            if w.lower() not in _STOP}
+
+
+def _has_name(text: str, question: str) -> bool:
+    asked = {w.lower() for w in re.findall(r"[\w']+", question)}
+    for m in _CAPITALISED.finditer(text):
+        word = m.group(1)
+        if word in _NOT_NAMES or word.lower() in asked or word.lower() in _MONTHS:
+            continue
+        # The first word of a sentence is capitalised anyway; only later ones suggest a name
+        # (a title's full stop, as in "Mr. Quilter", does not end a sentence).
+        before = text[:m.start()].rstrip()
+        if not before or (before[-1] in ".!?" and not _TITLE_END.search(before)):
+            continue
+        return True
+    return False
+
+
+def holds_answer(question: str, text: str, expected: Expectation | None = None) -> bool:
+    """Whether ``text`` contains something of the type ``question`` asks for.
+
+    ``True`` when the question has no recognised type (nothing to check).
+    """
+    expected = expected if expected is not None else expectation(question)
+    if expected is None:
+        return True
+    kind = expected.type
+    if kind is AnswerType.CREDIT:
+        pattern = _CREDIT_ROLES[expected.role]
+        return bool(re.search(rf"\b(?:{pattern})\b", text, _I)) and _has_name(text, question)
+    if kind is AnswerType.PERSON:
+        return _has_name(text, question)
+    if kind is AnswerType.PLACE:
+        asked = {w.lower() for w in re.findall(r"[\w']+", question)}
+        return any(m.group(1).lower() not in asked and m.group(1) not in _NOT_NAMES
+                   and m.group(1).lower() not in _MONTHS for m in _PLACE.finditer(text))
+    if kind is AnswerType.CAUSE:
+        # "because" is common; it must explain something the question is about.
+        topic = _stems(question)
+        return any(_CAUSE.search(s) and _stems(s) & topic
+                   for s in re.split(r"(?<=[.!?;])\s+", text))
+    new = _new_words(text, question)
+    checks = {AnswerType.YEAR: _YEAR, AnswerType.DATE: _DATE, AnswerType.TIME: _TIME,
+              AnswerType.QUANTITY: _NUMBER, AnswerType.CAUSE: _CAUSE,
+              AnswerType.FORMULA: _FORMULA}
+    if kind is AnswerType.DATE:
+        return bool(_DATE.search(new) or _YEAR.search(new))
+    if kind is AnswerType.TIME:
+        return bool(_TIME.search(new) or _NUMBER.search(new))
+    return bool(checks[kind].search(new))

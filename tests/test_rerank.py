@@ -1,0 +1,115 @@
+"""Query-likelihood rerank with the real shipped SmolLM2 GGUF, over the real speech index."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from assistant.rerank import (
+    LlamaCppReranker,
+    RerankerUnavailable,
+    RerankPolicy,
+    load_reranker,
+    rerank_by_likelihood,
+)
+from assistant.retrieval import Retriever
+from indexing.models import SMOLLM2, require
+from indexing.settings import Settings
+from indexing.stores.lance import LanceStore
+from indexing.types import Hit
+
+
+@pytest.fixture(scope="module")
+def reranker() -> LlamaCppReranker:
+    return LlamaCppReranker(require(SMOLLM2), threads=2)
+
+
+@pytest.fixture(scope="module")
+def retriever(speech_index: Path, reranker: LlamaCppReranker) -> Retriever:
+    settings = Settings.from_env({}, db_dir=speech_index)
+    return Retriever(LanceStore(speech_index, create=False), settings, reranker=reranker)
+
+
+def _clip_saying(retriever: Retriever, words: str) -> Hit:
+    for clip in retriever.store.all_clips():
+        if words in clip.text.lower():
+            return Hit(clip=clip, score=0.5, similarity=0.5)
+    raise AssertionError(f"no clip says {words!r}")
+
+
+def test_score_matches_a_full_forward_pass(reranker: LlamaCppReranker) -> None:
+    """Computing logits only at the question's positions gives the same number as computing
+    them everywhere (llama_cpp offers no public switch, so the shortcut is checked here)."""
+    passage, question = "The bob weighs fifteen kilograms.", "How heavy is the bob?"
+    fast = reranker.likelihood(question, [passage])[0]
+    llama = reranker._llama  # the reference computation needs the raw model
+    prefix = llama.tokenize(f"Passage: {passage}\nA question about this passage: ".encode())
+    q = llama.tokenize(question.encode(), add_bos=False)
+    llama.reset()
+    llama.eval(prefix + q)
+    logits = np.asarray(llama.scores[len(prefix) - 1:len(prefix) + len(q) - 1], np.float64)
+    logits -= logits.max(axis=1, keepdims=True)
+    logp = logits - np.log(np.exp(logits).sum(axis=1, keepdims=True))
+    assert fast == pytest.approx(float(logp[np.arange(len(q)), q].mean()), abs=1e-3)
+
+
+def test_the_answering_clip_explains_the_question_best(retriever: Retriever,
+                                                        reranker: LlamaCppReranker) -> None:
+    question = "How did the president say the crew members of the shuttle were doing?"
+    answering = _clip_saying(retriever, "no survivors")
+    other = _clip_saying(retriever, "pendulum")
+    good, bad = reranker.likelihood(question, [answering.clip.text, other.clip.text])
+    assert good > bad
+    assert reranker.likelihood(question, [answering.clip.text])[0] == good  # cached, same value
+
+
+def test_policy_limits_what_is_rescored(retriever: Retriever) -> None:
+    hits = [_clip_saying(retriever, "pendulum"), _clip_saying(retriever, "no survivors")]
+    calls: list[int] = []
+
+    class Counting:
+        model_id = "counting"
+
+        def likelihood(self, question: str, passages: list[str]) -> list[float]:
+            calls.append(len(passages))
+            return [-float(i) for i in range(len(passages))][::-1]  # prefers the last
+
+    far = [hits[0], replace(hits[1], score=0.2)]  # second is outside the margin
+    assert rerank_by_likelihood("q", far, Counting()) == far and not calls
+    out = rerank_by_likelihood("q", hits, Counting(), RerankPolicy(depth=8, margin=0.1))
+    assert [h.clip for h in out] == [hits[1].clip, hits[0].clip] and calls == [2]
+    assert out[0].likelihood == 0.0 and out[0].score == hits[1].score  # similarity kept
+    assert rerank_by_likelihood("q", [], Counting()) == []
+
+
+def test_rerank_finds_the_moment_the_first_stage_missed(retriever: Retriever) -> None:
+    # The lecturer says he trusts physics more than himself at 139.5-147.5 s; vectors put the
+    # "extremely quiet, this is no joke" clip first.
+    question = "What does the professor confess he is less sure of than the physics?"
+    first_stage = retriever.candidates(question)
+    hits = retriever.search(question, k=3)
+
+    def at_moment(h: Hit) -> bool:
+        return "lewin" in h.clip.media_path and h.clip.start < 147.5 and h.clip.end > 139.5
+
+    assert not at_moment(first_stage[0])
+    assert at_moment(hits[0]) and hits[0].likelihood is not None
+
+
+def test_unavailable_reranker_is_reported_and_search_still_works(speech_index: Path,
+                                                                 tmp_path: Path) -> None:
+    assert load_reranker("off") is None
+    with pytest.raises(RerankerUnavailable, match="not found"):
+        load_reranker(str(tmp_path / "missing.gguf"))
+    not_gguf = tmp_path / "broken.gguf"
+    not_gguf.write_bytes(b"not a model")
+    with pytest.raises(RerankerUnavailable, match="cannot load"):
+        load_reranker(str(not_gguf))
+    settings = Settings.from_env({"DEERIN_RERANK": str(tmp_path / "missing.gguf")},
+                                 db_dir=speech_index)
+    r = Retriever(LanceStore(speech_index, create=False), settings)
+    assert r.search("buzzard", k=2)
+    assert r.reranker is None and r.rerank_problem and "missing.gguf" in r.rerank_problem
