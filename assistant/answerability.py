@@ -25,6 +25,10 @@ class AnswerType(Enum):
     DATE = "date"
     TIME = "time"
     QUANTITY = "quantity"
+    MONEY = "price"
+    SPEED = "speed"
+    COLOUR = "colour"
+    ORGANISATION = "organisation name"
     PERSON = "person"
     PLACE = "place"
     CAUSE = "cause"
@@ -40,7 +44,10 @@ class Expectation:
     role: str = ""  # stem of the credit verb or noun ("direct", "voice"), for CREDIT
 
     def describe(self) -> str:
-        return f"{self.role} credit" if self.type is AnswerType.CREDIT else self.type.value
+        """A few words for the user: what the evidence lacks ("year", "director credit")."""
+        if self.type is AnswerType.CREDIT:
+            return f"{_ROLE_NAMES.get(self.role, self.role)} credit"
+        return self.type.value
 
 
 _I = re.IGNORECASE
@@ -54,6 +61,10 @@ _CREDIT_ROLES = {
     "invent": r"invent(?:ed|or)", "found": r"found(?:ed|er)", "animat": r"animat(?:ed|or)",
     "perform": r"perform(?:ed|er)", "read": r"read(?:er)?",
 }
+_ROLE_NAMES = {"direct": "director", "produc": "producer", "writ": "writer", "compos": "composer",
+               "voice": "voice", "play": "cast", "star": "cast", "narrat": "narrator",
+               "sing": "singer", "paint": "painter", "invent": "inventor", "found": "founder",
+               "animat": "animator", "perform": "performer", "read": "reader"}
 _CREDIT_Q = re.compile(
     r"\b(?:who|which\s+(?:actor|actress|person|man|woman|artist|studio|company)|name\s+of\s+the)"
     r"\b[^?]*?\b(" + "|".join(_CREDIT_ROLES.values()) + r")\b", _I)
@@ -61,6 +72,14 @@ _YEAR_Q = re.compile(r"\b(?:what|which)\s+year\b|\bwhen\s+was\b[^?]*\b(?:born|pu
                      r"released|founded|built|written|recorded|filmed|launched|lost|died)\b", _I)
 _DATE_Q = re.compile(r"\b(?:what|which)\s+(?:date|day|month)\b|\bon\s+what\s+day\b", _I)
 _TIME_Q = re.compile(r"\b(?:what|which)\s+(?:time|hour)\b|\bat\s+what\s+hour\b", _I)
+_MONEY_Q = re.compile(r"\bhow\s+much\b[^?]*\b(?:cost|costs|pay|paid|spend|spent|worth|charge|"
+                      r"charged|earn|earned|sell|sold)\b|\b(?:what|which)\s+(?:\w+\s+)?(?:price|"
+                      r"cost|fee|salary|budget|fare)\b", _I)
+_SPEED_Q = re.compile(r"\bhow\s+fast\b|\b(?:what|which)\s+(?:\w+\s+)?speed\b", _I)
+_COLOUR_Q = re.compile(r"\b(?:what|which)\s+colou?rs?\b", _I)
+_ORGANISATION_Q = re.compile(r"\b(?:what|which)\s+(?:\w+\s+)?(?:university|college|school|company|"
+                             r"studio|organi[sz]ation|network|station|newspaper|agency|"
+                             r"institute|firm|publisher|label|channel)\b", _I)
 _QUANTITY_Q = re.compile(
     r"\bhow\s+(?:many|much|heavy|far|long|old|tall)\b|"
     r"\b(?:what|which)\s+(?:\w+\s+)?(?:price|cost|number|percentage|amount|sum|figure|"
@@ -93,6 +112,13 @@ _TIME = re.compile(r"\b\d{1,2}(?::\d{2})?\s*(?:a\.?m\.?|p\.?m\.?)|\bo'?clock\b|\
                    r"\bmidnight\b|\b\d{1,2}:\d{2}\b|\b(?:" + "|".join(_NUMBER_WORDS[:12]) +
                    r")\s+(?:thirty|fifteen|forty-five|o'?clock)\b", _I)
 _NUMBER = re.compile(r"\d|\b(?:" + "|".join(_NUMBER_WORDS) + r")\b|\bfree\b|\bnothing\b", _I)
+_MONEY = re.compile(r"[$£€¥]|\b(?:dollars?|pounds?|euros?|cents?|pence|bucks|francs?|yen|"
+                    r"free|charge|costs?\s+nothing|pay\s+nothing|grand)\b", _I)
+_SPEED = re.compile(r"\b(?:mph|km/h|kph|knots|(?:miles?|kilomet(?:er|re)s?|met(?:er|re)s?|feet)"
+                    r"\s+(?:per|an|a)\s+(?:hour|second|minute)|per\s+(?:hour|second|minute))\b", _I)
+_COLOUR = re.compile(r"\b(?:red|orange|yellow|green|blue|purple|violet|pink|brown|black|white|"
+                     r"grey|gray|silver|gold|golden|beige|crimson|scarlet|navy|turquoise|"
+                     r"colou?r(?:ed|ful)?)\b", _I)
 _CAUSE = re.compile(r"\b(?:because|caus(?:e|ed|es|ing)|due\s+to|reason|owing\s+to|led\s+to|"
                     r"result(?:ed)?\s+(?:of|from|in)|as\s+a\s+result|since|so\s+that|thanks\s+to|"
                     r"blame[ds]?)\b", _I)
@@ -128,7 +154,10 @@ def expectation(question: str) -> Expectation | None:
                     if re.fullmatch(pat, word, _I))
         return Expectation(AnswerType.CREDIT, role)
     for pattern, kind in ((_YEAR_Q, AnswerType.YEAR), (_DATE_Q, AnswerType.DATE),
-                          (_TIME_Q, AnswerType.TIME), (_QUANTITY_Q, AnswerType.QUANTITY),
+                          (_TIME_Q, AnswerType.TIME), (_MONEY_Q, AnswerType.MONEY),
+                          (_SPEED_Q, AnswerType.SPEED), (_COLOUR_Q, AnswerType.COLOUR),
+                          (_ORGANISATION_Q, AnswerType.ORGANISATION),
+                          (_QUANTITY_Q, AnswerType.QUANTITY),
                           (_PLACE_Q, AnswerType.PLACE), (_CAUSE_Q, AnswerType.CAUSE),
                           (_FORMULA_Q, AnswerType.FORMULA), (_PERSON_Q, AnswerType.PERSON)):
         if pattern.match(question):  # the type is in the question phrase itself
@@ -182,7 +211,7 @@ def holds_answer(question: str, text: str, expected: Expectation | None = None) 
     if kind is AnswerType.CREDIT:
         pattern = _CREDIT_ROLES[expected.role]
         return bool(re.search(rf"\b(?:{pattern})\b", text, _I)) and _has_name(text, question)
-    if kind is AnswerType.PERSON:
+    if kind in (AnswerType.PERSON, AnswerType.ORGANISATION):
         return _has_name(text, question)
     if kind is AnswerType.PLACE:
         asked = {w.lower() for w in re.findall(r"[\w']+", question)}
@@ -194,9 +223,12 @@ def holds_answer(question: str, text: str, expected: Expectation | None = None) 
         return any(_CAUSE.search(s) and _stems(s) & topic
                    for s in re.split(r"(?<=[.!?;])\s+", text))
     new = _new_words(text, question)
+    if kind is AnswerType.SPEED:
+        return bool(_NUMBER.search(new) and _SPEED.search(new))
     checks = {AnswerType.YEAR: _YEAR, AnswerType.DATE: _DATE, AnswerType.TIME: _TIME,
               AnswerType.QUANTITY: _NUMBER, AnswerType.CAUSE: _CAUSE,
-              AnswerType.FORMULA: _FORMULA}
+              AnswerType.FORMULA: _FORMULA, AnswerType.MONEY: _MONEY,
+              AnswerType.COLOUR: _COLOUR}
     if kind is AnswerType.DATE:
         return bool(_DATE.search(new) or _YEAR.search(new))
     if kind is AnswerType.TIME:

@@ -27,7 +27,7 @@ FRIDAY = "Hello, Hildy. Is the lord of the universe in? Yes, he's in. In a bad h
     ("At what hour that morning was contact lost?", AnswerType.TIME),
     ("How many people were aboard Columbia?", AnswerType.QUANTITY),
     ("Roughly how much energy, in joules, did lifting the mass store?", AnswerType.QUANTITY),
-    ("What selling price does the design team agree on?", AnswerType.QUANTITY),
+    ("What selling price does the design team agree on?", AnswerType.MONEY),
     ("Who directed the film His Girl Friday?", AnswerType.CREDIT),
     ("Which actor provided the voice of Sinbad?", AnswerType.CREDIT),
     ("According to the president, who knows the names of the seven?", AnswerType.PERSON),
@@ -93,3 +93,18 @@ def test_names_after_titles_count_and_months_are_no_places() -> None:
                         "Mr. Quilter is the apostle of the middle classes.")
     assert not holds_answer("Who is hailed as the preacher?", "Yes. He is. The apostle.")
     assert not holds_answer("In which city was it delivered?", "We met in May, in the rain.")
+
+
+@pytest.mark.parametrize(("question", "text", "holds"), [
+    ("How much did the Columbia shuttle cost to build?", COLUMBIA, False),  # "nine" is no price
+    ("How much does the permission cost?", "Permission is granted, free of charge.", True),
+    ("What speed does the pendulum reach at the bottom?", LECTURE, False),
+    ("How fast was the train going?", "It ran at 80 miles per hour.", True),
+    ("What colour is the remote control?", "It has a little LCD display.", False),
+    ("What colour is the remote control?", "We could make it yellow.", True),
+    ("Which university does the professor teach at?", LECTURE, False),
+    ("Which university does the professor teach at?", "Welcome to MIT, said Lewin.", True),
+])
+def test_attribute_questions(question: str, text: str, holds: bool) -> None:
+    assert expectation(question) is not None
+    assert holds_answer(question, text) is holds

@@ -71,7 +71,7 @@ def test_off_collection_question_is_refused(assistant: Assistant) -> None:
 
 @pytest.mark.parametrize(("question", "kind"), [
     ("In which year was the Challenger shuttle lost?", "year"),  # near the Columbia address
-    ("Who directed the film His Girl Friday?", "direct credit"),  # the excerpt names Hildy
+    ("Who directed the film His Girl Friday?", "director credit"),  # the excerpt names Hildy
 ])
 def test_near_miss_asking_for_a_missing_kind_of_answer_is_refused(
         assistant: Assistant, question: str, kind: str) -> None:
