@@ -28,7 +28,7 @@ class AnswerType(Enum):
     MONEY = "price"
     SPEED = "speed"
     COLOUR = "colour"
-    ORGANISATION = "organisation name"
+    NAME = "name"  # "what is the name of…", "which university…": a proper name
     PERSON = "person"
     PLACE = "place"
     CAUSE = "cause"
@@ -77,9 +77,10 @@ _MONEY_Q = re.compile(r"\bhow\s+much\b[^?]*\b(?:cost|costs|pay|paid|spend|spent|
                       r"cost|fee|salary|budget|fare)\b", _I)
 _SPEED_Q = re.compile(r"\bhow\s+fast\b|\b(?:what|which)\s+(?:\w+\s+)?speed\b", _I)
 _COLOUR_Q = re.compile(r"\b(?:what|which)\s+colou?rs?\b", _I)
-_ORGANISATION_Q = re.compile(r"\b(?:what|which)\s+(?:\w+\s+)?(?:university|college|school|company|"
-                             r"studio|organi[sz]ation|network|station|newspaper|agency|"
-                             r"institute|firm|publisher|label|channel)\b", _I)
+_NAME_Q = re.compile(r"\b(?:what|which)\s+(?:\w+\s+)?(?:university|college|school|company|"
+                     r"studio|organi[sz]ation|network|station|newspaper|agency|"
+                     r"institute|firm|publisher|label|channel)\b|"
+                     r"\b(?:what|which)\s+(?:is|was)\s+the\s+name\s+of\b", _I)
 _QUANTITY_Q = re.compile(
     r"\bhow\s+(?:many|much|heavy|far|long|old|tall)\b|"
     r"\b(?:what|which)\s+(?:\w+\s+)?(?:price|cost|number|percentage|amount|sum|figure|"
@@ -91,10 +92,17 @@ _PLACE_Q = re.compile(r"\b(?:what|which)\s+(?:\w+\s+)?(?:city|town|country|state
 _CAUSE_Q = re.compile(r"\bwhat\b[^?]*\bcaused?\b|\bwhat\s+(?:was|is)\s+the\s+(?:cause|reason)\b|"
                       r"\bwhy\s+did\b[^?]*\b(?:crash|fail|break|explode|die|collapse|sink)\b", _I)
 _FORMULA_Q = re.compile(r"(?:what|which)\s+(?:\w+\s+)?(?:formula|equation)\b", _I)
-_PERSON_Q = re.compile(r"^(?:who|whom|whose)\b|"
-                       r"\b(?:what|which)\s+is\s+the\s+name\s+of\b|"
-                       r"\bname\s+of\s+the\s+(?:man|woman|person|scientist|character|actor|"
-                       r"author|leader|captain|doctor)\b", _I)
+_PERSON_Q = re.compile(r"(?:who|whom|whose)\b", _I)
+# "Who…?" is often answered without a name ("the wizard", "the grieving families").
+_PERSON_NOUNS = re.compile(
+    r"\b(?:man|men|woman|women|people|person|persons|crew|astronauts?|professor|teacher|"
+    r"students?|wife|husband|family|families|children|child|boy|girl|mother|father|son|"
+    r"daughter|brother|sister|friends?|sailors?|captain|boss|king|queen|wizard|god|creator|"
+    r"president|speaker|narrator|everyone|everybody|nobody|no\s+one|someone|somebody|"
+    r"audience|class|team|soldiers?|officers?|doctor|nurse|pilot|commander|citizens?|"
+    r"americans|neighbou?rs?|passengers|guests?|customers?|users?|designers?|"
+    r"lord|lady|gentleman|gentlemen|stranger|enemy|hero|villain|himself|herself|myself)\b",
+    _I)
 
 _MONTHS = ("january february march april may june july august september october november "
            "december monday tuesday wednesday thursday friday saturday sunday").split()
@@ -156,7 +164,7 @@ def expectation(question: str) -> Expectation | None:
     for pattern, kind in ((_YEAR_Q, AnswerType.YEAR), (_DATE_Q, AnswerType.DATE),
                           (_TIME_Q, AnswerType.TIME), (_MONEY_Q, AnswerType.MONEY),
                           (_SPEED_Q, AnswerType.SPEED), (_COLOUR_Q, AnswerType.COLOUR),
-                          (_ORGANISATION_Q, AnswerType.ORGANISATION),
+                          (_NAME_Q, AnswerType.NAME),
                           (_QUANTITY_Q, AnswerType.QUANTITY),
                           (_PLACE_Q, AnswerType.PLACE), (_CAUSE_Q, AnswerType.CAUSE),
                           (_FORMULA_Q, AnswerType.FORMULA), (_PERSON_Q, AnswerType.PERSON)):
@@ -211,8 +219,10 @@ def holds_answer(question: str, text: str, expected: Expectation | None = None) 
     if kind is AnswerType.CREDIT:
         pattern = _CREDIT_ROLES[expected.role]
         return bool(re.search(rf"\b(?:{pattern})\b", text, _I)) and _has_name(text, question)
-    if kind in (AnswerType.PERSON, AnswerType.ORGANISATION):
+    if kind is AnswerType.NAME:
         return _has_name(text, question)
+    if kind is AnswerType.PERSON:
+        return _has_name(text, question) or bool(_PERSON_NOUNS.search(_new_words(text, question)))
     if kind is AnswerType.PLACE:
         asked = {w.lower() for w in re.findall(r"[\w']+", question)}
         return any(m.group(1).lower() not in asked and m.group(1) not in _NOT_NAMES

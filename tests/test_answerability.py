@@ -31,7 +31,7 @@ FRIDAY = "Hello, Hildy. Is the lord of the universe in? Yes, he's in. In a bad h
     ("Who directed the film His Girl Friday?", AnswerType.CREDIT),
     ("Which actor provided the voice of Sinbad?", AnswerType.CREDIT),
     ("According to the president, who knows the names of the seven?", AnswerType.PERSON),
-    ("What is the name of the scientist who leads the fight?", AnswerType.PERSON),
+    ("What is the name of the scientist who leads the fight?", AnswerType.NAME),
     ("From which city's flight control centre was contact lost?", AnswerType.PLACE),
     ("Where was the speech delivered?", AnswerType.PLACE),
     ("What technical failure caused Columbia to break up?", AnswerType.CAUSE),
@@ -70,6 +70,8 @@ def test_untyped_questions_pass_unchecked(question: str) -> None:
     ("How many people were aboard Columbia?", "There are no survivors.", False),
     ("Who on board was an officer in Israel's air force?", CREW, True),
     ("Who on board was an officer in Israel's air force?", "There are no survivors.", False),
+    ("Who had vanished behind the curtain?", "The wizard would vanish behind the curtain.", True),
+    ("What is the name of the wizard?", "The wizard would vanish behind the curtain.", False),
     ("Who directed the film His Girl Friday?", FRIDAY, False),  # a name, but no direction
     ("Who directed the film?", "The picture was directed by Howard Hawks.", True),
     ("What technical failure caused Columbia to break up?", COLUMBIA, False),
@@ -91,7 +93,7 @@ def test_the_question_own_words_are_no_answer() -> None:
 def test_names_after_titles_count_and_months_are_no_places() -> None:
     assert holds_answer("Who is hailed as the preacher?",
                         "Mr. Quilter is the apostle of the middle classes.")
-    assert not holds_answer("Who is hailed as the preacher?", "Yes. He is. The apostle.")
+    assert not holds_answer("Who is hailed as the preacher?", "Yes. It is. The apostle.")
     assert not holds_answer("In which city was it delivered?", "We met in May, in the rain.")
 
 
