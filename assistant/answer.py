@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 
 import prompts
-from assistant.answerability import expectation, holds_answer
+from assistant.answerability import RELIABLE_TYPES, expectation, holds_answer
 from assistant.citations import check_answer, content_words, focus, split_sentences
 from assistant.llm import LLM
 from assistant.rerank import MARGIN
@@ -154,11 +154,15 @@ class Assistant:
         expected = expectation(query)
         if expected is not None and hits and strength >= self.min_evidence:
             # The question can be answered only if a close clip holds the kind of answer asked
-            # for (a year, a name…); a number from another recording answers nothing. The gate
-            # decides refusal only and does not reorder: on the dev set, moving typed clips up
-            # cited a wrong clip when the right one's name was written in lower case.
+            # for (a year, a name…); a number from another recording answers nothing.
             close = [h for h in ranked[:2 * k] if h.score >= strength - TYPED_MARGIN]
-            if not any(holds_answer(query, h.clip.text, expected) for h in close):
+            typed = [h for h in close if holds_answer(query, h.clip.text, expected)]
+            if typed and expected.type in RELIABLE_TYPES:
+                # Numbers and dates are found reliably, so clips holding one go first ("how
+                # many crew…": the clip with "seven", not the one about the crew's fate).
+                # Names are not (a name in lower case is missed), so those keep their order.
+                hits = (typed + [h for h in hits if h not in typed])[:k]
+            if not typed:
                 yield Event("retrieved", hits=tuple(hits))
                 timings["total_s"] = time.perf_counter() - t0
                 text = f"{REFUSAL_TEXT} The closest clips hold no {expected.describe()}."

@@ -36,6 +36,13 @@ class AnswerType(Enum):
     FORMULA = "formula"
 
 
+# Types whose presence is detected reliably (numbers, dates, colour words), unlike names, which
+# rest on capital letters the recogniser does not always write.
+RELIABLE_TYPES = frozenset({AnswerType.YEAR, AnswerType.DATE, AnswerType.TIME,
+                            AnswerType.QUANTITY, AnswerType.MONEY, AnswerType.SPEED,
+                            AnswerType.COLOUR})
+
+
 @dataclass(frozen=True, slots=True)
 class Expectation:
     """What a question asks for: its answer type and, for credits, the role asked about."""
