@@ -151,6 +151,10 @@ async def on_question(message: cl.Message) -> None:
     if problem:
         await cl.context.emitter.send_toast(
             f"Language model unavailable — quoting the best clip instead. {problem}", "warning")
+    if service.rerank_problem:
+        await cl.context.emitter.send_toast(
+            f"Rerank unavailable — clips keep their first-stage order. {service.rerank_problem}",
+            "warning")
 
     step: cl.Step | None = None
     reply: cl.Message | None = None
