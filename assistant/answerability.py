@@ -152,6 +152,14 @@ _NOT_NAMES = frozenset("I I'm I've I'll I'd Oh Ah Mr Mrs Ms Dr Sir Yes No Well O
 _WH = re.compile(r"\b(?:what|which|who|whom|whose|when|where|why|how)\b", _I)
 
 
+# The remaining types are found by pattern among the text's new words; any one pattern will do.
+_ANY_OF: dict[AnswerType, tuple[re.Pattern[str], ...]] = {
+    AnswerType.YEAR: (_YEAR,), AnswerType.DATE: (_DATE, _YEAR), AnswerType.TIME: (_TIME, _NUMBER),
+    AnswerType.QUANTITY: (_NUMBER,), AnswerType.MONEY: (_MONEY,), AnswerType.COLOUR: (_COLOUR,),
+    AnswerType.FORMULA: (_FORMULA,),
+}
+
+
 def expectation(question: str) -> Expectation | None:
     """The answer type ``question`` asks for, or ``None`` when its wording does not say.
 
@@ -180,9 +188,14 @@ def expectation(question: str) -> Expectation | None:
     return None
 
 
+def _asked(question: str) -> set[str]:
+    """The question's own words, lower case: they cannot be its answer."""
+    return {w.lower() for w in re.findall(r"[\w']+", question)}
+
+
 def _new_words(text: str, question: str) -> str:
-    """``text`` without the words the question already uses (they cannot be its answer)."""
-    asked = {w.lower() for w in re.findall(r"[\w']+", question)}
+    """``text`` without the words the question already uses."""
+    asked = _asked(question)
     return " ".join(w for w in re.findall(r"\S+", text)
                     if re.sub(r"^\W+|\W+$", "", w).lower() not in asked)
 
@@ -200,7 +213,7 @@ def _stems(text: str) -> set[str]:
 
 
 def _has_name(text: str, question: str) -> bool:
-    asked = {w.lower() for w in re.findall(r"[\w']+", question)}
+    asked = _asked(question)
     for m in _CAPITALISED.finditer(text):
         word = m.group(1)
         if word in _NOT_NAMES or word.lower() in asked or word.lower() in _MONTHS:
@@ -231,7 +244,7 @@ def holds_answer(question: str, text: str, expected: Expectation | None = None) 
     if kind is AnswerType.PERSON:
         return _has_name(text, question) or bool(_PERSON_NOUNS.search(_new_words(text, question)))
     if kind is AnswerType.PLACE:
-        asked = {w.lower() for w in re.findall(r"[\w']+", question)}
+        asked = _asked(question)
         return any(m.group(1).lower() not in asked and m.group(1) not in _NOT_NAMES
                    and m.group(1).lower() not in _MONTHS for m in _PLACE.finditer(text))
     if kind is AnswerType.CAUSE:
@@ -240,14 +253,6 @@ def holds_answer(question: str, text: str, expected: Expectation | None = None) 
         return any(_CAUSE.search(s) and _stems(s) & topic
                    for s in re.split(r"(?<=[.!?;])\s+", text))
     new = _new_words(text, question)
-    if kind is AnswerType.SPEED:
+    if kind is AnswerType.SPEED:  # a number and a unit
         return bool(_NUMBER.search(new) and _SPEED.search(new))
-    checks = {AnswerType.YEAR: _YEAR, AnswerType.DATE: _DATE, AnswerType.TIME: _TIME,
-              AnswerType.QUANTITY: _NUMBER, AnswerType.CAUSE: _CAUSE,
-              AnswerType.FORMULA: _FORMULA, AnswerType.MONEY: _MONEY,
-              AnswerType.COLOUR: _COLOUR}
-    if kind is AnswerType.DATE:
-        return bool(_DATE.search(new) or _YEAR.search(new))
-    if kind is AnswerType.TIME:
-        return bool(_TIME.search(new) or _NUMBER.search(new))
-    return bool(checks[kind].search(new))
+    return any(p.search(new) for p in _ANY_OF[kind])

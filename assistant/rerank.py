@@ -20,6 +20,7 @@ clear winner is not second-guessed.
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import threading
 from collections import OrderedDict
@@ -38,6 +39,8 @@ from indexing.types import Hit
 DEPTH = 8
 MARGIN = 0.15
 WEIGHT = 0.7
+
+log = logging.getLogger(__name__)
 
 _PROMPT = "Passage: {passage}\nA question about this passage: "
 
@@ -149,6 +152,16 @@ class LlamaCppReranker:
         return float(logprobs[np.arange(len(q_tokens)), q_tokens].mean())
 
 
+def reranker_path(spec: str) -> Path | None:
+    """The GGUF file a non-``off`` settings value names, without loading it; ``None`` when
+    ``default`` and the shipped SmolLM2 package is not installed."""
+    if spec == "default":
+        from indexing.models import SMOLLM2
+
+        return SMOLLM2.path()
+    return Path(spec).expanduser()
+
+
 def load_reranker(spec: str, *, threads: int | None = None) -> Reranker | None:
     """The reranker a settings value names: ``off``, ``default`` (shipped SmolLM2) or a GGUF path.
 
@@ -156,16 +169,42 @@ def load_reranker(spec: str, *, threads: int | None = None) -> Reranker | None:
     """
     if spec == "off":
         return None
-    if spec == "default":
-        from indexing.models import SMOLLM2, ModelMissing, require
+    path = reranker_path(spec)
+    if path is None:
+        from indexing.models import SMOLLM2
 
-        try:
-            path = require(SMOLLM2)
-        except ModelMissing as e:
-            raise RerankerUnavailable(str(e)) from e
-    else:
-        path = Path(spec)
+        raise RerankerUnavailable(f"the shipped rerank model is missing: pip install "
+                                  f"{SMOLLM2.package}")
     return LlamaCppReranker(path, threads=threads)
+
+
+class RerankerSlot:
+    """The reranker a settings value names, loaded on first use and kept; thread-safe.
+
+    When it cannot be loaded, :meth:`get` returns ``None`` (retrieval keeps the first-stage
+    order) and :attr:`problem` says why, once, for the user.
+    """
+
+    def __init__(self, spec: str = "default", *, threads: int | None = None,
+                 reranker: Reranker | None = None) -> None:
+        self.spec = spec
+        self.threads = threads
+        self.problem: str | None = None
+        self._reranker = reranker
+        self._loaded = reranker is not None or spec == "off"
+        self._lock = threading.Lock()
+
+    def get(self) -> Reranker | None:
+        """The reranker, or ``None`` when off or unavailable."""
+        with self._lock:
+            if not self._loaded:
+                try:
+                    self._reranker = load_reranker(self.spec, threads=self.threads)
+                except RerankerUnavailable as e:
+                    self.problem = str(e)
+                    log.warning("rerank disabled: %s", e)
+                self._loaded = True
+            return self._reranker
 
 
 def passage_of(hit: Hit) -> str:

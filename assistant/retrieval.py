@@ -18,14 +18,12 @@ Steps, each measured on the dev set (eval/sets/dev.jsonl, 85 answerable question
 
 from __future__ import annotations
 
-import logging
-import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
 
-from assistant.rerank import Reranker, RerankerUnavailable, RerankPolicy, rerank_by_likelihood
+from assistant.rerank import Reranker, RerankerSlot, RerankPolicy, rerank_by_likelihood
 from indexing.protocols import Embedder
 from indexing.settings import Settings
 from indexing.stores.lance import LanceStore
@@ -35,8 +33,6 @@ from indexing.types import Clip, ClipKind, Hit
 W_SEMANTIC = 1.0
 W_LEXICAL = 0.0
 CANDIDATES = 40
-
-log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,17 +48,18 @@ class Retriever:
     """Hybrid retrieval with rerank and de-duplication over one store."""
 
     def __init__(self, store: LanceStore, settings: Settings,
-                 embedder: Embedder | None = None, reranker: Reranker | None = None,
+                 embedder: Embedder | None = None,
+                 reranker: Reranker | RerankerSlot | None = None,
                  policy: RerankPolicy | None = None) -> None:
-        """``reranker`` defaults to the one ``settings.rerank`` names, loaded on first use."""
+        """``reranker`` defaults to the one ``settings.rerank`` names, loaded on first use; a
+        :class:`RerankerSlot` lets several retrievers share one loaded model."""
         self.store = store
         self.settings = settings
         self.policy = policy or RerankPolicy()
         self._embedder = embedder
-        self._reranker = reranker
-        self._reranker_loaded = reranker is not None or settings.rerank == "off"
-        self._lock = threading.Lock()
-        self.rerank_problem: str | None = None  # why the configured reranker is not in use
+        if not isinstance(reranker, RerankerSlot):
+            reranker = RerankerSlot(settings.rerank, threads=settings.threads, reranker=reranker)
+        self._rerank_slot = reranker
 
     @property
     def embedder(self) -> Embedder:
@@ -76,18 +73,12 @@ class Retriever:
     def reranker(self) -> Reranker | None:
         """The second-stage reranker, or ``None`` when off or unavailable (see
         :attr:`rerank_problem`): retrieval then keeps the first-stage order."""
-        with self._lock:
-            if not self._reranker_loaded:
-                from assistant.rerank import load_reranker
+        return self._rerank_slot.get()
 
-                try:
-                    self._reranker = load_reranker(self.settings.rerank,
-                                                   threads=self.settings.threads)
-                except RerankerUnavailable as e:
-                    self.rerank_problem = str(e)
-                    log.warning("rerank disabled: %s", e)
-                self._reranker_loaded = True
-            return self._reranker
+    @property
+    def rerank_problem(self) -> str | None:
+        """Why the configured reranker is not in use, if it is not."""
+        return self._rerank_slot.problem
 
     def embed_query(self, text: str) -> np.ndarray:
         """The query vector, in the store's embedding space."""

@@ -6,9 +6,8 @@ import importlib.util
 import shutil
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from pathlib import Path
 
-from indexing.models import SHIPPED, SMOLLM2
+from indexing.models import SHIPPED
 
 
 @dataclass(frozen=True)
@@ -50,7 +49,9 @@ def run_checks(env: Mapping[str, str]) -> Iterator[Check]:
         yield Check("rerank", False, "off (DEERIN_RERANK=off): first-stage order only",
                     required=False)
     else:
-        gguf = SMOLLM2.path() if rerank == "default" else Path(rerank).expanduser()
+        from assistant.rerank import reranker_path
+
+        gguf = reranker_path(rerank)
         ok = gguf is not None and gguf.is_file() and _has_module("llama_cpp")
         yield Check("rerank (query likelihood)", ok,
                     str(gguf) if ok else f"unavailable ({gguf or 'no model'}): search keeps the "

@@ -14,7 +14,7 @@ import math
 import re
 import threading
 from collections import Counter
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -24,7 +24,6 @@ from assistant.web.media import MediaFile, keyframe_url, media_url
 if TYPE_CHECKING:
     from assistant.answer import Assistant
     from assistant.llm import LLMCache
-    from assistant.rerank import Reranker
     from assistant.retrieval import Retriever
     from indexing.settings import Settings
     from indexing.stages.embed import SentenceEmbedder
@@ -112,6 +111,7 @@ class ChatService:
         max_tokens: int | None = None,
     ) -> None:
         from assistant.llm import LLMCache
+        from assistant.rerank import RerankerSlot
 
         self.settings = settings
         self.llm_spec = (llm_spec or "").strip() or "llamacpp"
@@ -124,9 +124,8 @@ class ChatService:
         # Loading the embedder takes seconds; its own lock keeps the index lock free meanwhile.
         self._embedder_lock = threading.Lock()
         self._embedder: SentenceEmbedder | None = None
-        self._reranker: Reranker | None = None
-        self._reranker_loaded = False
-        self.rerank_problem: str | None = None  # why the configured reranker is not in use
+        # One reranker for every index version, loaded on the first question.
+        self._rerank = RerankerSlot(settings.rerank, threads=settings.threads)
 
     @property
     def db_dir(self) -> Path:
@@ -187,20 +186,10 @@ class ChatService:
                 self._embedder = embedder_from_settings(self.settings)
             return self._embedder
 
-    def reranker(self) -> Reranker | None:
-        """The second-stage reranker, loaded once and kept across index versions; ``None``
-        when off or unavailable (the reason is in :attr:`rerank_problem`)."""
-        with self._embedder_lock:
-            if not self._reranker_loaded:
-                from assistant.rerank import RerankerUnavailable, load_reranker
-
-                try:
-                    self._reranker = load_reranker(self.settings.rerank,
-                                                   threads=self.settings.threads)
-                except RerankerUnavailable as e:
-                    self.rerank_problem = str(e)
-                self._reranker_loaded = True
-            return self._reranker
+    @property
+    def rerank_problem(self) -> str | None:
+        """Why the configured reranker is not in use (known once a retriever was built)."""
+        return self._rerank.problem
 
     def _index_keyframes(self, gen: _Generation) -> None:
         """Map URL names to the keyframes of indexed video files that lie in <db>/keyframes."""
@@ -243,12 +232,11 @@ class ChatService:
         if gen.store is None:
             raise StoreError(f"no DEERIn index at {self.db_dir} (run `deerin index PATH`)")
         embedder = self.embedder()
-        reranker = self.reranker()
-        settings = self.settings if reranker is not None else replace(self.settings, rerank="off")
+        self._rerank.get()  # load now, so a problem is known before the first answer
         with self._lock:
             if gen.retriever is None:
-                gen.retriever = Retriever(gen.store, settings, embedder=embedder,
-                                          reranker=reranker)
+                gen.retriever = Retriever(gen.store, self.settings, embedder=embedder,
+                                          reranker=self._rerank)
             return gen.retriever
 
     def assistant(self, llm_spec: str | None = None) -> tuple[Assistant, str | None]:
