@@ -34,6 +34,7 @@ from assistant.citations import check_answer, content_words, focus, split_senten
 from assistant.llm import LLM
 from assistant.rerank import MARGIN
 from assistant.retrieval import Evidence, Retriever
+from indexing.fmt import fmt_time
 from indexing.types import Clip, Hit
 
 MAX_QUESTION_CHARS = 2000
@@ -65,7 +66,7 @@ class Citation:
     @property
     def label(self) -> str:
         c = self.clip
-        return f"{Path(c.media_path).name} @ {fmt_ts(c.start)}–{fmt_ts(c.end)}"
+        return f"{Path(c.media_path).name} @ {fmt_time(c.start)}–{fmt_time(c.end)}"
 
     def to_json(self) -> dict[str, object]:
         return {"n": self.n, "media": self.clip.media_path, "start": round(self.clip.start, 2),
@@ -102,13 +103,6 @@ class Event:
     token: str = ""
     hits: tuple[Hit, ...] = ()
     answer: Answer | None = None
-
-
-def fmt_ts(seconds: float) -> str:
-    s = round(seconds)
-    h, rem = divmod(s, 3600)
-    m, sec = divmod(rem, 60)
-    return f"{h}:{m:02d}:{sec:02d}" if h else f"{m:02d}:{sec:02d}"
 
 
 class Assistant:
@@ -262,7 +256,7 @@ class Assistant:
         """Quote the sentences of the best clip that are closest to the question."""
         best = hits[0]
         quote = self._best_sentences(query, best.clip.text)
-        where = f"{Path(best.clip.media_path).name} at {fmt_ts(best.clip.start)}"
+        where = f"{Path(best.clip.media_path).name} at {fmt_time(best.clip.start)}"
         text = f"The closest passage is in {where}: \u201c{quote}\u201d [1]."
         return Answer(question, query, text, False, (Citation(1, best.clip, best.score),),
                       tuple(hits), timings, raw, extractive=True)

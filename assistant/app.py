@@ -24,6 +24,7 @@ from chainlit.input_widget import Slider, TextInput
 
 from assistant.web.chat_service import MAX_K, ChatService, short_name
 from assistant.web.server import STATE_KEY
+from indexing.fmt import fmt_time
 
 if TYPE_CHECKING:
     from assistant.answer import Answer, Citation, Event
@@ -268,9 +269,7 @@ def answer_markdown(answer: Answer) -> str:
 
 def clip_label(clip: Any) -> str:
     """``gwb_columbia… @ 00:09–00:17``."""
-    from assistant.answer import fmt_ts
-
-    return f"{short_name(Path(clip.media_path).name)} @ {fmt_ts(clip.start)}–{fmt_ts(clip.end)}"
+    return f"{short_name(Path(clip.media_path).name)} @ {fmt_time(clip.start)}–{fmt_time(clip.end)}"
 
 
 def players(citations: tuple[Citation, ...], service: ChatService) -> list[cl.Element]:
@@ -332,16 +331,14 @@ def details(answer: Answer) -> str:
 
 def collection_text(snapshot: IndexSnapshot) -> str:
     """The indexed files as a table, with totals."""
-    from assistant.answer import fmt_ts
-
     if not snapshot.media:
         return empty_index_text(snapshot)
     rows = ["| file | kind | duration | clips | language |", "|---|---|---|---|---|"]
     for m in snapshot.media:
-        rows.append(f"| {_cell(m.name)} | {m.kind} | {fmt_ts(m.duration)} | {m.clips} | "
+        rows.append(f"| {_cell(m.name)} | {m.kind} | {fmt_time(m.duration)} | {m.clips} | "
                     f"{m.language or '-'} |")
     total = sum(m.duration for m in snapshot.media)
-    return (f"The collection holds **{len(snapshot.media)} files**, {fmt_ts(total)} of media "
+    return (f"The collection holds **{len(snapshot.media)} files**, {fmt_time(total)} of media "
             f"in {snapshot.clips} clips:\n\n" + "\n".join(rows))
 
 

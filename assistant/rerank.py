@@ -31,7 +31,6 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from indexing.stages.clips import embedding_text
 from indexing.types import Hit
 
 # Fixed on the dev set (see the module docstring). The likelihood is a mean log-probability
@@ -209,7 +208,7 @@ class RerankerSlot:
 
 def passage_of(hit: Hit) -> str:
     """What the scorer reads for a hit: the clip's words after its source title."""
-    return embedding_text(hit.clip)
+    return hit.clip.embedding_text()
 
 
 def rerank_by_likelihood(question: str, hits: Sequence[Hit], reranker: Reranker,

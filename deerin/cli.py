@@ -19,6 +19,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from indexing.fmt import fmt_time
+
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_PARTIAL = 0, 1, 2, 3
 
 app = typer.Typer(
@@ -53,14 +55,6 @@ def _open_store(db: Path | None):
     except StoreError as exc:
         _err().print(f"[red]error:[/] {exc}")
         raise typer.Exit(EXIT_FAILED) from exc
-
-
-def fmt_time(seconds: float) -> str:
-    """mm:ss (or h:mm:ss) for display."""
-    s = round(seconds)
-    h, rem = divmod(s, 3600)
-    m, sec = divmod(rem, 60)
-    return f"{h}:{m:02d}:{sec:02d}" if h else f"{m:02d}:{sec:02d}"
 
 
 @app.command()

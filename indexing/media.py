@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from indexing.fmt import one_line
 from indexing.types import Media, Stream
 
 SAMPLE_RATE = 16_000
@@ -51,14 +52,6 @@ def file_hash(path: Path) -> str:
     return h.hexdigest()[:24]
 
 
-def _first_line(text: str) -> str:
-    for line in text.strip().splitlines()[::-1]:
-        line = line.strip()
-        if line:
-            return line[:200]
-    return "unknown error"
-
-
 def probe(path: Path, media_id: str | None = None) -> Media:
     """Probe ``path`` with ffprobe and return a :class:`Media`.
 
@@ -75,7 +68,7 @@ def probe(path: Path, media_id: str | None = None) -> Media:
         capture_output=True, text=True, timeout=120, check=False,
     )
     if proc.returncode != 0:
-        raise MediaError(f"not readable as media: {_first_line(proc.stderr)}")
+        raise MediaError(f"not readable as media: {one_line(proc.stderr)}")
     try:
         info = json.loads(proc.stdout or "{}")
     except json.JSONDecodeError as exc:
@@ -143,7 +136,7 @@ def decode_audio(path: Path, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
     )
     audio = np.frombuffer(proc.stdout, dtype=np.float32)
     if proc.returncode != 0 and audio.size == 0:
-        reason = _first_line(proc.stderr.decode(errors="replace"))
+        reason = one_line(proc.stderr.decode(errors="replace"))
         raise MediaError(f"audio could not be decoded: {reason}")
     return audio
 
@@ -158,5 +151,5 @@ def grab_frame(path: Path, time: float, out: Path, width: int = 480) -> Path:
         capture_output=True, text=True, timeout=120, check=False,
     )
     if proc.returncode != 0 or not out.exists():
-        raise MediaError(f"frame at {time:.2f}s could not be read: {_first_line(proc.stderr)}")
+        raise MediaError(f"frame at {time:.2f}s could not be read: {one_line(proc.stderr)}")
     return out

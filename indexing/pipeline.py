@@ -186,7 +186,6 @@ class Indexer:
     def _index_media(self, media: Media, t0: float) -> FileResult:
         from indexing.stages.clips import (
             clip_windows,
-            embedding_text,
             speech_clips,
             subtitle_clips,
         )
@@ -234,7 +233,7 @@ class Indexer:
         embedder = self.backends.embedder
         self.store.ensure_embedder(embedder.model_id, embedder.dim)
         owners = [i for i, c in enumerate(clips) for _ in clip_windows(c)]
-        texts = [embedding_text(c) for c in clips] + [w for c in clips for w in clip_windows(c)]
+        texts = [c.embedding_text() for c in clips] + [w for c in clips for w in clip_windows(c)]
         vectors = embedder.embed_texts(texts)
         windows = list(zip(owners, vectors[len(clips):], strict=True))
         self.progress.stage("store")

@@ -8,6 +8,7 @@ of the media file, as floats.
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
@@ -107,11 +108,24 @@ class Shot:
 
 
 @dataclass(frozen=True, slots=True)
+class TextTime:
+    """Where a piece of a clip's text is heard or shown: ``text[char_start:char_end]`` at
+    ``start``..``end`` seconds (one recognised word, or one subtitle cue)."""
+
+    char_start: int
+    char_end: int
+    start: float
+    end: float
+
+
+@dataclass(frozen=True, slots=True)
 class Clip:
     """The retrieval unit: a span of one media file and the text that describes it.
 
     Clips are what search returns, what the LLM sees as numbered sources, what answers cite and
-    what the player plays.
+    what the player plays. ``times`` maps pieces of ``text`` to seconds, so a citation can open
+    on the words that support it rather than at the clip's start; ``language`` is the language
+    the text is in (ISO 639-1, as the recogniser or the subtitle file says), when known.
     """
 
     media_id: str
@@ -123,6 +137,8 @@ class Clip:
     seq: int = 0  # position among the clips of the same media and kind, for neighbour expansion
     shot_index: int | None = None
     keyframe: str | None = None
+    language: str | None = None
+    times: tuple[TextTime, ...] = ()
 
     @property
     def clip_id(self) -> str:
@@ -134,6 +150,42 @@ class Clip:
     @property
     def duration(self) -> float:
         return self.end - self.start
+
+    @property
+    def title(self) -> str:
+        """The title of the clip's source, from its file name (see :func:`media_title`)."""
+        return media_title(self.media_path)
+
+    def embedding_text(self) -> str:
+        """The text that stands for this clip wherever a model reads it whole: the source title,
+        then the words.
+
+        Indexing embeds it and the assistant's rerank scores it, so both must read the same
+        string; archive file names usually name the work, speaker or event, and a question that
+        names its source ("in the lecture…") then matches that source's clips.
+        """
+        return f"{self.title}: {self.text}"
+
+    def span_of(self, char_start: int, char_end: int) -> tuple[float, float]:
+        """The seconds in which ``text[char_start:char_end]`` is said or shown.
+
+        Falls back to the whole clip when the clip has no :attr:`times` or none overlap.
+        """
+        inside = [t for t in self.times if t.char_end > char_start and t.char_start < char_end]
+        if not inside:
+            return self.start, self.end
+        return min(t.start for t in inside), max(t.end for t in inside)
+
+
+def media_title(media_path: str) -> str:
+    """A readable title from a file name: ``lewin_physicsworks_lecture-2.webm`` -> words.
+
+    Reel numbers, dates and takes say little about content, so free-standing numbers go.
+    """
+    stem = Path(media_path).stem
+    words = re.sub(r"[_\-.+]+", " ", stem)
+    words = re.sub(r"\b\d+\b", " ", words)
+    return " ".join(words.split())
 
 
 @dataclass(frozen=True, slots=True)

@@ -373,7 +373,7 @@ def title_of(name: str) -> str:
     """A file name as words: ``lewin_physicsworks_lecture_audio.webm`` → ``lewin physicsworks
     lecture``.
 
-    Not :func:`indexing.stages.clips.media_title`, which titles the text that gets embedded: that
+    Not :func:`indexing.types.media_title`, which titles the text that gets embedded: that
     one drops every number and keeps form words (``popeye sinbad part3``), this one keeps years
     and drops form words and part numbers (``popeye sinbad 1936``), for a question a user reads.
     """

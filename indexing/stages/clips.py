@@ -15,7 +15,6 @@ import bisect
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 from indexing.types import Clip, ClipKind, Cue, Media, Segment, Shot
 
@@ -202,24 +201,6 @@ def _join(texts: list[str]) -> str:
 _SENTENCE_SPLIT = re.compile(r"(?<=[.!?…])\s+")
 
 
-def media_title(media_path: str) -> str:
-    """A readable title from a file name: ``lewin_physicsworks_lecture-2.webm`` -> words.
-
-    Archive file names usually name the work, the speaker or the event; putting them in front of
-    a clip's text when embedding lets a question that names its source ("in the lecture…",
-    "what does Sinbad…") match clips of that source (contextual retrieval).
-    """
-    stem = Path(media_path).stem
-    words = re.sub(r"[_\-.+]+", " ", stem)
-    words = re.sub(r"\b\d+\b", " ", words)  # reel numbers, dates and takes say little
-    return " ".join(words.split())
-
-
-def embedding_text(clip: Clip) -> str:
-    """The text embedded for a clip: its source title, then its words."""
-    return f"{media_title(clip.media_path)}: {clip.text}"
-
-
 def clip_windows(clip: Clip, size: int = 2) -> list[str]:
     """Overlapping windows of ``size`` sentences of a clip, each prefixed with the title.
 
@@ -229,6 +210,6 @@ def clip_windows(clip: Clip, size: int = 2) -> list[str]:
     sentences = [s for s in _SENTENCE_SPLIT.split(clip.text) if s.strip()]
     if len(sentences) <= 1:
         return []
-    title = media_title(clip.media_path)
+    title = clip.title
     last = max(len(sentences) - size + 1, 1)
     return [f"{title}: {' '.join(sentences[i:i + size])}" for i in range(last)]

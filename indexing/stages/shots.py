@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from indexing.fmt import one_line
 from indexing.media import MediaError, grab_frame
 from indexing.types import Media, Shot
 
@@ -216,17 +217,12 @@ def _open(path: Path) -> Any:
         try:
             video = backend(str(path))
         except Exception as exc:  # each backend raises its own types (VideoOpenFailure, av.error)
-            reason = _one_line(exc)
+            reason = one_line(exc)
             continue
         if video.frame_size[0] > 0:
             return video
         reason = "no picture size"
     raise MediaError(f"video could not be decoded: {reason}")
-
-
-def _one_line(exc: BaseException) -> str:
-    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
-    return (lines[-1] if lines else type(exc).__name__)[:200]
 
 
 def _frames(
@@ -269,7 +265,7 @@ def _frames(
             except queue.Empty:
                 reader.join(timeout=0.05)
     if failure:
-        raise MediaError(f"video could not be decoded: {_one_line(failure[0])}")
+        raise MediaError(f"video could not be decoded: {one_line(failure[0])}")
 
 
 def _merge_tail(spans: list[_Span], duration: float, min_shot: float) -> list[_Span]:
