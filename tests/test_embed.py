@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from indexing.models import MINILM
+from weights import MINILM
 from indexing.protocols import Embedder
 from indexing.settings import Settings
 from indexing.stages.embed import SentenceEmbedder, embedder_from_settings

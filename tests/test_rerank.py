@@ -16,7 +16,7 @@ from assistant.rerank import (
     rerank_by_likelihood,
 )
 from assistant.retrieval import Retriever
-from indexing.models import SMOLLM2, require
+from weights import SMOLLM2, require
 from indexing.settings import Settings
 from indexing.stores.lance import LanceStore
 from indexing.types import Hit

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from indexing.models import MINILM, ONLINE_EMBEDDER, require
+from weights import MINILM, ONLINE_EMBEDDER, require
 
 if TYPE_CHECKING:
     from indexing.settings import Settings
@@ -71,7 +71,7 @@ class SentenceEmbedder:
     def load(self) -> Any:
         """Load the model now (it is otherwise loaded on first use) and return it.
 
-        Raises :class:`~indexing.models.ModelMissing` when the default model's package is not
+        Raises :class:`~weights.ModelMissing` when the default model's package is not
         installed.
         """
         with self._load_lock:
