@@ -30,11 +30,13 @@ import numpy as np
 
 import prompts
 from assistant.answerability import RELIABLE_TYPES, expectation, holds_answer
-from assistant.citations import check_answer, content_words, focus, split_sentences
+from assistant.citations import check_answer, focus
 from assistant.llm import LLM
 from assistant.rerank import MARGIN
 from assistant.retrieval import Evidence, Retriever
 from indexing.fmt import fmt_time
+from indexing.text import content_words
+from indexing.text import sentences as split_sentences
 from indexing.types import Clip, Hit
 
 MAX_QUESTION_CHARS = 2000

@@ -19,6 +19,8 @@ import re
 from dataclasses import dataclass
 from enum import Enum
 
+from indexing.text import content_words, sentences, stem, tokens
+
 
 class AnswerType(Enum):
     YEAR = "year"
@@ -190,7 +192,7 @@ def expectation(question: str) -> Expectation | None:
 
 def _asked(question: str) -> set[str]:
     """The question's own words, lower case: they cannot be its answer."""
-    return {w.lower() for w in re.findall(r"[\w']+", question)}
+    return set(tokens(question))
 
 
 def _new_words(text: str, question: str) -> str:
@@ -200,16 +202,13 @@ def _new_words(text: str, question: str) -> str:
                     if re.sub(r"^\W+|\W+$", "", w).lower() not in asked)
 
 
-_STOP = frozenset("what which when where why how who whom whose does did was were is are the "
-                  "this that these those with from into about after before they their there "
-                  "have has had been being would could should according speaker say says said "
-                  "cause caused causes".split())
+# The cause word itself is no topic: "what caused the delay" and "because of the rain" share it.
+_CAUSE_WORDS = ("cause", "caused", "causes", "causing")
 
 
-def _stems(text: str) -> set[str]:
-    """Crude stems (first five letters) of the content words of ``text``."""
-    return {w.lower()[:5] for w in re.findall(r"[A-Za-z]{4,}", text)
-            if w.lower() not in _STOP}
+def _topic(text: str) -> set[str]:
+    """Stems of the content words of ``text``, cause words left out."""
+    return set(content_words(text)) - {stem(w) for w in _CAUSE_WORDS}
 
 
 def _has_name(text: str, question: str) -> bool:
@@ -249,9 +248,8 @@ def holds_answer(question: str, text: str, expected: Expectation | None = None) 
                    and m.group(1).lower() not in _MONTHS for m in _PLACE.finditer(text))
     if kind is AnswerType.CAUSE:
         # "because" is common; it must explain something the question is about.
-        topic = _stems(question)
-        return any(_CAUSE.search(s) and _stems(s) & topic
-                   for s in re.split(r"(?<=[.!?;])\s+", text))
+        topic = _topic(question)
+        return any(_CAUSE.search(s) and _topic(s) & topic for s in sentences(text))
     new = _new_words(text, question)
     if kind is AnswerType.SPEED:  # a number and a unit
         return bool(_NUMBER.search(new) and _SPEED.search(new))

@@ -1,10 +1,22 @@
 """Checking that an answer's citations really support what it says.
 
 A small local model phrases badly and cites carelessly, so nothing it writes is trusted as is:
-every sentence must be backed by a retrieved clip, measured by word overlap (content words of the
-sentence found in the clip) and by embedding similarity. A marker whose clip does not support its
-sentence is dropped; a sentence left without any supporting clip is dropped; an answer left with
-nothing becomes a refusal (decided by the caller).
+every sentence must be backed by a retrieved clip. The checks, cheapest first:
+
+1. lexical and embedding support: content words of the sentence found in the clip, or a strong
+   paraphrase (embedding similarity) with a fair share of them;
+2. no invented number: every number the sentence states, spoken or written ("nine", "9"), is in
+   the clip;
+3. the same polarity: the clip sentences that back the sentence are negated ("there are no
+   survivors") exactly when the sentence is ("there were survivors" fails);
+4. optionally, entailment: a caller-given judge (an LLM or a model) must find that the clip
+   entails the sentence. It runs only on sentences that passed 1-3, as it is the costly one.
+
+A marker whose clip does not support its sentence is dropped; a sentence left without any
+supporting clip is dropped; an answer left with nothing becomes a refusal (decided by the
+caller). Each kept sentence says which sentences of its clip support it (character offsets in
+the clip's text), so the caller can cite the seconds of those words
+(:meth:`indexing.types.Clip.span_of`). All word rules come from :mod:`indexing.text`.
 """
 
 from __future__ import annotations
@@ -15,23 +27,20 @@ from dataclasses import dataclass
 
 import numpy as np
 
-_MARKER = re.compile(r"\[(\d+(?:\s*,\s*\d+)*)\]")
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(])|\n+")
-_WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
+from indexing.text import (
+    content_words,
+    is_negator,
+    negated,
+    numbers,
+    overlap,
+    sentence_spans,
+    sentences,
+)
 
-# Function words carry no evidence: "the speaker said that it was" matches every transcript.
-STOPWORDS = frozenset("""
-a about above after again against all also am an and any are as at be because been before being
-below between both but by can could did do does doing down during each few for from further had
-has have having he her here hers herself him himself his how i if in into is it its itself just
-me more most my myself no nor not now of off on once only or other our ours ourselves out over
-own same she should so some such than that the their theirs them themselves then there these they
-this those through to too under until up very was we were what when where which while who whom
-why will with would you your yours yourself yourselves said says say speaker talk talks talked
-speech source sources clip according mentions mentioned one also there's it's that's
-narrator lecturer professor president recording video audio film excerpt passage sentence
-explains explained states stated describes described tells told
-""".split())
+__all__ = ["CheckedSentence", "Entails", "Support", "answer_sentences", "check_answer",
+           "content_words", "coverage", "focus", "strip_markers"]
+
+_MARKER = re.compile(r"\[(\d+(?:\s*,\s*\d+)*)\]")
 # Sentences about the sources rather than the footage ("The sentence is from source 2").
 _META = re.compile(r"\b(?:the (?:sentence|source|answer|question) (?:is|was|number)|"
                    r"source (?:number|called)|according to (?:the )?source)\b", re.IGNORECASE)
@@ -43,70 +52,126 @@ MIN_SIMILARITY = 0.7
 MIN_COVERAGE_WITH_SIMILARITY = 0.5
 # A sentence joining facts of two clips: together they must cover it, each a fair share.
 MIN_SHARE_OF_PAIR = 0.3
+# The entailment judge's score (0..1) a sentence needs, when a judge is given.
+MIN_ENTAILMENT = 0.5
 # Where a sentence may be cut when its tail is not supported ("built in 1892 | by the Navy").
 _CLAUSE_BREAK = re.compile(r",\s+|;\s+|\s+(?=(?:by|and|but|because|which|who|while|with|after|"
                            r"before|when|where|although|as)\b)")
 
-
-def content_words(text: str) -> list[str]:
-    """Lower-cased words of ``text`` minus function words, with a light plural/ing stem."""
-    return [_stem(w) for w in _WORD.findall(text.lower()) if w not in STOPWORDS and len(w) > 1]
-
-
-def _stem(word: str) -> str:
-    for suffix in ("ing", "ies", "es", "s", "ed"):
-        if len(word) > len(suffix) + 3 and word.endswith(suffix):
-            return word[: -len(suffix)]
-    return word
+Entails = Callable[[str, str], float]
+"""``entails(sentence, evidence)``: how sure a judge is (0..1) that ``evidence`` states
+``sentence``."""
+Embed = Callable[[Sequence[str]], np.ndarray]
 
 
-def coverage(sentence: str, evidence: str) -> float:
+def coverage(sentence: str, evidence: str, lang: str | None = None) -> float:
     """Share of the sentence's content words that occur in ``evidence`` (1.0 for none)."""
-    words = content_words(sentence)
-    if not words:
-        return 1.0
-    have = set(content_words(evidence))
-    return sum(1 for w in words if w in have) / len(words)
+    return overlap(content_words(sentence, lang), content_words(evidence, lang))
 
 
-def split_sentences(text: str) -> list[str]:
+def answer_sentences(answer: str, lang: str | None = None) -> list[str]:
     """Split an answer into sentences, keeping each one's citation markers with it."""
     # A marker after the full stop ("... shuttle. [1]") belongs to the sentence before it.
-    text = re.sub(r"([.!?])\s+((?:\[\d+(?:\s*,\s*\d+)*\]\s*)+)", r" \2\1 ", text.strip())
-    return [s.strip() for s in _SENTENCE_END.split(text) if s and s.strip()]
+    text = re.sub(r"([.!?])\s+((?:\[\d+(?:\s*,\s*\d+)*\]\s*)+)", r" \2\1 ", answer.strip())
+    return sentences(text, lang)
 
 
 def strip_markers(sentence: str) -> str:
+    """``sentence`` without its ``[n]`` citation markers."""
     return re.sub(r"\s+([.!?,;:])", r"\1", _MARKER.sub("", sentence)).strip()
 
 
 @dataclass(frozen=True, slots=True)
+class Support:
+    """Where a sentence is backed: ``sources[source - 1][char_start:char_end]``, one sentence
+    of the cited clip's text."""
+
+    source: int
+    char_start: int
+    char_end: int
+
+
+@dataclass(frozen=True, slots=True)
 class CheckedSentence:
-    """A sentence of the final answer and the source numbers that support it."""
+    """A sentence of the final answer, the source numbers that support it, and the sentences
+    of those sources that do (in source order, then text order)."""
 
     text: str
     sources: tuple[int, ...]
+    support: tuple[Support, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class _Sentence:
+    start: int
+    end: int
+    words: frozenset[str]
+    negated: bool
+
+
+@dataclass(frozen=True, slots=True)
+class _Source:
+    """A source analysed once: its words, numbers and sentences."""
+
+    text: str
+    words: tuple[str, ...]
+    numbers: frozenset[str]
+    sentences: tuple[_Sentence, ...]
+
+
+def _analyse(text: str, lang: str | None) -> _Source:
+    spans = sentence_spans(text, lang)
+    return _Source(
+        text, tuple(content_words(text, lang)), frozenset(numbers(text, lang)),
+        tuple(_Sentence(a, b, frozenset(content_words(text[a:b], lang)),
+                        negated(text[a:b], lang)) for a, b in spans))
+
+
+@dataclass(frozen=True, slots=True)
+class _Claim:
+    """A sentence of the answer, analysed once."""
+
+    text: str
+    words: tuple[str, ...]
+    numbers: frozenset[str]
+    negated: bool
+    topic: frozenset[str]  # content words minus negators: what the sentence is about
+
+
+def _claim(text: str, lang: str | None) -> _Claim:
+    words = tuple(content_words(text, lang))
+    return _Claim(text, words, frozenset(numbers(text, lang)), negated(text, lang),
+                  frozenset(w for w in words if not is_negator(w, lang)))
 
 
 def check_answer(
     answer: str,
     sources: Sequence[str],
-    embed: Callable[[Sequence[str]], np.ndarray] | None = None,
+    embed: Embed | None = None,
+    *,
+    lang: str | None = None,
+    entails: Entails | None = None,
+    min_entailment: float = MIN_ENTAILMENT,
 ) -> list[CheckedSentence]:
     """Keep the sentences of ``answer`` that the sources support, each cited to its support.
 
-    ``sources[i]`` is the text of source ``i + 1``, best-ranked first. A sentence is kept when
-    one source (or two together) supports it, possibly after cutting an unsupported tail; its
-    citation is the best-ranked supporting source, whatever marker the model wrote.
+    ``sources[i]`` is the text of source ``i + 1``, best-ranked first (an empty text can back
+    nothing). A sentence is kept when one source (or two together) supports it, possibly after
+    cutting an unsupported tail; its citation is the best-ranked supporting source, whatever
+    marker the model wrote. ``lang`` (ISO 639-1) is the language of the answer and sources.
+    ``entails``, when given, is asked about each sentence that passed the cheap checks, with
+    the text of the source(s) it would be cited to; below ``min_entailment`` the next
+    supporting source is tried, and with none left the sentence is dropped.
     """
-    sentences = [s for s in split_sentences(answer) if strip_markers(s)]
-    if not sentences or not sources:
+    plain = [p for p in (strip_markers(s) for s in answer_sentences(answer, lang)) if p]
+    if not plain or not sources:
         return []
-    plain = [strip_markers(s) for s in sentences]
+    analysed = [_analyse(s, lang) for s in sources]
     sims: np.ndarray | None = None
     if embed is not None:
         vecs = embed([*plain, *sources])
         sims = vecs[: len(plain)] @ vecs[len(plain):].T
+    judge = _Judge(analysed, embed, lang, entails, min_entailment)
     kept: list[CheckedSentence] = []
     for i, text in enumerate(plain):
         if _is_refusal(text) or _META.search(text):
@@ -114,72 +179,122 @@ def check_answer(
         # The model's own markers are not trusted to pick the clip: on the dev set its cited
         # clip was the right moment 32 % of the time, the best-ranked supporting clip 70 %.
         # Every sentence is cited to the highest-ranked source(s) that support it.
-        sim_row = sims[i] if sims is not None else None
-        supported = _supported_prefix(text, range(1, len(sources) + 1), sources, sim_row, embed)
-        if supported is None:
-            continue
-        text, ok = supported
-        if len(ok) > 1 and ok[0][0] >= 0:  # several single sources: the best-ranked one
-            ok = [min(ok, key=lambda x: x[1])]
-        kept.append(CheckedSentence(text, tuple(sorted(n for _, n in ok))))
+        found = judge.supported_prefix(text, sims[i] if sims is not None else None)
+        if found is not None:
+            kept.append(found)
     return kept
 
 
-def _pair_support(text: str, candidates: Sequence[int],
-                  sources: Sequence[str]) -> list[tuple[float, int]]:
-    """Two sources that together support ``text`` (scores are negative to mark a pair)."""
-    ranked = sorted(candidates, key=lambda n: -coverage(text, sources[n - 1]))[:3]
-    for i, a in enumerate(ranked):
-        for b in ranked[i + 1:]:
-            if (coverage(text, sources[a - 1]) >= MIN_SHARE_OF_PAIR
-                    and coverage(text, sources[b - 1]) >= MIN_SHARE_OF_PAIR
-                    and coverage(text, sources[a - 1] + " " + sources[b - 1]) >= MIN_COVERAGE):
-                return [(-1.0, a), (-1.0, b)]
-    return []
+@dataclass(frozen=True)
+class _Judge:
+    """The support checks of one answer against its analysed sources."""
+
+    sources: Sequence[_Source]
+    embed: Embed | None
+    lang: str | None
+    entails: Entails | None
+    min_entailment: float
+
+    def supported_prefix(self, text: str, sims: np.ndarray | None) -> CheckedSentence | None:
+        """The sentence, or its longest clause-boundary prefix, that the sources support.
+
+        Small models often append an invented tail to a true statement; cutting the tail keeps
+        the true part instead of losing the whole sentence.
+        """
+        claim = _claim(text, self.lang)
+        found = self._accept(claim, self._single(claim, sims) or self._pair(claim))
+        if found is not None:
+            return found
+        cuts = [m.start() for m in _CLAUSE_BREAK.finditer(text)]
+        for cut in reversed(cuts):
+            prefix = text[:cut].rstrip(" ,;")
+            part = _claim(prefix, self.lang)
+            if len(part.words) < 2:
+                break
+            prefix_sims = None
+            if self.embed is not None:
+                vecs = self.embed([prefix, *(s.text for s in self.sources)])
+                prefix_sims = vecs[1:] @ vecs[0]
+            found = self._accept(part, self._single(part, prefix_sims))
+            if found is not None:
+                return found
+        return None
+
+    def _single(self, claim: _Claim, sims: np.ndarray | None) -> list[tuple[int, ...]]:
+        """Sources that support ``claim`` alone, best-ranked first."""
+        ok: list[tuple[int, ...]] = []
+        for n, source in enumerate(self.sources, start=1):
+            if not source.text.strip():
+                continue
+            if not claim.numbers <= source.numbers:
+                continue  # an invented number is the most harmful error: never let one through
+            cov = overlap(claim.words, source.words)
+            sim = float(sims[n - 1]) if sims is not None else 0.0
+            if cov >= MIN_COVERAGE or (sim >= MIN_SIMILARITY
+                                       and cov >= MIN_COVERAGE_WITH_SIMILARITY):
+                ok.append((n,))
+        return ok
+
+    def _pair(self, claim: _Claim) -> list[tuple[int, ...]]:
+        """Two sources that together support ``claim`` (each a fair share of it)."""
+        usable = [n for n, s in enumerate(self.sources, start=1) if s.text.strip()]
+        share = {n: overlap(claim.words, self.sources[n - 1].words) for n in usable}
+        ranked = sorted(usable, key=lambda n: -share[n])[:3]
+        for i, a in enumerate(ranked):
+            for b in ranked[i + 1:]:
+                both = (*self.sources[a - 1].words, *self.sources[b - 1].words)
+                if (share[a] >= MIN_SHARE_OF_PAIR and share[b] >= MIN_SHARE_OF_PAIR
+                        and overlap(claim.words, both) >= MIN_COVERAGE
+                        and claim.numbers <= (self.sources[a - 1].numbers
+                                              | self.sources[b - 1].numbers)):
+                    return [tuple(sorted((a, b)))]
+        return []
+
+    def _accept(self, claim: _Claim, candidates: list[tuple[int, ...]]) -> CheckedSentence | None:
+        """The first candidate (best-ranked) whose backing sentences agree in polarity with
+        ``claim`` and, with a judge, entail it."""
+        for group in sorted(candidates):
+            support = self._backing(claim, group)
+            if support and claim.negated != any(s.negated for _, s in support):
+                continue  # "there were survivors" against "there are no survivors"
+            if self.entails is not None:
+                evidence = "\n".join(self.sources[n - 1].text for n in group)
+                if self.entails(claim.text, evidence) < self.min_entailment:
+                    continue
+            spans = tuple(Support(n, s.start, s.end) for n, s in support) or tuple(
+                Support(n, 0, len(self.sources[n - 1].text)) for n in group)
+            return CheckedSentence(claim.text, group, spans)
+        return None
+
+    def _backing(self, claim: _Claim, group: tuple[int, ...]) -> list[tuple[int, _Sentence]]:
+        """The sentences of the sources in ``group`` that hold the claim's words.
+
+        Greedy set cover over the claim's topic words (negators left out, so a stray "not"
+        elsewhere in the clip cannot pass for the claim's own); in source, then text order.
+        """
+        pool = [(n, s) for n in group for s in self.sources[n - 1].sentences]
+        need = set(claim.topic)
+        chosen: list[tuple[int, _Sentence]] = []
+        while need and pool:
+            held = [_held(need, s.words) for _, s in pool]
+            i = max(range(len(pool)), key=lambda k: len(held[k]))
+            if not held[i]:
+                break
+            chosen.append(pool.pop(i))
+            need -= held[i]
+        return sorted(chosen, key=lambda p: (p[0], p[1].start))
 
 
-def _numbers(text: str) -> set[str]:
-    return set(re.findall(r"\d+(?:\.\d+)?", text.replace(",", "")))
+# Stems this long that start alike are one word for finding a claim's backing sentence:
+# Snowball leaves "survived" -> "surviv" and "survivors" -> "survivor", and a flipped claim
+# ("the crew survived") must still be matched to "there are no survivors".
+_RELATED_STEM = 5
 
 
-def _support(text: str, candidates: Sequence[int], sources: Sequence[str],
-             sims: np.ndarray | None) -> list[tuple[float, int]]:
-    ok = []
-    for n in candidates:
-        if not _numbers(text) <= _numbers(sources[n - 1]):
-            continue  # an invented number is the most harmful error: never let one through
-        cov = coverage(text, sources[n - 1])
-        sim = float(sims[n - 1]) if sims is not None else 0.0
-        if cov >= MIN_COVERAGE or (sim >= MIN_SIMILARITY and cov >= MIN_COVERAGE_WITH_SIMILARITY):
-            ok.append((cov + sim, n))
-    return ok
-
-
-def _supported_prefix(
-    text: str, candidates: Sequence[int], sources: Sequence[str], sims: np.ndarray | None,
-    embed: Callable[[Sequence[str]], np.ndarray] | None,
-) -> tuple[str, list[tuple[float, int]]] | None:
-    """The sentence, or its longest clause-boundary prefix, that the sources support.
-
-    Small models often append an invented tail to a true statement; cutting the tail keeps the
-    true part instead of losing the whole sentence.
-    """
-    ok = _support(text, candidates, sources, sims) or _pair_support(text, candidates, sources)
-    if ok:
-        return text, ok
-    cuts = [m.start() for m in _CLAUSE_BREAK.finditer(text)]
-    for cut in reversed(cuts):
-        prefix = text[:cut].rstrip(" ,;")
-        if len(content_words(prefix)) < 2:
-            break
-        prefix_sims = None
-        if embed is not None:
-            vecs = embed([prefix, *sources])
-            prefix_sims = vecs[1:] @ vecs[0]
-        ok = _support(prefix, candidates, sources, prefix_sims)
-        if ok:
-            return prefix, ok
-    return None
+def _held(need: set[str], words: frozenset[str]) -> set[str]:
+    """The words of ``need`` that ``words`` holds, the same or sharing a long stem."""
+    return {w for w in need if w in words or (len(w) >= _RELATED_STEM and any(
+        len(x) >= _RELATED_STEM and (x.startswith(w) or w.startswith(x)) for x in words))}
 
 
 _REFUSAL = re.compile(
@@ -198,8 +313,8 @@ def _is_refusal(text: str) -> bool:
 OFF_TOPIC_GAP = 0.25
 
 
-def focus(sentences: Sequence[CheckedSentence], question: str,
-          embed: Callable[[Sequence[str]], np.ndarray]) -> list[CheckedSentence]:
+def focus(checked: Sequence[CheckedSentence], question: str,
+          embed: Embed) -> list[CheckedSentence]:
     """Drop repeated sentences and clauses that have nothing to do with the question.
 
     A supported sentence can still carry text that answers nothing that was asked (a small
@@ -209,7 +324,7 @@ def focus(sentences: Sequence[CheckedSentence], question: str,
     out: list[CheckedSentence] = []
     seen: set[str] = set()
     pieces = [[c for c in re.split(r",\s+|;\s+|\s+(?=and\b|but\b)", s.text) if c.strip()]
-              for s in sentences]
+              for s in checked]
     flat = [c for p in pieces for c in p]
     if not flat:
         return []
@@ -217,12 +332,12 @@ def focus(sentences: Sequence[CheckedSentence], question: str,
     sims = iter(vecs[1:] @ vecs[0])
     scored = [[(c, float(next(sims))) for c in p] for p in pieces]
     best = max(s for p in scored for _, s in p)
-    for s, clauses in zip(sentences, scored, strict=True):
+    for s, clauses in zip(checked, scored, strict=True):
         kept = [c for c, sim in clauses if sim >= best - OFF_TOPIC_GAP]
         text = ", ".join(kept).strip(" ,;")
         key = " ".join(content_words(text))
         if not kept or not key or key in seen:
             continue
         seen.add(key)
-        out.append(CheckedSentence(text, s.sources))
+        out.append(CheckedSentence(text, s.sources, s.support))
     return out

@@ -396,14 +396,14 @@ def suggest_questions(
     so retrieval has something to find: ``("Energy — lewin physicsworks lecture", "What is said
     about energy in lewin physicsworks lecture?")``.
     """
-    from assistant.citations import STOPWORDS
+    from indexing.text import is_negator, is_stopword, tokens
 
     counts: dict[str, Counter[str]] = {}
     for media_id, clip_texts in texts.items():
         said: Counter[str] = Counter()
         for text in clip_texts:
-            said.update(w for w in re.findall(r"[a-z]{5,}", text.lower())
-                        if w not in STOPWORDS and w not in _FILLER)
+            said.update(w for w in tokens(text) if len(w) >= 5 and w.isalpha()
+                        and not is_stopword(w) and not is_negator(w) and w not in _FILLER)
         counts[media_id] = said
     files_with: Counter[str] = Counter()
     for said in counts.values():

@@ -12,10 +12,10 @@ so no clip is mostly silence.
 from __future__ import annotations
 
 import bisect
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from indexing.text import sentences as split_sentences
 from indexing.types import Clip, ClipKind, Cue, Media, Segment, Shot
 
 _SENTENCE_END = (".", "?", "!", "…")
@@ -198,16 +198,13 @@ def _join(texts: list[str]) -> str:
     return " ".join(" ".join(texts).split())
 
 
-_SENTENCE_SPLIT = re.compile(r"(?<=[.!?…])\s+")
-
-
 def clip_windows(clip: Clip, size: int = 2) -> list[str]:
     """Overlapping windows of ``size`` sentences of a clip, each prefixed with the title.
 
     A clip of 10-20 s holds several statements; a question about one of them matches that
     sentence's vector better than the whole clip's. Clips of one sentence get no windows.
     """
-    sentences = [s for s in _SENTENCE_SPLIT.split(clip.text) if s.strip()]
+    sentences = split_sentences(clip.text, clip.language)
     if len(sentences) <= 1:
         return []
     title = clip.title
