@@ -27,8 +27,7 @@ import pytest
 import socketio
 
 # The same session-wide index and server launcher as the browser test (tests/ is on sys.path).
-from chat_support import connect_webapp
-from test_chat_browser import chat_index, launch_chat, stop
+from chat_support import chat_index, connect_webapp, start_chat
 
 SESSIONS = 10
 QUESTIONS = (
@@ -124,12 +123,13 @@ def percentile(values: list[float], q: float) -> float:
 @pytest.fixture(scope="module")
 def load_url(tmp_path_factory: pytest.TempPathFactory, media_dir: Path) -> Any:
     db = chat_index(tmp_path_factory.getbasetemp(), media_dir)
-    proc, url, log = launch_chat(db, tmp_path_factory.mktemp("load-chat"))
+    server = start_chat(db, tmp_path_factory.mktemp("load-chat"), keep_llm_env=True)
     try:
-        yield url
+        server.wait_ready()
+        yield server.url
     finally:
-        stop(proc)
-        print(log.read_text()[-3000:])
+        server.stop()
+        print(server.output()[-3000:])
 
 
 def test_ten_concurrent_chats(load_url: str) -> None:

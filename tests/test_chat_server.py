@@ -11,85 +11,27 @@ import asyncio
 import base64
 import os
 import shutil
-import signal
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 
 import httpx
 import pytest
-from chat_support import connect_webapp, free_port
+from chat_support import DEERIN, ChatServer, connect_webapp, free_port, start_chat
 
+from assistant.answer import Answer, Citation
 from assistant.web.chat_service import short_name, suggest_questions, title_of
 from assistant.web.media import media_url
+from assistant.web.render import answer_markdown, citation_label, citation_span, hits_table
 from indexing.media import file_hash, probe
 from indexing.stores.base import MediaRecord
 from indexing.stores.lance import LanceStore
-from indexing.types import Shot
+from indexing.types import Clip, ClipKind, Hit, Shot
 
 REPO = Path(__file__).resolve().parent.parent
-DEERIN = Path(sys.executable).with_name("deerin")
 USER, PASSWORD = "archivist", "correct horse:battery"
-
-
-@dataclass
-class Server:
-    url: str
-    proc: subprocess.Popen[str]
-    cwd: Path
-    log: Path
-
-    def output(self) -> str:
-        return self.log.read_text(errors="replace")
-
-
-def start_server(db: Path, workdir: Path, *, auth: str | None = None,
-                 host: str = "127.0.0.1", extra_env: dict[str, str] | None = None) -> Server:
-    """`deerin chat` in a subprocess, with its cwd and caches under ``workdir``."""
-    workdir.mkdir(parents=True, exist_ok=True)
-    port = free_port()
-    env = {k: v for k, v in os.environ.items()
-           if k not in {"DEERIN_AUTH", "CHAINLIT_AUTH_SECRET", "DEERIN_LLM", "CHAINLIT_APP_ROOT"}}
-    env.update(XDG_CACHE_HOME=str(workdir / "cache"), HF_HUB_OFFLINE="1",
-               TRANSFORMERS_OFFLINE="1", PYTHONUNBUFFERED="1")
-    if auth:
-        env["DEERIN_AUTH"] = auth
-    env.update(extra_env or {})
-    log = workdir / "server.log"
-    proc = subprocess.Popen(
-        [str(DEERIN), "chat", "--db", str(db), "--host", host, "--port", str(port)],
-        cwd=workdir, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT, text=True,
-        start_new_session=True,
-    )
-    return Server(f"http://{'127.0.0.1' if host == '0.0.0.0' else host}:{port}", proc,
-                  workdir, log)
-
-
-def wait_ready(server: Server, timeout: float = 120.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if server.proc.poll() is not None:
-            pytest.fail(f"deerin chat exited with {server.proc.returncode}:\n{server.output()}")
-        try:
-            if httpx.get(server.url + "/health", timeout=2).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.3)
-    pytest.fail(f"deerin chat did not answer within {timeout:.0f} s:\n{server.output()}")
-
-
-def stop_server(server: Server) -> None:
-    if server.proc.poll() is None:
-        os.killpg(server.proc.pid, signal.SIGTERM)
-        try:
-            server.proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.proc.pid, signal.SIGKILL)
-            server.proc.wait(timeout=10)
 
 
 # --- fixtures ----------------------------------------------------------------------------------
@@ -148,27 +90,27 @@ def collection(tmp_path_factory: pytest.TempPathFactory, columbia: Path, friday:
 
 @pytest.fixture(scope="module")
 def servers(collection: Collection, tmp_path_factory: pytest.TempPathFactory
-            ) -> Iterator[tuple[Server, Server]]:
+            ) -> Iterator[tuple[ChatServer, ChatServer]]:
     base = tmp_path_factory.mktemp("chat-servers")
     # Both start at once: each spends most of its start-up importing Chainlit and LanceDB.
-    open_server = start_server(collection.db, base / "open")
-    guarded = start_server(collection.db, base / "guarded", auth=f"{USER}:{PASSWORD}")
+    open_server = start_chat(collection.db, base / "open")
+    guarded = start_chat(collection.db, base / "guarded", auth=f"{USER}:{PASSWORD}")
     try:
-        wait_ready(open_server)
-        wait_ready(guarded)
+        open_server.wait_ready()
+        guarded.wait_ready()
         yield open_server, guarded
     finally:
-        stop_server(open_server)
-        stop_server(guarded)
+        open_server.stop()
+        guarded.stop()
 
 
 @pytest.fixture(scope="module")
-def server(servers: tuple[Server, Server]) -> Server:
+def server(servers: tuple[ChatServer, ChatServer]) -> ChatServer:
     return servers[0]
 
 
 @pytest.fixture(scope="module")
-def guarded(servers: tuple[Server, Server]) -> Server:
+def guarded(servers: tuple[ChatServer, ChatServer]) -> ChatServer:
     return servers[1]
 
 
@@ -184,7 +126,7 @@ def basic(user: str, password: str) -> dict[str, str]:
     ("his_girl_friday_1940_clip.mp4", "video/mp4"),
     ("lewin_physicsworks_lecture_audio.webm", "audio/webm"),
 ])
-def test_media_range_request_is_206(server: Server, collection: Collection, name: str,
+def test_media_range_request_is_206(server: ChatServer, collection: Collection, name: str,
                                     content_type: str) -> None:
     rec = collection.records[name]
     data = Path(rec.path).read_bytes()
@@ -202,7 +144,7 @@ def test_media_range_request_is_206(server: Server, collection: Collection, name
     assert len(r.content) == len(data)
 
 
-def test_unindexed_and_traversal_are_refused(server: Server, collection: Collection,
+def test_unindexed_and_traversal_are_refused(server: ChatServer, collection: Collection,
                                              jfk: Path) -> None:
     not_indexed = file_hash(jfk)  # a real file, a well-formed id, but never indexed
     assert all(r.media_id != not_indexed for r in collection.records.values())
@@ -222,7 +164,7 @@ def test_unindexed_and_traversal_are_refused(server: Server, collection: Collect
         assert b"root:" not in r.content and b"<html" not in r.content.lower(), path
 
 
-def test_keyframes_only_from_the_index_folder(server: Server, collection: Collection) -> None:
+def test_keyframes_only_from_the_index_folder(server: ChatServer, collection: Collection) -> None:
     r = httpx.get(f"{server.url}/keyframes/{collection.keyframe_name}.jpg")
     assert r.status_code == 200
     assert r.headers["content-type"] == "image/jpeg"
@@ -232,7 +174,7 @@ def test_keyframes_only_from_the_index_folder(server: Server, collection: Collec
     assert httpx.get(f"{server.url}/keyframes/{'0' * 24}_0000.jpg").status_code == 404
 
 
-def test_chainlit_is_mounted_and_our_routes_win(server: Server, collection: Collection) -> None:
+def test_chainlit_is_mounted_and_our_routes_win(server: ChatServer, collection: Collection) -> None:
     root = httpx.get(server.url + "/")
     assert root.status_code == 200
     assert "text/html" in root.headers["content-type"]
@@ -249,7 +191,7 @@ def test_chainlit_is_mounted_and_our_routes_win(server: Server, collection: Coll
     assert settings["features"]["spontaneous_file_upload"]["enabled"] is False
 
 
-def test_nothing_is_written_to_the_working_directory(server: Server) -> None:
+def test_nothing_is_written_to_the_working_directory(server: ChatServer) -> None:
     assert sorted(p.name for p in server.cwd.iterdir()) == ["cache", "server.log"]
     root = server.cwd / "cache" / "deerin" / "chainlit"
     assert (root / "chainlit.md").read_text() == (REPO / "chainlit.md").read_text()
@@ -263,7 +205,8 @@ def test_packaged_welcome_page_is_the_repo_one() -> None:
 # --- authentication ----------------------------------------------------------------------------
 
 
-def test_media_needs_the_same_login_as_the_chat(guarded: Server, collection: Collection) -> None:
+def test_media_needs_the_same_login_as_the_chat(guarded: ChatServer,
+                                                collection: Collection) -> None:
     rec = collection.records["gwb_columbia_address_2003.ogg"]
     url = f"{guarded.url}/media/{rec.media_id}"
     ranged = {"Range": "bytes=0-99"}
@@ -328,9 +271,9 @@ async def _chat_start_messages(url: str) -> list[str]:
 
 def test_missing_index_opens_a_chat_that_explains(tmp_path: Path) -> None:
     missing = tmp_path / "no-index-here"
-    srv = start_server(missing, tmp_path / "work")
+    srv = start_chat(missing, tmp_path / "work")
     try:
-        wait_ready(srv)
+        srv.wait_ready()
         messages = asyncio.run(_chat_start_messages(srv.url))
         assert len(messages) == 1, messages
         assert "There is no DEERIn index" in messages[0]
@@ -339,22 +282,22 @@ def test_missing_index_opens_a_chat_that_explains(tmp_path: Path) -> None:
         assert httpx.get(srv.url + "/project/settings").json()["starters"] == []
         assert not missing.exists()
     finally:
-        stop_server(srv)
+        srv.stop()
 
 
-def test_open_server_needs_no_login(server: Server) -> None:
+def test_open_server_needs_no_login(server: ChatServer) -> None:
     config = httpx.get(server.url + "/auth/config").json()
     assert not config["requireLogin"]
 
 
 def test_exposed_without_auth_warns_loudly(collection: Collection, tmp_path: Path) -> None:
-    exposed = start_server(collection.db, tmp_path / "exposed", host="0.0.0.0")
+    exposed = start_chat(collection.db, tmp_path / "exposed", host="0.0.0.0")
     try:
-        wait_ready(exposed)
+        exposed.wait_ready()
         out = exposed.output()
         assert "WARNING" in out and "WITHOUT AUTHENTICATION" in out and "DEERIN_AUTH" in out
     finally:
-        stop_server(exposed)
+        exposed.stop()
 
 
 def test_malformed_auth_is_a_usage_error(collection: Collection, tmp_path: Path) -> None:
@@ -398,3 +341,43 @@ def test_titles_and_suggested_questions() -> None:
         ("Columbia — gwb columbia address 2003",
          "What is said about columbia in gwb columbia address 2003?"),
     ]
+
+
+# --- the chat's text ---------------------------------------------------------------------------
+
+
+def _clip(language: str | None, start: float = 9.0, end: float = 17.0) -> Clip:
+    return Clip("c" * 24, "/m/gwb_columbia_address_2003.ogg", ClipKind.SPEECH, start, end,
+                "Mission Control in Houston lost contact with the shuttle Columbia.",
+                language=language)
+
+
+def test_sources_and_retrieved_clips_show_the_language() -> None:
+    german = _clip("de")
+    answer = Answer("Wer?", "Wer?", "Houston lost contact [1].", False,
+                    (Citation(1, german, 0.8),), (Hit(german, 0.8, ("fts",)),))
+    text = answer_markdown(answer)
+    assert "- **[1]** gwb\\_columbia… @ 00:09–00:17 (de) — “Mission Control" in text
+    table = hits_table((Hit(german, 0.8, ("fts", "vector")), Hit(_clip(None), 0.5)))
+    lines = table.splitlines()
+    assert lines[0] == "| # | clip | kind | language | score | found by | words |"
+    assert lines[2].startswith("| 1 | gwb\\_columbia… @ 00:09–00:17 | speech | de | 0.800 |")
+    assert lines[3].startswith("| 2 | gwb\\_columbia… @ 00:09–00:17 | speech | - | 0.500 | - |")
+
+
+def test_no_language_column_when_no_clip_knows_its_language() -> None:
+    plain = _clip(None)
+    table = hits_table((Hit(plain, 0.8, ("fts",)),))
+    assert table.splitlines()[0] == "| # | clip | kind | score | found by | words |"
+    answer = Answer("q", "q", "Houston [1].", False, (Citation(1, plain, 0.8),), ())
+    assert "00:09–00:17 — “Mission" in answer_markdown(answer)
+
+
+def test_citation_span_is_the_cited_words_else_the_clip() -> None:
+    clip = _clip(None, 9.0, 27.0)
+    assert citation_span(Citation(1, clip, 0.8)) == (9.0, 27.0)
+    if "start" not in {f.name for f in fields(Citation)}:
+        pytest.skip("Citation has no start/end of its own yet: players use the whole clip")
+    narrowed = Citation(1, clip, 0.8, start=12.5, end=15.0)  # type: ignore[call-arg]
+    assert citation_span(narrowed) == (12.5, 15.0)
+    assert citation_label(narrowed) == "gwb_columbia… @ 00:12–00:15"

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import itertools
-import re
 from pathlib import Path
 
 import pytest
 
 from indexing.stages.clips import speech_clips, subtitle_clips
+from indexing.stages.subtitles import read_cues
 from indexing.types import Clip, ClipKind, Cue, Media, Segment, Shot, Word
 
 
@@ -156,32 +156,11 @@ def test_isolated_cues_stay_apart_and_short_cues_merge() -> None:
     assert [c.seq for c in clips] == [0, 1]
 
 
-def _read_srt(path: Path) -> list[Cue]:
-    """A tiny SRT reader, used only if the project's subtitle module is not importable."""
-    try:
-        from indexing.stages.subtitles import read_cues
-    except ImportError:
-        pass
-    else:
-        return read_cues(path)
-    stamp = r"(\d+):(\d+):(\d+)[,.](\d+)"
-    cues = []
-    for block in path.read_text(encoding="utf-8-sig").split("\n\n"):
-        lines = block.strip().splitlines()
-        times = next((re.findall(stamp, line) for line in lines if "-->" in line), None)
-        if not times:
-            continue
-        s, e = (int(h) * 3600 + int(m) * 60 + int(sec) + int(ms) / 1000 for h, m, sec, ms in times)
-        text = " ".join(lines[next(i for i, line in enumerate(lines) if "-->" in line) + 1:])
-        cues.append(Cue(s, e, text))
-    return cues
-
-
 def test_popeye_buzzard_subtitle_clip(popeye3: Path) -> None:
     from indexing.media import probe
 
     media = probe(popeye3)
-    cues = _read_srt(popeye3.with_suffix(".srt"))
+    cues = read_cues(popeye3.with_suffix(".srt"))
     clips = subtitle_clips(media, cues, target=12.0, max_len=30.0, min_len=3.0)
     hits = [c for c in clips if "buzzard" in c.text]
     assert len(hits) == 1
@@ -200,7 +179,7 @@ def test_popeye_subtitle_clips_with_real_shots(popeye3: Path, tmp_path: Path) ->
 
     media = probe(popeye3)
     shots = SceneDetectShots().detect(media, tmp_path)
-    clips = subtitle_clips(media, _read_srt(popeye3.with_suffix(".srt")), shots)
+    clips = subtitle_clips(media, read_cues(popeye3.with_suffix(".srt")), shots)
     for c in clips:
         assert c.shot_index is not None and c.keyframe is not None
         shot = shots[c.shot_index]

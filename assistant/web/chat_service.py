@@ -4,7 +4,8 @@ One :class:`ChatService` holds a view of the index (refreshed when the collectio
 retriever (one loaded embedder), one :class:`~assistant.answer.Assistant` per LLM spec (one loaded
 model, from an :class:`~assistant.llm.LLMCache` the service owns) and the authentication
 configuration. :func:`assistant.web.server.create_app` builds it and serves its media and
-keyframes; the Chainlit module (``assistant/app.py``) asks it for answers and starters.
+keyframes; the Chainlit module (``assistant/web/chainlit_app.py``) asks it for answers and
+starters.
 """
 
 from __future__ import annotations
@@ -298,10 +299,15 @@ class ChatService:
         """The keyframe file behind a URL name, if it belongs to an indexed file."""
         return self._current().keyframes.get(name)
 
-    def media_url(self, clip: Clip) -> str:
-        """Where a player loads ``clip``: the media route plus ``#t=start,end``."""
-        return media_url(clip.media_id, Path(clip.media_path).name, start=clip.start,
-                         end=clip.end)
+    def media_url(self, clip: Clip, *, start: float | None = None,
+                  end: float | None = None) -> str:
+        """Where a player loads ``clip``: the media route plus ``#t=start,end``.
+
+        ``start``/``end`` narrow the span (a citation's supporting words); default the clip's.
+        """
+        return media_url(clip.media_id, Path(clip.media_path).name,
+                         start=clip.start if start is None else start,
+                         end=clip.end if end is None else end)
 
     def keyframe_url(self, clip: Clip) -> str | None:
         """The thumbnail URL of ``clip``'s keyframe, when the index has one for it."""

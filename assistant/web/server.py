@@ -7,11 +7,12 @@ the media and keyframe routes first and mounts Chainlit last (``mount_chainlit``
 
 What the chat sessions share lives in one :class:`~assistant.web.chat_service.ChatService`
 (the index, the retriever, the loaded models and the authentication configuration). The
-Chainlit module (``assistant/app.py``) is loaded by Chainlit from its file path, so it cannot be
-handed arguments; it finds the service on the state of Chainlit's own FastAPI app
-(``chainlit.server.app.state.deerin``), where :func:`create_app` puts it before mounting. That
-app is a process-wide singleton in Chainlit itself, so nothing is added to the process that was
-not there already.
+Chainlit module (:mod:`assistant.web.chainlit_app`) is loaded by Chainlit from its file path, so
+it cannot be handed arguments; :func:`create_app` puts the service on the state of Chainlit's
+own FastAPI app before mounting, and the module reads it back, both through the leaf
+:mod:`assistant.web.state`. This module names the Chainlit module by its path only and never
+imports it. Chainlit's app is a process-wide singleton in Chainlit itself, so nothing is added to
+the process that was not there already.
 
 Chainlit decides where it reads ``chainlit.md`` and ``.chainlit/config.toml`` from — and where
 it writes uploads (``.files/``) — once, when ``chainlit.config`` is first imported: from
@@ -42,16 +43,16 @@ from assistant.web.auth import (
 )
 from assistant.web.chat_service import ChatService
 from assistant.web.media import media_router
+from assistant.web.state import put_service
 
 if TYPE_CHECKING:
     from assistant.llm import LLMCache
     from indexing.settings import Settings
 
-# The Chainlit module, found next to this package so the installed copy is used from any cwd.
-CHAT_MODULE = Path(__file__).resolve().parent.parent / "app.py"
+# The Chainlit module, found next to this one so the installed copy is used from any cwd.
+CHAT_MODULE = Path(__file__).resolve().with_name("chainlit_app.py")
 APP_ROOT_ENV = "CHAINLIT_APP_ROOT"
 ENV_FILE_ENV = "CHAINLIT_ENV_FILE"
-STATE_KEY = "deerin"
 
 
 # --------------------------------------------------------------------------------------------
@@ -120,7 +121,7 @@ def create_app(
     max_tokens: int | None = None,
     warm_up: bool = True,
 ) -> FastAPI:
-    """DEERIn's chat app: media routes, then Chainlit (``assistant/app.py``) mounted at ``/``.
+    """DEERIn's chat app: media routes, then Chainlit (:data:`CHAT_MODULE`) mounted at ``/``.
 
     ``auth`` defaults to :meth:`AuthConfig.from_env` (after a signing key is generated for
     ``DEERIN_AUTH`` if none is set). Chainlit reads its signing key from the process environment
@@ -148,7 +149,7 @@ def create_app(
 
     app = FastAPI(title="DEERIn", lifespan=lifespan, docs_url=None, redoc_url=None,
                   openapi_url=None)
-    app.state.deerin = service
+    put_service(app.state, service)  # library users and tests find it on the returned app too
     # Before the mount: Chainlit's catch-all would otherwise answer these paths with its page.
     guard = auth if service.login_required else None
     app.include_router(media_router(service.resolve_media, guard,
@@ -158,7 +159,7 @@ def create_app(
     from chainlit.server import app as chainlit_app
     from chainlit.utils import mount_chainlit
 
-    setattr(chainlit_app.state, STATE_KEY, service)
+    put_service(chainlit_app.state, service)
     mount_chainlit(app=app, target=str(CHAT_MODULE), path="/")
     return app
 

@@ -2,8 +2,9 @@
 
 Start it with ``deerin chat`` (see :mod:`assistant.web.server`), not ``chainlit run``: the media
 routes the players load from, and the :class:`~assistant.web.chat_service.ChatService` every
-session shares, are set up by the server before Chainlit loads this file. The service is found
-on the state of Chainlit's own app, where :func:`assistant.web.server.create_app` put it.
+session shares, are set up by the server before Chainlit loads this file by its path. The service
+is read back through :mod:`assistant.web.state`; this module imports only leaves of the web
+layer (the service, its state key, the Markdown rendering), never the server.
 
 Chainlit's decorators register handlers on its process-wide config when this module is executed,
 which is the one piece of import-time work here: whether a login page exists must be known then.
@@ -16,24 +17,29 @@ import asyncio
 import logging
 import threading
 from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 import chainlit as cl
 from chainlit.input_widget import Slider, TextInput
 
-from assistant.web.chat_service import MAX_K, ChatService, short_name
-from assistant.web.server import STATE_KEY
-from indexing.fmt import fmt_time
+from assistant.web.chat_service import MAX_K, ChatService
+from assistant.web.render import (
+    COLLECTION_COMMAND,
+    answer_markdown,
+    citation_label,
+    citation_span,
+    collection_text,
+    details,
+    empty_index_text,
+    hits_table,
+)
+from assistant.web.state import service_from
 
 if TYPE_CHECKING:
     from assistant.answer import Answer, Citation, Event
-    from assistant.web.chat_service import IndexSnapshot
-    from indexing.types import Hit
 
 log = logging.getLogger("deerin.chat")
 
-COLLECTION_COMMAND = "Collection"
 HISTORY_TURNS = 6  # the assistant reads the last 3; a few more keep the chat's thread visible
 _DONE = object()
 
@@ -41,11 +47,7 @@ _DONE = object()
 def _service() -> ChatService:
     from chainlit.server import app as chainlit_app
 
-    service = getattr(chainlit_app.state, STATE_KEY, None)
-    if not isinstance(service, ChatService):
-        raise RuntimeError("start the chat with `deerin chat`, not `chainlit run`: the media "
-                           "routes the players need are served by DEERIn's own app")
-    return service
+    return service_from(chainlit_app.state)
 
 
 def _login_required() -> bool:
@@ -250,38 +252,19 @@ async def _events(stream: Iterator[Event]) -> AsyncIterator[Event]:
         stop.set()
 
 
-# -- rendering -----------------------------------------------------------------------------------
-def answer_markdown(answer: Answer) -> str:
-    """The answer text, then its sources as ``[n] file @ start–end — “words”``."""
-    if answer.refused:
-        return (f"{answer.text} Try other words, or type **/{COLLECTION_COMMAND}** to see what "
-                "the collection holds.")
-    if not answer.citations:
-        return answer.text
-    lines = [answer.text, "", "**Sources**", ""]
-    for c in answer.citations:
-        quote = " ".join(c.clip.text.split())
-        if len(quote) > 160:
-            quote = quote[:160].rsplit(" ", 1)[0] + "…"
-        lines.append(f"- **[{c.n}]** {_escape(clip_label(c.clip))} — “{_escape(quote)}”")
-    return "\n".join(lines)
-
-
-def clip_label(clip: Any) -> str:
-    """``gwb_columbia… @ 00:09–00:17``."""
-    return f"{short_name(Path(clip.media_path).name)} @ {fmt_time(clip.start)}–{fmt_time(clip.end)}"
-
-
+# -- players -------------------------------------------------------------------------------------
 def players(citations: tuple[Citation, ...], service: ChatService) -> list[cl.Element]:
-    """One inline player per citation, opening at the clip (``#t=start,end``), plus keyframes.
+    """One inline player per citation, opening on the cited words (``#t=start,end``), plus the
+    clip's keyframe.
 
     The players load from DEERIn's media route (``url=``), which streams byte ranges of the
     indexed file; ``path=`` would copy whole archive files into the chat session.
     """
     elements: list[cl.Element] = []
     for c in citations:
-        name = f"[{c.n}] {clip_label(c.clip)}"
-        url = service.media_url(c.clip)
+        name = f"[{c.n}] {citation_label(c)}"
+        start, end = citation_span(c)
+        url = service.media_url(c.clip, start=start, end=end)
         if service.is_audio_only(c.clip):
             elements.append(cl.Audio(name=name, url=url, display="inline"))
             continue
@@ -295,71 +278,3 @@ def players(citations: tuple[Citation, ...], service: ChatService) -> list[cl.El
             elements.append(cl.Image(name=f"[{c.n}] keyframe", url=thumb, display="inline",
                                      size="small"))
     return elements
-
-
-def hits_table(hits: tuple[Hit, ...]) -> str:
-    """The retrieved clips as a markdown table: what was found, how well, by which search."""
-    if not hits:
-        return "No clip matched."
-    rows = ["| # | clip | kind | score | found by | words |", "|---|---|---|---|---|---|"]
-    for i, h in enumerate(hits, 1):
-        words = " ".join(h.clip.text.split())
-        if len(words) > 80:
-            words = words[:80].rsplit(" ", 1)[0] + "…"
-        rows.append(f"| {i} | {_cell(clip_label(h.clip))} | {h.clip.kind.value} | "
-                    f"{h.score:.3f} | {' + '.join(h.sources) or '-'} | {_cell(words)} |")
-    return "\n".join(rows)
-
-
-def details(answer: Answer) -> str:
-    """How the answer was made: the query searched for, and where the time went."""
-    parts = []
-    if answer.query != answer.question:
-        parts.append(f"Searched for: *{_escape(answer.query)}*")
-    if answer.refused:
-        parts.append("No clip was a strong enough match: the assistant declined to answer.")
-    elif answer.extractive:
-        parts.append("Answered by quoting the best clip.")
-    shown = {"retrieval_s": "retrieval", "first_token_s": "first token",
-             "generation_s": "generation", "total_s": "total"}
-    times = [f"{label} {answer.timings[key]:.1f} s" for key, label in shown.items()
-             if key in answer.timings]
-    if times:
-        parts.append("Timings: " + ", ".join(times))
-    return "\n\n".join(parts)
-
-
-def collection_text(snapshot: IndexSnapshot) -> str:
-    """The indexed files as a table, with totals."""
-    if not snapshot.media:
-        return empty_index_text(snapshot)
-    rows = ["| file | kind | duration | clips | language |", "|---|---|---|---|---|"]
-    for m in snapshot.media:
-        rows.append(f"| {_cell(m.name)} | {m.kind} | {fmt_time(m.duration)} | {m.clips} | "
-                    f"{m.language or '-'} |")
-    total = sum(m.duration for m in snapshot.media)
-    return (f"The collection holds **{len(snapshot.media)} files**, {fmt_time(total)} of media "
-            f"in {snapshot.clips} clips:\n\n" + "\n".join(rows))
-
-
-def empty_index_text(snapshot: IndexSnapshot) -> str:
-    """What to do when there is nothing to search yet."""
-    where = f"`{snapshot.db_dir.resolve()}`"
-    head = (f"**The index at {where} is empty.**" if snapshot.exists
-            else f"**There is no DEERIn index at {where} yet.**")
-    return (f"{head} Index a folder of footage first, in a terminal:\n\n"
-            f"```\ndeerin index /path/to/footage --db {snapshot.db_dir.resolve()}\n```\n\n"
-            "Then start a new chat (or reload this page) and ask away. Indexing transcribes "
-            "speech, reads subtitle files and finds the shots of every video, audio or film file "
-            "in the folder.")
-
-
-def _escape(text: str) -> str:
-    # Transcripts are data: characters markdown would act on are neutralised.
-    for ch in "\\`*_[]<>#|":
-        text = text.replace(ch, "\\" + ch)
-    return text
-
-
-def _cell(text: str) -> str:
-    return _escape(text).replace("\n", " ")

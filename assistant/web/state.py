@@ -1,0 +1,36 @@
+"""Where the chat's shared service is kept between the server and the Chainlit module.
+
+Chainlit loads the chat module from a file path, so the server cannot hand it arguments; the
+server puts the :class:`~assistant.web.chat_service.ChatService` on the state of Chainlit's own
+FastAPI app and the module reads it back from there. Both sides import this leaf module and
+nothing of each other, so neither import order nor a second load of either can form a cycle.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from assistant.web.chat_service import ChatService
+
+STATE_KEY = "deerin"
+
+
+def put_service(app_state: Any, service: ChatService) -> None:
+    """Keep ``service`` on ``app_state`` (a Starlette ``app.state``) for the chat module."""
+    setattr(app_state, STATE_KEY, service)
+
+
+def service_from(app_state: Any) -> ChatService:
+    """The service the server put on ``app_state``.
+
+    Raises :class:`RuntimeError` when there is none: the chat module was started some other way
+    than ``deerin chat`` (``chainlit run``), which serves no media routes for its players.
+    """
+    from assistant.web.chat_service import ChatService
+
+    service = getattr(app_state, STATE_KEY, None)
+    if not isinstance(service, ChatService):
+        raise RuntimeError("start the chat with `deerin chat`, not `chainlit run`: the media "
+                           "routes the players need are served by DEERIn's own app")
+    return service
