@@ -191,8 +191,10 @@ def expectation(question: str) -> Expectation | None:
 
 
 def _asked(question: str) -> set[str]:
-    """The question's own words, lower case: they cannot be its answer."""
-    return set(tokens(question))
+    """The question's own words, lower case: they cannot be its answer ("Marianne's" asks
+    about "Marianne" too)."""
+    words = set(tokens(question))
+    return words | {w.removesuffix("'s") for w in words}
 
 
 def _new_words(text: str, question: str) -> str:
