@@ -114,17 +114,17 @@ class _Source:
     """A source analysed once: its words, numbers and sentences."""
 
     text: str
-    words: tuple[str, ...]
+    words: frozenset[str]
     numbers: frozenset[str]
     sentences: tuple[_Sentence, ...]
 
 
 def _analyse(text: str, lang: str | None) -> _Source:
-    spans = sentence_spans(text, lang)
-    return _Source(
-        text, tuple(content_words(text, lang)), frozenset(numbers(text, lang)),
-        tuple(_Sentence(a, b, frozenset(content_words(text[a:b], lang)),
-                        negated(text[a:b], lang)) for a, b in spans))
+    parts = tuple(_Sentence(a, b, frozenset(content_words(text[a:b], lang)),
+                            negated(text[a:b], lang)) for a, b in sentence_spans(text, lang))
+    # The source's words are its sentences' words: stemming is the costly step, done once.
+    return _Source(text, frozenset().union(*(p.words for p in parts)),
+                   frozenset(numbers(text, lang)), parts)
 
 
 @dataclass(frozen=True, slots=True)
@@ -242,7 +242,7 @@ class _Judge:
         ranked = sorted(usable, key=lambda n: -share[n])[:3]
         for i, a in enumerate(ranked):
             for b in ranked[i + 1:]:
-                both = (*self.sources[a - 1].words, *self.sources[b - 1].words)
+                both = self.sources[a - 1].words | self.sources[b - 1].words
                 if (share[a] >= MIN_SHARE_OF_PAIR and share[b] >= MIN_SHARE_OF_PAIR
                         and overlap(claim.words, both) >= MIN_COVERAGE
                         and claim.numbers <= (self.sources[a - 1].numbers
