@@ -150,6 +150,7 @@ def check_answer(
     embed: Embed | None = None,
     *,
     lang: str | None = None,
+    source_languages: Sequence[str | None] | None = None,
     entails: Entails | None = None,
     min_entailment: float = MIN_ENTAILMENT,
 ) -> list[CheckedSentence]:
@@ -158,7 +159,9 @@ def check_answer(
     ``sources[i]`` is the text of source ``i + 1``, best-ranked first (an empty text can back
     nothing). A sentence is kept when one source (or two together) supports it, possibly after
     cutting an unsupported tail; its citation is the best-ranked supporting source, whatever
-    marker the model wrote. ``lang`` (ISO 639-1) is the language of the answer and sources.
+    marker the model wrote. ``lang`` (ISO 639-1) is the language of the answer, and of each
+    source unless ``source_languages`` (one per source, e.g. ``Clip.language``) says otherwise;
+    ``None`` means English rules (stop words, stems, negators, number words).
     ``entails``, when given, is asked about each sentence that passed the cheap checks, with
     the text of the source(s) it would be cited to; below ``min_entailment`` the next
     supporting source is tried, and with none left the sentence is dropped.
@@ -166,7 +169,9 @@ def check_answer(
     plain = [p for p in (strip_markers(s) for s in answer_sentences(answer, lang)) if p]
     if not plain or not sources:
         return []
-    analysed = [_analyse(s, lang) for s in sources]
+    langs = list(source_languages or [])
+    analysed = [_analyse(s, langs[i] if i < len(langs) and langs[i] else lang)
+                for i, s in enumerate(sources)]
     sims: np.ndarray | None = None
     if embed is not None:
         vecs = embed([*plain, *sources])

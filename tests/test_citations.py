@@ -90,6 +90,17 @@ def test_german_sentences(sentence: str, passes: bool) -> None:
     assert bool(kept(sentence, LOG_DE, lang="de")) is passes
 
 
+def test_each_source_is_read_in_its_own_language() -> None:
+    # A German answer over a German clip among English ones: German negators and numbers.
+    answer = "Während des großen Sturms ging die Lampe aus [2]."
+    assert check_answer(answer, [ADDRESS, LOG_DE], lang="de") == []
+    kept_de = check_answer("Sein Wärter stieg jeden Abend 90 Stufen hinauf [2].",
+                           [ADDRESS, LOG_DE], lang="de", source_languages=["en", "de"])
+    assert [c.sources for c in kept_de] == [(2,)]
+    # Read with English rules, "nicht" would be no negator and the flip would pass unseen.
+    assert check_answer(answer, [ADDRESS, LOG_DE], lang="en") != []
+
+
 def test_a_paraphrase_with_strong_similarity_passes(embedder: SentenceEmbedder) -> None:
     source = "Its keeper climbed a hundred and twelve steps each evening."
     sentence = "Each evening the keeper went up 112 stairs [1]."
