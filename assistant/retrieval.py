@@ -24,6 +24,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from assistant.rerank import Reranker, RerankerSlot, RerankPolicy, rerank_by_likelihood
+from assistant.settings import RERANK_DEFAULT
 from indexing.protocols import Embedder
 from indexing.settings import Settings
 from indexing.stores.lance import LanceStore
@@ -49,16 +50,20 @@ class Retriever:
 
     def __init__(self, store: LanceStore, settings: Settings,
                  embedder: Embedder | None = None,
-                 reranker: Reranker | RerankerSlot | None = None,
+                 reranker: Reranker | RerankerSlot | str | None = None,
                  policy: RerankPolicy | None = None) -> None:
-        """``reranker`` defaults to the one ``settings.rerank`` names, loaded on first use; a
-        :class:`RerankerSlot` lets several retrievers share one loaded model."""
+        """``reranker`` is a loaded reranker, a :class:`RerankerSlot` (several retrievers then
+        share one loaded model) or a rerank spec (:attr:`AssistantSettings.rerank
+        <assistant.settings.AssistantSettings.rerank>`: ``default``, ``off`` or a GGUF path),
+        loaded on first use; ``None`` means ``default``."""
         self.store = store
         self.settings = settings
         self.policy = policy or RerankPolicy()
         self._embedder = embedder
-        if not isinstance(reranker, RerankerSlot):
-            reranker = RerankerSlot(settings.rerank, threads=settings.threads, reranker=reranker)
+        if isinstance(reranker, str | None):
+            reranker = RerankerSlot(reranker or RERANK_DEFAULT, threads=settings.threads)
+        elif not isinstance(reranker, RerankerSlot):
+            reranker = RerankerSlot(RERANK_DEFAULT, threads=settings.threads, reranker=reranker)
         self._rerank_slot = reranker
 
     @property

@@ -3,17 +3,29 @@
 from __future__ import annotations
 
 from assistant.answer import Assistant
-from assistant.llm import LLMCache, load_llm
+from assistant.llm import LLMCache, load_llm, parse_llm_spec
 from assistant.retrieval import Retriever
+from assistant.settings import AssistantSettings
 from indexing.settings import Settings
 from indexing.stores.lance import LanceStore
 
 
-def build_assistant(settings: Settings, llm_spec: str | None = None, *, k: int = 3,
-                    cache: LLMCache | None = None, with_llm: bool = True) -> Assistant:
-    """Open the index (it must exist) and the LLM; raise StoreError/LLMUnavailable clearly."""
+def build_assistant(settings: Settings, llm_spec: str | None = None, *, k: int | None = None,
+                    cache: LLMCache | None = None, with_llm: bool = True,
+                    options: AssistantSettings | None = None) -> Assistant:
+    """Open the index (it must exist) and the LLM; raise StoreError/LLMError clearly
+    (:class:`~assistant.llm.LLMUsageError` for a bad spec, before the index is opened).
+
+    ``options`` default to :meth:`AssistantSettings.from_env` (``DEERIN_LLM``,
+    ``DEERIN_RERANK``); ``llm_spec`` and ``k``, when given, win over them.
+    """
+    options = options if options is not None else AssistantSettings.from_env()
+    spec = llm_spec or options.llm or None
+    if with_llm:
+        parse_llm_spec(spec)  # a typo in the spec is reported before anything is opened
     store = LanceStore(settings.db_dir, create=False)
     # Prefix reuse: the system prompt's evaluation is kept between questions (faster first
     # token); replies then depend slightly on the previous question, acceptable for chat.
-    llm = load_llm(llm_spec, cache=cache, reuse_prefix=True) if with_llm else None
-    return Assistant(Retriever(store, settings), llm, k=k)
+    llm = load_llm(spec, cache=cache, reuse_prefix=True) if with_llm else None
+    return Assistant(Retriever(store, settings, reranker=options.rerank), llm,
+                     k=k or options.k, max_tokens=options.max_tokens)

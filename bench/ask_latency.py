@@ -17,7 +17,6 @@ import os
 import statistics
 import sys
 import time
-from dataclasses import replace
 from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -49,6 +48,8 @@ def main() -> None:
     ap.add_argument("--db", type=Path, default=Path.home() / ".cache" / "deerin" / "bench-index")
     ap.add_argument("--media", type=Path, default=REPO.parent / "shared" / "media")
     ap.add_argument("--threads", type=int, default=None, help="llama.cpp threads")
+    ap.add_argument("--llm", default=None,
+                    help="LLM spec, e.g. a tier: fast, default, quality (default: $DEERIN_LLM)")
     ap.add_argument("--no-prefix-reuse", action="store_true",
                     help="re-evaluate the whole prompt each time (repeatable replies)")
     args = ap.parse_args()
@@ -68,9 +69,10 @@ def main() -> None:
           f"{store.count_clips()} clips")
     retriever = Retriever(store, settings)
     # As the app and `deerin ask` run it: prefix reuse keeps the system prompt evaluated.
-    llm = load_llm(None, threads=args.threads, reuse_prefix=not args.no_prefix_reuse)
+    llm = load_llm(args.llm, threads=args.threads, reuse_prefix=not args.no_prefix_reuse)
+    print(f"LLM {llm.model_id}")
     bot = Assistant(retriever, llm)
-    plain = Assistant(Retriever(store, replace(settings, rerank="off"), retriever.embedder), llm)
+    plain = Assistant(Retriever(store, settings, retriever.embedder, reranker="off"), llm)
     bot.ask("warm-up: what is said at the start?")  # model loads, first-call allocations
 
     def run(assistant: Assistant) -> dict[str, list[float]]:

@@ -140,12 +140,14 @@ def search(
 ) -> None:
     """Find the clips that best match a text (hybrid full-text + vector search)."""
     from assistant.retrieval import Retriever
+    from assistant.settings import AssistantSettings
 
     if not query.strip():
         _err().print("[red]error:[/] the search text is empty")
         raise typer.Exit(EXIT_USAGE)
     store = _open_store(db)
-    hits = Retriever(store, _settings(db)).search(query, k=k)
+    rerank = AssistantSettings.from_env().rerank
+    hits = Retriever(store, _settings(db), reranker=rerank).search(query, k=k)
     if json_out:
         print(json.dumps([
             {"media": h.clip.media_path, "start": round(h.clip.start, 2),
@@ -200,10 +202,19 @@ def status(db: DbOption = None, json_out: JsonOption = False) -> None:
 
 
 @app.command()
-def doctor() -> None:
-    """Say which backends and models are usable here, and what a missing one disables."""
-    from deerin.doctor import run_checks
+def doctor(json_out: JsonOption = False) -> None:
+    """Say which backends, models and LLM tiers are usable here, and what a missing one
+    disables."""
+    from rich.markup import escape
 
+    from deerin.doctor import doctor_json, run_checks
+
+    if json_out:
+        report = doctor_json(os.environ)
+        print(json.dumps(report, indent=2, ensure_ascii=False))
+        if not report["ok"]:
+            raise typer.Exit(EXIT_FAILED)
+        return
     console = Console()
     table = Table(title="DEERIn doctor")
     for col in ("component", "status", "detail"):
@@ -212,7 +223,7 @@ def doctor() -> None:
     for check in run_checks(os.environ):
         mark = "[green]ok[/]" if check.ok else ("[red]missing[/]" if check.required
                                                  else "[yellow]off[/]")
-        table.add_row(check.name, mark, check.detail)
+        table.add_row(escape(check.name), mark, escape(check.detail))
         failed_required |= check.required and not check.ok
     console.print(table)
     if failed_required:
@@ -231,9 +242,15 @@ def demo(
     """Make a small demo collection, index it and answer a question with a cited clip."""
     import tempfile
 
+    from assistant.llm import LLMUsageError, parse_llm_spec
     from deerin.demo import make_demo_collection
 
     console = _err()
+    try:
+        parse_llm_spec(llm)  # before minutes of making and indexing footage
+    except LLMUsageError as exc:
+        console.print(f"[red]error:[/] {exc}", highlight=False)
+        raise typer.Exit(EXIT_USAGE) from exc
     root = folder or Path(tempfile.mkdtemp(prefix="deerin-demo-"))
     console.print(f"[bold]1/3[/] making demo footage in {root}")
     files = make_demo_collection(root)
@@ -258,20 +275,21 @@ def ask(
     question: Annotated[str, typer.Argument(help="A question in plain language.")],
     db: DbOption = None,
     llm: Annotated[str | None, typer.Option(
-        "--llm", help="llamacpp (default, shipped SmolLM2), llamacpp:PATH.gguf or ollama:MODEL.")
+        "--llm", help="fast | default | quality (shipped GGUF tiers), llamacpp:PATH.gguf, "
+        "ollama[:MODEL]; default $DEERIN_LLM, else the answering tier.")
     ] = None,
     k: Annotated[int | None, typer.Option("-k", help="How many clips to give the LLM.")] = None,
     json_out: JsonOption = False,
 ) -> None:
     """Answer a question from the indexed footage, citing timestamped clips."""
     from assistant.answer import QuestionError
-    from assistant.llm import LLMError
+    from assistant.llm import LLMError, LLMUsageError
     from assistant.service import build_assistant
     from indexing.stores.base import StoreError
 
     console = _err()
     try:
-        assistant = build_assistant(_settings(db), llm, k=k or 3)
+        assistant = build_assistant(_settings(db), llm, k=k)
         stream = assistant.stream(question)
         answer = None
         with console.status("retrieving…") as spinner:
@@ -282,7 +300,8 @@ def ask(
                     answer = ev.answer
     except (QuestionError, StoreError, LLMError) as exc:
         console.print(f"[red]error:[/] {exc}", highlight=False)
-        raise typer.Exit(EXIT_USAGE if isinstance(exc, QuestionError) else EXIT_FAILED) from exc
+        usage = isinstance(exc, QuestionError | LLMUsageError)
+        raise typer.Exit(EXIT_USAGE if usage else EXIT_FAILED) from exc
     assert answer is not None
     if json_out:
         print(json.dumps(answer.to_json(), indent=2, ensure_ascii=False))
@@ -305,7 +324,7 @@ def eval_cmd(
     json_out: JsonOption = False,
 ) -> None:
     """Measure retrieval, citations and refusals on a gold set, against a dense baseline."""
-    from assistant.llm import LLMError
+    from assistant.llm import LLMError, LLMUsageError
     from eval.report import HEADLINE, fmt, write_report
     from eval.runner import run_eval
     from indexing.stores.base import StoreError
@@ -317,7 +336,7 @@ def eval_cmd(
             say = spinner.update if console.is_terminal else console.print
             run = run_eval(qa, _settings(db), llm, answer=not no_answer,
                            progress=lambda i, n, q: say(f"question {i}/{n}: {q.id}"))
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, LLMUsageError) as exc:
         console.print(f"[red]error:[/] {exc}", highlight=False)
         raise typer.Exit(EXIT_USAGE) from exc
     except (StoreError, LLMError) as exc:
@@ -348,15 +367,22 @@ def chat(
     ] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port", help="Port to listen on.")] = 8000,
     llm: Annotated[str | None, typer.Option(
-        "--llm", help="llamacpp (default, shipped SmolLM2), llamacpp:PATH.gguf or ollama:MODEL.")
+        "--llm", help="fast | default | quality (shipped GGUF tiers), llamacpp:PATH.gguf, "
+        "ollama[:MODEL]; default $DEERIN_LLM, else the answering tier.")
     ] = None,
 ) -> None:
     """Chat with the footage in a browser: answers cite clips that play at the cited second.
 
     Set DEERIN_AUTH="user:password[,user2:password2]" to require a login.
     """
+    from assistant.llm import LLMUsageError, parse_llm_spec
     from assistant.web.server import run_chat
 
+    try:
+        parse_llm_spec(llm)  # a typo in --llm is a usage error before the server starts
+    except LLMUsageError as exc:
+        _err().print(f"[red]error:[/] {exc}", highlight=False)
+        raise typer.Exit(EXIT_USAGE) from exc
     try:
         run_chat(db, host=host, port=port, llm=llm)
     except ValueError as exc:  # a malformed DEERIN_AUTH or Chainlit configuration
@@ -369,7 +395,8 @@ def main() -> None:
     # Model loaders draw their own tqdm bars, which would tear through rich's progress display.
     os.environ.setdefault("TQDM_DISABLE", "1")
     # Idle OpenMP workers (llama.cpp, torch) must sleep, not spin: with spinning, a thread per
-    # core stalls whenever anything else runs (see LlamaCppLLM). Set before any runtime starts.
+    # core stalls whenever anything else runs (see assistant.llm.llamacpp). Torch's runtime
+    # reads it too, so it is set here as well, before any runtime starts.
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     try:
         app()

@@ -1,13 +1,30 @@
-"""`deerin doctor`: which backends and models are usable offline here, and what a gap disables."""
+"""`deerin doctor`: which backends and models are usable offline here, and what a gap disables.
+
+Nothing here loads a model or assembles split weights: packages are found on disk and the
+assembly cache is only looked at.
+"""
 
 from __future__ import annotations
 
 import importlib.util
 import shutil
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from typing import Any
 
-from weights import SHIPPED
+from weights import (
+    ANSWER_TIER,
+    ASR_BASE,
+    ASR_TINY_EN,
+    MINILM,
+    RERANK_TIER,
+    SHIPPED,
+    TIERS,
+    ModelStatus,
+    ShippedModel,
+    status,
+    tiers_of,
+)
 
 
 @dataclass(frozen=True)
@@ -18,12 +35,78 @@ class Check:
     required: bool = True
 
 
+# What DEERIn cannot do without each shipped model (LLMs are described by their tiers).
+_DISABLES = {
+    ASR_TINY_EN.key: "the default speech recognition: speech is not transcribed offline",
+    ASR_BASE.key: "multilingual speech recognition offline",
+    MINILM.key: "text embeddings: nothing can be indexed or searched offline",
+}
+
+
+def _disables(model: ShippedModel) -> str:
+    if model.key in _DISABLES:
+        return _DISABLES[model.key]
+    uses = [f"--llm {name}" for name in tiers_of(model)]
+    if RERANK_TIER in tiers_of(model):
+        uses.append("rerank (search keeps the first-stage order)")
+    if ANSWER_TIER in tiers_of(model):
+        uses.append("default answers (set --llm to another tier)")
+    return ", ".join(uses) or "nothing"
+
+
 def _has_module(name: str) -> bool:
     return importlib.util.find_spec(name) is not None
 
 
-def run_checks(env: Mapping[str, str]) -> Iterator[Check]:
-    """Yield one :class:`Check` per component; nothing here loads a model."""
+def model_report(env: Mapping[str, str]) -> list[dict[str, Any]]:
+    """One row per shipped model: role, tiers, packages, state, path, licences, what a gap
+    disables."""
+    rows = []
+    for model in SHIPPED:
+        st: ModelStatus = status(model, env=env)
+        rows.append({
+            "key": model.key, "role": model.role, "label": model.label,
+            "tiers": list(tiers_of(model)), "packages": list(model.packages),
+            "extra": model.extra, "state": st.state, "usable": st.usable,
+            "path": str(st.path) if st.path else None, "missing": list(st.missing),
+            "wheel_licence": model.wheel_licence, "upstream_licence": model.upstream_licence,
+            "online": model.online, "disables": None if st.usable else _disables(model),
+        })
+    return rows
+
+
+def tier_report(env: Mapping[str, str]) -> list[dict[str, Any]]:
+    """One row per LLM tier: its model, whether it is usable, and what it is used for."""
+    rows = []
+    for t in TIERS:
+        uses = [use for use, name in (("answers", ANSWER_TIER), ("rerank", RERANK_TIER))
+                if name == t.name]
+        rows.append({"tier": t.name, "model": t.model.label,
+                     "usable": not t.model.missing_packages(), "default_for": uses,
+                     "note": t.note})
+    return rows
+
+
+def ollama_report(env: Mapping[str, str]) -> dict[str, Any]:
+    """The Ollama server ``OLLAMA_HOST`` names (the same reading as the backend): is it up,
+    which models it has."""
+    from assistant.llm import LLMError, list_models, ollama_host
+
+    try:
+        host = ollama_host(env)
+    except LLMError as e:
+        return {"host": env.get("OLLAMA_HOST", ""), "up": False, "models": [], "detail": str(e)}
+    try:
+        models = list_models(host, timeout=2.0)
+    except LLMError as e:
+        return {"host": host, "up": False, "models": [], "detail": str(e)}
+    return {"host": host, "up": True, "models": models, "detail": f"{len(models)} models pulled"}
+
+
+def run_checks(env: Mapping[str, str],
+               ollama: dict[str, Any] | None = None) -> Iterator[Check]:
+    """Yield one :class:`Check` per component; nothing here loads a model. ``ollama`` is an
+    :func:`ollama_report` already made (the server is asked otherwise)."""
     for tool, why in (("ffmpeg", "decoding audio and frames"), ("ffprobe", "probing files")):
         path = shutil.which(tool)
         yield Check(tool, path is not None,
@@ -36,16 +119,33 @@ def run_checks(env: Mapping[str, str]) -> Iterator[Check]:
         ("sentence_transformers", "sentence-transformers", "no text embeddings: nothing indexes"),
         ("lancedb", "LanceDB (store)", "nothing can be stored"),
         ("llama_cpp", "llama-cpp-python (embedded LLM)", "`deerin ask` needs Ollama instead"),
+        ("ollama", "ollama (client)", "`--llm ollama:MODEL` is unavailable"),
         ("chainlit", "Chainlit (chat app)", "`deerin chat` is unavailable"),
     ):
         ok = _has_module(module)
-        yield Check(label, ok, "installed" if ok else f"missing: {disables}")
-    for model in SHIPPED:
-        p = model.path()
-        yield Check(f"{model.role}: {model.label}", p is not None,
-                    str(p) if p else f"pip install {model.package}")
-    rerank = env.get("DEERIN_RERANK", "default")
-    if rerank == "off":
+        yield Check(label, ok, "installed" if ok else f"missing: {disables}",
+                    required=module != "ollama")
+    for row in model_report(env):
+        tiers = f" [tier {', '.join(row['tiers'])}]" if row["tiers"] else ""
+        name = f"{row['role']}: {row['label']}{tiers}"
+        if row["usable"]:
+            detail = f"{row['state']}: {row['path']}"
+        else:
+            from weights import missing_message
+
+            model = next(m for m in SHIPPED if m.key == row["key"])
+            detail = f"{missing_message(model, tuple(row['missing']))} — disables {row['disables']}"
+        # Only the models the defaults need are required; the others are choices.
+        required = row["key"] in {ASR_TINY_EN.key, MINILM.key} or ANSWER_TIER in row["tiers"]
+        yield Check(name, row["usable"], detail, required=required)
+    for row in tier_report(env):
+        uses = f" (default for {', '.join(row['default_for'])})" if row["default_for"] else ""
+        yield Check(f"tier {row['tier']}{uses}", row["usable"], f"{row['model']}: {row['note']}",
+                    required=False)
+    from assistant.settings import RERANK_OFF, AssistantSettings
+
+    rerank = AssistantSettings.from_env(env).rerank
+    if rerank == RERANK_OFF:
         yield Check("rerank", False, "off (DEERIN_RERANK=off): first-stage order only",
                     required=False)
     else:
@@ -68,16 +168,22 @@ def run_checks(env: Mapping[str, str]) -> Iterator[Check]:
          "without speech or subtitles are found only by their file"),
     ):
         yield Check(name, False, why, required=False)
-    host = env.get("OLLAMA_HOST", "http://localhost:11434")
-    yield Check("Ollama", _ollama_up(host), f"{host} (optional: `--llm ollama:MODEL`)",
+    ollama = ollama or ollama_report(env)
+    yield Check("Ollama", ollama["up"],
+                f"{ollama['host']}: {ollama['detail']} (optional: `--llm ollama:MODEL`)",
                 required=False)
 
 
-def _ollama_up(host: str) -> bool:
-    import httpx
-
-    url = host if "://" in host else f"http://{host}"
-    try:
-        return httpx.get(url.rstrip("/") + "/api/tags", timeout=1.0).status_code == 200
-    except httpx.HTTPError:
-        return False
+def doctor_json(env: Mapping[str, str]) -> dict[str, Any]:
+    """Everything ``deerin doctor --json`` prints."""
+    ollama = ollama_report(env)
+    checks = list(run_checks(env, ollama))
+    return {
+        "ok": all(c.ok for c in checks if c.required),
+        "checks": [asdict(c) for c in checks],
+        "models": model_report(env),
+        "tiers": tier_report(env),
+        "answer_tier": ANSWER_TIER,
+        "rerank_tier": RERANK_TIER,
+        "ollama": ollama,
+    }

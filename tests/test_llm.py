@@ -1,34 +1,39 @@
-"""LLM backends: real llama.cpp with the shipped SmolLM2 GGUF, and the Ollama client against a
-small stand-in server on loopback (Ollama itself cannot run on this machine)."""
+"""LLM backends: real llama.cpp with the shipped SmolLM2 GGUF (the ``fast`` tier), the spec
+registry, and the Ollama backend (the official ``ollama`` client) against a stand-in server on
+loopback: Ollama itself cannot run on this machine, so its HTTP API is the true system edge."""
 
 from __future__ import annotations
 
 import json
+import math
 import socket
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
 
 from assistant.llm import (
     LLM,
+    ChoiceScorer,
     LlamaCppLLM,
     LLMCache,
     LLMError,
+    LLMSpec,
     LLMUnavailable,
+    LLMUsageError,
     OllamaLLM,
-    PromptTooLong,
     complete,
     default_llm_spec,
     load_llm,
-    normalize_ollama_host,
+    ollama_host,
     parse_llm_spec,
-    shipped_gguf,
+    register_backend,
 )
+from assistant.llm.registry import BackendRegistry, LoadOptions
 from prompts import load_prompt, placeholders, render
+from weights import ANSWER_TIER, SMOLLM2, model_path
 
 COLOURS = [{"role": "user", "content": "Name three colours."}]
 
@@ -40,8 +45,8 @@ def cache() -> LLMCache:
 
 @pytest.fixture(scope="module")
 def smollm(cache: LLMCache) -> LLM:
-    """The shipped SmolLM2-135M, loaded once for the whole module."""
-    return load_llm(None, cache=cache)
+    """The shipped SmolLM2-135M (tier ``fast``), loaded once for the whole module."""
+    return load_llm("fast", cache=cache)
 
 
 # --- llama.cpp, the real shipped model ---------------------------------------------------------
@@ -70,10 +75,10 @@ def test_stop_sequence_is_honoured(smollm: LLM) -> None:
 def test_complete_matches_stream_and_is_repeatable(smollm: LLM) -> None:
     """The same messages give the same reply whatever was asked in between."""
     assert isinstance(smollm, LlamaCppLLM)
-    first = smollm.complete(COLOURS, max_tokens=12, temperature=0.0)
+    first = complete(smollm, COLOURS, max_tokens=12, temperature=0.0)
     assert first == "".join(smollm.stream(COLOURS, max_tokens=12, temperature=0.0))
-    smollm.complete([{"role": "user", "content": "Say hello."}], max_tokens=4)
-    assert smollm.complete(COLOURS, max_tokens=12, temperature=0.0) == first
+    complete(smollm, [{"role": "user", "content": "Say hello."}], max_tokens=4)
+    assert complete(smollm, COLOURS, max_tokens=12, temperature=0.0) == first
 
 
 def test_abandoned_stream_frees_the_model(smollm: LLM) -> None:
@@ -107,65 +112,156 @@ def test_concurrent_sessions_are_serialised(smollm: LLM) -> None:
     assert [results.get(0), results.get(1)] == expected
 
 
-def test_prompt_longer_than_the_context_is_named() -> None:
-    small = LlamaCppLLM(shipped_gguf(), n_ctx=128, threads=1)
+def test_prompt_longer_than_the_context_is_one_llm_error() -> None:
+    small = LlamaCppLLM(model_path(SMOLLM2), n_ctx=128, threads=1)
     long_text = "The shuttle crew trained for years. " * 60
-    with pytest.raises(PromptTooLong, match="context window"):
+    with pytest.raises(LLMError, match="context window") as failure:
         list(small.stream([{"role": "user", "content": long_text}], max_tokens=4))
+    assert "\n" not in str(failure.value)
+
+
+def test_llama_cpp_sleeps_its_idle_openmp_workers(smollm: LLM) -> None:
+    """Building a backend sets passive OpenMP waiting for the process (before llama_cpp loads),
+    unless the environment already chose."""
+    import os
+
+    assert os.environ.get("OMP_WAIT_POLICY", "").upper() == "PASSIVE"
+
+
+# --- choices from one prompt evaluation ---------------------------------------------------------
+
+YES_NO = [{"role": "system", "content": "Reply with one word: yes or no."},
+          {"role": "user", "content": "Is water wet?"}]
+
+
+def test_choice_logprobs_agree_with_the_reply(smollm: LLM) -> None:
+    assert isinstance(smollm, ChoiceScorer)
+    reply = complete(smollm, YES_NO, max_tokens=4, temperature=0.0)
+    first = reply.split()[0].strip(",.!").lower()
+    assert first in {"yes", "no"}, reply
+    other = "no" if first == "yes" else "yes"
+    said, not_said = smollm.choice_logprobs(YES_NO, [first, other])
+    assert said > not_said
+    assert said <= 0.0 and not_said <= 0.0
+    assert math.exp(said) + math.exp(not_said) <= 1.0 + 1e-9
+
+
+def test_choice_logprobs_are_repeatable_and_cover_case(smollm: LLM) -> None:
+    assert isinstance(smollm, ChoiceScorer)
+    first = smollm.choice_logprobs(YES_NO, ["yes", "no", ""])
+    complete(smollm, COLOURS, max_tokens=6)  # whatever ran in between
+    assert smollm.choice_logprobs(YES_NO, ["yes", "no", ""]) == pytest.approx(first, abs=1e-3)
+    assert first[2] == -math.inf
+    # "yes" counts "Yes" too: at least as likely as the capitalised spelling alone.
+    assert smollm.choice_logprobs(YES_NO, ["Yes"])[0] <= first[0] + 1e-6
+    assert smollm.choice_logprobs(YES_NO, []) == []
 
 
 # --- specs and the cache ------------------------------------------------------------------------
 
 
-def test_default_specs_load_the_shipped_model_once(smollm: LLM, cache: LLMCache) -> None:
+def test_tier_specs_load_the_shipped_model_once(smollm: LLM, cache: LLMCache) -> None:
     assert "SmolLM2-135M" in smollm.model_id
-    gguf = shipped_gguf()
-    for spec in (None, "", "default", "llamacpp", f"llamacpp:{gguf}", str(gguf)):
+    gguf = model_path(SMOLLM2)
+    for spec in ("fast", "FAST", "llamacpp:fast", f"llamacpp:{gguf}", str(gguf)):
         assert load_llm(spec, cache=cache) is smollm, spec
     assert len(cache) == 1
 
 
-def test_missing_gguf_is_named() -> None:
+def test_no_spec_means_the_answering_tier(cache: LLMCache) -> None:
+    assert load_llm(None, cache=cache, env={}) is load_llm(ANSWER_TIER, cache=cache)
+    assert load_llm("", cache=cache, env={}) is load_llm(ANSWER_TIER, cache=cache)
+
+
+def test_missing_gguf_is_unavailable_not_a_usage_error() -> None:
     with pytest.raises(LLMUnavailable, match=r"not found: .*missing\.gguf"):
         load_llm("llamacpp:missing.gguf")
 
 
 @pytest.mark.parametrize(
     ("spec", "message"),
-    [("gpt4", "unknown LLM spec"), ("ollama", "needs a model"), ("ollama:", "names no ollama")],
+    [("gpt4", "unknown LLM spec 'gpt4': use fast, default, quality, llamacpp"),
+     ("ollama:", "names no ollama model"), ("llamacpp: ", "names no llamacpp model")],
 )
-def test_bad_specs_explain_the_syntax(spec: str, message: str) -> None:
-    with pytest.raises(LLMUnavailable, match=message):
+def test_bad_specs_are_usage_errors_that_show_the_syntax(spec: str, message: str) -> None:
+    with pytest.raises(LLMUsageError, match=message):
         load_llm(spec)
+    assert not issubclass(LLMUsageError, LLMUnavailable)  # exit 2, not exit 1
 
 
 def test_parse_llm_spec() -> None:
-    assert parse_llm_spec(None) == ("llamacpp", None)
+    assert parse_llm_spec(None, {}) == LLMSpec("llamacpp", ANSWER_TIER)
+    assert parse_llm_spec(None, {"DEERIN_LLM": "ollama:x"}) == ("ollama", "x")
+    assert parse_llm_spec("llamacpp") == ("llamacpp", "default")
+    assert parse_llm_spec("quality") == ("llamacpp", "quality")
+    assert parse_llm_spec("Default") == ("llamacpp", "default")
+    assert parse_llm_spec("ollama") == ("ollama", None)
     assert parse_llm_spec("ollama:llama3.2:1b") == ("ollama", "llama3.2:1b")
     assert parse_llm_spec("LLAMACPP:/m/x.gguf") == ("llamacpp", "/m/x.gguf")
+    assert parse_llm_spec("models/x.GGUF") == ("llamacpp", "models/x.GGUF")
 
 
 def test_default_llm_spec() -> None:
-    assert default_llm_spec({}) == "llamacpp"
+    assert default_llm_spec({}) == ANSWER_TIER
     assert default_llm_spec({"DEERIN_LLM": "ollama:qwen2.5"}) == "ollama:qwen2.5"
-    assert default_llm_spec({"DEERIN_LLM": "ollama"}) == "ollama:llama3.2"
-    assert default_llm_spec({"DEERIN_LLM": " "}) == "llamacpp"
+    assert default_llm_spec({"DEERIN_LLM": " "}) == ANSWER_TIER
+
+
+def test_a_registered_backend_is_picked_by_name() -> None:
+    """A plug-in backend: registered under a name, built from ``NAME:TARGET`` specs, cached."""
+
+    class Echo:
+        def __init__(self, target: str) -> None:
+            self.model_id = f"echo:{target}"
+
+        def stream(self, messages: list[dict[str, str]], **_: object) -> Iterator[str]:
+            yield messages[-1]["content"]
+
+    registry = BackendRegistry()
+    built: list[str] = []
+
+    def factory(target: str, options: LoadOptions) -> LLM:
+        built.append(target)
+        return Echo(target)
+
+    registry.register("echo", factory)
+    cache = LLMCache()
+    llm = load_llm("echo:abc", registry=registry, cache=cache)
+    assert llm.model_id == "echo:abc" and complete(llm, COLOURS) == COLOURS[0]["content"]
+    assert load_llm("ECHO:abc", registry=registry, cache=cache) is llm and built == ["abc"]
+    with pytest.raises(LLMUsageError, match="needs a target"):
+        load_llm("echo", registry=registry)
+    with pytest.raises(LLMUsageError, match="unknown LLM spec"):
+        load_llm("echo:abc")  # the process-wide registry does not have it
+    with pytest.raises(ValueError):
+        register_backend("bad:name", factory)
 
 
 @pytest.mark.parametrize(
     ("value", "url"),
     [
-        ("", "http://localhost:11434"),
+        ("", "http://127.0.0.1:11434"),
         ("0.0.0.0", "http://0.0.0.0:11434"),
         ("127.0.0.1:9", "http://127.0.0.1:9"),
         (":11500", "http://127.0.0.1:11500"),
         ("http://ollama:11434/", "http://ollama:11434"),
-        ("https://llm.example.org", "https://llm.example.org"),
+        ("http://ollama", "http://ollama:80"),
+        ("https://llm.example.org", "https://llm.example.org:443"),
+        ("example.com/ollama/", "http://example.com:11434/ollama"),
         ("[::1]", "http://[::1]:11434"),
+        ("::1", "http://[::1]:11434"),
+        ("[::1]:8080", "http://[::1]:8080"),
+        ("myhost:99999", "http://myhost:11434"),  # an unusable port: the default, as Ollama
     ],
 )
 def test_ollama_host_forms(value: str, url: str) -> None:
-    assert normalize_ollama_host(value) == url
+    assert ollama_host({"OLLAMA_HOST": value}) == url
+    assert ollama_host(value=value) == url
+
+
+def test_ollama_host_rejects_other_schemes() -> None:
+    with pytest.raises(LLMUsageError, match="not a host"):
+        ollama_host({"OLLAMA_HOST": "ftp://ollama"})
 
 
 def _closed_port() -> int:
@@ -174,10 +270,10 @@ def _closed_port() -> int:
         return int(s.getsockname()[1])
 
 
-def test_unreachable_ollama_names_the_host(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("OLLAMA_HOST", "http://127.0.0.1:9")
-    with pytest.raises(LLMUnavailable, match=r"reachable at http://127\.0\.0\.1:9: .*ollama serve"):
-        load_llm("ollama:foo")
+def test_unreachable_ollama_names_the_host() -> None:
+    port = _closed_port()
+    with pytest.raises(LLMUnavailable, match=rf"reachable at http://127\.0\.0\.1:{port}: .*ollama"):
+        load_llm("ollama:foo", env={"OLLAMA_HOST": f"127.0.0.1:{port}"})
 
 
 def test_unreachable_ollama_while_streaming() -> None:
@@ -186,12 +282,13 @@ def test_unreachable_ollama_while_streaming() -> None:
         list(llm.stream(COLOURS))
 
 
-# --- Ollama client against a stand-in server ----------------------------------------------------
+# --- Ollama backend against a stand-in server (the true system edge) ----------------------------
 
 
 class _StandIn(BaseHTTPRequestHandler):
-    """A stand-in for the Ollama server, which cannot run here: it speaks just enough of
-    /api/tags and /api/chat (streamed NDJSON, 404 for an unknown model) for the client."""
+    """A stand-in for the Ollama server, which cannot run here (the system edge): it speaks just
+    enough of /api/tags and /api/chat (streamed NDJSON, 404 for an unknown model, a one-token
+    reply with log-probabilities when asked) for the official ``ollama`` client."""
 
     models: ClassVar[list[str]] = ["tiny:latest", "llama3.2:1b"]
     pieces: ClassVar[list[str]] = ["Columbia", " was", " lost", " [1]", "."]
@@ -224,6 +321,9 @@ class _StandIn(BaseHTTPRequestHandler):
         if name not in self.models:
             self._json(404, {"error": f"model '{body['model']}' not found"})
             return
+        if not body.get("stream", True):
+            self._json(200, self._one_token(body))
+            return
         self.send_response(200)
         self.send_header("Content-Type", "application/x-ndjson")
         self.end_headers()
@@ -240,6 +340,16 @@ class _StandIn(BaseHTTPRequestHandler):
         for line in lines:
             self.wfile.write(json.dumps(line).encode() + b"\n")
             self.wfile.flush()
+
+
+    def _one_token(self, body: dict[str, Any]) -> dict[str, Any]:
+        reply: dict[str, Any] = {"model": body["model"], "done": True, "done_reason": "length",
+                                 "message": {"role": "assistant", "content": "Yes"}}
+        if body.get("logprobs") and body["model"] != "llama3.2:1b":  # that one plays an old server
+            reply["logprobs"] = [{"token": "Yes", "logprob": -0.25, "top_logprobs": [
+                {"token": "Yes", "logprob": -0.25}, {"token": " no", "logprob": -1.75},
+                {"token": "yes", "logprob": -3.0}, {"token": "Maybe", "logprob": -4.0}]}]
+        return reply
 
 
 @pytest.fixture(scope="module")
@@ -293,7 +403,29 @@ def test_ollama_host_is_read_at_construction(
     llm = OllamaLLM("tiny")
     monkeypatch.setenv("OLLAMA_HOST", "http://127.0.0.1:9")
     assert llm.host == f"http://{stand_in}"
-    assert llm.complete(COLOURS) == "".join(_StandIn.pieces)
+    assert complete(llm, COLOURS) == "".join(_StandIn.pieces)
+
+
+def test_bare_ollama_spec_uses_the_configured_model(stand_in: str) -> None:
+    env = {"OLLAMA_HOST": stand_in, "DEERIN_OLLAMA_MODEL": "tiny"}
+    assert load_llm("ollama", env=env).model_id == "ollama:tiny"
+    with pytest.raises(LLMUnavailable, match=r"llama3\.2 is not pulled"):
+        load_llm("ollama", env={"OLLAMA_HOST": stand_in})
+
+
+def test_ollama_choice_logprobs_from_one_token(stand_in: str) -> None:
+    llm = OllamaLLM("tiny", host=stand_in)
+    assert isinstance(llm, ChoiceScorer)
+    yes, no, maybe, never = llm.choice_logprobs(YES_NO, ["yes", "no", "Maybe", "never"])
+    assert (yes, no, maybe, never) == (-0.25, -1.75, -4.0, -math.inf)
+    sent = _StandIn.requests[-1]
+    assert sent["stream"] is False and sent["logprobs"] is True and sent["top_logprobs"] >= 2
+    assert sent["options"]["num_predict"] == 1
+
+
+def test_ollama_choice_logprobs_are_coarse_without_server_support(stand_in: str) -> None:
+    llm = OllamaLLM("llama3.2:1b", host=stand_in)
+    assert llm.choice_logprobs(YES_NO, ["no", "yes"]) == [-math.inf, 0.0]
 
 
 # --- prompts -------------------------------------------------------------------------------------
@@ -310,7 +442,3 @@ def test_prompts_render_with_their_placeholders() -> None:
         render("answer_user", question="Why?")
     with pytest.raises(ValueError):
         load_prompt("../pyproject")
-
-
-def test_shipped_gguf_is_a_file() -> None:
-    assert isinstance(shipped_gguf(), Path) and shipped_gguf().is_file()

@@ -16,10 +16,11 @@ from assistant.rerank import (
     rerank_by_likelihood,
 )
 from assistant.retrieval import Retriever
-from weights import SMOLLM2, require
+from assistant.settings import AssistantSettings
 from indexing.settings import Settings
 from indexing.stores.lance import LanceStore
 from indexing.types import Hit
+from weights import SMOLLM2, require
 
 
 @pytest.fixture(scope="module")
@@ -108,8 +109,17 @@ def test_unavailable_reranker_is_reported_and_search_still_works(speech_index: P
     not_gguf.write_bytes(b"not a model")
     with pytest.raises(RerankerUnavailable, match="cannot load"):
         load_reranker(str(not_gguf))
-    settings = Settings.from_env({"DEERIN_RERANK": str(tmp_path / "missing.gguf")},
-                                 db_dir=speech_index)
-    r = Retriever(LanceStore(speech_index, create=False), settings)
+    options = AssistantSettings.from_env({"DEERIN_RERANK": str(tmp_path / "missing.gguf")})
+    r = Retriever(LanceStore(speech_index, create=False),
+                  Settings.from_env({}, db_dir=speech_index), reranker=options.rerank)
     assert r.search("buzzard", k=2)
     assert r.reranker is None and r.rerank_problem and "missing.gguf" in r.rerank_problem
+
+
+def test_rerank_spec_is_an_assistant_setting() -> None:
+    """The indexing settings know nothing of the rerank model; the assistant's read it."""
+    assert not hasattr(Settings.from_env({"DEERIN_RERANK": "off"}), "rerank")
+    assert AssistantSettings.from_env({}).rerank == "default"
+    assert AssistantSettings.from_env({"DEERIN_RERANK": "off"}).rerank == "off"
+    assert AssistantSettings.from_env({"DEERIN_RERANK": "off"}, rerank="x.gguf").rerank == "x.gguf"
+    assert AssistantSettings.from_env({"DEERIN_LLM": " ollama:qwen2.5 "}).llm == "ollama:qwen2.5"

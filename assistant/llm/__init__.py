@@ -20,6 +20,7 @@ from assistant.llm.ollama import (
     DEFAULT_OLLAMA_MODEL,
     OllamaLLM,
     default_ollama_model,
+    list_models,
     ollama_host,
 )
 from assistant.llm.registry import (
@@ -39,6 +40,6 @@ __all__ = [
     "BACKENDS", "DEFAULT_OLLAMA_HOST", "DEFAULT_OLLAMA_MODEL", "LLM", "Backend",
     "BackendRegistry", "ChoiceScorer", "LLMCache", "LLMError", "LLMSpec", "LLMUnavailable",
     "LLMUsageError", "LlamaCppLLM", "LoadOptions", "Message", "OllamaLLM", "complete",
-    "default_llm_spec", "default_ollama_model", "load_llm", "ollama_host", "parse_llm_spec",
-    "register_backend",
+    "default_llm_spec", "default_ollama_model", "list_models", "load_llm", "ollama_host",
+    "parse_llm_spec", "register_backend",
 ]

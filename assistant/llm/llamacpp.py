@@ -18,6 +18,21 @@ import numpy as np
 from assistant.llm.base import LLMError, LLMUnavailable, Message
 
 
+def llama_class() -> Any:
+    """``llama_cpp.Llama``, imported with idle OpenMP workers set to sleep.
+
+    OpenMP workers that spin while idle make a thread per core collapse whenever anything else
+    runs: on 2 cores the first token came 3x later. The policy is read once, when the OpenMP
+    runtime starts with llama_cpp, so every in-process llama.cpp user (this backend, the
+    reranker) imports it through here, whoever the caller is (CLI, chat server, tests,
+    library); an explicit setting in the environment wins. Raises ImportError.
+    """
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    from llama_cpp import Llama
+
+    return Llama
+
+
 class LlamaCppLLM:
     """A GGUF model run in-process by llama.cpp; also a :class:`~assistant.llm.ChoiceScorer`.
 
@@ -50,14 +65,8 @@ class LlamaCppLLM:
         self.model_path = Path(model_path).expanduser()
         if not self.model_path.is_file():
             raise LLMUnavailable(f"GGUF model file not found: {self.model_path}")
-        # OpenMP workers that spin while idle make a thread per core collapse whenever anything
-        # else runs: on 2 cores the first token came 3x later. The policy is read once, when the
-        # OpenMP runtime starts with llama_cpp, so it is set here, before the first import, for
-        # every user of this class (CLI, chat server, tests, library callers); an explicit
-        # setting in the environment wins.
-        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
         try:
-            from llama_cpp import Llama
+            Llama = llama_class()
         except ImportError as e:
             raise LLMUnavailable(
                 f"llama.cpp is not installed ({e}): pip install llama-cpp-python"

@@ -75,6 +75,52 @@ def _split_host_port(hostport: str) -> tuple[str, str]:
     return host, port
 
 
+def _client(host: str, timeout: float) -> Any:
+    try:
+        import httpx
+        import ollama
+    except ImportError as e:
+        raise LLMUnavailable(f"the ollama package is not installed ({e}): "
+                             "pip install ollama") from e
+    # Connecting is quick or never; reading waits for a CPU-bound model to produce tokens.
+    return ollama.Client(host=host, timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)))
+
+
+def _failure(host: str, timeout: float, e: Exception) -> LLMError:
+    """The one-line error for an exception raised by the ollama client."""
+    import httpx
+    import ollama
+
+    if isinstance(e, ollama.ResponseError):
+        if e.status_code < 0:  # an error line in the middle of a streamed reply
+            return LLMError(f"Ollama at {host}: {e.error}")
+        return LLMError(f"Ollama at {host} answered HTTP {e.status_code}: {e.error}")
+    if isinstance(e, httpx.TimeoutException):
+        return LLMUnavailable(f"Ollama at {host} did not answer within {timeout:g} s "
+                              f"({type(e).__name__})")
+    if isinstance(e, ConnectionError | httpx.TransportError):
+        return LLMUnavailable(f"Ollama is not reachable at {host}: start it with `ollama serve` "
+                              f"or use --llm fast ({type(e).__name__})")
+    return LLMError(f"Ollama at {host}: {e}")
+
+
+def list_models(host: str, *, timeout: float = 30.0) -> list[str]:
+    """The names of the models pulled on the Ollama server at ``host`` (a base URL, see
+    :func:`ollama_host`). Raises :class:`LLMUnavailable` when it cannot be asked."""
+    import httpx
+    import ollama
+
+    try:
+        listing = _client(host, timeout).list()
+    except (ollama.ResponseError, ConnectionError, httpx.HTTPError) as e:
+        failure = _failure(host, timeout, e)
+        raise (failure if isinstance(failure, LLMUnavailable)
+               else LLMUnavailable(str(failure))) from e
+    except ValueError as e:  # a body that is not an Ollama listing
+        raise LLMUnavailable(f"{host} does not look like an Ollama server: {e}") from e
+    return [str(m.model) for m in listing.models if m.model]
+
+
 class OllamaLLM:
     """A model served by Ollama, streamed from its chat API; also a coarse
     :class:`~assistant.llm.ChoiceScorer` (see :meth:`choice_logprobs`).
@@ -109,33 +155,14 @@ class OllamaLLM:
         self.model_id = f"ollama:{self.model}"
 
     def _client(self) -> Any:
-        try:
-            import httpx
-            import ollama
-        except ImportError as e:
-            raise LLMUnavailable(f"the ollama package is not installed ({e}): "
-                                 "pip install ollama") from e
-        # Connecting is quick or never; reading waits for a CPU-bound model to produce tokens.
-        return ollama.Client(host=self.host, timeout=httpx.Timeout(self.timeout, connect=10.0))
+        return _client(self.host, self.timeout)
 
     def _failure(self, e: Exception) -> LLMError:
-        """The one-line error for an exception raised by the ollama client."""
-        import httpx
         import ollama
 
-        if isinstance(e, ollama.ResponseError):
-            if e.status_code == 404:
-                return self._not_pulled()
-            if e.status_code < 0:  # an error line in the middle of a streamed reply
-                return LLMError(f"Ollama at {self.host}: {e.error}")
-            return LLMError(f"Ollama at {self.host} answered HTTP {e.status_code}: {e.error}")
-        if isinstance(e, httpx.TimeoutException):
-            return LLMUnavailable(f"Ollama at {self.host} did not answer within "
-                                  f"{self.timeout:g} s ({type(e).__name__})")
-        if isinstance(e, ConnectionError | httpx.TransportError):
-            return LLMUnavailable(f"Ollama is not reachable at {self.host}: start it with "
-                                  f"`ollama serve` or use --llm fast ({type(e).__name__})")
-        return LLMError(f"Ollama at {self.host}: {e}")
+        if isinstance(e, ollama.ResponseError) and e.status_code == 404:
+            return self._not_pulled()
+        return _failure(self.host, self.timeout, e)
 
     def _not_pulled(self) -> LLMUnavailable:
         return LLMUnavailable(
@@ -144,17 +171,7 @@ class OllamaLLM:
 
     def available_models(self) -> list[str]:
         """The model names the server has pulled."""
-        import httpx
-        import ollama
-
-        client = self._client()
-        try:
-            listing = client.list()
-        except (ollama.ResponseError, ConnectionError, httpx.HTTPError) as e:
-            raise self._failure(e) from e
-        except ValueError as e:  # a body that is not an Ollama listing
-            raise LLMUnavailable(f"{self.host} does not look like an Ollama server: {e}") from e
-        return [str(m.model) for m in listing.models if m.model]
+        return list_models(self.host, timeout=min(self.timeout, 30.0))
 
     def check(self) -> None:
         """Raise :class:`LLMUnavailable` unless the server answers and has the model pulled."""

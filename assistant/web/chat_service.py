@@ -113,6 +113,7 @@ class ChatService:
     ) -> None:
         from assistant.llm import LLMCache
         from assistant.rerank import RerankerSlot
+        from assistant.settings import AssistantSettings
 
         self.settings = settings
         self.llm_spec = (llm_spec or "").strip() or "llamacpp"
@@ -126,7 +127,7 @@ class ChatService:
         self._embedder_lock = threading.Lock()
         self._embedder: SentenceEmbedder | None = None
         # One reranker for every index version, loaded on the first question.
-        self._rerank = RerankerSlot(settings.rerank, threads=settings.threads)
+        self._rerank = RerankerSlot(AssistantSettings.from_env().rerank, threads=settings.threads)
 
     @property
     def db_dir(self) -> Path:

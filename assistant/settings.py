@@ -1,0 +1,45 @@
+"""The assistant's own settings: which LLM answers, which model reranks, how many clips.
+
+The indexing layer has its own :class:`indexing.settings.Settings` and knows nothing of these.
+Nothing is read at import time: callers build :class:`AssistantSettings` explicitly, from the
+environment (:meth:`AssistantSettings.from_env`) or with plain arguments in tests.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+
+RERANK_OFF = "off"
+RERANK_DEFAULT = "default"
+
+
+@dataclass(frozen=True)
+class AssistantSettings:
+    """How questions are answered.
+
+    ``llm`` is an LLM spec (see :func:`assistant.llm.parse_llm_spec`; empty = the answering
+    tier of :mod:`weights`). ``rerank`` is ``default`` (query likelihood under the rerank tier
+    of :mod:`weights`), ``off``, or the path of another GGUF model. ``k`` clips are given to the
+    LLM, which writes at most ``max_tokens`` tokens.
+    """
+
+    llm: str = ""
+    rerank: str = RERANK_DEFAULT
+    k: int = 3
+    max_tokens: int = 160
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None, /,
+                 **overrides: object) -> AssistantSettings:
+        """Read ``DEERIN_LLM`` and ``DEERIN_RERANK`` from ``env`` (default: the process
+        environment), then apply the non-None ``overrides``."""
+        env = os.environ if env is None else env
+        values: dict[str, object] = {}
+        if env.get("DEERIN_LLM", "").strip():
+            values["llm"] = env["DEERIN_LLM"].strip()
+        if env.get("DEERIN_RERANK", "").strip():
+            values["rerank"] = env["DEERIN_RERANK"].strip()
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return replace(cls(), **values)  # type: ignore[arg-type]

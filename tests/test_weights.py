@@ -1,0 +1,262 @@
+"""The catalogue of shipped models and the once-only assembly of split weights.
+
+The real split models are assembled from the installed packages into a temporary cache. Error
+paths (a missing package, a wrong size, a bad header) use a small catalogue entry whose slices
+are real files in a throwaway package on ``sys.path``, so no test copies 490 MB repeatedly.
+"""
+
+from __future__ import annotations
+
+import importlib
+import math
+import os
+import struct
+import threading
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+import weights
+from weights import (
+    ANSWER_TIER,
+    ASR_BASE,
+    QWEN_CODER_05B,
+    RERANK_TIER,
+    SHIPPED,
+    TIERS,
+    Layout,
+    Member,
+    ModelCorrupt,
+    ModelMissing,
+    Part,
+    ShippedModel,
+    cache_dir,
+    gguf_header_ok,
+    model_path,
+    status,
+)
+
+HEADER = b"GGUF" + struct.pack("<I", 3)
+
+
+# --- a throwaway package holding real slice files -------------------------------------------------
+
+
+@pytest.fixture
+def make_package(tmp_path_factory: pytest.TempPathFactory,
+                 monkeypatch: pytest.MonkeyPatch) -> Callable[..., str]:
+    """``make_package({"data/part01.bin": b"..."})`` → the name of an importable package (found
+    by ``find_spec``, as installed weight packages are), outside the test's ``tmp_path``."""
+    root = tmp_path_factory.mktemp("site")
+    monkeypatch.syspath_prepend(str(root))
+
+    def make(files: dict[str, bytes]) -> str:
+        name = f"deerin_fake_{uuid.uuid4().hex[:8]}"
+        for rel, data in {"__init__.py": b"", **files}.items():
+            path = root / name / rel
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(data)
+        importlib.invalidate_caches()
+        return name
+
+    return make
+
+
+def _gguf_entry(packages: list[str], size: int, role: str = "llm") -> ShippedModel:
+    parts = tuple(Part(p.replace("_", "-"), p, f"data/part{i:02d}.bin")
+                  for i, p in enumerate(packages, 1))
+    return ShippedModel(key="fake", role=role, label="Fake GGUF", online="-", wheel_licence="-",
+                        upstream_licence="-", layout=Layout.FILE, gguf=True,
+                        members=(Member("fake.gguf", parts, size=size),))
+
+
+@pytest.fixture
+def fake_gguf(make_package: Callable[..., str]) -> tuple[ShippedModel, bytes]:
+    first, second = HEADER + b"a" * 1000, b"b" * 777
+    packages = [make_package({"data/part01.bin": first}),
+                make_package({"data/part02.bin": second})]
+    return _gguf_entry(packages, len(first) + len(second)), first + second
+
+
+# --- assembly -------------------------------------------------------------------------------------
+
+
+def test_split_file_is_assembled_once_atomically(fake_gguf: tuple[ShippedModel, bytes],
+                                                 tmp_path: Path) -> None:
+    model, content = fake_gguf
+    cache = tmp_path / "cache"
+    assert status(model, cache=cache).state == "not assembled yet"
+    path = model_path(model, cache=cache)
+    assert path == cache / "fake.gguf" and path.read_bytes() == content
+    assert status(model, cache=cache).state == "assembled"
+    before = path.stat()
+    assert model_path(model, cache=cache) == path
+    after = path.stat()
+    assert (after.st_ino, after.st_mtime_ns) == (before.st_ino, before.st_mtime_ns)  # not redone
+    assert [p.name for p in cache.iterdir() if p.name.endswith(".tmp")] == []
+    assert oct(path.stat().st_mode & 0o777) == oct(0o644)
+
+
+@pytest.mark.parametrize("damage", ["truncate", "header", "gone"])
+def test_damaged_cache_file_is_rebuilt(fake_gguf: tuple[ShippedModel, bytes], tmp_path: Path,
+                                       damage: str) -> None:
+    model, content = fake_gguf
+    path = model_path(model, cache=tmp_path)
+    if damage == "truncate":  # e.g. a disk that filled up under an older version
+        with path.open("r+b") as f:
+            f.truncate(len(content) // 2)
+    elif damage == "header":  # right size, wrong bytes
+        with path.open("r+b") as f:
+            f.write(b"XXXX")
+        assert not gguf_header_ok(path)
+    else:
+        path.unlink()
+    assert status(model, cache=tmp_path).state == "not assembled yet"
+    assert model_path(model, cache=tmp_path).read_bytes() == content
+
+
+def test_concurrent_assemblers_make_one_good_file(fake_gguf: tuple[ShippedModel, bytes],
+                                                  tmp_path: Path) -> None:
+    model, content = fake_gguf
+    results: list[Path] = []
+    threads = [threading.Thread(target=lambda: results.append(model_path(model, cache=tmp_path)))
+               for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert len(results) == 4 and {p.read_bytes() for p in results} == {content}
+    assert sorted(p.name for p in tmp_path.iterdir() if not p.name.endswith(".lock")) == [
+        "fake.gguf"]
+
+
+def test_missing_part_package_is_one_line_naming_it(make_package: Callable[..., str],
+                                                    tmp_path: Path) -> None:
+    present = make_package({"data/part01.bin": HEADER})
+    model = _gguf_entry([present, "deerin_fake_absent_part"], size=100)
+    assert status(model, cache=tmp_path).missing == ("deerin-fake-absent-part",)
+    with pytest.raises(ModelMissing) as failure:
+        model_path(model, cache=tmp_path)
+    message = str(failure.value)
+    assert "\n" not in message
+    assert "pip install deerin-fake-absent-part" in message
+    assert present.replace("_", "-") not in message  # only what is missing
+    assert "usable tiers: fast" in message  # an LLM says which tier still works
+    assert not list(tmp_path.iterdir())
+
+
+def test_slices_that_do_not_add_up_are_refused(make_package: Callable[..., str],
+                                               tmp_path: Path) -> None:
+    package = make_package({"data/part01.bin": HEADER + b"x" * 10})
+    with pytest.raises(ModelCorrupt, match=r"add up to 18 bytes, not 50.*force-reinstall"):
+        model_path(_gguf_entry([package], size=50), cache=tmp_path)
+    assert [p for p in tmp_path.iterdir() if not p.name.endswith(".lock")] == []
+
+
+def test_slices_without_a_gguf_header_are_refused(make_package: Callable[..., str],
+                                                  tmp_path: Path) -> None:
+    package = make_package({"data/part01.bin": b"not a model at all"})
+    with pytest.raises(ModelCorrupt, match="GGUF header"):
+        model_path(_gguf_entry([package], size=18), cache=tmp_path)
+
+
+def test_split_folder_is_assembled_and_repaired(make_package: Callable[..., str],
+                                                tmp_path: Path) -> None:
+    one = make_package({"data/model.bin.part1": b"1" * 300})
+    two = make_package({"data/model.bin.part2": b"2" * 200, "data/config.json": b"{}"})
+    model = ShippedModel(
+        key="fake-asr", role="asr", label="Fake ASR", online="-", wheel_licence="-",
+        upstream_licence="-", layout=Layout.FOLDER,
+        members=(Member("model.bin", (Part("one", one, "data/model.bin.part1"),
+                                      Part("two", two, "data/model.bin.part2")), size=500),
+                 Member("config.json", (Part("two", two, "data/config.json"),))))
+    folder = model_path(model, cache=tmp_path)
+    assert folder == tmp_path / "fake-asr"
+    assert (folder / "model.bin").read_bytes() == b"1" * 300 + b"2" * 200
+    assert (folder / "config.json").read_bytes() == b"{}"
+    (folder / "config.json").unlink()
+    assert status(model, cache=tmp_path).state == "not assembled yet"
+    assert (model_path(model, cache=tmp_path) / "config.json").read_bytes() == b"{}"
+    assert sorted(p.name for p in tmp_path.iterdir() if not p.name.endswith(".lock")) == [
+        "fake-asr"]
+
+
+def test_cache_location() -> None:
+    assert cache_dir({"DEERIN_CACHE": "/x/models"}) == Path("/x/models")
+    assert cache_dir({"XDG_CACHE_HOME": "/y"}) == Path("/y/deerin/models")
+    assert cache_dir({}) == Path.home() / ".cache" / "deerin" / "models"
+
+
+# --- the catalogue -------------------------------------------------------------------------------
+
+
+def test_catalogue_is_complete_and_consistent() -> None:
+    assert len({m.key for m in SHIPPED}) == len(SHIPPED)
+    for model in SHIPPED:
+        assert model.role in {"asr", "embedder", "llm"} and model.packages and model.label
+        assert model.wheel_licence and model.upstream_licence and model.online
+        assert model.gguf == (model.role == "llm")
+    assert [t.name for t in TIERS] == ["fast", "default", "quality"]
+    assert weights.tier(ANSWER_TIER) is not None and weights.tier(RERANK_TIER) is not None
+    assert weights.tier(" Quality ") is TIERS[2] and weights.tier("nope") is None
+    assert QWEN_CODER_05B.size == 491_400_064
+    assert len(QWEN_CODER_05B.packages) == 6 and QWEN_CODER_05B.extra is None
+    quality = weights.tier("quality")
+    assert quality is not None and quality.model.size == 1_117_320_768
+    assert len(quality.model.packages) == 22 and quality.model.extra == "quality"
+    with pytest.raises(ValueError, match="model_path"):
+        QWEN_CODER_05B.path()
+
+
+def test_in_place_models_are_installed() -> None:
+    for model in SHIPPED:
+        if model.layout is Layout.IN_PLACE:
+            path = model_path(model)
+            assert path.exists() and path == model.path(), model.key
+
+
+# --- the real split models, assembled from the installed packages -------------------------------
+
+
+@pytest.fixture(scope="module")
+def qwen_gguf(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return model_path(QWEN_CODER_05B, cache=tmp_path_factory.mktemp("models"))
+
+
+def test_real_split_gguf_assembles_to_the_published_size(qwen_gguf: Path) -> None:
+    assert qwen_gguf.stat().st_size == 491_400_064
+    assert gguf_header_ok(qwen_gguf)
+    assert status(QWEN_CODER_05B, cache=qwen_gguf.parent).state == "assembled"
+
+
+def test_real_whisper_base_folder(tmp_path: Path) -> None:
+    folder = model_path(ASR_BASE, cache=tmp_path)
+    assert (folder / "model.bin").stat().st_size == 145_217_607
+    assert {p.name for p in folder.iterdir()} == {
+        "model.bin", "config.json", "tokenizer.json", "vocabulary.json"}
+
+
+def test_assembled_qwen_answers_and_scores_choices(qwen_gguf: Path) -> None:
+    from assistant.llm import LlamaCppLLM, complete
+
+    llm = LlamaCppLLM(qwen_gguf, n_ctx=1024)
+    assert llm.model_id == "llamacpp:qwen2.5-coder-0.5b-instruct-q4_k_m.gguf"
+    messages = [{"role": "system", "content": "Answer in one short sentence."},
+                {"role": "user", "content": "Source: The lighthouse was built in 1892.\n"
+                                            "In which year was the lighthouse built?"}]
+    assert "1892" in complete(llm, messages, max_tokens=24, temperature=0.0)
+    question = [{"role": "system", "content": "Reply with one word: yes or no."},
+                {"role": "user", "content": "Source: The crew of seven was lost.\n"
+                                            "Does the source say how many were in the crew?"}]
+    yes, no = llm.choice_logprobs(question, ["yes", "no"])
+    assert yes > no and math.exp(yes) + math.exp(no) <= 1.0 + 1e-9
+
+
+def test_tier_spec_uses_the_cache_the_environment_names(qwen_gguf: Path) -> None:
+    from assistant.llm import load_llm
+
+    env = {**os.environ, "DEERIN_CACHE": str(qwen_gguf.parent)}
+    llm = load_llm("default", env=env, n_ctx=512)
+    assert Path(getattr(llm, "model_path")) == qwen_gguf  # noqa: B009
