@@ -6,10 +6,14 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import socket
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
@@ -123,8 +127,6 @@ def test_prompt_longer_than_the_context_is_one_llm_error() -> None:
 def test_llama_cpp_sleeps_its_idle_openmp_workers(smollm: LLM) -> None:
     """Building a backend sets passive OpenMP waiting for the process (before llama_cpp loads),
     unless the environment already chose."""
-    import os
-
     assert os.environ.get("OMP_WAIT_POLICY", "").upper() == "PASSIVE"
 
 
@@ -442,3 +444,21 @@ def test_prompts_render_with_their_placeholders() -> None:
         render("answer_user", question="Why?")
     with pytest.raises(ValueError):
         load_prompt("../pyproject")
+
+
+# --- the command line ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("command", [["ask", "hello?"], ["chat"], ["demo"],
+                                     ["eval", "--qa", "eval/sets/dev.jsonl"]])
+def test_unknown_llm_spec_is_a_usage_error_on_the_command_line(command: list[str],
+                                                               tmp_path: Path) -> None:
+    """Exit 2 with one line, before any index is opened, footage made or server started."""
+    out = subprocess.run([sys.executable, "-m", "deerin", *command, "--llm", "gpt4",
+                          "--db", str(tmp_path / "none")],
+                         capture_output=True, text=True, timeout=300, check=False,
+                         cwd=Path(__file__).resolve().parent.parent,
+                         env={**os.environ, "HF_HUB_OFFLINE": "1"})
+    assert out.returncode == 2, out.stderr
+    assert "unknown LLM spec 'gpt4'" in out.stderr and "Traceback" not in out.stderr
+    assert not (tmp_path / "none").exists()

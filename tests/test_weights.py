@@ -260,3 +260,35 @@ def test_tier_spec_uses_the_cache_the_environment_names(qwen_gguf: Path) -> None
     env = {**os.environ, "DEERIN_CACHE": str(qwen_gguf.parent)}
     llm = load_llm("default", env=env, n_ctx=512)
     assert Path(getattr(llm, "model_path")) == qwen_gguf  # noqa: B009
+
+
+# --- deerin doctor ------------------------------------------------------------------------------
+
+
+def test_doctor_json_lists_every_shipped_model_and_tier(tmp_path: Path) -> None:
+    import json
+    import socket
+    import subprocess
+    import sys
+
+    with socket.socket() as s:  # a port nobody listens on: Ollama is "down", quickly
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {**os.environ, "OLLAMA_HOST": f":{port}", "DEERIN_CACHE": str(tmp_path)}
+    out = subprocess.run([sys.executable, "-m", "deerin", "doctor", "--json"], env=env,
+                         capture_output=True, text=True, timeout=300, check=False)
+    assert out.returncode in (0, 1), out.stderr
+    report = json.loads(out.stdout)
+    models = {m["key"]: m for m in report["models"]}
+    assert set(models) == {m.key for m in SHIPPED}
+    qwen = models[QWEN_CODER_05B.key]
+    # Installed but not assembled in this fresh cache: doctor looks, it does not assemble.
+    assert qwen["state"] == "not assembled yet" and qwen["usable"] and qwen["tiers"] == ["default"]
+    assert not list(tmp_path.iterdir())
+    quality = models[TIERS[2].model.key]
+    if not quality["usable"]:
+        assert quality["disables"] == "--llm quality" and len(quality["missing"]) == 22
+    assert [t["tier"] for t in report["tiers"]] == ["fast", "default", "quality"]
+    assert report["answer_tier"] == ANSWER_TIER and report["rerank_tier"] == RERANK_TIER
+    assert report["ollama"]["host"] == f"http://127.0.0.1:{port}"
+    assert report["ollama"]["up"] is False and "not reachable" in report["ollama"]["detail"]
