@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from indexing.media import SAMPLE_RATE, decode_audio
-from indexing.models import ASR_TINY_EN, ONLINE_ASR, require
+from weights import ASR_TINY_EN, ONLINE_ASR, require
 from indexing.types import Segment, Word
 
 if TYPE_CHECKING:
@@ -116,7 +116,7 @@ class FasterWhisperTranscriber:
     def load(self) -> Any:
         """Load the model now (it is otherwise loaded by the first ``transcribe``) and return it.
 
-        Raises :class:`~indexing.models.ModelMissing` when the default model's package is not
+        Raises :class:`~weights.ModelMissing` when the default model's package is not
         installed.
         """
         with self._load_lock:
