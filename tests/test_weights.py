@@ -292,3 +292,13 @@ def test_doctor_json_lists_every_shipped_model_and_tier(tmp_path: Path) -> None:
     assert report["answer_tier"] == ANSWER_TIER and report["rerank_tier"] == RERANK_TIER
     assert report["ollama"]["host"] == f"http://127.0.0.1:{port}"
     assert report["ollama"]["up"] is False and "not reachable" in report["ollama"]["detail"]
+
+
+def test_unwritable_cache_is_one_line_naming_the_way_out(fake_gguf: tuple[ShippedModel, bytes],
+                                                        tmp_path: Path) -> None:
+    model, _ = fake_gguf
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    with pytest.raises(ModelMissing, match=r"cannot be assembled in .*a-file.*DEERIN_CACHE") as e:
+        model_path(model, cache=blocker / "models")
+    assert "\n" not in str(e.value)

@@ -103,8 +103,9 @@ def model_path(model: ShippedModel, *, cache: Path | None = None,
                env: Mapping[str, str] | None = None) -> Path:
     """The file or folder to load ``model`` from, assembling it first if it is split.
 
-    Raises :class:`ModelMissing` (one line naming the packages) when a package is missing and
-    :class:`ModelCorrupt` when the installed slices do not add up to the model.
+    Raises :class:`ModelMissing` (one line naming the packages) when a package is missing or
+    the cache cannot be written, and :class:`ModelCorrupt` when the installed slices do not add
+    up to the model.
     """
     missing = model.missing_packages()
     if missing:
@@ -117,11 +118,15 @@ def model_path(model: ShippedModel, *, cache: Path | None = None,
     target = assembled_path(model, cache)
     if _valid(model, target):
         return target
-    cache.mkdir(parents=True, exist_ok=True)
-    with _locked(cache / f".{target.name}.lock"):
-        # Another process may have finished while this one waited for the lock.
-        if not _valid(model, target):
-            _assemble(model, target)
+    try:
+        cache.mkdir(parents=True, exist_ok=True)
+        with _locked(cache / f".{target.name}.lock"):
+            # Another process may have finished while this one waited for the lock.
+            if not _valid(model, target):
+                _assemble(model, target)
+    except OSError as e:  # an unwritable cache or a full disk: say where, and the way out
+        raise ModelMissing(f"{model.label} cannot be assembled in {cache} ({e.strerror or e}): "
+                           "free some space or set DEERIN_CACHE to a writable folder") from e
     return target
 
 
