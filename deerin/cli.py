@@ -70,20 +70,34 @@ def index(
         "--language", help="Spoken language code; default: detect.")] = None,
     no_shots: Annotated[bool, typer.Option("--no-shots", help="Skip shot detection.")] = False,
     json_out: JsonOption = False,
+    wait: Annotated[float, typer.Option(
+        "--wait", min=0, help="Seconds to wait for another writer of this index (default: none).")
+    ] = 0.0,
+    full_hash: Annotated[bool, typer.Option(
+        "--full-hash", help="Identify files by a hash of every byte, not a sample of files over "
+        "12 MiB (a new index only: an index keeps the scheme it was built with).")] = False,
+    rebuild: Annotated[bool, typer.Option(
+        "--rebuild", help="Erase the index (also one of an older format) and index PATHS anew.")
+    ] = False,
 ) -> None:
     """Index footage: speech, subtitles and shots, into a searchable, timestamped index."""
     from deerin.progress import RichProgress
     from indexing.pipeline import Indexer
     from indexing.stores.base import StoreError
-    from indexing.stores.lance import LanceStore
+    from indexing.stores.lance import LanceStore, erase_index
+    from indexing.stores.lock import WriterLock
 
     settings = _settings(db, asr_model=asr_model, asr_language=language,
-                         shots=False if no_shots else None)
+                         shots=False if no_shots else None, full_hash=full_hash or None)
     console = _err()
     try:
-        store = LanceStore(settings.db_dir)
-        with RichProgress(console) as progress:
-            report = Indexer(store, settings, progress=progress).index(paths, prune=prune)
+        # Locked before the store opens, so --rebuild never erases an index being written.
+        with WriterLock(settings.db_dir, wait) as lock:
+            if rebuild:
+                erase_index(settings.db_dir)
+            store = LanceStore(settings.db_dir, writer=lock)
+            with RichProgress(console) as progress:
+                report = Indexer(store, settings, progress=progress).index(paths, prune=prune)
     except StoreError as exc:
         console.print(f"[red]error:[/] {exc}")
         raise typer.Exit(EXIT_FAILED) from exc
@@ -113,20 +127,32 @@ def index(
 def remove(
     paths: Annotated[list[Path], typer.Argument(help="Indexed files to drop from the index.")],
     db: DbOption = None,
+    wait: Annotated[float, typer.Option(
+        "--wait", min=0, help="Seconds to wait for another writer of this index (default: none).")
+    ] = 0.0,
 ) -> None:
     """Remove files from the index (the media itself is not touched)."""
+    from indexing.discover import canonical
+    from indexing.stores.base import StoreError
+
     store = _open_store(db)
-    known = {m.path for m in store.media()}
     missing = 0
-    for p in paths:
-        key = str(p.expanduser().absolute())
-        if key in known:
-            store.remove_media(key)
-            _err().print(f"removed {key}")
-        else:
-            missing += 1
-            _err().print(f"[yellow]not indexed:[/] {key}")
-    store.finalize()
+    try:
+        with store.writing(wait):
+            known = {m.path for m in store.media()}
+            for p in paths:
+                # The key the indexer stored: symlinks and `..` resolved, as discover does.
+                key = str(canonical(p))
+                if key in known:
+                    store.remove_media(key)
+                    _err().print(f"removed {key}", highlight=False)
+                else:
+                    missing += 1
+                    _err().print(f"[yellow]not indexed:[/] {key}", highlight=False)
+            store.finalize()
+    except StoreError as exc:
+        _err().print(f"[red]error:[/] {exc}", highlight=False)
+        raise typer.Exit(EXIT_FAILED) from exc
     if missing:
         raise typer.Exit(EXIT_PARTIAL if missing < len(paths) else EXIT_FAILED)
 

@@ -17,6 +17,15 @@ def is_media_name(path: Path) -> bool:
     return path.suffix.lower() in MEDIA_EXTENSIONS
 
 
+def canonical(path: Path) -> Path:
+    """The key a file is stored under: ``~`` expanded, absolute, symlinks and ``..`` resolved.
+
+    Everything that looks a file up by the path a user typed (``deerin remove``) must use this,
+    so a symlinked or relative path finds the file the indexer recorded.
+    """
+    return Path(path).expanduser().resolve()
+
+
 def discover(paths: Iterable[Path]) -> tuple[list[Path], list[Failure]]:
     """Expand files and folders (recursively) into a sorted list of media files.
 
@@ -33,9 +42,9 @@ def discover(paths: Iterable[Path]) -> tuple[list[Path], list[Failure]]:
         if not p.exists():
             failures.append(Failure(p, "no such file or folder", "discover"))
         elif p.is_dir():
-            _walk(p.resolve(), found, failures, set())
+            _walk(canonical(p), found, failures, set())
         else:
-            found[p.resolve()] = None
+            found[canonical(p)] = None
     return sorted(found), failures
 
 
@@ -65,6 +74,6 @@ def _walk(folder: Path, found: dict[Path, None], failures: list[Failure],
             if entry.is_dir(follow_symlinks=True):
                 _walk(path, found, failures, seen)
             elif entry.is_file(follow_symlinks=True) and is_media_name(path):
-                found[path.resolve()] = None
+                found[canonical(path)] = None
         except OSError as exc:  # dangling symlink, permission denied
             failures.append(Failure(path, f"cannot read: {exc.strerror}", "discover"))

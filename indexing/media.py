@@ -32,17 +32,21 @@ def require_ffmpeg() -> None:
             raise MediaError(f"{tool} is not installed (run the README's set-up command)")
 
 
-def file_hash(path: Path) -> str:
-    """A content hash of ``path``.
+def file_hash(path: Path, *, full: bool = False) -> str:
+    """A content hash of ``path``: the media id of the file.
 
-    Files up to 12 MiB are hashed whole. Larger ones (archive masters run to many GB) are hashed
-    from their size plus three 4 MiB windows (head, middle, tail): any re-encode, trim or append
-    changes it, and indexing a 50 GB folder does not have to read 50 GB twice.
+    Files up to 12 MiB are always hashed whole. Larger ones (archive masters run to many GB) are
+    by default hashed from a *sample*: their size plus three 4 MiB windows (head, middle, tail),
+    so indexing a 50 GB folder does not have to read 50 GB twice. Any re-encode, trim or append
+    changes the sampled hash, but an edit confined to the unsampled bytes of a large file (a
+    patched frame in the middle of a reel) does not. ``full=True`` hashes every byte instead; it
+    gives the same id as the sample for files up to 12 MiB and a different one for larger
+    files, so one index keeps to one scheme (the store records which).
     """
     size = path.stat().st_size
     h = hashlib.sha256(str(size).encode())
     with path.open("rb") as f:
-        if size <= 3 * _HASH_CHUNK:
+        if full or size <= 3 * _HASH_CHUNK:
             for block in iter(lambda: f.read(1 << 20), b""):
                 h.update(block)
         else:

@@ -4,6 +4,8 @@ Per file: hash → skip if unchanged → probe → transcribe (audio) + sidecar 
 keyframes (picture) → clips → embeddings → store. A file's media record is written only after its
 clips and shots, so a run killed at any point leaves either a finished file or rows that the next
 run recognises as orphans and clears before redoing that file: no duplicates, nothing lost.
+A run holds the store's writer lock throughout, so a second writer cannot take this run's
+half-written rows for orphans.
 """
 
 from __future__ import annotations
@@ -18,12 +20,21 @@ from indexing.discover import discover
 from indexing.media import MediaError, file_hash, probe
 from indexing.protocols import Embedder, ShotDetector, Transcriber
 from indexing.settings import Settings
-from indexing.stores.base import MediaRecord, StoreError
-from indexing.stores.lance import LanceStore
-from indexing.types import Clip, Cue, Failure, FileResult, IndexReport, Media, Segment, Shot
+from indexing.stores.base import ClipStore, MediaRecord, StoreError
+from indexing.types import (
+    Clip,
+    ClipKind,
+    Cue,
+    Failure,
+    FileResult,
+    IndexReport,
+    Media,
+    Segment,
+    Shot,
+)
 
-# Rebuild the full-text index at least this often during a long run, so a run that is killed
-# after hours leaves a store whose finished files are all searchable.
+# Bring the full-text index up to date at least this often during a long run (if rows changed),
+# so searches during a run of hours stay fast.
 _FINALIZE_EVERY_S = 300.0
 
 
@@ -102,7 +113,7 @@ class _FileError(Exception):
 class Indexer:
     """Indexes files into one store. Reusable across calls (models stay loaded)."""
 
-    def __init__(self, store: LanceStore, settings: Settings,
+    def __init__(self, store: ClipStore, settings: Settings,
                  backends: Backends | None = None, progress: Progress | None = None) -> None:
         self.store = store
         self.settings = settings
@@ -111,39 +122,57 @@ class Indexer:
         self.keyframe_dir = store.db_dir / "keyframes"
 
     # -- public --------------------------------------------------------------------------------
-    def index(self, paths: Iterable[Path], *, prune: bool = False) -> IndexReport:
-        """Index every media file under ``paths``; return what happened to each."""
-        files, failures = discover(paths)
-        for f in failures:
-            self.progress.file_failed(f)
-        self.store.prune_orphans()
-        self.progress.start(files)
-        results: list[FileResult] = []
-        last_finalize = time.monotonic()
-        for path in files:
-            outcome = self.index_file(path)
-            if isinstance(outcome, Failure):
-                failures.append(outcome)
-                self.progress.file_failed(outcome)
-            else:
-                results.append(outcome)
-                self.progress.file_done(outcome)
-            if time.monotonic() - last_finalize > _FINALIZE_EVERY_S:
-                self.store.finalize()
-                last_finalize = time.monotonic()
-        pruned = tuple(self.prune()) if prune else ()
-        self.store.finalize()
+    @property
+    def id_scheme(self) -> str:
+        """How media ids are hashed: ``full`` (every byte) or ``sampled`` (see file_hash)."""
+        return "full" if self.settings.full_hash else "sampled"
+
+    def index(self, paths: Iterable[Path], *, prune: bool = False,
+              wait: float = 0.0) -> IndexReport:
+        """Index every media file under ``paths``; return what happened to each.
+
+        Holds the store's writer lock for the whole run, waiting up to ``wait`` seconds for
+        another writer (then :class:`StoreError`).
+        """
+        with self.store.writing(wait):
+            self.store.ensure_id_scheme(self.id_scheme)
+            files, failures = discover(paths)
+            for f in failures:
+                self.progress.file_failed(f)
+            self.store.prune_orphans()
+            self.progress.start(files)
+            results: list[FileResult] = []
+            last_finalize = time.monotonic()
+            for path in files:
+                outcome = self.index_file(path)
+                if isinstance(outcome, Failure):
+                    failures.append(outcome)
+                    self.progress.file_failed(outcome)
+                else:
+                    results.append(outcome)
+                    self.progress.file_done(outcome)
+                if time.monotonic() - last_finalize > _FINALIZE_EVERY_S:
+                    self.store.finalize()  # a no-op unless rows changed
+                    last_finalize = time.monotonic()
+            pruned = tuple(self.prune()) if prune else ()
+            self.store.finalize()
         return IndexReport(results=tuple(results), failures=tuple(failures), pruned=pruned)
 
     def prune(self) -> list[str]:
-        """Drop files that are no longer on disk from the store; return their paths."""
+        """Drop files that are no longer on disk from the store; return their paths.
+
+        Call it inside :meth:`index`, or holding ``store.writing()``."""
         gone = [m.path for m in self.store.media() if not Path(m.path).exists()]
         for p in gone:
             self.store.remove_media(p)
         return gone
 
     def index_file(self, path: Path) -> FileResult | Failure:
-        """Index one file, or return why it could not be indexed. Never raises for bad media."""
+        """Index one file, or return why it could not be indexed. Never raises for bad media.
+
+        ``path`` must be resolved as :func:`~indexing.discover.discover` does (it is the key the
+        file is stored under). Call it inside :meth:`index`, or holding ``store.writing()``.
+        """
         t0 = time.monotonic()
         key = str(path)
         try:
@@ -156,7 +185,7 @@ class Indexer:
                               known.duration)
         try:
             self.progress.stage("hash")
-            media_id = file_hash(path)
+            media_id = file_hash(path, full=self.settings.full_hash)
             if known and known.media_id == media_id:
                 # Same bytes, new mtime (copied or touched): remember the new stat, no model work.
                 self.store.put_media(_record_with_stat(known, st.st_size, st.st_mtime_ns))
@@ -199,14 +228,17 @@ class Indexer:
             self.progress.stage("transcribe", 0.0)
             segments = self._transcribe(media)
             language = next((seg.language for seg in segments if seg.language), "") or ""
-        cues: list[Cue] = []
+        # One track per sidecar (film.en.srt and film.de.srt are two tracks, not one stream).
+        tracks: list[tuple[str | None, list[Cue]]] = []
         for sidecar in find_sidecars(media.path):
             self.progress.stage("subtitles")
             try:
-                cues.extend(read_cues(sidecar))
+                cues = read_cues(sidecar)
             except (ValueError, OSError) as exc:
                 warnings.append(f"subtitles {sidecar.name} skipped: {exc}")
-        cues.sort(key=lambda c: c.start)
+                continue
+            if cues:
+                tracks.append((sidecar_language(sidecar, media.path), cues))
         shots: list[Shot] = []
         if media.has_video and s.shots:
             self.progress.stage("shots")
@@ -216,7 +248,7 @@ class Indexer:
                 if not (segments or cues):
                     raise _FileError("shots", str(exc)) from exc
                 warnings.append(f"picture not decodable, shots skipped: {exc}")
-        if not segments and not cues and not shots:
+        if not segments and not tracks and not shots:
             what = "no speech detected" if media.has_audio else "no audio stream"
             raise _FileError("content", f"nothing to index: {what}, no subtitles and no picture")
 
@@ -224,8 +256,11 @@ class Indexer:
         clip_args = {"target": s.clip_target, "max_len": s.clip_max, "min_len": s.clip_min}
         if segments:
             clips += speech_clips(media, segments, shots, **clip_args)
-        if cues:
-            clips += subtitle_clips(media, cues, shots, **clip_args)
+        for lang, cues in tracks:
+            track = subtitle_clips(media, cues, shots, **clip_args, language=lang)
+            # seq numbers the clips of one kind in a file (for neighbours), across tracks
+            first = sum(1 for c in clips if c.kind is ClipKind.SUBTITLE)
+            clips += [replace(c, seq=first + c.seq) for c in track]
         if not clips and not shots:
             raise _FileError("clips", "no searchable text found")
 
@@ -281,14 +316,27 @@ def _record_with_stat(r: MediaRecord, size: int, mtime_ns: int) -> MediaRecord:
     return replace(r, size=size, mtime_ns=mtime_ns)
 
 
-def open_store(settings: Settings, *, create: bool = True) -> LanceStore:
+def sidecar_language(sidecar: Path, media_path: Path) -> str | None:
+    """The language a sidecar's name declares: ``film.en.vtt`` or ``film.pt-BR.forced.srt`` ->
+    ``en`` / ``pt`` (ISO 639-1); ``film.srt`` -> None."""
+    tags = sidecar.name[len(media_path.stem):].split(".")[1:-1]
+    for tag in tags:
+        code = tag.replace("_", "-").split("-")[0]
+        if len(code) == 2 and code.isascii() and code.isalpha():
+            return code.lower()
+    return None
+
+
+def open_store(settings: Settings, *, create: bool = True) -> ClipStore:
     """Open (or create) the store named by ``settings.db_dir``."""
+    from indexing.stores.lance import LanceStore
+
     return LanceStore(settings.db_dir, create=create)
 
 
 def index_paths(paths: Iterable[Path], settings: Settings, *, prune: bool = False,
-                progress: Progress | None = None,
-                store_factory: Callable[[Settings], LanceStore] = open_store) -> IndexReport:
+                wait: float = 0.0, progress: Progress | None = None,
+                store_factory: Callable[[Settings], ClipStore] = open_store) -> IndexReport:
     """Index ``paths`` into the store of ``settings`` (the one-call public API)."""
     store = store_factory(settings)
-    return Indexer(store, settings, progress=progress).index(paths, prune=prune)
+    return Indexer(store, settings, progress=progress).index(paths, prune=prune, wait=wait)

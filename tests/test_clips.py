@@ -187,3 +187,67 @@ def test_popeye_subtitle_clips_with_real_shots(popeye3: Path, tmp_path: Path) ->
         assert c.keyframe == str(shot.keyframe) and Path(c.keyframe).exists()
     buzzard = next(c for c in clips if "buzzard" in c.text)
     assert buzzard.start <= 57.012 and buzzard.end >= 59.012
+
+
+# -- times and language ------------------------------------------------------------------------
+
+def test_speech_times_map_each_word_to_its_seconds() -> None:
+    words = _words("Ask not what your country can do for you. Ask what you can do.", 2.0)
+    seg = Segment(words[0].start, words[-1].end, "".join(w.text for w in words), tuple(words),
+                  language="en")
+    [clip] = speech_clips(_media(), [seg])
+    assert clip.language == "en"
+    assert len(clip.times) == len(words)
+    for t, w in zip(clip.times, words, strict=True):
+        assert clip.text[t.char_start:t.char_end] == w.text.strip()
+        assert (t.start, t.end) == (w.start, w.end)
+    # The second sentence's characters map to its first and last word's seconds.
+    second = clip.text.index("Ask what")
+    assert clip.span_of(second, len(clip.text)) == (words[9].start, words[-1].end)
+    assert clip.span_of(0, 3) == (words[0].start, words[0].end)
+
+
+def test_times_follow_words_across_clips_and_unspaced_scripts() -> None:
+    words = _words(" ".join(f"w{i}." for i in range(80)), 0.0)  # 40 s: several clips
+    clips = speech_clips(_media(), [_segment(words)])
+    assert len(clips) > 1
+    assert [t.start for c in clips for t in c.times] == [w.start for w in words]
+    for c in clips:
+        assert all(c.start <= t.start <= t.end <= c.end for t in c.times)
+    # Words without spaces (as the recogniser gives Chinese or Japanese) keep their own spans.
+    cjk = [Word("你好", 0.0, 0.4), Word("世界", 0.5, 0.9), Word(" ok", 1.0, 1.3)]
+    [clip] = speech_clips(_media(), [_segment(cjk)])
+    assert clip.text == "你好世界 ok"
+    assert [clip.text[t.char_start:t.char_end] for t in clip.times] == ["你好", "世界", "ok"]
+
+
+def test_clip_language_is_that_of_most_of_its_words() -> None:
+    en = _words("Good morning everyone and welcome.", 0.0)
+    de = _words("Guten Morgen.", en[-1].end + 0.1)
+    segs = [Segment(en[0].start, en[-1].end, "", tuple(en), language="en"),
+            Segment(de[0].start, de[-1].end, "", tuple(de), language="de")]
+    [clip] = speech_clips(_media(), segs)
+    assert clip.language == "en"
+    assert speech_clips(_media(), [_segment(en)])[0].language is None
+
+
+def test_subtitle_times_are_cue_times() -> None:
+    cues = [Cue(12.0, 13.0, "Who's  there?"), Cue(13.1, 14.0, "Only me."),
+            Cue(14.1, 15.5, "Come in,\nthen.")]
+    [clip] = subtitle_clips(_media(), cues, language="en")
+    assert clip.language == "en"
+    assert [(t.start, t.end) for t in clip.times] == [(c.start, c.end) for c in cues]
+    assert [clip.text[t.char_start:t.char_end] for t in clip.times] == \
+        ["Who's there?", "Only me.", "Come in, then."]
+    assert subtitle_clips(_media(), cues)[0].language is None
+
+
+def test_sidecar_language_from_the_file_name() -> None:
+    from indexing.pipeline import sidecar_language
+
+    film = Path("/f/Film.Night.mkv")
+    assert sidecar_language(Path("/f/Film.Night.en.vtt"), film) == "en"
+    assert sidecar_language(Path("/f/Film.Night.pt-BR.forced.srt"), film) == "pt"
+    assert sidecar_language(Path("/f/Film.Night.forced.de.srt"), film) == "de"
+    assert sidecar_language(Path("/f/Film.Night.srt"), film) is None
+    assert sidecar_language(Path("/f/Film.Night.sdh.srt"), film) is None

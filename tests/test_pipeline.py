@@ -80,6 +80,39 @@ def test_jfk_clip_brackets_the_famous_phrase(indexed) -> None:
     assert holder.start <= phrase[0].start + 0.05
     assert holder.end >= phrase[-1].end - 0.05
     assert 0 <= holder.start < holder.end <= jfk.duration + 0.01
+    # The stored clip maps the phrase's characters back to the seconds of its words.
+    assert holder.language == "en"
+    at = holder.text.lower().index("ask not")
+    end = holder.text.lower().index("for you", at) + len("for you")
+    start_s, end_s = holder.span_of(at, end)
+    assert start_s == pytest.approx(phrase[0].start, abs=0.002)
+    assert end_s == pytest.approx(phrase[-1].end, abs=0.002)
+    assert holder.start <= start_s < end_s <= holder.end
+    assert end_s - start_s < holder.duration / 2  # the words, not the whole clip
+
+
+def test_stored_speech_times_are_the_words(indexed) -> None:
+    store, _, _, _ = indexed
+    for clip in (c for c in store.all_clips() if c.kind is ClipKind.SPEECH):
+        assert clip.times, clip
+        pieces = [clip.text[t.char_start:t.char_end] for t in clip.times]
+        assert "".join(pieces) == clip.text.replace(" ", "")  # every word, in order, no gaps
+        assert all(clip.start - 0.01 <= t.start <= t.end <= clip.end + 0.01 for t in clip.times)
+        assert [t.start for t in clip.times] == sorted(t.start for t in clip.times)
+
+
+def test_stored_subtitle_times_are_cue_times(indexed, popeye3: Path) -> None:
+    from indexing.stages.subtitles import read_cues
+
+    store, _, _, _ = indexed
+    media = next(m for m in store.media() if m.name == popeye3.name)
+    cues = read_cues(popeye3.with_suffix(".srt"))
+    clips = [c for c in store.clips_of(media.media_id) if c.kind is ClipKind.SUBTITLE]
+    stored = [(round(t.start, 3), round(t.end, 3), c.text[t.char_start:t.char_end])
+              for c in clips for t in c.times]
+    assert stored == [(round(c.start, 3), round(c.end, 3), " ".join(c.text.split()))
+                      for c in cues]
+    assert {c.language for c in clips} == {None}  # popeye_…part3.srt names no language
 
 
 def test_popeye_subtitles_make_buzzard_findable_near_57s(indexed) -> None:
@@ -114,13 +147,58 @@ def test_videos_have_shots_and_keyframes(indexed) -> None:
 
 
 def test_rerun_does_no_model_work(indexed, collection: Path) -> None:
+    import lancedb
+
     store, _, _, settings = indexed
-    fresh = Indexer(store, settings)
-    before = store.count_clips()
+
+    def versions() -> dict[str, int]:
+        db = lancedb.connect(str(store.db_dir))
+        return {t: db.open_table(t).version for t in db.list_tables().tables}
+
+    before, versions_before = store.count_clips(), versions()
+    fresh = Indexer(LanceStore(store.db_dir), settings)
     report = fresh.index([collection])
     assert report.indexed == 0 and report.unchanged == 5
     assert fresh.backends._transcriber is None and fresh.backends._embedder is None
     assert store.count_clips() == before
+    # Nothing changed, so nothing was written: no full-text rebuild, no new table version.
+    assert versions() == versions_before
+
+
+def test_subtitle_language_comes_from_the_sidecar_name(tmp_path: Path, friday: Path,
+                                                        indexed) -> None:
+    _, indexer, _, _ = indexed
+    film = tmp_path / "friday.mp4"
+    shutil.copy(friday, film)
+    shutil.copy(friday.with_suffix(".vtt"), tmp_path / "friday.en.vtt")
+    store = LanceStore(tmp_path / "db")
+    ix = Indexer(store, Settings.from_env({}, db_dir=tmp_path / "db"), backends=indexer.backends)
+    assert not ix.index([film]).failures
+    clips = store.all_clips()
+    assert {c.language for c in clips if c.kind is ClipKind.SUBTITLE} == {"en"}
+    assert {c.language for c in clips if c.kind is ClipKind.SPEECH} == {"en"}  # tiny.en
+
+
+def test_remove_resolves_symlinked_and_dotdot_paths(tmp_path: Path, leopard: Path,
+                                                    indexed) -> None:
+    _, indexer, _, _ = indexed
+    real = tmp_path / "real"
+    real.mkdir()
+    tape = real / "tape.wav"
+    shutil.copy(leopard, tape)
+    os.symlink(real, tmp_path / "link")
+    db = tmp_path / "db"
+    ix = Indexer(LanceStore(db), Settings.from_env({}, db_dir=db), backends=indexer.backends)
+    for typed, cwd in ((tmp_path / "link" / "tape.wav", None),
+                       (Path("real") / ".." / "link" / "tape.wav", tmp_path)):
+        ix.index([tape])
+        assert [m.path for m in LanceStore(db).media()] == [str(tape)]
+        out = run_cli("remove", str(typed), "--db", str(db), cwd=cwd)
+        assert out.returncode == 0, out.stderr
+        assert f"removed {tape}" in out.stderr
+        assert LanceStore(db).media() == [] and LanceStore(db).count_clips() == 0
+    out = run_cli("remove", str(tmp_path / "link" / "tape.wav"), "--db", str(db))
+    assert out.returncode == 1 and "not indexed" in out.stderr
 
 
 def test_changed_file_is_reindexed_and_prune_drops_gone_files(tmp_path: Path, leopard: Path,

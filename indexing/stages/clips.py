@@ -7,16 +7,21 @@ dynamic programme over the possible edges: every clip pays for how far its lengt
 ``target`` and for how poor a break its last edge is (mid-sentence, no pause, no cut in the
 picture), and the cheapest sequence wins. A silence longer than ``max_gap`` always ends a clip,
 so no clip is mostly silence.
+
+Every clip keeps where each atom's text sits in the clip's text and when it is heard or shown
+(:attr:`Clip.times`), so a citation can point at the seconds of the words that support it, and
+the language its text is in (:attr:`Clip.language`).
 """
 
 from __future__ import annotations
 
 import bisect
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from indexing.text import sentences as split_sentences
-from indexing.types import Clip, ClipKind, Cue, Media, Segment, Shot
+from indexing.types import Clip, ClipKind, Cue, Media, Segment, Shot, TextTime
 
 _SENTENCE_END = (".", "?", "!", "…")
 _CLAUSE_END = (",", ";", ":", "—", "–")
@@ -38,6 +43,7 @@ class _Atom:
     end: float
     text: str
     unit_end: bool  # last atom of a segment or a cue: the source's own break
+    language: str | None = None
 
 
 def speech_clips(
@@ -56,16 +62,17 @@ def speech_clips(
     Edges fall only between words, preferring long pauses, sentence ends and shot boundaries.
     A segment without word timings is kept whole. A clip spans its first word's start to its
     last word's end, widened by up to ``pad`` seconds into the silence on either side (never past
-    the media or halfway to the next clip).
+    the media or halfway to the next clip). Its ``times`` hold one entry per word (or word-less
+    segment); its ``language`` is the language of most of its segments.
     """
     atoms: list[_Atom] = []
     for seg in sorted(segments, key=lambda s: s.start):
         words = [w for w in seg.words if w.text.strip()]
         if words:
-            atoms += [_Atom(w.start, w.end, w.text, k == len(words) - 1)
+            atoms += [_Atom(w.start, w.end, w.text, k == len(words) - 1, seg.language)
                       for k, w in enumerate(words)]
         elif seg.text.strip():
-            atoms.append(_Atom(seg.start, seg.end, seg.text, True))
+            atoms.append(_Atom(seg.start, seg.end, seg.text, True, seg.language))
     return _clips(media, ClipKind.SPEECH, atoms, shots, target, max_len, min_len, max_gap, pad)
 
 
@@ -79,13 +86,16 @@ def subtitle_clips(
     *,
     max_gap: float = 4.0,
     pad: float = 0.2,
+    language: str | None = None,
 ) -> list[Clip]:
-    """Group consecutive subtitle cues into clips of about ``target`` seconds.
+    """Group consecutive subtitle cues (of one track, in ``language``) into clips of about
+    ``target`` seconds.
 
     Cues are cut between exactly as :func:`speech_clips` cuts between words: at gaps, sentence
-    ends and shot boundaries, with short cues merged into their neighbours.
+    ends and shot boundaries, with short cues merged into their neighbours. A clip's ``times``
+    hold one entry per cue, with the cue's own times.
     """
-    atoms = [_Atom(c.start, c.end, " ".join(c.text.split()), True)
+    atoms = [_Atom(c.start, c.end, " ".join(c.text.split()), True, language)
              for c in sorted(cues, key=lambda c: c.start) if c.text.strip()]
     return _clips(media, ClipKind.SUBTITLE, atoms, shots, target, max_len, min_len, max_gap, pad)
 
@@ -125,11 +135,15 @@ def _clips(
         end = max(start, min(hi, last + pad, media.duration))
         k = bisect.bisect_right(starts, (start + end) / 2) - 1
         shot = shots[k] if k >= 0 else None
+        text, spans = _join([a.text for a in group])
         clips.append(Clip(
             media_id=media.media_id, media_path=str(media.path), kind=kind, start=start, end=end,
-            text=_join([a.text for a in group]), seq=seq,
+            text=text, seq=seq,
             shot_index=shot.index if shot else None,
             keyframe=str(shot.keyframe) if shot and shot.keyframe else None,
+            language=_majority(a.language for a in group),
+            times=tuple(TextTime(c0, c1, a.start, a.end)
+                        for (c0, c1), a in zip(spans, group, strict=True)),
         ))
     return clips
 
@@ -186,16 +200,40 @@ def _break_cost(left: _Atom, right: _Atom, cuts: list[float]) -> float:
     return 1.0 - min(quality, 1.0)
 
 
-def _join(texts: list[str]) -> str:
-    """Join word texts naturally.
+def _join(texts: list[str]) -> tuple[str, list[tuple[int, int]]]:
+    """Join word texts naturally; return the text and each input's (start, end) in it.
 
     faster-whisper words carry their own leading space (" ask", " not,"), and scripts without
     spaces between words carry none, so such words are concatenated as they are. Texts with no
-    leading space anywhere (hand-made words, cues) are joined with single spaces.
+    leading space anywhere (hand-made words, cues) are joined with single spaces. Runs of
+    whitespace become one space and the ends are stripped.
     """
-    if any(t[:1].isspace() for t in texts):
-        return " ".join("".join(texts).split())
-    return " ".join(" ".join(texts).split())
+    always_space = not any(t[:1].isspace() for t in texts)
+    out: list[str] = []
+    length = 0
+    spans: list[tuple[int, int]] = []
+    space_before = False
+    for t in texts:
+        parts = t.split()
+        if not parts:
+            spans.append((length, length))
+            space_before = space_before or bool(t)
+            continue
+        if length and (always_space or space_before or t[0].isspace()):
+            out.append(" ")
+            length += 1
+        piece = " ".join(parts)
+        spans.append((length, length + len(piece)))
+        out.append(piece)
+        length += len(piece)
+        space_before = t[-1].isspace()
+    return "".join(out), spans
+
+
+def _majority(languages: Iterable[str | None]) -> str | None:
+    """The most frequent known language (the first seen among equals), or None."""
+    counts = Counter(lang for lang in languages if lang)
+    return counts.most_common(1)[0][0] if counts else None
 
 
 def clip_windows(clip: Clip, size: int = 2) -> list[str]:

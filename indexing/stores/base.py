@@ -1,15 +1,19 @@
 """All storage contracts in one place.
 
-A store keeps three things: one record per indexed media file, the clips (text + vector) that
-search returns, and the shots (keyframes, optional image vectors). Clip ids are content hashes,
-so writing the same clip twice is a no-op, and a media record is written *last*: a file whose
+A store keeps three things: one record per indexed media file, the clips (text + vector, with
+the times of their words and their language) that search returns, and the shots (keyframes).
+Media ids are content hashes of the file (sampled for files over 12 MiB unless the store was
+built with full hashes, see :func:`indexing.media.file_hash`) and clip ids hash their content,
+so writing the same clip twice is a no-op. A media record is written *last*: a file whose
 record is missing was not finished and is redone from scratch on the next run.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Protocol
 
 import numpy as np
@@ -59,7 +63,17 @@ class FailureRecord:
 
 
 class ClipStore(Protocol):
-    """The index the pipeline writes and the assistant reads."""
+    """The index the pipeline writes and the assistant reads.
+
+    Writers hold :meth:`writing` for their whole run; readers never take it.
+    """
+
+    db_dir: Path  # where the index (and its keyframe images) live
+
+    def writing(self, wait: float = 0.0) -> AbstractContextManager[object]:
+        """The exclusive writer lock: waits up to ``wait`` s for another writer, else raises
+        :class:`StoreError`. Re-entrant for one store object."""
+        ...
 
     def ensure_embedder(self, model_id: str, dim: int) -> None:
         """Record the embedder on first use; raise :class:`StoreError` if another built it."""
@@ -69,10 +83,17 @@ class ClipStore(Protocol):
         """The (model_id, dim) that built this store, or None for an empty store."""
         ...
 
+    def ensure_id_scheme(self, scheme: str) -> None:
+        """Record how media ids are hashed on first use; raise :class:`StoreError` if the store
+        was built with another scheme (ids of the same file would differ)."""
+        ...
+
     # -- media -------------------------------------------------------------------------------
     def media(self) -> list[MediaRecord]: ...
 
     def media_by_path(self, path: str) -> MediaRecord | None: ...
+
+    def media_by_id(self, media_id: str) -> MediaRecord | None: ...
 
     def put_media(self, record: MediaRecord) -> None:
         """Mark a file as completely indexed (call after its clips and shots are written)."""
@@ -82,23 +103,35 @@ class ClipStore(Protocol):
         """Drop everything stored for the file at ``path`` (also half-written clips)."""
         ...
 
-    # -- clips and shots ---------------------------------------------------------------------
-    def add_clips(self, clips: Sequence[Clip], vectors: np.ndarray) -> int:
-        """Upsert clips by content id; return how many were new."""
+    def prune_orphans(self) -> int:
+        """Drop rows no media record vouches for (left by a killed run); return how many files
+        had any."""
         ...
 
-    def add_shots(self, media_id: str, media_path: str, shots: Sequence[Shot],
-                  vectors: np.ndarray | None = None) -> None: ...
+    # -- clips and shots ---------------------------------------------------------------------
+    def add_clips(self, clips: Sequence[Clip], vectors: np.ndarray,
+                  windows: Sequence[tuple[int, np.ndarray]] = ()) -> int:
+        """Upsert clips by content id, with optional sentence-window vectors (index into
+        ``clips``, vector); return how many clips were new."""
+        ...
+
+    def add_shots(self, media_id: str, media_path: str, shots: Sequence[Shot]) -> None: ...
 
     def clips_of(self, media_id: str) -> list[Clip]: ...
 
+    def all_clips(self) -> list[Clip]: ...
+
     def shots_of(self, media_id: str) -> list[Shot]: ...
 
-    def count_clips(self) -> int: ...
+    def count_clips(self, media_id: str | None = None) -> int: ...
+
+    def finalize(self) -> bool:
+        """Bring search indices up to date after writes; return whether anything was done."""
+        ...
 
     # -- search ------------------------------------------------------------------------------
     def search(self, text: str, vector: np.ndarray | None, k: int = 10,
-               kinds: Sequence[ClipKind] | None = None) -> list[Hit]:
+               kinds: Sequence[ClipKind] | None = None, depth: int = 50) -> list[Hit]:
         """Hybrid search: full-text and vector rankings fused (reciprocal rank fusion)."""
         ...
 

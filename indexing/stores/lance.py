@@ -4,14 +4,21 @@ Search is hybrid: a BM25 full-text query and a vector query run separately and t
 fused with reciprocal rank fusion, so a clip found by both rises to the top and one found by only
 one still counts. Fusing here (not with LanceDB's built-in hybrid reranker) keeps which ranker
 found what, which the assistant shows users and the eval measures.
+
+``deerin.json`` beside the tables records the index format, the embedder and the media-id
+scheme; a store refuses to mix in vectors of another embedder or ids of another scheme, and
+refuses to open an index of another format (re-index with ``deerin index --rebuild``).
+Writers hold :meth:`LanceStore.writing` (an exclusive file lock) for a whole run.
 """
 
 from __future__ import annotations
 
 import json
+import shutil
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -19,7 +26,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from indexing.stores.base import FailureRecord, MediaRecord, StoreError
+from indexing.stores.base import ClipStore, FailureRecord, MediaRecord, StoreError
 from indexing.stores.lance_schema import (
     FAILURE_SCHEMA,
     SHOT_SCHEMA,
@@ -28,10 +35,14 @@ from indexing.stores.lance_schema import (
     quote,
     window_schema,
 )
-from indexing.types import Clip, ClipKind, Hit, Shot
+from indexing.stores.lock import WriterLock
+from indexing.types import Clip, ClipKind, Hit, Shot, TextTime
 
 RRF_K = 60  # the usual reciprocal-rank-fusion constant: damps the weight of the very first ranks
 _VECTOR_INDEX_MIN_ROWS = 50_000  # below this a flat scan is faster than an ANN index
+# 2: clips carry `language` and `times` (the seconds of each word or cue).
+INDEX_FORMAT = 2
+_FTS_INDEX = "text_idx"  # LanceDB's name for the full-text index on the `text` column
 
 
 class LanceStore:
@@ -39,20 +50,50 @@ class LanceStore:
 
     META_FILE = "deerin.json"
 
-    def __init__(self, db_dir: Path, *, create: bool = True) -> None:
+    def __init__(self, db_dir: Path, *, create: bool = True,
+                 writer: WriterLock | None = None) -> None:
+        """Open the index in ``db_dir`` (creating it unless ``create`` is false).
+
+        ``writer`` is a writer lock the caller already holds on ``db_dir`` (see
+        :meth:`writing`); by default the store makes its own.
+        """
         import lancedb  # lazy: keeps `deerin --help` fast
 
         self.db_dir = Path(db_dir)
         if not create and not (self.db_dir / self.META_FILE).exists():
             raise StoreError(f"no DEERIn index at {self.db_dir} (run `deerin index PATH` first)")
+        meta = self._read_meta()
+        if meta:
+            _check_format(self.db_dir, meta)
         self.db_dir.mkdir(parents=True, exist_ok=True)
         self._db = lancedb.connect(str(self.db_dir))
         self._lock = threading.Lock()
+        self._writer = writer or WriterLock(self.db_dir)
+        # Whether this object changed the clips since the full-text index last caught up; a
+        # fresh object also checks the index itself (a killed run may have left rows behind).
         self._fts_dirty = False
         self._tables: dict[str, Any] = {}
-        meta = self._read_meta()
         if not meta:
-            self._write_meta({"format": 1, "embedder": None, "dim": None})
+            self._write_meta({"format": INDEX_FORMAT, "embedder": None, "dim": None,
+                              "id_scheme": None})
+
+    @contextmanager
+    def writing(self, wait: float = 0.0) -> Iterator[WriterLock]:
+        """Hold the exclusive writer lock of this index (for a whole run).
+
+        Waits up to ``wait`` seconds for another writer, then raises
+        :class:`~indexing.stores.lock.StoreBusy`. Re-entrant: code holding it may call code that
+        takes it again. Readers never need it.
+        """
+        outermost = not self._writer.held
+        if outermost:
+            self._writer.wait = wait
+        with self._writer:
+            if outermost:
+                # Table handles stay at the version they were opened at; another writer may
+                # have committed since, and this run must see (and prune) the latest rows.
+                self._tables.clear()
+            yield self._writer
 
     # -- metadata ------------------------------------------------------------------------------
     def _read_meta(self) -> dict[str, Any]:
@@ -88,6 +129,24 @@ class LanceStore:
                 f"refusing to mix in vectors from {model_id} (dim {dim}). "
                 "Use another --db directory or re-index with the original embedder."
             )
+
+    def id_scheme(self) -> str | None:
+        """How this store's media ids were hashed (``sampled`` or ``full``), None if not yet."""
+        value = self._read_meta().get("id_scheme")
+        return str(value) if value else None
+
+    def ensure_id_scheme(self, scheme: str) -> None:
+        current = self.id_scheme()
+        if current is None:
+            meta = self._read_meta()
+            meta["id_scheme"] = scheme
+            self._write_meta(meta)
+        elif current != scheme:
+            flag = "--full-hash" if current == "full" else "no --full-hash"
+            raise StoreError(
+                f"index at {self.db_dir} identifies files by {current} content hashes; refusing "
+                f"to mix in {scheme}-hash ids (the same file would get two ids). Index with "
+                f"{flag}, or use another --db directory.")
 
     # -- tables --------------------------------------------------------------------------------
     def _table(self, name: str) -> Any | None:
@@ -134,15 +193,16 @@ class LanceStore:
             t = self._table_or_create("media", media_schema())
             t.delete(f"path = {quote(record.path)}")
             t.add([asdict(record)])
-            self._fts_dirty = True
 
     def remove_media(self, path: str) -> None:
         with self._lock:
             for name, column in (("clips", "media_path"), ("windows", "media_path"),
                                  ("shots", "media_path"), ("media", "path")):
                 t = self._table(name)
-                if t is not None:
+                if t is not None and t.count_rows(f"{column} = {quote(path)}"):
+                    # Deleting nothing would still write a table version.
                     t.delete(f"{column} = {quote(path)}")
+                    self._fts_dirty |= name == "clips"
 
     # -- clips and shots -----------------------------------------------------------------------
     def add_clips(self, clips: Sequence[Clip], vectors: np.ndarray,
@@ -163,7 +223,9 @@ class LanceStore:
             {"id": c.clip_id, "media_id": c.media_id, "media_path": c.media_path,
              "kind": c.kind.value, "start": c.start, "end": c.end, "seq": c.seq,
              "shot_index": -1 if c.shot_index is None else c.shot_index,
-             "keyframe": c.keyframe or "", "text": c.text,
+             "keyframe": c.keyframe or "", "text": c.text, "language": c.language or "",
+             "times": [{"c0": t.char_start, "c1": t.char_end, "s": t.start, "e": t.end}
+                       for t in c.times],
              "vector": np.asarray(v, dtype=np.float32).tolist()}
             for c, v in zip(clips, vectors, strict=True)
         ]
@@ -183,8 +245,7 @@ class LanceStore:
         inserted = getattr(res, "num_inserted_rows", None)
         return int(inserted) if inserted is not None else len(rows)
 
-    def add_shots(self, media_id: str, media_path: str, shots: Sequence[Shot],
-                  vectors: np.ndarray | None = None) -> None:
+    def add_shots(self, media_id: str, media_path: str, shots: Sequence[Shot]) -> None:
         if not shots:
             return
         rows = [
@@ -205,11 +266,14 @@ class LanceStore:
             media_id=r["media_id"], media_path=r["media_path"], kind=ClipKind(r["kind"]),
             start=float(r["start"]), end=float(r["end"]), text=r["text"], seq=int(r["seq"]),
             shot_index=None if r["shot_index"] < 0 else int(r["shot_index"]),
-            keyframe=r["keyframe"] or None,
+            keyframe=r["keyframe"] or None, language=r["language"] or None,
+            # Stored as float32: rounding to the millisecond gives back the times as written.
+            times=tuple(TextTime(int(t["c0"]), int(t["c1"]), round(float(t["s"]), 3),
+                                 round(float(t["e"]), 3)) for t in r["times"] or ()),
         )
 
     _CLIP_COLUMNS = ("id", "media_id", "media_path", "kind", "start", "end", "seq", "shot_index",
-                     "keyframe", "text")
+                     "keyframe", "text", "language", "times")
 
     def clips_of(self, media_id: str) -> list[Clip]:
         t = self._table("clips")
@@ -267,32 +331,50 @@ class LanceStore:
                     cond += f" AND media_id != {quote(keep)}"
                 for name in ("clips", "windows", "shots"):
                     table = self._table(name)
-                    if table is not None:
+                    if table is not None and table.count_rows(cond):
                         table.delete(cond)
+                        self._fts_dirty |= name == "clips"
         return len(stale)
 
     # -- search --------------------------------------------------------------------------------
-    def finalize(self) -> None:
-        """Bring the full-text (and, for large stores, vector) index up to date.
+    def finalize(self) -> bool:
+        """Bring the full-text (and, for large stores, vector) index up to date; return whether
+        anything had to be done.
 
-        Called once after a batch of writes: rebuilding per file would make indexing quadratic.
+        Called after a batch of writes, not per file: rebuilding per file would make indexing
+        quadratic. When nothing changed (a re-run over unchanged files) it writes nothing, so
+        the table keeps its version. Otherwise the first call builds the full-text index and
+        later ones fold new rows into it and drop deleted ones (``optimize``: incremental, and
+        it compacts the small fragments each file's write leaves).
         """
         t = self._table("clips")
         if t is None:
-            return
+            return False
         with self._lock:
-            # Rebuilding the full-text index is cheap at archive scales (one row per ~12 s of
-            # speech) and keeps it exact after deletes; replace=True swaps it atomically.
-            from lancedb.index import FTS
+            has_fts = self._has_index(t, _FTS_INDEX)
+            if has_fts and not self._fts_dirty and not self._unindexed(t, _FTS_INDEX):
+                return False
+            if not has_fts:
+                from lancedb.index import FTS
 
-            # The first positional argument names the column (it is called `metric` for
-            # historical reasons); the config makes it a full-text index.
-            t.create_index("text", config=FTS(with_position=True), replace=True)
-            n = t.count_rows()
-            if n >= _VECTOR_INDEX_MIN_ROWS:
-                t.create_index(metric="cosine", vector_column_name="vector", replace=True)
+                # The first positional argument names the column (it is called `metric` for
+                # historical reasons); the config makes it a full-text index.
+                t.create_index("text", config=FTS(with_position=True))
+            if t.count_rows() >= _VECTOR_INDEX_MIN_ROWS and not self._has_index(t, "vector_idx"):
+                t.create_index(metric="cosine", vector_column_name="vector")
             t.optimize()
             self._fts_dirty = False
+            return True
+
+    @staticmethod
+    def _has_index(table: Any, name: str) -> bool:
+        return any(ix.name == name for ix in table.list_indices())
+
+    @staticmethod
+    def _unindexed(table: Any, name: str) -> int:
+        """Rows of ``table`` that index ``name`` does not cover yet (a killed run's rows)."""
+        stats = table.index_stats(name)
+        return int(stats.num_unindexed_rows) if stats is not None else 0
 
     def search(self, text: str, vector: np.ndarray | None, k: int = 10,
                kinds: Sequence[ClipKind] | None = None, depth: int = 50) -> list[Hit]:
@@ -413,3 +495,38 @@ def _fts_query(text: str) -> str:
     words = "".join(ch if ch.isalnum() or ch in "'-" else " " for ch in text).split()
     words = [w.strip("'-") for w in words]
     return " ".join(w for w in words if w and w.upper() not in {"AND", "OR", "NOT"})
+
+
+def _check_format(db_dir: Path, meta: dict[str, Any]) -> None:
+    """Refuse an index written in another format: its clips lack (or have unknown) columns."""
+    found = int(meta.get("format") or 1)
+    if found < INDEX_FORMAT:
+        raise StoreError(
+            f"index format {found} is older than this DEERIn (format {INDEX_FORMAT}: clips with "
+            f"word times and language): re-index with `deerin index --db {db_dir} PATH "
+            "--rebuild`")
+    if found > INDEX_FORMAT:
+        raise StoreError(f"index format {found} at {db_dir} is newer than this DEERIn (format "
+                         f"{INDEX_FORMAT}): upgrade DEERIn or use another --db directory")
+
+
+def erase_index(db_dir: Path) -> None:
+    """Delete the DEERIn index in ``db_dir``: its tables, keyframes and metadata, nothing else.
+
+    Hold the directory's writer lock. Refuses a directory that holds no DEERIn index, so a
+    mistyped ``--db`` cannot wipe an unrelated folder.
+    """
+    db_dir = Path(db_dir)
+    if not db_dir.exists():
+        return
+    if not (db_dir / LanceStore.META_FILE).exists():
+        raise StoreError(f"{db_dir} holds no DEERIn index ({LanceStore.META_FILE} missing); "
+                         "not erasing it")
+    for entry in db_dir.iterdir():
+        if entry.is_dir() and (entry.suffix == ".lance" or entry.name == "keyframes"):
+            shutil.rmtree(entry)
+    (db_dir / LanceStore.META_FILE).unlink()
+
+
+# mypy checks here that LanceStore implements the whole ClipStore protocol.
+_: type[ClipStore] = LanceStore

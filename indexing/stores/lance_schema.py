@@ -20,6 +20,14 @@ def media_schema() -> pa.Schema:
     return pa.schema([pa.field(f.name, types[hints[str(f.type)]]) for f in fields(MediaRecord)])
 
 
+# One Clip.times entry: text[c0:c1] is heard or shown from s to e seconds. float32 keeps a
+# millisecond at 4 hours, finer than word timings; the whole column costs a few bytes a word.
+TEXT_TIME = pa.struct([
+    pa.field("c0", pa.int32()), pa.field("c1", pa.int32()),
+    pa.field("s", pa.float32()), pa.field("e", pa.float32()),
+])
+
+
 def clip_schema(dim: int) -> pa.Schema:
     return pa.schema([
         pa.field("id", pa.string()),
@@ -32,6 +40,8 @@ def clip_schema(dim: int) -> pa.Schema:
         pa.field("shot_index", pa.int32()),
         pa.field("keyframe", pa.string()),
         pa.field("text", pa.string()),
+        pa.field("language", pa.string()),
+        pa.field("times", pa.list_(TEXT_TIME)),
         pa.field("vector", pa.list_(pa.float32(), dim)),
     ])
 
