@@ -275,7 +275,7 @@ def demo(
     try:
         parse_llm_spec(llm)  # before minutes of making and indexing footage
     except LLMUsageError as exc:
-        console.print(f"[red]error:[/] {exc}", highlight=False)
+        console.print(f"[red]error:[/] {exc}", highlight=False, soft_wrap=True)
         raise typer.Exit(EXIT_USAGE) from exc
     root = folder or Path(tempfile.mkdtemp(prefix="deerin-demo-"))
     console.print(f"[bold]1/3[/] making demo footage in {root}")
@@ -325,7 +325,7 @@ def ask(
                 elif ev.kind == "answer":
                     answer = ev.answer
     except (QuestionError, StoreError, LLMError) as exc:
-        console.print(f"[red]error:[/] {exc}", highlight=False)
+        console.print(f"[red]error:[/] {exc}", highlight=False, soft_wrap=True)
         usage = isinstance(exc, QuestionError | LLMUsageError)
         raise typer.Exit(EXIT_USAGE if usage else EXIT_FAILED) from exc
     assert answer is not None
@@ -363,10 +363,10 @@ def eval_cmd(
             run = run_eval(qa, _settings(db), llm, answer=not no_answer,
                            progress=lambda i, n, q: say(f"question {i}/{n}: {q.id}"))
     except (OSError, ValueError, LLMUsageError) as exc:
-        console.print(f"[red]error:[/] {exc}", highlight=False)
+        console.print(f"[red]error:[/] {exc}", highlight=False, soft_wrap=True)
         raise typer.Exit(EXIT_USAGE) from exc
     except (StoreError, LLMError) as exc:
-        console.print(f"[red]error:[/] {exc}", highlight=False)
+        console.print(f"[red]error:[/] {exc}", highlight=False, soft_wrap=True)
         raise typer.Exit(EXIT_FAILED) from exc
     metrics = run.metrics()
     for warning in run.warnings:
@@ -407,7 +407,7 @@ def chat(
     try:
         parse_llm_spec(llm)  # a typo in --llm is a usage error before the server starts
     except LLMUsageError as exc:
-        _err().print(f"[red]error:[/] {exc}", highlight=False)
+        _err().print(f"[red]error:[/] {exc}", highlight=False, soft_wrap=True)
         raise typer.Exit(EXIT_USAGE) from exc
     try:
         run_chat(db, host=host, port=port, llm=llm)

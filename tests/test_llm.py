@@ -461,4 +461,5 @@ def test_unknown_llm_spec_is_a_usage_error_on_the_command_line(command: list[str
                          env={**os.environ, "HF_HUB_OFFLINE": "1"})
     assert out.returncode == 2, out.stderr
     assert "unknown LLM spec 'gpt4'" in out.stderr and "Traceback" not in out.stderr
+    assert len(out.stderr.strip().splitlines()) == 1, out.stderr
     assert not (tmp_path / "none").exists()
