@@ -10,6 +10,8 @@ import hashlib
 import json
 import shutil
 import subprocess
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +20,9 @@ from indexing.fmt import one_line
 from indexing.types import Media, Stream
 
 SAMPLE_RATE = 16_000
+# Blocks read from ffmpeg while streaming: 30 s is 1.9 MB, large enough that the per-read cost is
+# nil and small enough that the block never matters next to the recogniser's chunk.
+DECODE_BLOCK_SECONDS = 30.0
 _HASH_CHUNK = 4 << 20  # bytes read from the head, middle and tail of large files
 
 
@@ -127,22 +132,64 @@ def _rate(value: object) -> float:
 
 
 def decode_audio(path: Path, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
-    """Decode the first audio stream of ``path`` to mono float32 at ``sample_rate``.
+    """Decode the first audio stream of ``path`` to one mono float32 array at ``sample_rate``.
 
-    Decoding a whole file into memory is fine for archive items (an hour of 16 kHz mono float32
-    is 230 MB) and lets the recogniser skip its own decoder.
+    The whole file is held in memory (an hour of 16 kHz mono is 230 MB), so this is for short
+    items and tools that need random access; indexing streams with :func:`decode_audio_blocks`.
     """
     require_ffmpeg()
     proc = subprocess.run(
-        ["ffmpeg", "-nostdin", "-v", "error", "-i", str(path), "-map", "0:a:0", "-vn", "-sn",
-         "-dn", "-ac", "1", "-ar", str(sample_rate), "-f", "f32le", "-"],
-        capture_output=True, timeout=3600, check=False,
+        _decode_command(path, sample_rate), capture_output=True, timeout=3600, check=False,
     )
     audio = np.frombuffer(proc.stdout, dtype=np.float32)
     if proc.returncode != 0 and audio.size == 0:
         reason = one_line(proc.stderr.decode(errors="replace"))
         raise MediaError(f"audio could not be decoded: {reason}")
     return audio
+
+
+def decode_audio_blocks(path: Path, sample_rate: int = SAMPLE_RATE,
+                        block_seconds: float = DECODE_BLOCK_SECONDS) -> Iterator[np.ndarray]:
+    """Decode the first audio stream of ``path`` as a stream of mono float32 blocks.
+
+    Every block but the last holds ``block_seconds`` of audio, so memory stays bounded however
+    long the file is. ffmpeg starts when iteration starts and is stopped if the caller stops
+    early. A file that yields no audio at all raises :class:`MediaError` (before any block); a
+    file that breaks off part-way (a truncated download) yields the audio up to the break, as an
+    archive would rather index the part it has.
+    """
+    require_ffmpeg()
+    block_bytes = max(1, round(block_seconds * sample_rate)) * 4
+    # stderr goes to a file, not a pipe: a damaged file can make ffmpeg log more than a pipe
+    # buffer holds while we are blocked reading stdout, and both processes would then wait.
+    with tempfile.TemporaryFile() as errors:
+        proc = subprocess.Popen(_decode_command(path, sample_rate), stdin=subprocess.DEVNULL,
+                                stdout=subprocess.PIPE, stderr=errors)
+        assert proc.stdout is not None  # for mypy: stdout=PIPE always gives a stream
+        decoded = 0
+        try:
+            while data := proc.stdout.read(block_bytes):
+                usable = len(data) - len(data) % 4  # a truncated stream may end mid-sample
+                if usable:
+                    decoded += usable // 4
+                    yield np.frombuffer(data[:usable], dtype=np.float32)
+            returncode = proc.wait()
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+            proc.stdout.close()
+        if decoded == 0:
+            errors.seek(0)
+            reason = one_line(errors.read().decode(errors="replace"))
+            if returncode != 0 and reason:
+                raise MediaError(f"audio could not be decoded: {reason}")
+            raise MediaError("audio stream is empty or undecodable (truncated file?)")
+
+
+def _decode_command(path: Path, sample_rate: int) -> list[str]:
+    return ["ffmpeg", "-nostdin", "-v", "error", "-i", str(path), "-map", "0:a:0", "-vn", "-sn",
+            "-dn", "-ac", "1", "-ar", str(sample_rate), "-f", "f32le", "-"]
 
 
 def grab_frame(path: Path, time: float, out: Path, width: int = 480) -> Path:
