@@ -340,7 +340,9 @@ def ask(
 
 @app.command("eval")
 def eval_cmd(
-    qa: Annotated[Path, typer.Option("--qa", help="Gold questions (JSONL, see eval/sets).")],
+    qa: Annotated[list[Path], typer.Option(
+        "--qa", help="Gold questions (JSONL, see eval/sets). Repeat to report each set apart, "
+        "e.g. the tuning set and a held-out one.")],
     db: DbOption = None,
     llm: Annotated[str | None, typer.Option("--llm", help="LLM spec, see `deerin ask`.")] = None,
     out: Annotated[Path | None, typer.Option(
@@ -349,9 +351,9 @@ def eval_cmd(
         "--no-answer", help="Retrieval metrics only: no LLM, much faster.")] = False,
     json_out: JsonOption = False,
 ) -> None:
-    """Measure retrieval, citations and refusals on a gold set, against a dense baseline."""
+    """Measure retrieval, citations and refusals on gold sets, against a dense baseline."""
     from assistant.llm import LLMError, LLMUsageError
-    from eval.report import HEADLINE, fmt, write_report
+    from eval.report import HEADLINE, fmt, printed_metrics, write_report
     from eval.runner import run_eval
     from indexing.stores.base import StoreError
 
@@ -375,13 +377,18 @@ def eval_cmd(
         paths = write_report(run, out)
         console.print(f"report written to {paths['report']}", highlight=False)
     if json_out:
-        print(json.dumps(metrics, indent=2))
+        print(json.dumps(printed_metrics(run), indent=2))
         return
     table = Table(title=f"DEERIn eval: {metrics['n']} questions")
-    for col in ("metric", "DEERIn", "baseline"):
+    # Several sets: a column per set beside the overall figure, so a tuned-set-only gain shows.
+    by_set = run.metrics_by_set() if run.multi_set else {}
+    for col in ("metric", *by_set, "DEERIn" if not by_set else "all", "baseline"):
         table.add_column(col)
+    table.add_row("questions", *(str(m["n"]) for m in by_set.values()), str(metrics["n"]),
+                  str(metrics["baseline"]["n"]))
     for key, label in HEADLINE:
-        table.add_row(label, fmt(metrics[key]), fmt(metrics["baseline"][key]))
+        table.add_row(label, *(fmt(m[key]) for m in by_set.values()), fmt(metrics[key]),
+                      fmt(metrics["baseline"][key]))
     Console().print(table)
 
 

@@ -234,6 +234,66 @@ def _share(flags: Sequence[bool]) -> float | None:
     return sum(flags) / len(flags) if flags else None
 
 
+# Spelled-out numbers that state a quantity. "one"/"ein"/"eine" are left out on purpose: they are
+# mostly pronouns and articles ("no one", "one of them", "eine Lizenz"), and counting them would
+# call most English and German sentences a number.
+_NUMBER_WORDS = frozenset("""
+    two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen
+    seventeen eighteen nineteen twenty thirty forty fifty sixty seventy eighty ninety hundred
+    thousand million billion dozen dozens hundreds thousands millions
+    zwei drei vier funf fuenf sechs sieben acht neun zehn elf zwolf zwoelf zwanzig dreissig
+    vierzig funfzig fuenfzig hundert tausend millionen
+""".split())
+_HAS_DIGIT = re.compile(r"\d")
+_CITATION_MARKER = re.compile(r"\[\d+\]")
+
+
+def states_number(text: str) -> bool:
+    """Whether ``text`` states a number: a digit, or a spelled-out number word (English or
+    German, two and up; see :data:`_NUMBER_WORDS` for why "one" does not count).
+
+    Citation markers (``[1]``) are not numbers. ``"A crew of 7 [1]."`` and ``"about twenty
+    metres"`` state numbers, ``"No one knows [2]."`` does not. Words are compared after
+    :func:`normalize_text` (``"fünf"`` → ``"funf"``).
+    """
+    text = _CITATION_MARKER.sub(" ", text)
+    if _HAS_DIGIT.search(text):
+        return True
+    return any(word in _NUMBER_WORDS for word in normalize_text(text).split())
+
+
+def extractive_rate(records: Sequence[QuestionResult]) -> float | None:
+    """Share of non-refused answers that are the quote fallback (``extractive``).
+
+    Counted over every question that got an answer, answerable or not: it measures how often the
+    LLM's own text survived the citation check. ``None`` when every question was refused.
+    """
+    return _share([r.extractive for r in records if not r.refused])
+
+
+def raw_answer_hit_rate(records: Sequence[QuestionResult]) -> float | None:
+    """Share of answerable questions whose *unchecked* LLM output holds an ``expect`` item.
+
+    Only questions where the LLM wrote something (``raw`` not empty) count, refused or not after
+    checking: set beside ``answer_hit_rate`` it shows whether the model or the checking lost a
+    correct answer. ``None`` when the LLM answered no answerable question.
+    """
+    return _share([answer_hit(r.raw, r.gold.expect)
+                   for r in records if r.gold.answerable and r.raw.strip()])
+
+
+def invented_number_rate(records: Sequence[QuestionResult]) -> float | None:
+    """Share of *unanswerable* questions given an answer of the LLM's own that states a number.
+
+    A number in an answer the collection cannot support is, by construction, invented (or taken
+    from an unrelated clip). A quote fallback (``extractive``) is not counted: it quotes a clip
+    verbatim, and its file name and time would read as numbers; answering at all is already a
+    miss of ``refusal_accuracy``. ``None`` when there is no unanswerable question.
+    """
+    return _share([not r.refused and not r.extractive and states_number(r.answer)
+                   for r in records if not r.gold.answerable])
+
+
 def refusal_accuracy(refused: Sequence[bool], golds: Sequence[GoldQuestion]) -> float | None:
     """Share of *unanswerable* questions that were refused; ``None`` if there are none.
 
@@ -286,8 +346,10 @@ class QuestionResult:
     ``retrieved`` is the ranked list of clips (best first) as ``(media, start, end, score, kind)``;
     ``citations`` are the ``(media, start, end)`` of the clips the answer cites. ``refused`` is the
     system's own refusal flag. Timings are seconds, ``None`` when the step did not run (e.g. a
-    retrieval-only baseline has no generation). Lists passed in are stored as tuples so a result
-    stays immutable.
+    retrieval-only baseline has no generation). ``extractive`` marks an answer that is the quote
+    fallback (the LLM's text failed the citation check, or no LLM ran); ``raw`` is what the LLM
+    wrote before any checking, ``""`` when it wrote nothing (a refusal before generation, a
+    retrieval-only run). Lists passed in are stored as tuples so a result stays immutable.
     """
 
     gold: GoldQuestion
@@ -297,6 +359,8 @@ class QuestionResult:
     citations: Sequence[Span]
     retrieval_s: float | None = None
     generation_s: float | None = None
+    extractive: bool = False  # the answer is the quote fallback, not the LLM's checked text
+    raw: str = ""  # the LLM's unchecked output; empty when no LLM wrote anything
 
     def __post_init__(self) -> None:
         # Accept lists (e.g. straight from JSON) but keep the frozen result truly immutable.
@@ -317,7 +381,9 @@ def summarize(records: Sequence[QuestionResult]) -> dict[str, Any]:
     questions), ``answer_hit_rate`` (share of answerable questions whose answer was not refused
     and contains an ``expect`` item — a refusal that echoes the question's words is no answer),
     ``refusal_accuracy`` (over unanswerable questions), ``false_refusal_rate`` (over answerable
-    questions) and ``latency``: ``{"retrieval": {...}, "generation": {...}}`` each as
+    questions), ``extractive_rate`` (see :func:`extractive_rate`), ``raw_answer_hit_rate`` (see
+    :func:`raw_answer_hit_rate`), ``invented_number_rate`` (see :func:`invented_number_rate`)
+    and ``latency``: ``{"retrieval": {...}, "generation": {...}}`` each as
     :func:`latency_summary`. Every figure that is undefined for the run (e.g. no unanswerable
     question, no citation, no records) is ``None``.
     """
@@ -336,6 +402,9 @@ def summarize(records: Sequence[QuestionResult]) -> dict[str, Any]:
         "answer_hit_rate": _share(hits),
         "refusal_accuracy": refusal_accuracy(refused, golds),
         "false_refusal_rate": false_refusal_rate(refused, golds),
+        "extractive_rate": extractive_rate(records),
+        "raw_answer_hit_rate": raw_answer_hit_rate(records),
+        "invented_number_rate": invented_number_rate(records),
         "latency": {
             "retrieval": latency_summary([r.retrieval_s for r in records]),
             "generation": latency_summary([r.generation_s for r in records]),

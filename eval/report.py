@@ -1,8 +1,11 @@
 """Write an eval run to disk: ``report.md``, ``results.json`` and PNG charts.
 
-``results.json`` is the record of truth: the metrics dict exactly as ``deerin eval --json``
-prints it, and per question everything needed to recompute it (:func:`records_from_results`)
-or to see why a question failed. ``report.md`` renders the same numbers for people, rounded to
+``results.json`` is the record of truth: the metrics dict over all questions, the same dict for
+each gold set of the run (``metrics_by_set``; ``deerin eval --json`` prints what
+:func:`printed_metrics` picks of them), and per question everything needed to recompute them
+(:func:`records_from_results`) or to see why a question failed. A run over several sets (say the
+tuning set and a held-out one) reports each set apart, so a gain that holds on one set only is
+seen as the overfitting it is. ``report.md`` renders the same numbers for people, rounded to
 three decimals. Charts are drawn with matplotlib's object API on an Agg canvas, so no GUI
 backend or global pyplot state is involved.
 """
@@ -15,7 +18,16 @@ from pathlib import Path
 from typing import Any
 
 from eval.gold import GoldQuestion
-from eval.metrics import QuestionResult, is_hit, media_name, overlap, summarize, temporal_iou
+from eval.metrics import (
+    QuestionResult,
+    answer_hit,
+    is_hit,
+    media_name,
+    overlap,
+    states_number,
+    summarize,
+    temporal_iou,
+)
 from eval.runner import EvalRun, QuestionOutcome, SystemOutcome, verdict
 
 REPORT_FILE = "report.md"
@@ -32,7 +44,12 @@ HEADLINE: tuple[tuple[str, str], ...] = (
     ("answer_hit_rate", "answer hit rate"),
     ("refusal_accuracy", "refusal accuracy"),
     ("false_refusal_rate", "false-refusal rate"),
+    ("extractive_rate", "quote-fallback rate"),
+    ("raw_answer_hit_rate", "raw LLM answer hit rate"),
+    ("invented_number_rate", "invented-number rate"),
 )
+# Headline metrics where a lower figure is the better one (said in the chart's axis label).
+LOWER_IS_BETTER = ("false_refusal_rate", "extractive_rate", "invented_number_rate")
 
 
 def fmt(value: float | None, digits: int = 3) -> str:
@@ -61,14 +78,26 @@ def write_report(run: EvalRun, out_dir: str | Path) -> dict[str, Path]:
 
 # -- results.json -------------------------------------------------------------------------------
 def results_dict(run: EvalRun) -> dict[str, Any]:
-    """The content of ``results.json``: ``meta``, ``metrics`` and ``questions``."""
+    """The content of ``results.json``: ``meta`` (with ``sets``: name → gold file), ``metrics``
+    (over every question), ``metrics_by_set`` (name → the same dict for that set alone) and
+    ``questions`` (each naming its ``set``)."""
     return {
-        "meta": {"gold": run.gold_path, "db": run.db_dir, "k": run.k, "answered": run.answered,
-                 "llm": run.llm, "embedder": run.embedder, "baseline": run.baseline_info,
-                 "elapsed_s": round(run.elapsed_s, 3), "warnings": run.warnings},
+        "meta": {"gold": run.gold_path, "sets": run.gold_sets, "db": run.db_dir, "k": run.k,
+                 "answered": run.answered, "llm": run.llm, "embedder": run.embedder,
+                 "baseline": run.baseline_info, "elapsed_s": round(run.elapsed_s, 3),
+                 "warnings": run.warnings},
         "metrics": run.metrics(),
+        "metrics_by_set": run.metrics_by_set(),
         "questions": [_question_json(q, run.answered) for q in run.questions],
     }
+
+
+def printed_metrics(run: EvalRun) -> dict[str, Any]:
+    """What ``deerin eval --json`` prints: the metrics dict for a run over one gold set (as it
+    always was), and ``{"overall": {...}, "sets": {name: {...}}}`` for a run over several."""
+    if not run.multi_set:
+        return run.metrics()
+    return {"overall": run.metrics(), "sets": run.metrics_by_set()}
 
 
 def citation_overlap(span: Sequence[Any], gold: GoldQuestion) -> float:
@@ -87,14 +116,14 @@ def _question_json(q: QuestionOutcome, answered: bool) -> dict[str, Any]:
     if answered:
         r = q.deerin.result
         deerin |= {
-            "answer": r.answer, "refused": r.refused, "extractive": q.deerin.extractive,
-            "raw": q.deerin.raw, "error": q.deerin.error,
+            "answer": r.answer, "refused": r.refused, "extractive": r.extractive,
+            "raw": r.raw, "error": q.deerin.error,
             "citations": [{"n": n, "media": c[0], "start": c[1], "end": c[2],
                            "hit": is_hit(c[0], c[1], c[2], g),
                            "overlap_s": citation_overlap(c, g)}
                           for n, c in zip(q.deerin.citation_numbers, r.citations, strict=True)],
         }
-    return {"id": g.id, "question": g.question, "answerable": g.answerable,
+    return {"id": g.id, "set": q.set_name, "question": g.question, "answerable": g.answerable,
             "gold": {"media": g.media, "start": g.start, "end": g.end, "expect": list(g.expect)},
             "deerin": deerin, "baseline": _system_json(q.baseline, g, answered=False)}
 
@@ -113,17 +142,20 @@ def _system_json(s: SystemOutcome, gold: GoldQuestion, *, answered: bool) -> dic
             "timings": {k: round(v, 4) for k, v in s.timings.items()}}
 
 
-def records_from_results(data: dict[str, Any]) -> tuple[list[QuestionResult],
-                                                        list[QuestionResult]]:
+def records_from_results(data: dict[str, Any], set_name: str | None = None,
+                         ) -> tuple[list[QuestionResult], list[QuestionResult]]:
     """Rebuild DEERIn's and the baseline's :class:`QuestionResult` lists from ``results.json``.
 
     Summarising them with :func:`eval.metrics.summarize` gives back the stored metrics (up to
     the answer metrics a retrieval-only run blanks), which is how a report can be re-checked or
-    two runs compared without re-running anything.
+    two runs compared without re-running anything. With ``set_name`` only that set's questions
+    are rebuilt (compare with ``metrics_by_set[set_name]``).
     """
     deerin: list[QuestionResult] = []
     baseline: list[QuestionResult] = []
     for q in data["questions"]:
+        if set_name is not None and q.get("set", "") != set_name:
+            continue
         g = q["gold"]
         gold = GoldQuestion(id=q["id"], question=q["question"], media=g["media"],
                             start=g["start"], end=g["end"], expect=tuple(g["expect"]),
@@ -137,13 +169,15 @@ def records_from_results(data: dict[str, Any]) -> tuple[list[QuestionResult],
                 answer=s.get("answer", ""), refused=bool(s.get("refused", False)),
                 citations=[(c["media"], c["start"], c["end"]) for c in s.get("citations", [])],
                 retrieval_s=s["timings"].get("retrieval_s"),
-                generation_s=s["timings"].get("generation_s")))
+                generation_s=s["timings"].get("generation_s"),
+                extractive=bool(s.get("extractive", False)), raw=s.get("raw") or ""))
     return deerin, baseline
 
 
-def summaries_from_results(data: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+def summaries_from_results(data: dict[str, Any], set_name: str | None = None,
+                           ) -> tuple[dict[str, Any], dict[str, Any]]:
     """:func:`eval.metrics.summarize` of both systems' rebuilt records (see above)."""
-    deerin, baseline = records_from_results(data)
+    deerin, baseline = records_from_results(data, set_name)
     return summarize(deerin), summarize(baseline)
 
 
@@ -167,35 +201,76 @@ def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
     return lines
 
 
-def render_markdown(run: EvalRun, metrics: dict[str, Any]) -> str:
-    """The human report: headline vs baseline, per file, misses, latency, warnings."""
-    qs = run.questions
+def _counts(qs: Sequence[QuestionOutcome]) -> str:
     n_ans = sum(q.gold.answerable for q in qs)
+    return f"{len(qs)} questions ({n_ans} answerable, {len(qs) - n_ans} unanswerable)"
+
+
+def _headline(metrics: dict[str, Any]) -> list[str]:
     base = metrics["baseline"]
-    lines = [
-        "# DEERIn eval report", "",
-        f"- gold set: `{run.gold_path}` — {len(qs)} questions ({n_ans} answerable, "
-        f"{len(qs) - n_ans} unanswerable)",
-        f"- index: `{run.db_dir}`; embedder `{run.embedder}`; ranked lists of k={run.k}",
-        f"- LLM: {('`' + run.llm + '`') if run.llm else '— (retrieval only)'}",
-        f"- baseline: {run.baseline_info.get('engine')} over "
-        f"{run.baseline_info.get('segments', 0)} segments (retrieval only: no answers)",
-        f"- run time: {run.elapsed_s:.1f} s; answering errors: {metrics['errors']}",
-        "", "## Headline", "",
-    ]
     rows = []
     for key, label in HEADLINE:
         up = metrics["uplift"].get(key)
         rows.append([label, fmt(metrics[key]), fmt(base.get(key)),
                      "—" if up is None else f"{up:+.3f}"])
-    lines += _table(["metric", "DEERIn", "baseline", "uplift"], rows)
+    return _table(["metric", "DEERIn", "baseline", "uplift"], rows)
+
+
+def _by_set(overall: dict[str, Any], by_set: dict[str, dict[str, Any]]) -> list[str]:
+    """One table, a column per set: a gap between the sets is the figure to read first."""
+    names = list(by_set)
+    rows = [["questions", *(str(m["n"]) for m in by_set.values()), str(overall["n"])]]
+    rows += [[label, *(fmt(m[key]) for m in by_set.values()), fmt(overall[key])]
+             for key, label in HEADLINE]
+    lines = ["## By set", "",
+             "Each gold set on its own. A set used for tuning scores higher than a held-out one "
+             "when the tuning fits its questions rather than questions in general.", ""]
+    lines += _table(["metric", *(f"`{n}`" for n in names), "all"], rows)
+    return [*lines, ""]
+
+
+def render_markdown(run: EvalRun, metrics: dict[str, Any]) -> str:
+    """The human report: headline vs baseline, per file, misses, latency, warnings.
+
+    A run over several gold sets adds a table with a column per set and, per set, its own
+    headline, per-file table and misses.
+    """
+    qs = run.questions
+    lines = [
+        "# DEERIn eval report", "",
+        *([f"- gold sets: {', '.join(f'`{n}` (`{p}`)' for n, p in run.gold_sets.items())} — "
+           f"{_counts(qs)}"] if run.multi_set else
+          [f"- gold set: `{run.gold_path}` — {_counts(qs)}"]),
+        f"- index: `{run.db_dir}`; embedder `{run.embedder}`; ranked lists of k={run.k}",
+        f"- LLM: {('`' + run.llm + '`') if run.llm else '— (retrieval only)'}",
+        f"- baseline: {run.baseline_info.get('engine')} over "
+        f"{run.baseline_info.get('segments', 0)} segments (retrieval only: no answers)",
+        f"- run time: {run.elapsed_s:.1f} s; answering errors: {metrics['errors']}",
+        "", "## Headline" + (" (all sets)" if run.multi_set else ""), "",
+    ]
+    lines += _headline(metrics)
     lines += ["", f"![metrics vs baseline]({METRICS_CHART})", ""]
-    lines += _per_file(qs, run.answered)
-    lines += _misses(qs, run.answered)
+    if run.multi_set:
+        by_set = run.metrics_by_set()
+        lines += _by_set(metrics, by_set)
+        for name, set_metrics in by_set.items():
+            set_qs = run.set_questions(name)
+            lines += [f"## Set `{name}`", "", f"`{run.gold_sets[name]}` — {_counts(set_qs)}", "",
+                      "### Headline", "", *_headline(set_metrics), ""]
+            lines += _demote(_per_file(set_qs, run.answered))
+            lines += _demote(_misses(set_qs, run.answered))
+    else:
+        lines += _per_file(qs, run.answered)
+        lines += _misses(qs, run.answered)
     lines += _latency(metrics)
     if run.warnings:
         lines += ["", "## Warnings", ""] + [f"- {_cell(w, 300)}" for w in run.warnings]
     return "\n".join(lines) + "\n"
+
+
+def _demote(lines: list[str]) -> list[str]:
+    """Headings one level down, to nest a section under a set's heading."""
+    return [f"#{line}" if line.startswith("#") else line for line in lines]
 
 
 def _per_file(qs: Sequence[QuestionOutcome], answered: bool) -> list[str]:
@@ -253,13 +328,21 @@ def _answer_problem(q: QuestionOutcome) -> str:
     v = verdict(s, g, answered=True)
     if s.error:
         return "error"
+    r = s.result
     if not g.answerable:
-        return "" if v["refused"] else "answered an unanswerable question"
+        if v["refused"]:
+            return ""
+        return "answered an unanswerable question" + (
+            " with a number" if not r.extractive and states_number(r.answer) else "")
     if v["refused"]:
         return "false refusal"
     problems = []
     if not v["answer_hit"]:
-        problems.append("no expected item")
+        # Tells a model that missed from a check that dropped what the model got right.
+        problems.append("no expected item" + (" (the raw LLM output had one)"
+                                              if answer_hit(r.raw, g.expect) else ""))
+    if r.extractive:
+        problems.append("quote fallback")
     cited = v["citation_hits"] or []
     if cited and not all(cited):
         problems.append(f"{cited.count(False)}/{len(cited)} citations off the gold span")
@@ -305,7 +388,8 @@ def plot_metrics(metrics: dict[str, Any], path: Path) -> None:
         ax.bar_label(bars, labels=[f"{v:.2f}" for v in ys], fontsize=7, padding=2)
     ax.set_xticks(range(len(labels)), labels, rotation=25, ha="right", fontsize=8)
     ax.set_ylim(0, 1.25)  # headroom for the legend above bars that reach 1.0
-    ax.set_ylabel("score (false-refusal rate: lower is better)", fontsize=8)
+    lower = ", ".join(label for key, label in HEADLINE if key in LOWER_IS_BETTER)
+    ax.set_ylabel(f"score (lower is better: {lower})", fontsize=7)
     ax.set_title("DEERIn vs naive dense retrieval")
     ax.legend(fontsize=8, loc="upper center", ncol=2)
     fig.savefig(path)

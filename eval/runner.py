@@ -44,7 +44,8 @@ if TYPE_CHECKING:
 
 BASELINE_ENGINE = "llama_index.core.VectorStoreIndex (cosine, raw ASR segments + subtitle cues)"
 RETRIEVAL_KEYS = ("recall@1", "recall@5", "mrr", "mean_iou")
-ANSWER_KEYS = ("citation_precision", "answer_hit_rate", "refusal_accuracy", "false_refusal_rate")
+ANSWER_KEYS = ("citation_precision", "answer_hit_rate", "refusal_accuracy", "false_refusal_rate",
+               "extractive_rate", "raw_answer_hit_rate", "invented_number_rate")
 _CACHE_FILE = "baseline_segments.json"
 _CACHE_FORMAT = 1
 
@@ -66,32 +67,36 @@ class RawSegment:
 class SystemOutcome:
     """What one system (DEERIn or the baseline) did for one question.
 
-    ``result`` is what the metrics read; the rest is kept for the report: the text of each
-    retrieved item (rank order), the citation markers, timings in seconds, the LLM's unchecked
-    output, and an error line when answering failed.
+    ``result`` is what the metrics read (including the LLM's unchecked output and whether the
+    answer is the quote fallback); the rest is kept for the report: the text of each retrieved
+    item (rank order), the citation markers, timings in seconds, and an error line when answering
+    failed.
     """
 
     result: QuestionResult
     texts: tuple[str, ...] = ()
     citation_numbers: tuple[int, ...] = ()
     timings: dict[str, float] = field(default_factory=dict)
-    raw: str = ""
-    extractive: bool = False
     error: str | None = None
 
 
 @dataclass(frozen=True)
 class QuestionOutcome:
-    """One gold question and what both systems did with it."""
+    """One gold question, the set it came from, and what both systems did with it."""
 
     gold: GoldQuestion
     deerin: SystemOutcome
     baseline: SystemOutcome
+    set_name: str = ""
 
 
 @dataclass
 class EvalRun:
-    """A finished eval run: per-question outcomes plus what it was run against."""
+    """A finished eval run: per-question outcomes plus what it was run against.
+
+    ``gold_sets`` maps each set's name to its file, in the order given; every question outcome
+    names its set. ``gold_path`` is the single file, or the files joined by ``", "``.
+    """
 
     gold_path: str
     db_dir: str
@@ -103,10 +108,43 @@ class EvalRun:
     baseline_info: dict[str, Any]
     warnings: list[str]
     elapsed_s: float
+    gold_sets: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def multi_set(self) -> bool:
+        """Whether the run holds more than one gold set (reports then show each set apart)."""
+        return len(self.gold_sets) > 1
 
     def metrics(self) -> dict[str, Any]:
-        """DEERIn's metrics with ``baseline`` and ``uplift`` folded in (see :func:`metrics_of`)."""
+        """DEERIn's metrics over every question, with ``baseline`` and ``uplift`` folded in (see
+        :func:`metrics_of`)."""
         return metrics_of(self.questions, answered=self.answered)
+
+    def set_questions(self, name: str) -> list[QuestionOutcome]:
+        """The outcomes of the questions of set ``name``, in file order."""
+        return [q for q in self.questions if q.set_name == name]
+
+    def metrics_by_set(self) -> dict[str, dict[str, Any]]:
+        """:func:`metrics_of` for each gold set on its own, keyed by set name (run order)."""
+        return {name: metrics_of(self.set_questions(name), answered=self.answered)
+                for name in self.gold_sets}
+
+
+def set_names(paths: Sequence[str | Path]) -> list[str]:
+    """A short, unique name per gold file: its stem (``dev`` for ``eval/sets/dev.jsonl``).
+
+    Files sharing a stem are told apart by their parent folder (``a/dev``), then by position
+    (``dev#2``), so two sets never merge in a report. Raises ``ValueError`` when the same file is
+    given twice: its questions would be counted twice in the overall figures.
+    """
+    resolved = [Path(p).resolve() for p in paths]
+    if len(set(resolved)) != len(resolved):
+        raise ValueError("the same gold file is given more than once")
+    stems = [Path(p).stem for p in paths]
+    names = [stem if stems.count(stem) == 1 else f"{Path(p).parent.name}/{stem}"
+             for p, stem in zip(paths, stems, strict=True)]
+    return [name if names.count(name) == 1 else f"{name}#{i}"
+            for i, name in enumerate(names, start=1)]
 
 
 def metrics_of(questions: Sequence[QuestionOutcome], *, answered: bool) -> dict[str, Any]:
@@ -164,18 +202,21 @@ def verdict(outcome: SystemOutcome, gold: GoldQuestion, *, answered: bool) -> di
 
 
 # -- the run ------------------------------------------------------------------------------------
-def run_eval(gold_path: str | Path, settings: Settings, llm_spec: str | None = None, *,
-             k: int = 5, answer: bool = True, cache_dir: Path | None = None,
-             progress: Progress | None = None) -> EvalRun:
+def run_eval(gold_path: str | Path | Sequence[str | Path], settings: Settings,
+             llm_spec: str | None = None, *, k: int = 5, answer: bool = True,
+             cache_dir: Path | None = None, progress: Progress | None = None) -> EvalRun:
     """Run every question of ``gold_path`` through DEERIn and the baseline; return the run.
 
-    ``settings.db_dir`` names an existing index. ``llm_spec`` as for ``deerin ask`` (``None``:
-    ``$DEERIN_LLM`` or the shipped llama.cpp model). ``k`` is the depth of the ranked lists the
-    retrieval metrics read (Recall@5 needs ``k >= 5``). With ``answer=False`` no LLM is loaded and
-    only retrieval is measured. Raw segments for the baseline are cached in ``cache_dir``
-    (default: ``<db>/eval-cache``). ``progress(i, n, question)`` is called before each question.
-    Raises ``ValueError`` for a bad gold file, ``StoreError`` without an index and
-    ``LLMUnavailable`` when the LLM cannot be loaded.
+    ``gold_path`` is one gold file or several: several sets share one loading of the models and
+    one index, and every outcome records its set (named by :func:`set_names`) so each set can
+    be reported apart. ``settings.db_dir`` names an existing index. ``llm_spec`` as for
+    ``deerin ask`` (``None``: ``$DEERIN_LLM`` or the shipped llama.cpp model). ``k`` is the depth
+    of the ranked lists the retrieval metrics read (Recall@5 needs ``k >= 5``). With
+    ``answer=False`` no LLM is loaded and only retrieval is measured. Raw segments for the
+    baseline are cached in ``cache_dir`` (default: ``<db>/eval-cache``). ``progress(i, n,
+    question)`` is called before each question. Raises ``ValueError`` for a bad gold file (or
+    none, or the same file twice), ``StoreError`` without an index and ``LLMUnavailable`` when
+    the LLM cannot be loaded.
     """
     from assistant.llm import complete, default_llm_spec
     from assistant.service import build_assistant
@@ -183,7 +224,13 @@ def run_eval(gold_path: str | Path, settings: Settings, llm_spec: str | None = N
     if k < 1:
         raise ValueError(f"k must be at least 1, got {k}")
     t0 = time.perf_counter()
-    golds = load_gold(gold_path)
+    paths = [gold_path] if isinstance(gold_path, str | Path) else list(gold_path)
+    if not paths:
+        raise ValueError("no gold file given")
+    sets = dict(zip(set_names(paths), (str(p) for p in paths), strict=True))
+    # Load every set before any model, so a bad line fails the run at once.
+    tagged = [(name, gold) for name, path in sets.items() for gold in load_gold(path)]
+    golds = [gold for _, gold in tagged]
     spec = (llm_spec or default_llm_spec()) if answer else None
     assistant = build_assistant(settings, spec, with_llm=answer)
     retriever = assistant.retriever
@@ -199,13 +246,14 @@ def run_eval(gold_path: str | Path, settings: Settings, llm_spec: str | None = N
     baseline = DenseBaseline(segments, retriever.embedder)
 
     outcomes = []
-    for i, gold in enumerate(golds, start=1):
+    for i, (name, gold) in enumerate(tagged, start=1):
         if progress is not None:
-            progress(i, len(golds), gold)
+            progress(i, len(tagged), gold)
         outcomes.append(QuestionOutcome(gold, _run_deerin(assistant, gold, k, answer),
-                                        _run_baseline(baseline, gold, k)))
+                                        _run_baseline(baseline, gold, k), name))
     return EvalRun(
-        gold_path=str(gold_path), db_dir=str(settings.db_dir), k=k, answered=answer,
+        gold_path=", ".join(sets.values()), gold_sets=sets, db_dir=str(settings.db_dir), k=k,
+        answered=answer,
         llm=getattr(assistant.llm, "model_id", None), embedder=retriever.embedder.model_id,
         questions=outcomes, warnings=warnings, elapsed_s=time.perf_counter() - t0,
         baseline_info={"engine": BASELINE_ENGINE, "segments": len(segments),
@@ -242,9 +290,8 @@ def _run_deerin(assistant: Assistant, gold: GoldQuestion, k: int, answer: bool) 
         timings["ask_retrieval_s" if name == "retrieval_s" else name] = value
     citations = [(c.clip.media_path, c.clip.start, c.clip.end) for c in ans.citations]
     result = QuestionResult(gold, retrieved, ans.text, ans.refused, citations, retrieval_s,
-                            ans.timings.get("generation_s"))
-    return SystemOutcome(result, texts, tuple(c.n for c in ans.citations), timings, ans.raw,
-                         ans.extractive)
+                            ans.timings.get("generation_s"), ans.extractive, ans.raw)
+    return SystemOutcome(result, texts, tuple(c.n for c in ans.citations), timings)
 
 
 def _run_baseline(baseline: DenseBaseline, gold: GoldQuestion, k: int) -> SystemOutcome:

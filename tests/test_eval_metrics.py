@@ -25,6 +25,7 @@ from eval.metrics import (
     rank_of_first_hit,
     recall_at_k,
     refusal_accuracy,
+    states_number,
     summarize,
     temporal_iou,
 )
@@ -240,16 +241,18 @@ def test_latency_summary() -> None:
 # --- summarize ----------------------------------------------------------------------------------
 
 KEYS = {"n", "recall@1", "recall@5", "mrr", "mean_iou", "citation_precision", "answer_hit_rate",
-        "refusal_accuracy", "false_refusal_rate", "latency"}
+        "refusal_accuracy", "false_refusal_rate", "extractive_rate", "raw_answer_hit_rate",
+        "invented_number_rate", "latency"}
 
 
 def result(g: GoldQuestion, retrieved: list[tuple[str, float, float]], answer: str = "",
            refused: bool = False, citations: list[tuple[str, float, float]] | None = None,
-           retrieval_s: float | None = 0.1, generation_s: float | None = 1.0) -> QuestionResult:
+           retrieval_s: float | None = 0.1, generation_s: float | None = 1.0,
+           extractive: bool = False, raw: str = "") -> QuestionResult:
     return QuestionResult(
         gold=g, retrieved=[(m, s, e, 1.0, "speech") for m, s, e in retrieved], answer=answer,
         refused=refused, citations=citations or [], retrieval_s=retrieval_s,
-        generation_s=generation_s)
+        generation_s=generation_s, extractive=extractive, raw=raw)
 
 
 def test_summarize_by_hand() -> None:
@@ -280,6 +283,9 @@ def test_summarize_by_hand() -> None:
     assert s["answer_hit_rate"] == pytest.approx(1 / 3)
     assert s["refusal_accuracy"] == pytest.approx(1 / 2)
     assert s["false_refusal_rate"] == pytest.approx(1 / 3)
+    assert s["extractive_rate"] == 0.0          # three answers given, none a quote fallback
+    assert s["raw_answer_hit_rate"] is None     # no LLM output recorded
+    assert s["invented_number_rate"] == 0.0     # "Houston [1]": the marker is no number
     assert s["latency"]["retrieval"]["p50"] == pytest.approx(0.3)
     assert s["latency"]["retrieval"]["mean"] == pytest.approx(0.3)
     assert s["latency"]["generation"]["p50"] == pytest.approx(2.0)
@@ -306,6 +312,8 @@ def test_summarize_all_refused_with_empty_retrieval() -> None:
     assert s["answer_hit_rate"] == 0.0
     assert s["refusal_accuracy"] == 1.0
     assert s["false_refusal_rate"] == 1.0
+    assert s["extractive_rate"] is None          # no answer was given at all
+    assert s["invented_number_rate"] == 0.0
 
 
 def test_summarize_without_unanswerable_or_without_answerable() -> None:
@@ -321,6 +329,54 @@ def test_summarize_without_unanswerable_or_without_answerable() -> None:
                 "answer_hit_rate", "false_refusal_rate"):
         assert only_unanswerable[key] is None, key
     assert only_unanswerable["refusal_accuracy"] == 1.0
+
+
+@pytest.mark.parametrize(("text", "want"), [
+    ("A crew of 7 [1].", True),
+    ("There were nine of them.", True),
+    ("Es waren fünf Astronauten.", True),
+    ("It took twenty-two days.", True),
+    ("No one survived [1][2].", False),        # markers and "one" are no numbers
+    ("Houston lost contact [3].", False),
+    ("Eine Lizenz.", False),
+    ("", False),
+])
+def test_states_number(text: str, want: bool) -> None:
+    assert states_number(text) is want
+
+
+def test_answer_quality_metrics_by_hand() -> None:
+    g = gold(expect=("Houston",))
+    records = [
+        # the LLM had it and the check kept it
+        result(g, [], "Houston [1].", raw="Contact was lost with Houston [1]."),
+        # the LLM had it, the check dropped it: a quote fallback
+        result(g, [], "The closest passage is in x.ogg at 0:09: \u201cMission\u201d [1].",
+               extractive=True, raw="Houston [2]."),
+        # the LLM missed, the check left a quote fallback
+        result(g, [], "The closest passage is in x.ogg at 0:20: \u201cTexas\u201d [1].",
+               extractive=True, raw="Texas."),
+        # refused before the LLM wrote anything: not in the raw rate, not in the extractive rate
+        result(g, [], "I can't find that in the collection.", refused=True),
+        # unanswerable, refused
+        result(unanswerable("u1"), [], "I can't find that.", refused=True, raw="No."),
+        # unanswerable, answered with an invented number
+        result(unanswerable("u2"), [], "There were 12 astronauts [1].", raw="12 astronauts."),
+        # unanswerable, answered without a number
+        result(unanswerable("u3"), [], "The crew was brave [1].", raw="Brave."),
+        # unanswerable, a quote fallback whose file name and time hold digits: no invention
+        result(unanswerable("u4"), [], "The closest passage is in gwb_2003.ogg at 0:29: "
+               "\u201cbrave\u201d [1].", extractive=True, raw="x"),
+    ]
+    s = summarize(records)
+    # non-refused answers: rows 1, 2, 3, 6, 7, 8; quote fallbacks among them: 2, 3, 8
+    assert s["extractive_rate"] == pytest.approx(3 / 6)
+    # answerable with LLM output: rows 1, 2, 3; "Houston" in the raw of 1 and 2
+    assert s["raw_answer_hit_rate"] == pytest.approx(2 / 3)
+    assert s["answer_hit_rate"] == pytest.approx(1 / 4)
+    # unanswerable: u1 refused, u2 a number, u3 none, u4 a quote
+    assert s["invented_number_rate"] == pytest.approx(1 / 4)
+    assert s["refusal_accuracy"] == pytest.approx(1 / 4)
 
 
 def test_question_result_is_immutable_even_from_lists() -> None:
@@ -404,18 +460,36 @@ def test_load_gold_rejects_an_empty_set(tmp_path: Path) -> None:
         load_gold(_write(tmp_path, "// only a comment", ""))
 
 
-def test_dev_set_is_valid_and_points_inside_real_media(media_dir: Path) -> None:
-    dev = Path(__file__).resolve().parent.parent / "eval" / "sets" / "dev.jsonl"
-    qs = load_gold(dev)
+SETS = Path(__file__).resolve().parent.parent / "eval" / "sets"
+
+
+# (file, at least this many answerable questions, over at least this many files, unanswerable)
+@pytest.mark.parametrize(("name", "min_answerable", "min_files", "min_unanswerable"), [
+    ("dev.jsonl", 40, 8, 10),
+    ("dev_new.jsonl", 22, 6, 8),   # the held-out set: 30+ questions, 8+ unanswerable
+])
+def test_dev_set_is_valid_and_points_inside_real_media(media_dir: Path, name: str,
+                                                       min_answerable: int, min_files: int,
+                                                       min_unanswerable: int) -> None:
+    qs = load_gold(SETS / name)
     answerable = [q for q in qs if q.answerable]
-    assert len(answerable) >= 40
-    assert len({q.media for q in answerable}) >= 8
-    assert sum(not q.answerable for q in qs) >= 10
-    for name in sorted({q.media for q in answerable if q.media}):
-        duration = probe(media_dir / name, media_id="-").duration
+    assert len(answerable) >= min_answerable
+    assert len({q.media for q in answerable}) >= min_files
+    assert sum(not q.answerable for q in qs) >= min_unanswerable
+    for media in sorted({q.media for q in answerable if q.media}):
+        duration = probe(media_dir / media, media_id="-").duration
         for q in answerable:
-            if q.media == name:
+            if q.media == media:
                 assert q.end is not None and q.end <= duration + 0.05, (q.id, q.end, duration)
+
+
+def test_held_out_set_is_apart_from_the_dev_set() -> None:
+    """dev_new must not repeat dev's questions or ids (a combined report keys questions by id)."""
+    dev, new = load_gold(SETS / "dev.jsonl"), load_gold(SETS / "dev_new.jsonl")
+    assert len(new) >= 30
+    assert not {q.id for q in dev} & {q.id for q in new}
+    assert not ({normalize_text(q.question) for q in dev}
+                & {normalize_text(q.question) for q in new})
 
 
 def test_span_functions_accept_full_retrieved_tuples() -> None:

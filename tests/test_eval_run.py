@@ -12,16 +12,26 @@ import pytest
 
 from eval.gold import GoldQuestion
 from eval.metrics import QuestionResult
-from eval.report import HEADLINE, fmt, summaries_from_results, write_report
+from eval.report import (
+    HEADLINE,
+    fmt,
+    printed_metrics,
+    render_markdown,
+    results_dict,
+    summaries_from_results,
+    write_report,
+)
 from eval.runner import (
     ANSWER_KEYS,
     RETRIEVAL_KEYS,
     DenseBaseline,
+    EvalRun,
     QuestionOutcome,
     RawSegment,
     SystemOutcome,
     metrics_of,
     run_eval,
+    set_names,
 )
 from indexing.pipeline import Indexer
 from indexing.settings import Settings
@@ -57,12 +67,15 @@ def index_db(tmp_path_factory: pytest.TempPathFactory, jfk: Path, bear: Path, fr
     return db
 
 
+def write_gold(path: Path, questions: list[dict[str, object]]) -> Path:
+    path.write_text("// a small gold set for the eval tests\n"
+                    + "\n".join(json.dumps(q) for q in questions) + "\n", encoding="utf-8")
+    return path
+
+
 @pytest.fixture(scope="module")
 def gold_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("gold") / "small.jsonl"
-    path.write_text("// a small gold set for the eval tests\n"
-                    + "\n".join(json.dumps(q) for q in GOLD) + "\n", encoding="utf-8")
-    return path
+    return write_gold(tmp_path_factory.mktemp("gold") / "small.jsonl", GOLD)
 
 
 def headline_rows(report_md: str) -> dict[str, list[str]]:
@@ -98,7 +111,8 @@ def test_cli_eval_writes_a_consistent_report(index_db: Path, gold_file: Path,
     metrics = results["metrics"]
     assert printed == metrics
     required = {"n", "recall@1", "recall@5", "mrr", "citation_precision", "answer_hit_rate",
-                "refusal_accuracy", "false_refusal_rate", "baseline"}
+                "refusal_accuracy", "false_refusal_rate", "extractive_rate",
+                "raw_answer_hit_rate", "invented_number_rate", "baseline"}
     assert required <= printed.keys()
     assert metrics["n"] == len(results["questions"]) == 5
     assert results["meta"]["llm"].startswith("llamacpp:")
@@ -107,19 +121,28 @@ def test_cli_eval_writes_a_consistent_report(index_db: Path, gold_file: Path,
     # The stored metrics are exactly what the stored per-question records give.
     deerin, baseline = summaries_from_results(results)
     for key in (*RETRIEVAL_KEYS, *ANSWER_KEYS):
-        assert deerin[key] == pytest.approx(metrics[key]), key
+        if metrics[key] is None:  # e.g. no LLM output on an answerable question
+            assert deerin[key] is None, key
+        else:
+            assert deerin[key] == pytest.approx(metrics[key]), key
     for key in RETRIEVAL_KEYS:
         assert baseline[key] == pytest.approx(metrics["baseline"][key]), key
         assert metrics["uplift"][key] == pytest.approx(metrics[key] - metrics["baseline"][key])
     for key in ANSWER_KEYS:
-        assert metrics[key] is not None, key
         assert metrics["baseline"][key] is None  # the baseline does not answer
+    for key in ("citation_precision", "answer_hit_rate", "refusal_accuracy",
+                "false_refusal_rate", "invented_number_rate"):
+        assert metrics[key] is not None, key  # defined whenever there are answers
 
     # ... and report.md shows those same numbers.
     rows = headline_rows((out / "report.md").read_text())
     for key, label in HEADLINE:
         assert rows[label][0] == fmt(metrics[key]), label
         assert rows[label][1] == fmt(metrics["baseline"][key]), label
+    # One set: no per-set sections, and the questions name their set.
+    assert "## By set" not in (out / "report.md").read_text()
+    assert {q["set"] for q in results["questions"]} == {"small"}
+    assert results["meta"]["sets"] == {"small": str(gold_file)}
 
     # Per-question verdicts agree with the headline and carry what a reader needs.
     qs = {q["id"]: q for q in results["questions"]}
@@ -175,6 +198,57 @@ def test_retrieval_only_run_and_segment_cache(index_db: Path, gold_file: Path, t
     stored = json.loads(paths["results"].read_text())
     assert stored["metrics"] == json.loads(json.dumps(m2))
     assert "answer" not in stored["questions"][0]["deerin"]
+
+
+def test_cli_eval_reports_each_gold_set_apart(index_db: Path, gold_file: Path,
+                                              tmp_path: Path) -> None:
+    """Two --qa sets: one run, figures per set and overall in --json, results.json and report."""
+    first = write_gold(tmp_path / "tuned.jsonl", GOLD[:2] + GOLD[4:])  # 2 answerable + 1 not
+    second = write_gold(tmp_path / "held_out.jsonl", GOLD[2:4])       # 2 answerable
+    out = tmp_path / "report"
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "NO_COLOR": "1"}
+    proc = subprocess.run(
+        [sys.executable, "-m", "deerin", "eval", "--qa", str(first), "--qa", str(second),
+         "--db", str(index_db), "--no-answer", "--out", str(out), "--json"],
+        capture_output=True, text=True, timeout=600, env=env, check=False)
+    assert proc.returncode == 0, proc.stderr
+    printed = json.loads(proc.stdout)
+    assert set(printed) == {"overall", "sets"}
+    assert list(printed["sets"]) == ["tuned", "held_out"]
+    assert printed["overall"]["n"] == 5
+    assert [m["n"] for m in printed["sets"].values()] == [3, 2]
+
+    results = json.loads((out / "results.json").read_text())
+    assert results["metrics"] == printed["overall"]
+    assert results["metrics_by_set"] == printed["sets"]
+    assert results["meta"]["sets"] == {"tuned": str(first), "held_out": str(second)}
+    assert [q["set"] for q in results["questions"]] == ["tuned"] * 3 + ["held_out"] * 2
+    for name, stored in printed["sets"].items():
+        deerin, _ = summaries_from_results(results, name)
+        for key in RETRIEVAL_KEYS:
+            assert deerin[key] == pytest.approx(stored[key]), (name, key)
+        assert all(stored[key] is None for key in ANSWER_KEYS)  # retrieval only
+    # Overall recall is the question-weighted mean of the sets' recall (2 answerable each).
+    sets = printed["sets"]
+    assert printed["overall"]["recall@5"] == pytest.approx(
+        (sets["tuned"]["recall@5"] + sets["held_out"]["recall@5"]) / 2)
+
+    report = (out / "report.md").read_text()
+    assert "## By set" in report
+    assert report.index("## Set `tuned`") < report.index("## Set `held_out`")
+    by_set = report.split("## By set", 1)[1].split("\n## ", 1)[0]
+    recall_row = next(line for line in by_set.splitlines() if line.startswith("| Recall@5 |"))
+    assert [c.strip() for c in recall_row.strip("|").split("|")][1:] == [
+        fmt(sets["tuned"]["recall@5"]), fmt(sets["held_out"]["recall@5"]),
+        fmt(printed["overall"]["recall@5"])]
+
+    # The same file twice would count its questions twice overall: a usage error.
+    twice = subprocess.run(
+        [sys.executable, "-m", "deerin", "eval", "--qa", str(first), "--qa", str(first),
+         "--db", str(index_db), "--no-answer"],
+        capture_output=True, text=True, timeout=600, env=env, check=False)
+    assert twice.returncode == 2
+    assert "more than once" in twice.stderr
 
 
 # -- fast checks on synthetic outcomes (no models) -------------------------------------------------
@@ -237,3 +311,71 @@ def test_dense_baseline_is_cosine_top_k_over_raw_segments() -> None:
     assert found[0][1] == pytest.approx(1.0)
     assert DenseBaseline([], _BagOfLetters()).search("cab", 5) == []
 
+
+
+def test_set_names_are_short_and_unique(tmp_path: Path) -> None:
+    assert set_names(["eval/sets/dev.jsonl", "eval/sets/dev_new.jsonl"]) == ["dev", "dev_new"]
+    assert set_names(["a/dev.jsonl", "b/dev.jsonl"]) == ["a/dev", "b/dev"]
+    assert set_names(["x/a/dev.jsonl", "y/a/dev.jsonl"]) == ["a/dev#1", "a/dev#2"]
+    with pytest.raises(ValueError, match="more than once"):
+        set_names([tmp_path / "s.jsonl", tmp_path / "." / "s.jsonl"])
+
+
+def _run(outcomes: list[QuestionOutcome], sets: dict[str, str]) -> EvalRun:
+    return EvalRun(gold_path=", ".join(sets.values()), db_dir="db", k=5, answered=True,
+                   llm="llamacpp:test", embedder="letters", questions=outcomes,
+                   baseline_info={"engine": "test", "segments": 0}, warnings=[],
+                   elapsed_s=1.0, gold_sets=sets)
+
+
+def _answered(gold: GoldQuestion, answer: str, *, set_name: str, refused: bool = False,
+              extractive: bool = False, raw: str = "") -> QuestionOutcome:
+    retrieved = [("/m/a.wav", 12.0, 14.0, 0.5, "speech")]
+    result = QuestionResult(gold, retrieved, answer, refused, [] if refused else retrieved[:1],
+                            0.01, 0.5, extractive, raw)
+    base = QuestionResult(gold, retrieved, "", False, (), 0.002, None)
+    return QuestionOutcome(gold, SystemOutcome(result, ("t",), (1,) if not refused else ()),
+                           SystemOutcome(base, ("t",)), set_name)
+
+
+def test_per_set_metrics_report_and_json_by_hand() -> None:
+    """A tuned set that scores and a held-out one that does not: the gap shows everywhere."""
+    ok, miss = _gold("ok"), _gold("miss")
+    none = _gold("none", answerable=False)
+    run = _run([
+        _answered(ok, "Yes sir [1].", set_name="dev", raw="Yes sir."),
+        _answered(none, "I can't find that.", set_name="dev", refused=True),
+        _answered(miss, "The closest passage is in a.wav at 0:12: \u201cmaybe\u201d [1].",
+                  set_name="dev_new", extractive=True, raw="Yes sir, 12 times."),
+        _answered(_gold("none2", answerable=False), "There were 12 of them [1].",
+                  set_name="dev_new", raw="12."),
+    ], {"dev": "sets/dev.jsonl", "dev_new": "sets/dev_new.jsonl"})
+    by_set = run.metrics_by_set()
+    dev, new, overall = by_set["dev"], by_set["dev_new"], run.metrics()
+    assert (dev["n"], new["n"], overall["n"]) == (2, 2, 4)
+    assert dev["answer_hit_rate"] == 1.0 and new["answer_hit_rate"] == 0.0
+    assert overall["answer_hit_rate"] == 0.5
+    assert dev["extractive_rate"] == 0.0 and new["extractive_rate"] == 0.5
+    # the raw output of the held-out miss had the words: the check, not the model, lost it
+    assert new["raw_answer_hit_rate"] == 1.0
+    assert dev["invented_number_rate"] == 0.0 and new["invented_number_rate"] == 1.0
+    assert dev["refusal_accuracy"] == 1.0 and new["refusal_accuracy"] == 0.0
+
+    assert printed_metrics(run) == {"overall": overall, "sets": by_set}
+    data = results_dict(run)
+    assert data["metrics_by_set"] == by_set and data["meta"]["sets"] == run.gold_sets
+
+    report = render_markdown(run, overall)
+    assert report.count("### Headline") == 2
+    new_section = report.split("## Set `dev_new`", 1)[1]
+    assert "quote fallback" in new_section and "the raw LLM output had one" in new_section
+    assert "answered an unanswerable question with a number" in new_section
+    rows = {line.split("|")[1].strip(): [c.strip() for c in line.strip().strip("|").split("|")]
+            for line in report.split("## By set", 1)[1].split("\n## ", 1)[0].splitlines()
+            if line.startswith("| ")}
+    assert rows["questions"][1:] == ["2", "2", "4"]
+    assert rows["invented-number rate"][1:] == ["0.000", "1.000", "0.500"]
+
+    single = _run(run.set_questions("dev"), {"dev": "sets/dev.jsonl"})
+    assert printed_metrics(single) == single.metrics()  # one set: the flat dict, as before
+    assert "## By set" not in render_markdown(single, single.metrics())
