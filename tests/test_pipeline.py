@@ -340,3 +340,28 @@ def test_sigkill_mid_run_then_resume_gives_the_same_index(tmp_path: Path, media_
     assert len(ids) == len(set(ids)), "duplicate clips after resume"
     assert rows == ref_rows
     assert len(LanceStore(db).media()) == len(names)
+
+
+def test_cli_refuses_old_format_and_other_id_scheme_then_rebuilds(tmp_path: Path, leopard: Path,
+                                                                   indexed) -> None:
+    _, indexer, _, _ = indexed
+    db = tmp_path / "db"
+    Indexer(LanceStore(db), Settings.from_env({}, db_dir=db), backends=indexer.backends) \
+        .index([leopard])
+    out = run_cli("index", str(leopard), "--db", str(db), "--full-hash")
+    assert out.returncode == 1
+    assert "sampled content hashes" in out.stderr and "Traceback" not in out.stderr
+    meta = json.loads((db / "deerin.json").read_text())
+    assert (meta["format"], meta["id_scheme"]) == (2, "sampled")
+    (db / "deerin.json").write_text(json.dumps({**meta, "format": 1}))
+    out = run_cli("search", "quilter", "--db", str(db))
+    assert out.returncode == 1
+    assert "index format 1 is older than this DEERIn" in " ".join(out.stderr.split())
+    assert "--rebuild" in out.stderr
+    out = run_cli("index", str(leopard), "--db", str(db), "--rebuild", "--full-hash")
+    assert out.returncode == 0, out.stderr
+    meta = json.loads((db / "deerin.json").read_text())
+    assert (meta["format"], meta["id_scheme"]) == (2, "full")
+    assert [Path(m.path).name for m in LanceStore(db).media()] == [leopard.name]
+    hits = json.loads(run_cli("search", "quilter", "--db", str(db), "--json").stdout)
+    assert hits and leopard.name in hits[0]["media"]
