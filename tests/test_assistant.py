@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import cast
 
 import pytest
 
@@ -81,13 +83,79 @@ def test_near_miss_asking_for_a_missing_kind_of_answer_is_refused(
     assert answer.retrieved  # the closest clips are still shown to the user
 
 
-def test_follow_up_is_rewritten_with_history(assistant: Assistant) -> None:
-    first = assistant.ask("What happened to the space shuttle Columbia?")
-    follow = assistant.ask("and who else was on board?", history=[(first.question, first.text)])
-    assert "columbia" in follow.query.lower() or "shuttle" in follow.query.lower()
-    assert not follow.refused
+HISTORY = [("What happened to the space shuttle Columbia?",
+            "The shuttle Columbia was lost over Texas [1].")]
+FOLLOW_UP = "and who else was on board?"
+FALLBACK = f"{HISTORY[0][0]} {FOLLOW_UP}"
+
+
+def test_follow_up_is_answered_from_the_history(assistant: Assistant) -> None:
+    """End to end with the real model: whichever way the query was made (the model's rewrite or
+    the fallback), the follow-up is searched with the first question's topic and answered from
+    the Columbia address. How the query is made is tested below, with a scripted model; the
+    first turn is given, not asked, as answering it is the other tests' matter."""
+    follow = assistant.ask(FOLLOW_UP, history=HISTORY)
+    assert follow.query != follow.question  # the history reached retrieval
+    assert "board" in follow.query.lower(), follow.query
+    assert not follow.refused, follow.text
     assert "gwb_columbia" in follow.citations[0].clip.media_path
     assert_grounded(follow)
+
+
+class ScriptedLLM:
+    """A test double for the rewrite logic only (never for answering): implements the LLM
+    protocol, replies with a fixed text (honouring ``stop`` as llama.cpp does) or raises, and
+    records the prompts it was given. The real model's rewrite quality is the end-to-end test's
+    matter; this checks what :meth:`Assistant.standalone` does with each kind of reply."""
+
+    model_id = "scripted"
+
+    def __init__(self, reply: str | Exception) -> None:
+        self.reply = reply
+        self.prompts: list[str] = []
+
+    def stream(self, messages: list[dict[str, str]], *, max_tokens: int = 256,
+               temperature: float = 0.1, stop: Sequence[str] = ()) -> Iterator[str]:
+        self.prompts.append(messages[-1]["content"])
+        if isinstance(self.reply, Exception):
+            raise self.reply
+        text = self.reply
+        for s in stop:
+            text = text.split(s, 1)[0]
+        for i in range(0, len(text), 4):  # a few characters per delta, like real tokens
+            yield text[i:i + 4]
+
+
+@pytest.mark.parametrize(("reply", "query"), [
+    # A real rewrite is searched as written; the line after it is cut at the stop string.
+    ("Who else was on board the space shuttle Columbia?\nUser: thanks",
+     "Who else was on board the space shuttle Columbia?"),
+    # The label small models echo before the question, and quotes, are removed.
+    ('Rewritten question: "Who else was on board the shuttle Columbia?"',
+     "Who else was on board the shuttle Columbia?"),
+    # An answer instead of a rewrite drops the follow-up's own words: the fallback is used.
+    ("Seven astronauts were on the shuttle.", FALLBACK),
+    # So is an echo of the follow-up, and an empty reply.
+    (FOLLOW_UP, FALLBACK),
+    ("", FALLBACK),
+    # A failing model must not lose the question.
+    (RuntimeError("llama.cpp crashed"), FALLBACK),
+])
+def test_standalone_rewrite_or_fallback(reply: str | Exception, query: str) -> None:
+    llm = ScriptedLLM(reply)
+    # standalone() reads only the LLM; no retrieval happens, so no retriever is needed.
+    bot = Assistant(cast("Retriever", None), llm)
+    assert bot.standalone(FOLLOW_UP, HISTORY) == query
+    assert len(llm.prompts) == 1
+    assert HISTORY[0][0] in llm.prompts[0] and FOLLOW_UP in llm.prompts[0]
+
+
+def test_first_question_is_searched_as_asked() -> None:
+    llm = ScriptedLLM("Something else entirely?")
+    bot = Assistant(cast("Retriever", None), llm)
+    assert bot.standalone("Who was on board?", []) == "Who was on board?"
+    assert llm.prompts == []  # no history: the model is not asked
+    assert Assistant(cast("Retriever", None), None).standalone(FOLLOW_UP, HISTORY) == FALLBACK
 
 
 def test_retrieved_text_is_data_not_instructions(tmp_path: Path, llm_cache: LLMCache) -> None:
@@ -124,10 +192,12 @@ def test_bad_questions_are_one_line_errors(question: str, fragment: str) -> None
         check_question(question)
 
 
-def test_question_in_another_language_is_graceful(assistant: Assistant) -> None:
+def test_off_collection_question_in_another_language_is_refused(assistant: Assistant) -> None:
+    # The Spanish twin of the World Cup question: nothing in the collection answers it, in any
+    # language, so no clip may be cited for it.
     answer = assistant.ask("¿Quién ganó la Copa del Mundo de 1966?")
-    assert answer.refused or answer.citations  # an answer or a refusal, never a crash
-    assert_grounded(answer)
+    assert answer.refused and not answer.citations, answer.text
+    assert "can't find" in answer.text
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess:
