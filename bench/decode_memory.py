@@ -1,6 +1,6 @@
 """Benchmark: peak memory of audio decoding (and recognition) on a 2-hour file, whole vs streamed.
 
-    python bench/decode_memory.py [--hours 2] [--asr-seconds 660] [--chunk-seconds 600]
+    python bench/decode_memory.py [--hours 2] [--asr-seconds 660] [--chunk-seconds 600] [--file F]
 
 Builds a long synthetic recording in a temporary folder (a real speech file from ../shared/media
 looped with ffmpeg's -stream_loop and encoded to Opus; nothing is written to the repository) and
@@ -12,9 +12,10 @@ measures, each in a fresh Python process so the figures do not mix, the peak res
   recognising the first N seconds: the whole array given to faster-whisper at once (what the
   transcriber did before) vs ``FasterWhisperTranscriber.transcribe(path)``, which streams.
 
-Each child reports its own peak (``ru_maxrss``) and its resident size after imports and model
-loading, so the increment the audio causes is shown apart from the fixed cost of Python, numpy
-and the model. ffmpeg's own few MB are not counted (it is the same process in both ways).
+Each child reports its own peak (``ru_maxrss``) and its resident size after imports, model
+loading and a first Silero VAD call (which loads onnxruntime, ~150 MB, in both ways), so the
+increment the audio causes is shown apart from the fixed cost of Python, numpy and the models.
+ffmpeg's own few MB are not counted (it is the same process in both ways).
 """
 
 from __future__ import annotations
@@ -50,6 +51,7 @@ def _peak_mb() -> float:
 def child(mode: str, path: Path, asr_seconds: float, chunk_seconds: float) -> dict[str, object]:
     """Run one measurement in this (fresh) process and return its figures."""
     import numpy as np
+    from faster_whisper.vad import VadOptions, get_speech_timestamps
 
     from indexing.media import decode_audio, decode_audio_blocks
     from indexing.stages.transcribe import FasterWhisperTranscriber, pause_chunks
@@ -58,6 +60,7 @@ def child(mode: str, path: Path, asr_seconds: float, chunk_seconds: float) -> di
     if asr_seconds > 0:
         transcriber = FasterWhisperTranscriber(chunk_seconds=chunk_seconds)
         transcriber.load()
+    get_speech_timestamps(np.zeros(32_000, dtype=np.float32), VadOptions())
     base = _rss_mb()
     t = time.perf_counter()
     samples = words = 0
@@ -84,6 +87,7 @@ def child(mode: str, path: Path, asr_seconds: float, chunk_seconds: float) -> di
             words += len(seg.words)
             if seg.end > asr_seconds:
                 break
+        samples = round(transcriber.last_info.duration * 16_000) if transcriber.last_info else 0
     return {"mode": mode, "asr": transcriber is not None, "seconds": time.perf_counter() - t,
             "audio_s": samples / 16_000, "words": words, "base_mb": base, "peak_mb": _peak_mb()}
 
@@ -109,6 +113,7 @@ def main() -> None:
                     help="also recognise this many seconds (past the first chunk); 0 = decode only")
     ap.add_argument("--chunk-seconds", type=float, default=None,
                     help="the transcriber's chunk length (default: its default)")
+    ap.add_argument("--file", type=Path, help="use this long recording instead of making one")
     ap.add_argument("--child", nargs=2, metavar=("MODE", "FILE"), help=argparse.SUPPRESS)
     args = ap.parse_args()
 
@@ -122,7 +127,7 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as tmp:
         t = time.perf_counter()
-        long_file = make_long_file(Path(tmp) / "long.opus", args.hours, args.media)
+        long_file = args.file or make_long_file(Path(tmp) / "long.opus", args.hours, args.media)
         print(f"{args.hours:g} h synthetic file ({long_file.stat().st_size / 1e6:.0f} MB Opus) "
               f"made in {time.perf_counter() - t:.0f} s; chunk {chunk:g} s")
         runs = [(mode, 0.0) for mode in ("whole", "stream")]

@@ -39,10 +39,12 @@ LANGUAGE_SURE = 0.5
 _WINDOW_PAD = 0.2
 
 # Long files are recognised in chunks so memory does not grow with the file: ffmpeg streams the
-# audio and each chunk is handed to faster-whisper alone (which also computes its features for the
-# whole input at once). 10 minutes is 38 MB of samples; a chunk that long costs nothing in speed
-# over one call, and a file shorter than a chunk is one call, as before.
-DEFAULT_CHUNK_SECONDS = 600.0
+# audio and each chunk is handed to faster-whisper alone. faster-whisper computes the features of
+# its whole input at once, and that, not the samples, is what costs: on a 2-hour file
+# (bench/decode_memory.py) one call peaked at 5.3 GB, 10-minute chunks at 0.86 GB and 5-minute
+# chunks at 0.51 GB, whatever the file's length. A chunk boundary costs one 30 s VAD pass, so
+# 5 minutes is no slower; a file shorter than a chunk is one call, as before.
+DEFAULT_CHUNK_SECONDS = 300.0
 # A chunk ends at the longest pause found in the last 30 s before its nominal end (see
 # pause_chunks): long enough that speech nearly always pauses in it, short that chunks stay even.
 CUT_SEARCH_SECONDS = 30.0
@@ -225,20 +227,22 @@ class FasterWhisperTranscriber:
                 info: TranscriptInfo,
                 chunks: Iterator[tuple[int, np.ndarray]]) -> Iterator[Segment]:
         floor = 0.0  # words stay in time order across chunk edges
+        language = info.language  # of this chunk (a later chunk may be in another language)
         while chunk is not None:
             offset = chunk[0] / SAMPLE_RATE
             end = offset + chunk[1].shape[0] / SAMPLE_RATE
-            for raw, language, shift in self._languages(segments, chunk[1], info.language):
-                seg = _convert(raw, language, offset + shift, end, floor)
+            for raw, lang, shift in self._languages(segments, chunk[1], language):
+                seg = _convert(raw, lang, offset + shift, end, floor)
                 if seg is not None:
                     floor = seg.words[-1].start if seg.words else floor
                     yield seg
             # Drop this chunk (and the recogniser's hold on it) before the next is decoded, so
             # at most one chunk is alive at a time.
-            chunk = segments = None  # type: ignore[assignment]
+            chunk, segments = None, ()
             chunk = next(chunks, None)
             if chunk is not None:
                 segments, part = self._recognise(model, chunk[1])
+                language = part.language
                 info = _combine(info, part)
                 self.last_info = info
 
