@@ -75,8 +75,13 @@ class Citation:
     n: int
     clip: Clip
     score: float
-    start: float
-    end: float
+    start: float = -1.0  # -1: the clip's own start
+    end: float = -1.0  # -1: the clip's own end
+
+    def __post_init__(self) -> None:
+        if self.start < 0 or self.end < 0:
+            object.__setattr__(self, "start", self.clip.start)
+            object.__setattr__(self, "end", self.clip.end)
 
     @property
     def label(self) -> str:

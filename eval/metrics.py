@@ -170,6 +170,18 @@ def mean_best_iou(retrievals: Sequence[Sequence[SpanLike]],
     return sum(ious) / len(ious)
 
 
+def citation_iou(records: Sequence[QuestionResult]) -> float | None:
+    """Mean best temporal IoU between an answer's cited spans and the gold span.
+
+    Over answerable questions answered with at least one citation: how tightly the seconds a
+    user is sent to match the answer's moment (0 when no citation hits it). ``None`` when no
+    such question.
+    """
+    ious = [best_iou(r.citations, r.gold) for r in records
+            if r.gold.answerable and not r.refused and r.citations]
+    return sum(ious) / len(ious) if ious else None
+
+
 def citation_precision(citations: Sequence[Sequence[SpanLike]],
                        golds: Sequence[GoldQuestion]) -> float | None:
     """Share of citations that :func:`is_hit` their question's gold span, pooled (micro-averaged).
@@ -399,6 +411,7 @@ def summarize(records: Sequence[QuestionResult]) -> dict[str, Any]:
         "mrr": mrr(ranks),
         "mean_iou": mean_best_iou([r.retrieved_spans for r in records], golds),
         "citation_precision": citation_precision([r.citations for r in records], golds),
+        "citation_iou": citation_iou(records),
         "answer_hit_rate": _share(hits),
         "refusal_accuracy": refusal_accuracy(refused, golds),
         "false_refusal_rate": false_refusal_rate(refused, golds),

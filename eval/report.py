@@ -41,6 +41,7 @@ HEADLINE: tuple[tuple[str, str], ...] = (
     ("mrr", "MRR"),
     ("mean_iou", "mean IoU (best hit)"),
     ("citation_precision", "citation precision"),
+    ("citation_iou", "mean IoU (cited span)"),
     ("answer_hit_rate", "answer hit rate"),
     ("refusal_accuracy", "refusal accuracy"),
     ("false_refusal_rate", "false-refusal rate"),

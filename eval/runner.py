@@ -44,8 +44,8 @@ if TYPE_CHECKING:
 
 BASELINE_ENGINE = "llama_index.core.VectorStoreIndex (cosine, raw ASR segments + subtitle cues)"
 RETRIEVAL_KEYS = ("recall@1", "recall@5", "mrr", "mean_iou")
-ANSWER_KEYS = ("citation_precision", "answer_hit_rate", "refusal_accuracy", "false_refusal_rate",
-               "extractive_rate", "raw_answer_hit_rate", "invented_number_rate")
+ANSWER_KEYS = ("citation_precision", "citation_iou", "answer_hit_rate", "refusal_accuracy",
+               "false_refusal_rate", "extractive_rate", "raw_answer_hit_rate", "invented_number_rate")
 _CACHE_FILE = "baseline_segments.json"
 _CACHE_FORMAT = 1
 
@@ -288,7 +288,8 @@ def _run_deerin(assistant: Assistant, gold: GoldQuestion, k: int, answer: bool) 
     for name, value in ans.timings.items():
         # The ask's own retrieval (k=4, for the LLM) is kept apart from the measured top-k search.
         timings["ask_retrieval_s" if name == "retrieval_s" else name] = value
-    citations = [(c.clip.media_path, c.clip.start, c.clip.end) for c in ans.citations]
+    # A citation stands for the seconds it cites (the supporting words), not its whole clip.
+    citations = [(c.clip.media_path, c.start, c.end) for c in ans.citations]
     result = QuestionResult(gold, retrieved, ans.text, ans.refused, citations, retrieval_s,
                             ans.timings.get("generation_s"), ans.extractive, ans.raw)
     return SystemOutcome(result, texts, tuple(c.n for c in ans.citations), timings)
