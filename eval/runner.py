@@ -45,7 +45,8 @@ if TYPE_CHECKING:
 BASELINE_ENGINE = "llama_index.core.VectorStoreIndex (cosine, raw ASR segments + subtitle cues)"
 RETRIEVAL_KEYS = ("recall@1", "recall@5", "mrr", "mean_iou")
 ANSWER_KEYS = ("citation_precision", "citation_iou", "answer_hit_rate", "refusal_accuracy",
-               "false_refusal_rate", "extractive_rate", "raw_answer_hit_rate", "invented_number_rate")
+               "false_refusal_rate", "extractive_rate", "raw_answer_hit_rate",
+               "invented_number_rate")
 _CACHE_FILE = "baseline_segments.json"
 _CACHE_FORMAT = 1
 
