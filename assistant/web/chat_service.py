@@ -265,8 +265,9 @@ class ChatService:
             cached = gen.assistants if gen.retriever is retriever else {}
             found = cached.get(key)
             if found is None:
-                options = {} if self.max_tokens is None else {"max_tokens": self.max_tokens}
-                found = Assistant(retriever, llm, k=self.k, **options)
+                found = Assistant(retriever, llm, k=self.k)
+                if self.max_tokens is not None:
+                    found.max_tokens = self.max_tokens
                 cached[key] = found
             return found, problem
 
