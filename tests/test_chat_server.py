@@ -14,7 +14,7 @@ import shutil
 import subprocess
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -24,7 +24,7 @@ from chat_support import DEERIN, ChatServer, connect_webapp, free_port, start_ch
 from assistant.answer import Answer, Citation
 from assistant.web.chat_service import short_name, suggest_questions, title_of
 from assistant.web.media import media_url
-from assistant.web.render import answer_markdown, citation_label, citation_span, hits_table
+from assistant.web.render import answer_markdown, citation_label, hits_table
 from indexing.media import file_hash, probe
 from indexing.stores.base import MediaRecord
 from indexing.stores.lance import LanceStore
@@ -373,11 +373,10 @@ def test_no_language_column_when_no_clip_knows_its_language() -> None:
     assert "00:09–00:17 — “Mission" in answer_markdown(answer)
 
 
-def test_citation_span_is_the_cited_words_else_the_clip() -> None:
+def test_sources_and_players_name_the_cited_seconds() -> None:
     clip = _clip(None, 9.0, 27.0)
-    assert citation_span(Citation(1, clip, 0.8)) == (9.0, 27.0)
-    if "start" not in {f.name for f in fields(Citation)}:
-        pytest.skip("Citation has no start/end of its own yet: players use the whole clip")
-    narrowed = Citation(1, clip, 0.8, start=12.5, end=15.0)  # type: ignore[call-arg]
-    assert citation_span(narrowed) == (12.5, 15.0)
+    narrowed = Citation(1, clip, 0.8, start=12.5, end=15.0)
     assert citation_label(narrowed) == "gwb_columbia… @ 00:12–00:15"
+    assert citation_label(Citation(1, clip, 0.8)) == "gwb_columbia… @ 00:09–00:27"
+    answer = Answer("q", "q", "Houston [1].", False, (narrowed,), ())
+    assert "**[1]** gwb\\_columbia… @ 00:12–00:15 — “Mission" in answer_markdown(answer)

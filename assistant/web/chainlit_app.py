@@ -27,7 +27,6 @@ from assistant.web.render import (
     COLLECTION_COMMAND,
     answer_markdown,
     citation_label,
-    citation_span,
     collection_text,
     details,
     empty_index_text,
@@ -263,8 +262,7 @@ def players(citations: tuple[Citation, ...], service: ChatService) -> list[cl.El
     elements: list[cl.Element] = []
     for c in citations:
         name = f"[{c.n}] {citation_label(c)}"
-        start, end = citation_span(c)
-        url = service.media_url(c.clip, start=start, end=end)
+        url = service.media_url(c.clip, start=c.start, end=c.end)
         if service.is_audio_only(c.clip):
             elements.append(cl.Audio(name=name, url=url, display="inline"))
             continue

@@ -14,24 +14,13 @@ from assistant.web.chat_service import short_name
 from indexing.fmt import fmt_time
 
 if TYPE_CHECKING:
-    from assistant.answer import Answer
+    from assistant.answer import Answer, Citation
     from assistant.web.chat_service import IndexSnapshot
     from indexing.types import Hit
 
 COLLECTION_COMMAND = "Collection"
 _QUOTE_CHARS = 160
 _TABLE_WORDS_CHARS = 80
-
-
-def citation_span(citation: Any) -> tuple[float, float]:
-    """The seconds a citation stands for: its own ``start``/``end`` (the words that support the
-    sentence), else its whole clip's."""
-    clip = citation.clip
-    start = getattr(citation, "start", None)
-    end = getattr(citation, "end", None)
-    if start is None or end is None:
-        return float(clip.start), float(clip.end)
-    return float(start), float(end)
 
 
 def span_label(media_path: str, start: float, end: float) -> str:
@@ -44,9 +33,9 @@ def clip_label(clip: Any) -> str:
     return span_label(clip.media_path, clip.start, clip.end)
 
 
-def citation_label(citation: Any) -> str:
-    """A citation's file and the span it cites, as :func:`span_label`."""
-    return span_label(citation.clip.media_path, *citation_span(citation))
+def citation_label(citation: Citation) -> str:
+    """A citation's file and the seconds it cites (its supporting words), as :func:`span_label`."""
+    return span_label(citation.clip.media_path, citation.start, citation.end)
 
 
 def answer_markdown(answer: Answer) -> str:
