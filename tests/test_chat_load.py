@@ -8,8 +8,8 @@ assistant's refusal — without an error message. p50/p95 latency is printed.
 The server is plain ``deerin chat`` with the assistant's defaults (clips per answer, answer
 length) and the shipped SmolLM2 unless ``DEERIN_LLM`` says otherwise. It shares one embedded
 LLM between the sessions and llama.cpp generates for one at a time, so answers queue behind
-each other: on two busy cores the ten take well under a minute in all. On a slower machine,
-bound the run with ``run_chat(..., k=2, max_tokens=48)`` rather than with fewer sessions.
+each other, which makes this a slow test (run with ``--slow``). On a slower machine, bound the
+run with ``run_chat(..., k=2, max_tokens=48)`` rather than with fewer sessions.
 """
 
 from __future__ import annotations
@@ -132,6 +132,9 @@ def load_url(tmp_path_factory: pytest.TempPathFactory, media_dir: Path) -> Any:
         print(server.output()[-3000:])
 
 
+# Slow: ten LLM answers queue behind one model (about two minutes on two busy cores). One chat
+# answered end to end with its player is the browser test's, in the default suite.
+@pytest.mark.slow
 def test_ten_concurrent_chats(load_url: str) -> None:
     async def run() -> tuple[list[Outcome], float]:
         t0 = time.perf_counter()
