@@ -11,7 +11,7 @@ from typing import cast
 
 import pytest
 
-from assistant.answer import Answer, Assistant, QuestionError, check_question
+from assistant.answer import REFUSAL_TEXT, Answer, Assistant, QuestionError, check_question
 from assistant.citations import check_answer
 from assistant.llm import LLMCache, LLMUnavailable, load_llm
 from assistant.retrieval import Retriever
@@ -37,10 +37,11 @@ def overlaps(a0: float, a1: float, b0: float, b1: float) -> bool:
 
 
 def assert_grounded(answer: Answer) -> None:
-    """Every citation points at a retrieved clip, and markers are 1..n."""
+    """Every citation points at a retrieved clip and cites seconds inside it; markers are 1..n."""
     retrieved = {(h.clip.media_path, h.clip.start, h.clip.end) for h in answer.retrieved}
     for c in answer.citations:
         assert (c.clip.media_path, c.clip.start, c.clip.end) in retrieved
+        assert c.clip.start <= c.start < c.end <= c.clip.end, (c.start, c.end, c.clip)
         assert f"[{c.n}]" in answer.text
     assert [c.n for c in answer.citations] == list(range(1, len(answer.citations) + 1))
 
@@ -48,8 +49,10 @@ def assert_grounded(answer: Answer) -> None:
 @pytest.mark.parametrize(("question", "media", "span"), [
     ("Which city's mission control lost contact with the shuttle?",
      "gwb_columbia_address_2003.ogg", (9.0, 17.0)),
-    ("How many crew members were on board the shuttle when it was lost?",
-     "gwb_columbia_address_2003.ogg", (24.0, 36.0)),
+    # Slow: 83-107 s on two shared cores, three times its sibling above, which covers the same
+    # recording and the same path through the assistant.
+    pytest.param("How many crew members were on board the shuttle when it was lost?",
+                 "gwb_columbia_address_2003.ogg", (24.0, 36.0), marks=pytest.mark.slow),
     ("How are wrecking balls used to knock down buildings?",
      "lewin_physicsworks_lecture_audio.webm", (47.6, 74.2)),
 ])
@@ -59,8 +62,9 @@ def test_answers_cite_the_true_moment(assistant: Assistant, question: str, media
     assert not answer.refused, answer.text
     assert answer.citations
     assert_grounded(answer)
-    first = answer.citations[0].clip
-    assert Path(first.media_path).name == media
+    first = answer.citations[0]
+    assert Path(first.clip.media_path).name == media
+    # The seconds cited (the supporting words), not only the clip around them, hold the moment.
     assert overlaps(first.start, first.end, *span), (first.start, first.end, answer.text)
     assert answer.timings["retrieval_s"] > 0
 
@@ -71,15 +75,15 @@ def test_off_collection_question_is_refused(assistant: Assistant) -> None:
     assert "can't find" in answer.text
 
 
-@pytest.mark.parametrize(("question", "kind"), [
-    ("In which year was the Challenger shuttle lost?", "year"),  # near the Columbia address
-    ("Who directed the film His Girl Friday?", "director credit"),  # the excerpt names Hildy
+@pytest.mark.parametrize("question", [
+    pytest.param("In which year was the Challenger shuttle lost?", id="year"),  # near Columbia
+    pytest.param("Who directed the film His Girl Friday?", id="director"),  # names only Hildy
 ])
 def test_near_miss_asking_for_a_missing_kind_of_answer_is_refused(
-        assistant: Assistant, question: str, kind: str) -> None:
+        assistant: Assistant, question: str) -> None:
     answer = assistant.ask(question)
     assert answer.refused and not answer.citations, answer.text
-    assert f"hold no {kind}" in answer.text
+    assert answer.text.startswith(REFUSAL_TEXT), answer.text
     assert answer.retrieved  # the closest clips are still shown to the user
 
 
