@@ -127,9 +127,14 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as tmp:
         t = time.perf_counter()
-        long_file = args.file or make_long_file(Path(tmp) / "long.opus", args.hours, args.media)
-        print(f"{args.hours:g} h synthetic file ({long_file.stat().st_size / 1e6:.0f} MB Opus) "
-              f"made in {time.perf_counter() - t:.0f} s; chunk {chunk:g} s")
+        if args.file:
+            long_file = args.file
+            print(f"recording {long_file} ({long_file.stat().st_size / 1e6:.0f} MB); "
+                  f"chunk {chunk:g} s")
+        else:
+            long_file = make_long_file(Path(tmp) / "long.opus", args.hours, args.media)
+            print(f"{args.hours:g} h synthetic file ({long_file.stat().st_size / 1e6:.0f} MB "
+                  f"Opus) made in {time.perf_counter() - t:.0f} s; chunk {chunk:g} s")
         runs = [(mode, 0.0) for mode in ("whole", "stream")]
         if args.asr_seconds > 0:
             runs += [(mode, args.asr_seconds) for mode in ("whole", "stream")]
