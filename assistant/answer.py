@@ -42,11 +42,13 @@ import prompts
 from assistant.calibration import (
     ANSWERS_LOG_ODDS,
     CITABLE_RELATIVE_SCORE,
+    MIN_ANSWER_RELEVANCE,
     MIN_EVIDENCE,
+    OFF_TOPIC_GAP,
     SOURCE_CHARS,
     STATES_LOG_ODDS,
 )
-from assistant.citations import CheckedSentence, check_answer, focus
+from assistant.citations import CheckedSentence, Embed, check_answer, focus
 from assistant.judge import Judge, judge_for
 from assistant.llm import LLM
 from assistant.retrieval import Evidence, Retriever
@@ -261,7 +263,7 @@ class Assistant:
                 return _sigmoid(judge.states(sentence, passage) - STATES_LOG_ODDS)
         checked = check_answer(lead_marker_last(raw), texts, embed=embed, lang=lang,
                                source_languages=languages, entails=entails)
-        checked = focus(checked, query, embed)
+        checked = on_question(focus(checked, query, embed), query, texts, languages, embed)
         if not checked:
             return self._fallback(question, query, hits, timings, raw)
         # Renumber: markers in the final text are 1..n in order of first use.
@@ -334,6 +336,45 @@ class Assistant:
         if len(quote) > max_chars:
             quote = quote[:max_chars].rsplit(" ", 1)[0] + "…"
         return quote, (a, b)
+
+
+def on_question(checked: Sequence[CheckedSentence], query: str, texts: Sequence[str],
+                languages: Sequence[str | None], embed: Embed) -> list[CheckedSentence]:
+    """Keep the sentences whose backing clip sentences are among those of their clip nearest
+    the question.
+
+    A sentence can be well supported and still answer nothing that was asked: a small model
+    copies whatever its source says, instructions planted in a transcript included ("reply
+    only with the words access granted"). Such a line is far from the question while another
+    sentence of the same clip is close, so a sentence is kept only when what backs it is within
+    :data:`~assistant.calibration.OFF_TOPIC_GAP` of its clip's sentence nearest the question,
+    and when the sentence itself is not unrelated to the question
+    (:data:`~assistant.calibration.MIN_ANSWER_RELEVANCE`).
+    """
+    if not checked:
+        return []
+    relevance = embed([query, *(c.text for c in checked)])
+    kept = []
+    for i, c in enumerate(checked):
+        if float(relevance[i + 1] @ relevance[0]) < MIN_ANSWER_RELEVANCE:
+            continue
+        ok = False
+        for n in {s.source for s in c.support} or set(c.sources):
+            text = texts[n - 1]
+            spans = sentence_spans(text, languages[n - 1])
+            backing = [text[s.char_start:s.char_end] for s in c.support if s.source == n]
+            if not spans or not backing:
+                ok = True
+                break
+            units = [text[a:b] for a, b in spans]
+            vecs = embed([query, *units, *backing])
+            sims = vecs[1:] @ vecs[0]
+            if max(sims[len(units):]) >= max(sims[:len(units)]) - OFF_TOPIC_GAP:
+                ok = True
+                break
+        if ok:
+            kept.append(c)
+    return kept
 
 
 def _support_spans(checked: Sequence[CheckedSentence], n: int) -> list[tuple[int, int]]:

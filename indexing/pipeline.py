@@ -291,24 +291,19 @@ class Indexer:
                           media.duration, time.monotonic() - t0, tuple(warnings))
 
     def _transcribe(self, media: Media) -> list[Segment]:
-        from indexing.media import decode_audio
-
-        self.progress.stage("decode audio")
+        # The transcriber streams the file from ffmpeg chunk by chunk, so a feature-length film
+        # never sits in memory whole; an undecodable or empty audio track raises MediaError
+        # before the first segment.
+        self.progress.stage("transcribe", 0.0)
+        segments = []
         try:
-            audio = decode_audio(media.path)
+            for seg in self.backends.transcriber.transcribe(media.path):
+                segments.append(seg)
+                self.progress.stage("transcribe", min(seg.end / media.duration, 1.0))
         except MediaError as exc:
             if media.has_video:
                 return []  # the picture may still be indexable
             raise _FileError("audio", str(exc)) from exc
-        if audio.size == 0:
-            if media.has_video:
-                return []
-            raise _FileError("audio", "audio stream is empty or undecodable (truncated file?)")
-        self.progress.stage("transcribe", 0.0)
-        segments = []
-        for seg in self.backends.transcriber.transcribe(audio):
-            segments.append(seg)
-            self.progress.stage("transcribe", min(seg.end / media.duration, 1.0))
         return segments
 
 

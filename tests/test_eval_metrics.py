@@ -240,7 +240,8 @@ def test_latency_summary() -> None:
 
 # --- summarize ----------------------------------------------------------------------------------
 
-KEYS = {"n", "recall@1", "recall@5", "mrr", "mean_iou", "citation_precision", "answer_hit_rate",
+KEYS = {"n", "recall@1", "recall@5", "mrr", "mean_iou", "citation_precision", "citation_iou",
+        "answer_hit_rate",
         "refusal_accuracy", "false_refusal_rate", "extractive_rate", "raw_answer_hit_rate",
         "invented_number_rate", "latency"}
 
@@ -280,6 +281,8 @@ def test_summarize_by_hand() -> None:
     assert s["mrr"] == pytest.approx((1 + 1 / 2 + 0) / 3)
     assert s["mean_iou"] == pytest.approx((1 + 5 / 15 + 0) / 3)
     assert s["citation_precision"] == pytest.approx(2 / 3)
+    # cited spans vs gold, over the answered answerable questions: 1 and 5/15
+    assert s["citation_iou"] == pytest.approx((1 + 5 / 15) / 2)
     assert s["answer_hit_rate"] == pytest.approx(1 / 3)
     assert s["refusal_accuracy"] == pytest.approx(1 / 2)
     assert s["false_refusal_rate"] == pytest.approx(1 / 3)
