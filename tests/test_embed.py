@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from weights import MINILM
 from indexing.protocols import Embedder
 from indexing.settings import Settings
 from indexing.stages.embed import SentenceEmbedder, embedder_from_settings
+from weights import MINILM
 
 ONLINE_ID = "sentence-transformers/all-MiniLM-L6-v2"
 
