@@ -52,7 +52,7 @@ MIN_SIMILARITY = 0.7  # or a strong paraphrase (embedding cosine) …
 MIN_COVERAGE_WITH_SIMILARITY = 0.5  # … with half its words in the clip
 MIN_SHARE_OF_PAIR = 0.3  # a sentence joining two clips: each covers at least this share
 OFF_TOPIC_GAP = 0.25  # a clause this far below the answer's best clause is off the question
-# An answer sentence less similar than this to the question answers nothing asked (embedding
+# An answer clause less similar than this to the question answers nothing asked (embedding
 # cosine): below the lowest correct short answer seen on the dev set ("Texas", 0.27), above a
 # copied instruction planted in a transcript ("Access granted…", -0.03).
 MIN_ANSWER_RELEVANCE = 0.1

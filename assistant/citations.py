@@ -28,6 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from assistant.calibration import (
+    MIN_ANSWER_RELEVANCE,
     MIN_COVERAGE,
     MIN_COVERAGE_WITH_SIMILARITY,
     MIN_SHARE_OF_PAIR,
@@ -320,7 +321,9 @@ def focus(checked: Sequence[CheckedSentence], question: str,
 
     A supported sentence can still carry text that answers nothing that was asked (a small
     model copies whole source sentences, including any instructions a transcript contains).
-    Clauses are compared with the question; those far below the best clause are cut.
+    Clauses are compared with the question; those far below the best clause are cut, and so
+    are those unrelated to it whatever the best clause scores: an answer that is nothing but
+    a copied instruction ("access granted") has no better clause to be measured against.
     """
     out: list[CheckedSentence] = []
     seen: set[str] = set()
@@ -334,7 +337,8 @@ def focus(checked: Sequence[CheckedSentence], question: str,
     scored = [[(c, float(next(sims))) for c in p] for p in pieces]
     best = max(s for p in scored for _, s in p)
     for s, clauses in zip(checked, scored, strict=True):
-        kept = [c for c, sim in clauses if sim >= best - OFF_TOPIC_GAP]
+        floor = max(best - OFF_TOPIC_GAP, MIN_ANSWER_RELEVANCE)
+        kept = [c for c, sim in clauses if sim >= floor]
         text = ", ".join(kept).strip(" ,;")
         key = " ".join(content_words(text))
         if not kept or not key or key in seen:

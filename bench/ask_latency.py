@@ -54,8 +54,9 @@ def main() -> None:
                     help="re-evaluate the whole prompt each time (repeatable replies)")
     args = ap.parse_args()
 
-    from assistant.answer import Assistant, build_messages
+    from assistant.answer import Assistant
     from assistant.llm import load_llm
+    from assistant.prompting import build_messages
     from assistant.retrieval import Retriever
     from indexing.pipeline import Indexer
     from indexing.settings import Settings

@@ -64,7 +64,8 @@ def index(
     prune: Annotated[bool, typer.Option(
         "--prune", help="Drop indexed files that are gone.")] = False,
     asr_model: Annotated[str | None, typer.Option(
-        "--asr-model", help="faster-whisper model name or path (default: shipped tiny.en).")
+        "--asr-model", help="faster-whisper model name or path; 'base' = the shipped multilingual "
+        "Whisper base (default: shipped tiny.en, other languages re-checked with base).")
     ] = None,
     language: Annotated[str | None, typer.Option(
         "--language", help="Spoken language code; default: detect.")] = None,

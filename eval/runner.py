@@ -383,7 +383,7 @@ def raw_segments(store: LanceStore, settings: Settings,
     read fresh each time (cheap). Returns the segments, warnings (files that are gone or were
     indexed with another recogniser) and the cache file's path.
     """
-    from indexing.media import MediaError, decode_audio
+    from indexing.media import MediaError
     from indexing.stages.subtitles import find_sidecars, read_cues
     from indexing.stages.transcribe import transcriber_from_settings
 
@@ -408,9 +408,8 @@ def raw_segments(store: LanceStore, settings: Settings,
                    f"{settings.asr_beam_size}|{settings.asr_vad}")
             if key not in cache:
                 try:
-                    audio = decode_audio(path)
-                    cache[key] = [[s.start, s.end, s.text]
-                                  for s in transcriber.transcribe(audio)] if audio.size else []
+                    # From the file, as indexing does: streamed, so memory stays bounded.
+                    cache[key] = [[s.start, s.end, s.text] for s in transcriber.transcribe(path)]
                 except MediaError as exc:
                     warnings.append(f"baseline: cannot decode {path.name}: {exc}")
                     cache[key] = []

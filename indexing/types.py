@@ -38,8 +38,10 @@ class Stream:
 class Media:
     """A probed media file.
 
-    ``media_id`` is a content hash: the same bytes anywhere on disk give the same id, and any edit
-    to the file gives a new one.
+    ``media_id`` is a content hash: the same bytes anywhere on disk give the same id. Files over
+    12 MiB are hashed from their size and three 4 MiB samples unless the index uses full hashes
+    (:func:`indexing.media.file_hash`), so a re-encode, trim or append gives a new id but an
+    edit confined to unsampled bytes does not.
     """
 
     media_id: str

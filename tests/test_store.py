@@ -13,7 +13,8 @@ import pytest
 
 from indexing.media import file_hash
 from indexing.stores.base import MediaRecord, StoreError
-from indexing.stores.lance import INDEX_FORMAT, LanceStore, erase_index
+from indexing.stores.lance import LanceStore, erase_index
+from indexing.stores.meta import INDEX_FORMAT
 from indexing.types import Clip, ClipKind, TextTime
 
 DIM = 8

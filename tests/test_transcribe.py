@@ -16,11 +16,8 @@ import pytest
 from indexing.media import MediaError, decode_audio, decode_audio_blocks
 from indexing.protocols import Transcriber
 from indexing.settings import Settings
-from indexing.stages.transcribe import (
-    FasterWhisperTranscriber,
-    pause_chunks,
-    transcriber_from_settings,
-)
+from indexing.stages.speech_chunks import pause_chunks
+from indexing.stages.transcribe import FasterWhisperTranscriber, transcriber_from_settings
 from indexing.types import Segment, Word
 
 JFK_DURATION = 11.0

@@ -5,15 +5,13 @@ fused with reciprocal rank fusion, so a clip found by both rises to the top and 
 one still counts. Fusing here (not with LanceDB's built-in hybrid reranker) keeps which ranker
 found what, which the assistant shows users and the eval measures.
 
-``deerin.json`` beside the tables records the index format, the embedder and the media-id
-scheme; a store refuses to mix in vectors of another embedder or ids of another scheme, and
-refuses to open an index of another format (re-index with ``deerin index --rebuild``).
+``deerin.json`` beside the tables records what the index was built with
+(:mod:`indexing.stores.meta`).
 Writers hold :meth:`LanceStore.writing` (an exclusive file lock) for a whole run.
 """
 
 from __future__ import annotations
 
-import json
 import shutil
 import threading
 import time
@@ -36,19 +34,18 @@ from indexing.stores.lance_schema import (
     window_schema,
 )
 from indexing.stores.lock import WriterLock
+from indexing.stores.meta import META_FILE, IndexMeta
 from indexing.types import Clip, ClipKind, Hit, Shot, TextTime
 
 RRF_K = 60  # the usual reciprocal-rank-fusion constant: damps the weight of the very first ranks
 _VECTOR_INDEX_MIN_ROWS = 50_000  # below this a flat scan is faster than an ANN index
-# 2: clips carry `language` and `times` (the seconds of each word or cue).
-INDEX_FORMAT = 2
 _FTS_INDEX = "text_idx"  # LanceDB's name for the full-text index on the `text` column
 
 
 class LanceStore:
     """A :class:`~indexing.stores.base.ClipStore` in a LanceDB directory."""
 
-    META_FILE = "deerin.json"
+    META_FILE = META_FILE
 
     def __init__(self, db_dir: Path, *, create: bool = True,
                  writer: WriterLock | None = None) -> None:
@@ -60,11 +57,11 @@ class LanceStore:
         import lancedb  # lazy: keeps `deerin --help` fast
 
         self.db_dir = Path(db_dir)
-        if not create and not (self.db_dir / self.META_FILE).exists():
+        self.meta = IndexMeta(self.db_dir)
+        if not create and not self.meta.exists():
             raise StoreError(f"no DEERIn index at {self.db_dir} (run `deerin index PATH` first)")
-        meta = self._read_meta()
-        if meta:
-            _check_format(self.db_dir, meta)
+        self.meta.check_format()
+        new = not self.meta.exists()
         self.db_dir.mkdir(parents=True, exist_ok=True)
         self._db = lancedb.connect(str(self.db_dir))
         self._lock = threading.Lock()
@@ -73,9 +70,8 @@ class LanceStore:
         # fresh object also checks the index itself (a killed run may have left rows behind).
         self._fts_dirty = False
         self._tables: dict[str, Any] = {}
-        if not meta:
-            self._write_meta({"format": INDEX_FORMAT, "embedder": None, "dim": None,
-                              "id_scheme": None})
+        if new:
+            self.meta.create()
 
     @contextmanager
     def writing(self, wait: float = 0.0) -> Iterator[WriterLock]:
@@ -95,58 +91,19 @@ class LanceStore:
                 self._tables.clear()
             yield self._writer
 
-    # -- metadata ------------------------------------------------------------------------------
-    def _read_meta(self) -> dict[str, Any]:
-        p = self.db_dir / self.META_FILE
-        if not p.exists():
-            return {}
-        try:
-            return json.loads(p.read_text())
-        except (OSError, json.JSONDecodeError) as exc:
-            raise StoreError(f"index metadata {p} is unreadable: {exc}") from exc
-
-    def _write_meta(self, meta: dict[str, Any]) -> None:
-        p = self.db_dir / self.META_FILE
-        tmp = p.with_suffix(".tmp")
-        tmp.write_text(json.dumps(meta, indent=2))
-        tmp.replace(p)  # atomic: a kill never leaves half a metadata file
-
+    # -- metadata (deerin.json) ---------------------------------------------------------------
     def embedder(self) -> tuple[str, int] | None:
-        meta = self._read_meta()
-        if meta.get("embedder"):
-            return str(meta["embedder"]), int(meta["dim"])
-        return None
+        return self.meta.embedder()
 
     def ensure_embedder(self, model_id: str, dim: int) -> None:
-        current = self.embedder()
-        if current is None:
-            meta = self._read_meta()
-            meta.update(embedder=model_id, dim=dim)
-            self._write_meta(meta)
-        elif current != (model_id, dim):
-            raise StoreError(
-                f"index at {self.db_dir} was built with embedder {current[0]} (dim {current[1]}); "
-                f"refusing to mix in vectors from {model_id} (dim {dim}). "
-                "Use another --db directory or re-index with the original embedder."
-            )
+        self.meta.ensure_embedder(model_id, dim)
 
     def id_scheme(self) -> str | None:
         """How this store's media ids were hashed (``sampled`` or ``full``), None if not yet."""
-        value = self._read_meta().get("id_scheme")
-        return str(value) if value else None
+        return self.meta.id_scheme()
 
     def ensure_id_scheme(self, scheme: str) -> None:
-        current = self.id_scheme()
-        if current is None:
-            meta = self._read_meta()
-            meta["id_scheme"] = scheme
-            self._write_meta(meta)
-        elif current != scheme:
-            flag = "--full-hash" if current == "full" else "no --full-hash"
-            raise StoreError(
-                f"index at {self.db_dir} identifies files by {current} content hashes; refusing "
-                f"to mix in {scheme}-hash ids (the same file would get two ids). Index with "
-                f"{flag}, or use another --db directory.")
+        self.meta.ensure_id_scheme(scheme)
 
     # -- tables --------------------------------------------------------------------------------
     def _table(self, name: str) -> Any | None:
@@ -495,19 +452,6 @@ def _fts_query(text: str) -> str:
     words = "".join(ch if ch.isalnum() or ch in "'-" else " " for ch in text).split()
     words = [w.strip("'-") for w in words]
     return " ".join(w for w in words if w and w.upper() not in {"AND", "OR", "NOT"})
-
-
-def _check_format(db_dir: Path, meta: dict[str, Any]) -> None:
-    """Refuse an index written in another format: its clips lack (or have unknown) columns."""
-    found = int(meta.get("format") or 1)
-    if found < INDEX_FORMAT:
-        raise StoreError(
-            f"index format {found} is older than this DEERIn (format {INDEX_FORMAT}: clips with "
-            f"word times and language): re-index with `deerin index --db {db_dir} PATH "
-            "--rebuild`")
-    if found > INDEX_FORMAT:
-        raise StoreError(f"index format {found} at {db_dir} is newer than this DEERIn (format "
-                         f"{INDEX_FORMAT}): upgrade DEERIn or use another --db directory")
 
 
 def erase_index(db_dir: Path) -> None:
