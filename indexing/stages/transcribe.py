@@ -257,6 +257,7 @@ class FasterWhisperTranscriber:
         heard, probability, _ = model.detect_language(span)
         if heard == language or probability < LANGUAGE_SURE:
             return None
+        _repeatable()
         segments, _ = model.transcribe(
             span, language=heard, beam_size=self.beam_size, word_timestamps=True,
             vad_filter=self.vad, vad_parameters=self.vad_parameters if self.vad else None,
@@ -269,6 +270,7 @@ class FasterWhisperTranscriber:
         duration = samples.shape[0] / SAMPLE_RATE
         if samples.size == 0 or self._no_speech_for_detection(model, samples):
             return (), TranscriptInfo(None, 0.0, duration, 0.0)
+        _repeatable()
         segments, info = model.transcribe(
             samples,
             language=self.language,
@@ -368,6 +370,19 @@ def _combine(done: TranscriptInfo, part: TranscriptInfo) -> TranscriptInfo:
                              else (part.language, part.language_probability))
     return TranscriptInfo(language, probability, done.duration + part.duration,
                           done.speech_duration + part.speech_duration)
+
+
+def _repeatable() -> None:
+    """Reset CTranslate2's sampling seed before a recognition.
+
+    When greedy decoding of a window fails, faster-whisper retries it at a raised temperature,
+    which samples from CTranslate2's process-wide random generator; without a fixed seed the
+    same file could give other words (and another language verdict) depending on what ran
+    before it in the process.
+    """
+    import ctranslate2
+
+    ctranslate2.set_random_seed(0)
 
 
 def _model_id(model: str) -> str:
