@@ -177,7 +177,7 @@ def check_answer(
     if embed is not None:
         vecs = embed([*plain, *sources])
         sims = vecs[: len(plain)] @ vecs[len(plain):].T
-    judge = _Judge(analysed, embed, lang, entails, min_entailment)
+    checker = _Checker(analysed, embed, lang, entails, min_entailment)
     kept: list[CheckedSentence] = []
     for i, text in enumerate(plain):
         if _is_refusal(text) or _META.search(text):
@@ -185,14 +185,14 @@ def check_answer(
         # The model's own markers are not trusted to pick the clip: on the dev set its cited
         # clip was the right moment 32 % of the time, the best-ranked supporting clip 70 %.
         # Every sentence is cited to the highest-ranked source(s) that support it.
-        found = judge.supported_prefix(text, sims[i] if sims is not None else None)
+        found = checker.supported_prefix(text, sims[i] if sims is not None else None)
         if found is not None:
             kept.append(found)
     return kept
 
 
 @dataclass(frozen=True)
-class _Judge:
+class _Checker:
     """The support checks of one answer against its analysed sources."""
 
     sources: Sequence[_Source]

@@ -138,13 +138,6 @@ class LanceStore:
         rows = t.search().where(f"path = {quote(path)}").limit(2).to_list()
         return MediaRecord(**{k: rows[0][k] for k in media_schema().names}) if rows else None
 
-    def media_by_id(self, media_id: str) -> MediaRecord | None:
-        t = self._table("media")
-        if t is None:
-            return None
-        rows = t.search().where(f"media_id = {quote(media_id)}").limit(1).to_list()
-        return MediaRecord(**{k: rows[0][k] for k in media_schema().names}) if rows else None
-
     def put_media(self, record: MediaRecord) -> None:
         with self._lock:
             t = self._table_or_create("media", media_schema())
