@@ -26,6 +26,6 @@ def build_assistant(settings: Settings, llm_spec: str | None = None, *, k: int |
     store = LanceStore(settings.db_dir, create=False)
     # Prefix reuse: the system prompt's evaluation is kept between questions (faster first
     # token); replies then depend slightly on the previous question, acceptable for chat.
-    llm = load_llm(spec, cache=cache, reuse_prefix=True) if with_llm else None
+    llm = load_llm(spec, cache=cache) if with_llm else None
     return Assistant(Retriever(store, settings, reranker=options.rerank), llm,
                      k=k or options.k, max_tokens=options.max_tokens)

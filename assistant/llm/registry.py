@@ -2,7 +2,7 @@
 
 Specs (``--llm`` and ``DEERIN_LLM``)::
 
-    fast | default | quality          a tier of the shipped GGUF models (weights.TIERS)
+    tiny | fast | default             a tier of the shipped GGUF models (weights.TIERS)
     llamacpp                          the default tier
     llamacpp:TIER | llamacpp:PATH.gguf | PATH.gguf
     ollama                            ollama:$DEERIN_OLLAMA_MODEL, else ollama:llama3.2
@@ -41,7 +41,7 @@ class LoadOptions:
     env: Mapping[str, str]
     n_ctx: int = 4096
     threads: int | None = None
-    reuse_prefix: bool = False
+    prefix_cache: bool = True
     check: bool = True
 
 
@@ -134,7 +134,7 @@ def _create_llamacpp(path: str, options: LoadOptions) -> LLM:
     from assistant.llm.llamacpp import LlamaCppLLM
 
     return LlamaCppLLM(Path(path), n_ctx=options.n_ctx, threads=options.threads,
-                       reuse_prefix=options.reuse_prefix)
+                       prefix_cache=options.prefix_cache)
 
 
 def _resolve_ollama(target: str | None, options: LoadOptions) -> str:
@@ -249,15 +249,16 @@ def load_llm(
     env: Mapping[str, str] | None = None,
     n_ctx: int = 4096,
     threads: int | None = None,
-    reuse_prefix: bool = False,
+    prefix_cache: bool = True,
     check: bool = True,
     registry: BackendRegistry | None = None,
 ) -> LLM:
     """Build (or take from ``cache``) the backend a spec names (see :func:`parse_llm_spec`).
 
     ``env`` supplies ``DEERIN_LLM``, ``DEERIN_OLLAMA_MODEL``, ``OLLAMA_HOST`` and the model cache
-    location (default: the process environment). ``n_ctx``, ``threads`` and ``reuse_prefix`` go
-    to llama.cpp (``reuse_prefix`` trades repeatable replies for a faster first token). With
+    location (default: the process environment). ``n_ctx``, ``threads`` and ``prefix_cache`` go
+    to llama.cpp (``prefix_cache``: evaluate each prompt's fixed part once; replies stay
+    repeatable). With
     ``check`` an Ollama backend is probed now, so an unreachable server or an unpulled model
     fails here with one clear line rather than mid-answer. A split shipped model is assembled
     into the cache on first use (once; see :mod:`weights.assemble`).
@@ -270,10 +271,10 @@ def load_llm(
     parsed = parse_llm_spec(spec, env, registry)
     backend = registry.get(parsed.backend)
     assert backend is not None  # parse_llm_spec only returns registered names
-    options = LoadOptions(env=env, n_ctx=n_ctx, threads=threads, reuse_prefix=reuse_prefix,
+    options = LoadOptions(env=env, n_ctx=n_ctx, threads=threads, prefix_cache=prefix_cache,
                           check=check)
     canonical = backend.resolve(parsed.target, options)
-    key: tuple[object, ...] = (backend.name, canonical, n_ctx, threads, reuse_prefix)
+    key: tuple[object, ...] = (backend.name, canonical, n_ctx, threads, prefix_cache)
 
     def factory() -> LLM:
         return backend.create(canonical, options)

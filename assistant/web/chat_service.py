@@ -256,7 +256,7 @@ class ChatService:
         try:
             # Chat answers are not compared run to run, so llama.cpp may keep the evaluated
             # prompt prefix (system prompt) between questions: a faster first token.
-            llm = load_llm(spec, cache=self.cache, reuse_prefix=True)
+            llm = load_llm(spec, cache=self.cache)
         except LLMUnavailable as exc:
             llm, problem = None, str(exc)
         key = spec if llm is not None else ""
