@@ -6,17 +6,19 @@ The flow of :meth:`Assistant.stream`:
 2. rewrite a follow-up into a standalone question using the chat history;
 3. retrieve and rerank clips; refuse at once when even the best one is weak evidence
    (:data:`~assistant.calibration.MIN_EVIDENCE`);
-4. stream the LLM's answer over numbered sources (a one-shot prompt: the fact first, then its
-   source number);
-5. check every sentence against the clip it cites (:mod:`assistant.citations`): word support,
-   no invented number, the same polarity, then the LLM's own reading of the clip
-   (:class:`~assistant.judge.Judge`: "does the passage state this?"). Unsupported markers and
-   sentences are dropped; each citation is narrowed to the seconds of the clip sentences that
-   back it, so the player opens on the words.
-6. When nothing survives, the LLM reads the closest clips once more ("is the answer stated
-   here?"): if one does, its sentence nearest the question is quoted; if none does, the answer
-   is an honest refusal. Without a judge (a backend that cannot score choices) the quote is
-   given, as the evidence passed the similarity threshold.
+4. pick the passages the LLM reads: the sentences of those clips nearest the question
+   (:mod:`assistant.passages`), a short prompt with the answer in it as often as whole clips;
+5. stream the LLM's answer over the numbered passages (a one-shot prompt: the fact first, then
+   its source number);
+6. check every sentence against the passage it cites (:mod:`assistant.citations`): what it adds
+   to the question must be in the passage, no invented number, the same polarity, then the
+   LLM's own reading (:class:`~assistant.judge.Judge`: "does the passage state this?").
+   Unsupported markers and sentences are dropped; each citation plays the seconds of the
+   words that back it.
+7. When nothing survives, the LLM reads the nearest passages once more ("is the answer stated
+   here?"): if one does, it is quoted; if none does, the answer is an honest refusal. Without
+   a judge (a backend that cannot score choices) the nearest passage is quoted, as the
+   evidence passed the similarity threshold.
 
 Refusal is thus decided from evidence a model read, never from lists of question words, so it
 works the same for any question form and language the models handle. Thresholds live in
@@ -36,26 +38,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import prompts
-from assistant.calibration import (
-    ANSWERS_LOG_ODDS,
-    CITABLE_RELATIVE_SCORE,
-    MIN_EVIDENCE,
-    STATES_LOG_ODDS,
-)
+from assistant.calibration import JUDGED_PASSAGES, MIN_EVIDENCE, PASSAGES
 from assistant.citations import CheckedSentence, check_answer, focus
 from assistant.judge import Judge, judge_for
 from assistant.llm import LLM
+from assistant.passages import Passage, nearest_passages, quote
 from assistant.prompting import build_messages, lead_marker_last
-from assistant.quoting import nearest_passage
-from assistant.retrieval import Evidence, Retriever
+from assistant.retrieval import Retriever
 from indexing.fmt import fmt_time
 from indexing.text import content_words
 from indexing.types import Clip, Hit
 
 MAX_QUESTION_CHARS = 2000
 REFUSAL_TEXT = "I can't find that in the collection."
-# How many of the closest clips the judge reads before a refusal.
-JUDGED_CLIPS = 2
 
 
 class QuestionError(ValueError):
@@ -93,13 +88,15 @@ class Citation:
                 "language": c.language, "score": round(self.score, 4)}
 
 
-def cite(n: int, hit: Hit, spans: Sequence[tuple[int, int]] = ()) -> Citation:
-    """A citation of ``hit``'s clip narrowed to the seconds of the character ``spans``."""
-    clip = hit.clip
-    times = [clip.span_of(a, b) for a, b in spans]
-    if not times:
-        return Citation(n, clip, hit.score, clip.start, clip.end)
-    return Citation(n, clip, hit.score, min(t[0] for t in times), max(t[1] for t in times))
+def cite(n: int, passage: Passage, spans: Sequence[tuple[int, int]] = ()) -> Citation:
+    """A citation of ``passage``'s clip narrowed to the seconds of the character ``spans``
+    (relative to the passage's text), or to the whole passage without spans."""
+    clip = passage.hit.clip
+    at = passage.start + (len(clip.text[passage.start:passage.end])
+                          - len(clip.text[passage.start:passage.end].lstrip()))
+    times = [clip.span_of(at + a, at + b) for a, b in spans] or [passage.seconds()]
+    return Citation(n, clip, passage.hit.score, min(t[0] for t in times),
+                    max(t[1] for t in times))
 
 
 @dataclass(frozen=True)
@@ -191,8 +188,10 @@ class Assistant:
             timings["total_s"] = time.perf_counter() - t0
             yield Event("answer", answer=answer)
             return
-        evidence = self.retriever.evidence(hits)
-        messages = build_messages(query, evidence)
+        t1 = time.perf_counter()
+        passages = nearest_passages(query, hits, self.retriever.embedder.embed_texts, PASSAGES)
+        timings["passages_s"] = time.perf_counter() - t1
+        messages = build_messages(query, [p.text for p in passages])
         t2 = time.perf_counter()
         parts: list[str] = []
         for delta in self.llm.stream(messages, max_tokens=self.max_tokens, temperature=0.0):
@@ -203,7 +202,7 @@ class Assistant:
         timings["generation_s"] = time.perf_counter() - t2
         raw = "".join(parts)
         t3 = time.perf_counter()
-        answer = self._finish(question, query, raw, hits, evidence, timings)
+        answer = self._finish(question, query, raw, hits, passages, timings)
         timings["check_s"] = time.perf_counter() - t3
         timings["total_s"] = time.perf_counter() - t0
         yield Event("answer", answer=answer)
@@ -237,31 +236,25 @@ class Assistant:
 
     # -- internals -----------------------------------------------------------------------------
     def _finish(self, question: str, query: str, raw: str, hits: Sequence[Hit],
-                evidence: Sequence[Evidence], timings: dict[str, float]) -> Answer:
-        # Support is checked against the cited clip alone, not its neighbours: the clip is what
-        # the user will play to verify the sentence.
-        # Only clips about as strong as the best one may back a sentence: small models mix in
-        # sentences from weaker sources, which were the asked-about moment far less often than
-        # the best-ranked clip. A question asks about one moment, so other clips may back a
-        # sentence only from the first one's recording.
-        floor = max((e.hit.score for e in evidence), default=0.0) * CITABLE_RELATIVE_SCORE
-        first = evidence[0].hit.clip.media_path if evidence else ""
-        texts = [e.hit.clip.text if i == 0 or (e.hit.score >= floor
-                                               and e.hit.clip.media_path == first) else ""
-                 for i, e in enumerate(evidence)]
-        languages = [e.hit.clip.language for e in evidence]
-        lang = languages[0] if languages else None
+                passages: Sequence[Passage], timings: dict[str, float]) -> Answer:
+        # Support is checked against the cited passage alone: its seconds are what the user
+        # will play to verify the sentence.
+        texts = [p.text for p in passages]
+        languages = [p.hit.clip.language for p in passages]
+        lang = hits[0].clip.language if hits else None
         embed = self.retriever.embedder.embed_texts
         judge = self.judge
         entails = None
         if judge is not None:
             def entails(sentence: str, passage: str) -> float:
-                return _sigmoid(judge.states(sentence, passage) - STATES_LOG_ODDS)
+                odds = judge.states(sentence, passage)
+                timings["states_log_odds"] = min(odds, timings.get("states_log_odds", odds))
+                return _sigmoid(odds - judge.calibration.states)
         checked = check_answer(lead_marker_last(raw), texts, embed=embed, lang=lang,
-                               source_languages=languages, entails=entails)
+                               source_languages=languages, entails=entails, question=query)
         checked = focus(checked, query, embed)
         if not checked:
-            return self._fallback(question, query, hits, timings, raw)
+            return self._fallback(question, query, hits, passages, timings, raw)
         # Renumber: markers in the final text are 1..n in order of first use.
         order: list[int] = []
         for s in checked:
@@ -274,36 +267,37 @@ class Assistant:
             f"{_end_sentence(s.text)[-1]}"
             for s in checked
         )
-        citations = tuple(cite(new[n], hits[n - 1], _support_spans(checked, n)) for n in order)
+        citations = tuple(cite(new[n], passages[n - 1], _support_spans(checked, n))
+                          for n in order)
         return Answer(question, query, text, False, citations, tuple(hits), timings, raw)
 
     def _fallback(self, question: str, query: str, hits: Sequence[Hit],
-                  timings: dict[str, float], raw: str) -> Answer:
-        """The model's answer failed the checks: quote a clip the judge finds answering, or
-        refuse when none does (or quote the best clip when there is no judge)."""
-        if self.judge is None:
-            return self._extractive(question, query, hits, timings, raw)
+                  passages: Sequence[Passage], timings: dict[str, float],
+                  raw: str) -> Answer:
+        """The model's answer failed the checks: quote a passage the judge finds answering,
+        or refuse when none does (or quote the nearest passage when there is no judge)."""
+        if self.judge is None or not passages:
+            return self._extractive(question, query, hits, timings, raw, passages)
         t = time.perf_counter()
-        judged = list(hits[:JUDGED_CLIPS])
-        best, odds = self.judge.best_answering(query, [h.clip.text for h in judged])
+        judged = list(passages[:JUDGED_PASSAGES])
+        best, odds = self.judge.best_answering(query, [p.text for p in judged])
         timings["judge_s"] = time.perf_counter() - t
         timings["answers_log_odds"] = odds
-        if odds >= ANSWERS_LOG_ODDS:
-            ordered = [judged[best], *[h for h in hits if h is not judged[best]]]
-            return self._extractive(question, query, ordered, timings, raw)
+        if odds >= self.judge.calibration.answers:
+            return self._extractive(question, query, hits, timings, raw, [judged[best]])
         return Answer(question, query, REFUSAL_TEXT, True, (), tuple(hits), timings, raw)
 
     def _extractive(self, question: str, query: str, hits: Sequence[Hit],
-                    timings: dict[str, float], raw: str = "") -> Answer:
-        """Quote the sentences of the best clip that are closest to the question."""
-        best = hits[0]
-        quote, span = nearest_passage(query, best.clip,
-                                      self.retriever.embedder.embed_texts)
-        where = f"{Path(best.clip.media_path).name} at {fmt_time(best.clip.start)}"
-        text = f"The closest passage is in {where}: \u201c{quote}\u201d [1]."
-        return Answer(question, query, text, False, (cite(1, best, [span]),), tuple(hits),
-                      timings, raw, extractive=True)
-
+                    timings: dict[str, float], raw: str = "",
+                    passages: Sequence[Passage] = ()) -> Answer:
+        """Quote the given passage, or the best clip's passage nearest the question."""
+        if not passages:
+            passages = nearest_passages(query, hits[:1], self.retriever.embedder.embed_texts, 1)
+        p = passages[0]
+        where = f"{Path(p.hit.clip.media_path).name} at {fmt_time(p.seconds()[0])}"
+        text = f"The closest passage is in {where}: \u201c{quote(p)}\u201d [1]."
+        return Answer(question, query, text, False, (cite(1, p),), tuple(hits), timings, raw,
+                      extractive=True)
 
 
 def _support_spans(checked: Sequence[CheckedSentence], n: int) -> list[tuple[int, int]]:

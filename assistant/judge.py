@@ -14,6 +14,7 @@ import math
 from collections.abc import Sequence
 
 import prompts
+from assistant.calibration import judge_calibration
 from assistant.llm import ChoiceScorer, Message
 
 # Judged passages are cut to this many characters: prompt evaluation is what a check costs.
@@ -25,6 +26,7 @@ class Judge:
 
     def __init__(self, llm: ChoiceScorer) -> None:
         self.llm = llm
+        self.calibration = judge_calibration(self.model_id)
 
     @property
     def model_id(self) -> str:

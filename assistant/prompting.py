@@ -1,8 +1,9 @@
 """What the answering LLM reads, and how its reply is read back.
 
-Sources are plain ``[n] text`` lines after a one-shot example: with file names and times in
-front, small models copied them into answers and invented timestamps, and an example shows the
-form (the fact first, its source number after it) better than any instruction does.
+Sources are plain ``[n] text`` lines (the passages nearest the question, see
+:mod:`assistant.passages`) after a one-shot example: with file names and times in front, small
+models copied them into answers and invented timestamps, and an example shows the form (the
+fact first, its source number after it) better than any instruction does.
 """
 
 from __future__ import annotations
@@ -11,33 +12,20 @@ import re
 from collections.abc import Sequence
 
 import prompts
-from assistant.calibration import SOURCE_CHARS
 from assistant.llm import Message
-from assistant.retrieval import Evidence
 
 
-def source_text(e: Evidence, budget: int = SOURCE_CHARS) -> str:
-    """A source's text for the LLM: the clip, widened with its neighbours up to ``budget``.
-
-    Prompt length is what a CPU model pays for first, so neighbours only fill a clip that is
-    short.
-    """
-    text = e.hit.clip.text
-    room = budget - len(text)
-    if room > 40 and e.context_before:
-        text = "…" + e.context_before[-room // 2:] + " " + text
-    room = budget - len(text)
-    if room > 40 and e.context_after:
-        text = text + " " + e.context_after[:room] + "…"
-    # Sources are data: newlines and brackets are flattened so a transcript cannot fake a
-    # new source line or a citation marker.
-    return " ".join(text.replace("[", "(").replace("]", ")").split())
+def source_line(n: int, text: str) -> str:
+    """One numbered source line. Sources are data: newlines and brackets are flattened so a
+    transcript cannot fake a new source line or a citation marker."""
+    return f"[{n}] " + " ".join(text.replace("[", "(").replace("]", ")").split())
 
 
-def build_messages(question: str, evidence: Sequence[Evidence]) -> list[Message]:
+def build_messages(question: str, sources: Sequence[str]) -> list[Message]:
     """The chat messages for the answering LLM: a one-shot example, then numbered sources and
-    the question. The example sits in the fixed prefix a backend can reuse."""
-    blocks = [f"[{i}] {source_text(e)}" for i, e in enumerate(evidence, 1)]
+    the question. Everything before the last message is fixed, so a backend evaluates it once
+    (:class:`~assistant.llm.llamacpp.LlamaCppLLM` caches it)."""
+    blocks = [source_line(i, t) for i, t in enumerate(sources, 1)]
     return [
         {"role": "system", "content": prompts.load_prompt("answer_system")},
         {"role": "user", "content": prompts.load_prompt("answer_example_user")},

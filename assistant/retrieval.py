@@ -12,14 +12,12 @@ Steps (each kept because it raised Recall@1 on the dev set; weights in
    line) collapse into the best-scoring one;
 4. second-stage rerank of the closest few by query likelihood under a small LLM
    (:mod:`assistant.rerank`; no cross-encoder ships as an offline PyPI package);
-5. neighbour expansion (for the LLM context only): the clips just before and after a hit, so an
-   answer that straddles a clip edge is still visible to the model.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 import numpy as np
 
@@ -30,15 +28,6 @@ from indexing.protocols import Embedder
 from indexing.settings import Settings
 from indexing.stores.lance import LanceStore
 from indexing.types import Clip, ClipKind, Hit
-
-
-@dataclass(frozen=True, slots=True)
-class Evidence:
-    """A retrieved clip as the LLM sees it: the hit plus its neighbours' text for context."""
-
-    hit: Hit
-    context_before: str = ""
-    context_after: str = ""
 
 
 class Retriever:
@@ -108,20 +97,6 @@ class Retriever:
         if reranker is None:
             return list(hits)
         return rerank_by_likelihood(query, hits, reranker, self.policy)
-
-    def evidence(self, hits: Sequence[Hit], radius: int = 1) -> list[Evidence]:
-        """Attach the neighbouring clips' text to each hit (context for the LLM)."""
-        out = []
-        for h in hits:
-            before = after = ""
-            if radius > 0:
-                for n in self.store.neighbours(h.clip, radius):
-                    if n.seq < h.clip.seq:
-                        before += " " + n.text
-                    else:
-                        after += " " + n.text
-            out.append(Evidence(h, before.strip(), after.strip()))
-        return out
 
 
 def by_similarity(hits: Sequence[Hit]) -> list[Hit]:

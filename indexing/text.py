@@ -64,7 +64,9 @@ NEGATORS: dict[str, frozenset[str]] = {
 
 # Function words, which carry no evidence: "the speaker said that it was" matches every
 # transcript. English also lists the words answers use to talk about their sources ("the
-# narrator explains"). No negator and no number word is here (see the module docstring).
+# narrator explains"). Reply particles ("yes", "ja") are function words too: "Yes, the bob can
+# never come back" claims what follows the comma. No negator and no number word is here (see
+# the module docstring).
 _STOPWORDS: dict[str, frozenset[str]] = {
     "en": frozenset("""
 a about above after again against all also am an and any are as at be because been before being
@@ -76,7 +78,7 @@ this those through to too under until up very was we were what when where which 
 why will with would you your yours yourself yourselves said says say speaker talk talks talked
 speech source sources clip according mentions mentioned there's it's that's
 narrator lecturer professor president recording video audio film excerpt passage sentence
-explains explained states stated describes described tells told
+explains explained states stated describes described tells told yes yeah
 """.split()),
     # Other languages: articles, pronouns, auxiliaries, common prepositions and conjunctions.
     "de": frozenset("""
@@ -84,37 +86,37 @@ der die das den dem des ein eine einen einem einer eines und oder aber denn dass
 ob zu zum zur im in am an auf aus bei mit nach von vor für über unter um durch ist sind war
 waren wird werden wurde wurden hat haben hatte hatten sein ich du er sie es wir ihr mich mir
 dich dir sich uns euch sein seine ihre ihr dieser diese dieses jener so auch noch nur schon
-sehr hier da dort was wer wo wann warum welche welcher welches man
+sehr hier da dort was wer wo wann warum welche welcher welches man ja
 """.split()),
     "fr": frozenset("""
 le la les l un une des du de d et ou mais donc car que qu qui quoi dont où à au aux en dans sur
 sous par pour avec chez est sont était étaient été être avoir a ai as avons avez ont avait je
 tu il elle on nous vous ils elles me te se m t s lui leur leurs ce cet cette ces c mon ma mes
-ton ta tes son sa ses notre nos votre vos y aussi très plus
+ton ta tes son sa ses notre nos votre vos y aussi très plus oui si
 """.split()),
     "es": frozenset("""
 el la los las lo un una unos unas y o pero que quien quienes cual donde cuando como de del a
 al en con por para sobre entre es son era eran fue fueron ser estar está están ha han había
 haber yo tú él ella nosotros vosotros ellos ellas me te se nos os le les mi mis tu tus su sus
-este esta estos estas ese esa esos esas muy más también ya
+este esta estos estas ese esa esos esas muy más también ya sí si
 """.split()),
     "it": frozenset("""
 il lo la i gli le l un uno una e ed o ma che chi cui dove quando come di del della dei delle
 a al alla ai alle da dal dalla in nel nella con su sul sulla per tra fra è sono era erano fu
 essere stato ha hanno aveva avere io tu lui lei noi voi loro mi ti si ci vi gli mio mia tuo
-tua suo sua nostro vostro questo questa quello quella molto più anche già
+tua suo sua nostro vostro questo questa quello quella molto più anche già sì
 """.split()),
     "nl": frozenset("""
 de het een en of maar want dat die dit deze wie wat waar wanneer hoe van in op aan met voor
 naar bij uit door over onder om tot is zijn was waren wordt worden werd heeft hebben had ik je
 jij hij zij ze we wij jullie u me mij hem haar ons hun zich mijn jouw zijn er hier daar ook
-zeer heel nog al dan
+zeer heel nog al dan ja
 """.split()),
     "pt": frozenset("""
 o a os as um uma uns umas e ou mas que quem qual onde quando como de do da dos das em no na
 nos nas com por para pelo pela sobre entre é são era eram foi foram ser estar está estão tem
 têm ter havia eu tu ele ela nós vós eles elas me te se lhe lhes meu minha seu sua este esta
-esse essa isso isto muito mais também já
+esse essa isso isto muito mais também já sim
 """.split()),
 }
 
@@ -227,18 +229,27 @@ def content_words(text: str, lang: str | None = None) -> list[str]:
     compare the same way whichever they use; a negated contraction counts as the negator
     ("didn't" -> "not") since its auxiliary is a stop word.
     """
+    form = _content_form(lang)
+    return [f for f in (form(w) for w in tokens(digits(text, language(lang)), lang)) if f]
+
+
+def _content_form(lang: str | None) -> Callable[[str], str | None]:
+    """A function from one lower-case token to its content form (see :func:`content_words`),
+    or ``None`` for a stop word."""
     code = language(lang)
     stops = _STOPWORDS.get(code, _STOPWORDS[DEFAULT_LANGUAGE])
     stem_of = stemmer(code)
-    out: list[str] = []
-    for w in tokens(digits(text, code), code):
+
+    def form(w: str) -> str | None:
         if w[0].isdigit():
-            out.append(_number_form(w))
-        elif is_negator(w, code):
-            out.append("not" if w.endswith("n't") else w)
-        elif w not in stops and len(w) > 1:
-            out.append(stem_of(w))
-    return out
+            return _number_form(w)
+        if is_negator(w, code):
+            return "not" if w.endswith("n't") else w
+        if w not in stops and len(w) > 1:
+            return stem_of(w)
+        return None
+
+    return form
 
 
 # --------------------------------------------------------------------------------------------
@@ -261,6 +272,31 @@ def negated(text: str, lang: str | None = None) -> bool:
     code = language(lang)
     return any(is_negator(w, code) or (w == "n" and code in ("fr", "it"))
                for w in tokens(text, code))
+
+
+def negated_words(text: str, lang: str | None = None, before: int = 1,
+                  after: int = 2) -> frozenset[str]:
+    """The content words of ``text`` (as :func:`content_words` gives them) that a negator
+    stands next to: up to ``before`` tokens before it and ``after`` tokens after it.
+
+    Which words a negation covers matters more than whether a sentence has one: recognisers
+    run sentences together, and "I live on an island … that's not a bad joke" does not deny
+    the island. English puts the negator before what it denies ("no survivors", "never came
+    back"), German often after the verb ("ging nicht aus"); one token back and two ahead
+    covers both in the sentences the checks compare, and stops short of what a rhetorical
+    "ask not what your country can do" goes on to affirm.
+    """
+    code = language(lang)
+    words = tokens(digits(text, code), code)
+    form = _content_form(code)
+    out: set[str] = set()
+    for i, w in enumerate(words):
+        if is_negator(w, code) or (w == "n" and code in ("fr", "it")):
+            for near in words[max(0, i - before): i] + words[i + 1: i + 1 + after]:
+                f = form(near)
+                if f and not is_negator(near, code):
+                    out.add(f)
+    return frozenset(out)
 
 
 def digits(text: str, lang: str | None = None) -> str:
