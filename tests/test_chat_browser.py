@@ -6,8 +6,8 @@ lecture and must get an answer whose citation is an <audio> player pointing at D
 route with the cited span as ``#t=start,end`` (inside an indexed clip), and whose metadata loads
 through the Range route.
 
-The LLM is the server's default (``DEERIN_LLM`` if set, else the shipped SmolLM2); without one the
-assistant quotes the best clip, which is cited and played the same way.
+The LLM is the server's default (``DEERIN_LLM`` if set, else the shipped default tier); without
+one the assistant quotes the best clip, which is cited and played the same way.
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ waits for the task to end. All ten must be answered — a cited clip with a ``#t
 assistant's refusal — without an error message. p50/p95 latency is printed.
 
 The server is plain ``deerin chat`` with the assistant's defaults (clips per answer, answer
-length) and the shipped SmolLM2 unless ``DEERIN_LLM`` says otherwise. It shares one embedded
+length) and the shipped default tier unless ``DEERIN_LLM`` says otherwise. It shares one embedded
 LLM between the sessions and llama.cpp generates for one at a time, so answers queue behind
 each other, which makes this a slow test (run with ``--slow``). On a slower machine, bound the
 run with ``run_chat(..., k=2, max_tokens=48)`` rather than with fewer sessions.

@@ -1,4 +1,4 @@
-"""LLM backends: real llama.cpp with the shipped SmolLM2 GGUF (the ``fast`` tier), the spec
+"""LLM backends: real llama.cpp with the shipped SmolLM2 GGUF (the ``tiny`` tier), the spec
 registry, and the Ollama backend (the official ``ollama`` client) against a stand-in server on
 loopback: Ollama itself cannot run on this machine, so its HTTP API is the true system edge."""
 
@@ -49,8 +49,8 @@ def cache() -> LLMCache:
 
 @pytest.fixture(scope="module")
 def smollm(cache: LLMCache) -> LLM:
-    """The shipped SmolLM2-135M (tier ``fast``), loaded once for the whole module."""
-    return load_llm("fast", cache=cache)
+    """The shipped SmolLM2-135M (tier ``tiny``), loaded once for the whole module."""
+    return load_llm("tiny", cache=cache)
 
 
 # --- llama.cpp, the real shipped model ---------------------------------------------------------
@@ -83,6 +83,30 @@ def test_complete_matches_stream_and_is_repeatable(smollm: LLM) -> None:
     assert first == "".join(smollm.stream(COLOURS, max_tokens=12, temperature=0.0))
     complete(smollm, [{"role": "user", "content": "Say hello."}], max_tokens=4)
     assert complete(smollm, COLOURS, max_tokens=12, temperature=0.0) == first
+
+
+FIXED = [{"role": "system", "content": "You are a careful archivist. " * 6},
+         {"role": "user", "content": "Which colour is the sky?"},
+         {"role": "assistant", "content": "Blue."}]
+
+
+def test_prefix_cache_keeps_replies_repeatable(smollm: LLM) -> None:
+    """The fixed part of a prompt (every message but the last) is evaluated once and its state
+    cached; a reply must not depend on whether the cache was cold, warm, or last held
+    another prompt's fixed part."""
+    assert isinstance(smollm, LlamaCppLLM) and smollm.prefix_cache
+    ask = [*FIXED, {"role": "user", "content": "Name three colours."}]
+    smollm._prefixes.clear()
+    cold = complete(smollm, ask, max_tokens=12, temperature=0.0)
+    cold_odds = smollm.choice_logprobs([*FIXED, {"role": "user", "content": "Is grass green?"}],
+                                       ["yes", "no"])
+    assert len(smollm._prefixes) == 1  # both prompts share one fixed part
+    complete(smollm, [{"role": "system", "content": "Reply in French. " * 8},
+                      {"role": "user", "content": "Say hello."}], max_tokens=4)
+    assert len(smollm._prefixes) == 2
+    assert complete(smollm, ask, max_tokens=12, temperature=0.0) == cold
+    assert smollm.choice_logprobs([*FIXED, {"role": "user", "content": "Is grass green?"}],
+                                  ["yes", "no"]) == pytest.approx(cold_odds, abs=1e-6)
 
 
 def test_abandoned_stream_frees_the_model(smollm: LLM) -> None:
@@ -165,7 +189,7 @@ def test_choice_logprobs_are_repeatable_and_cover_case(smollm: LLM) -> None:
 def test_tier_specs_load_the_shipped_model_once(smollm: LLM, cache: LLMCache) -> None:
     assert "SmolLM2-135M" in smollm.model_id
     gguf = model_path(SMOLLM2)
-    for spec in ("fast", "FAST", "llamacpp:fast", f"llamacpp:{gguf}", str(gguf)):
+    for spec in ("tiny", "TINY", "llamacpp:tiny", f"llamacpp:{gguf}", str(gguf)):
         assert load_llm(spec, cache=cache) is smollm, spec
     assert len(cache) == 1
 
@@ -182,7 +206,7 @@ def test_missing_gguf_is_unavailable_not_a_usage_error() -> None:
 
 @pytest.mark.parametrize(
     ("spec", "message"),
-    [("gpt4", "unknown LLM spec 'gpt4': use fast, default, quality, llamacpp"),
+    [("gpt4", "unknown LLM spec 'gpt4': use tiny, fast, default, llamacpp"),
      ("ollama:", "names no ollama model"), ("llamacpp: ", "names no llamacpp model")],
 )
 def test_bad_specs_are_usage_errors_that_show_the_syntax(spec: str, message: str) -> None:
@@ -195,7 +219,7 @@ def test_parse_llm_spec() -> None:
     assert parse_llm_spec(None, {}) == LLMSpec("llamacpp", ANSWER_TIER)
     assert parse_llm_spec(None, {"DEERIN_LLM": "ollama:x"}) == ("ollama", "x")
     assert parse_llm_spec("llamacpp") == ("llamacpp", "default")
-    assert parse_llm_spec("quality") == ("llamacpp", "quality")
+    assert parse_llm_spec("fast") == ("llamacpp", "fast")
     assert parse_llm_spec("Default") == ("llamacpp", "default")
     assert parse_llm_spec("ollama") == ("ollama", None)
     assert parse_llm_spec("ollama:llama3.2:1b") == ("ollama", "llama3.2:1b")

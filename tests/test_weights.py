@@ -143,7 +143,7 @@ def test_missing_part_package_is_one_line_naming_it(make_package: Callable[..., 
     assert "\n" not in message
     assert "pip install deerin-fake-absent-part" in message
     assert present.replace("_", "-") not in message  # only what is missing
-    assert "usable tiers: fast" in message  # an LLM says which tier still works
+    assert "usable tiers: tiny" in message  # an LLM says which tier still works
     assert not list(tmp_path.iterdir())
 
 
@@ -198,14 +198,14 @@ def test_catalogue_is_complete_and_consistent() -> None:
         assert model.role in {"asr", "embedder", "llm"} and model.packages and model.label
         assert model.wheel_licence and model.upstream_licence and model.online
         assert model.gguf == (model.role == "llm")
-    assert [t.name for t in TIERS] == ["fast", "default", "quality"]
+    assert [t.name for t in TIERS] == ["tiny", "fast", "default"]
     assert weights.tier(ANSWER_TIER) is not None and weights.tier(RERANK_TIER) is not None
-    assert weights.tier(" Quality ") is TIERS[2] and weights.tier("nope") is None
+    assert weights.tier(" Default ") is TIERS[2] and weights.tier("nope") is None
     assert QWEN_CODER_05B.size == 491_400_064
     assert len(QWEN_CODER_05B.packages) == 6 and QWEN_CODER_05B.extra is None
-    quality = weights.tier("quality")
-    assert quality is not None and quality.model.size == 1_117_320_768
-    assert len(quality.model.packages) == 22 and quality.model.extra == "quality"
+    default = weights.tier("default")
+    assert default is not None and default.model.size == 1_117_320_768
+    assert len(default.model.packages) == 22 and default.model.extra is None
     with pytest.raises(ValueError, match="model_path"):
         QWEN_CODER_05B.path()
 
@@ -258,7 +258,7 @@ def test_tier_spec_uses_the_cache_the_environment_names(qwen_gguf: Path) -> None
     from assistant.llm import load_llm
 
     env = {**os.environ, "DEERIN_CACHE": str(qwen_gguf.parent)}
-    llm = load_llm("default", env=env, n_ctx=512)
+    llm = load_llm("fast", env=env, n_ctx=512)  # the tier of the 0.5B model
     assert Path(getattr(llm, "model_path")) == qwen_gguf  # noqa: B009
 
 
@@ -283,12 +283,11 @@ def test_doctor_json_lists_every_shipped_model_and_tier(tmp_path: Path) -> None:
     assert set(models) == {m.key for m in SHIPPED}
     qwen = models[QWEN_CODER_05B.key]
     # Installed but not assembled in this fresh cache: doctor looks, it does not assemble.
-    assert qwen["state"] == "not assembled yet" and qwen["usable"] and qwen["tiers"] == ["default"]
+    assert qwen["state"] == "not assembled yet" and qwen["usable"] and qwen["tiers"] == ["fast"]
     assert not list(tmp_path.iterdir())
-    quality = models[TIERS[2].model.key]
-    if not quality["usable"]:
-        assert quality["disables"] == "--llm quality" and len(quality["missing"]) == 22
-    assert [t["tier"] for t in report["tiers"]] == ["fast", "default", "quality"]
+    answering = models[TIERS[2].model.key]
+    assert answering["state"] == "not assembled yet" and answering["tiers"] == ["default"]
+    assert [t["tier"] for t in report["tiers"]] == ["tiny", "fast", "default"]
     assert report["answer_tier"] == ANSWER_TIER and report["rerank_tier"] == RERANK_TIER
     assert report["ollama"]["host"] == f"http://127.0.0.1:{port}"
     assert report["ollama"]["up"] is False and "not reachable" in report["ollama"]["detail"]
