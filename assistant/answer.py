@@ -161,7 +161,9 @@ class Assistant:
 
     def stream(self, question: str, history: Sequence[tuple[str, str]] = (),
                k: int | None = None) -> Iterator[Event]:
-        """Yield ``retrieved``, then ``token`` events as the LLM writes, then the ``answer``."""
+        """Yield ``retrieved`` (the first-stage clips, before the rerank), then ``token``
+        events as the LLM writes, then the ``answer`` (whose ``retrieved`` are the reranked
+        clips it was written from)."""
         question = check_question(question)
         k = k or self.k
         timings: dict[str, float] = {}
@@ -171,13 +173,15 @@ class Assistant:
         t1 = time.perf_counter()
         candidates = self.retriever.candidates(query)
         timings["retrieval_s"] = time.perf_counter() - t1
+        # The clips found are shown at once; the rerank (about a second on two cores) only
+        # reorders them for the answer, which cites the clips it used.
+        yield Event("retrieved", hits=tuple(candidates[:k]))
         t1 = time.perf_counter()
         ranked = self.retriever.rerank(query, candidates)
         timings["rerank_s"] = time.perf_counter() - t1
         hits = ranked[:k]
         # Evidence strength is the best similarity; the rerank may put another clip first.
         strength = max((h.score for h in hits), default=0.0)
-        yield Event("retrieved", hits=tuple(hits))
         if not hits or strength < self.min_evidence:
             timings["total_s"] = time.perf_counter() - t0
             yield Event("answer", answer=Answer(question, query, REFUSAL_TEXT, True, (),

@@ -117,7 +117,7 @@ def main() -> None:
 
     print(row("retrieval (first stage)", retrieval) + "   target p50 <= 100 ms")
     print(row("rerank (query likelihood)", with_rr["rerank_s"]))
-    print(row("clips and players shown", with_rr["clips_shown_s"]) + "   target p50 <= 500 ms")
+    print(row("clips shown in the chat", with_rr["clips_shown_s"]) + "   target p50 <= 500 ms")
     if first:
         print(row("time to first token", first) + "   target p50 <= 2500 ms")
     print(row("total answer", total) + "   target p50 <= 6000 ms")
