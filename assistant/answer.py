@@ -92,8 +92,7 @@ def cite(n: int, passage: Passage, spans: Sequence[tuple[int, int]] = ()) -> Cit
     """A citation of ``passage``'s clip narrowed to the seconds of the character ``spans``
     (relative to the passage's text), or to the whole passage without spans."""
     clip = passage.hit.clip
-    at = passage.start + (len(clip.text[passage.start:passage.end])
-                          - len(clip.text[passage.start:passage.end].lstrip()))
+    at = passage.start  # passages are trimmed spans: their text starts at ``start``
     times = [clip.span_of(at + a, at + b) for a, b in spans] or [passage.seconds()]
     return Citation(n, clip, passage.hit.score, min(t[0] for t in times),
                     max(t[1] for t in times))

@@ -31,7 +31,8 @@ FRAGMENT = 40
 
 @dataclass(frozen=True, slots=True)
 class Passage:
-    """``hit.clip.text[start:end]``: a sentence (or clause group) of a retrieved clip."""
+    """``hit.clip.text[start:end]``: a sentence (or clause group) of a retrieved clip, with no
+    whitespace at either end (:func:`units` gives trimmed spans)."""
 
     hit: Hit
     rank: int  # the hit's rank among the retrieved clips, 0 = best
@@ -41,7 +42,7 @@ class Passage:
 
     @property
     def text(self) -> str:
-        return self.hit.clip.text[self.start:self.end].strip()
+        return self.hit.clip.text[self.start:self.end]
 
     def seconds(self) -> tuple[float, float]:
         """When the passage is said or shown (the clip's span when it has no word times)."""
@@ -62,7 +63,7 @@ def units(clip: Clip, long_sentence: int = LONG_SENTENCE,
         start = a
         for x, y in itertools.pairwise(cuts):
             if y - start > long_sentence and x > start:
-                out.append((start, x))
+                out.append((start, start + len(text[start:x].rstrip())))
                 start = x
         out.append((start, b))
     joined: list[tuple[int, int]] = []

@@ -65,3 +65,11 @@ def test_a_clip_without_word_times_cites_itself(embed: SentenceEmbedder) -> None
     assert isinstance(p, Passage) and "twelve steps" in p.text
     assert p.seconds() == (5.0, 9.0)
     assert nearest_passages("anything", [], embed.embed_texts, 3) == []
+
+
+def test_passages_are_trimmed_spans_of_their_clip() -> None:
+    run_on = ", ".join(f"then the crew checked valve number {i} on the left side" for i in
+                       range(12)) + "."
+    clip = Clip("m", "/x/a.wav", ClipKind.SPEECH, 0, 60, f"  Yes. {run_on}  ")
+    for a, b in units(clip):
+        assert clip.text[a:b] == clip.text[a:b].strip() != ""
