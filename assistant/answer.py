@@ -192,7 +192,7 @@ class Assistant:
             yield Event("answer", answer=answer)
             return
         t1 = time.perf_counter()
-        passages = nearest_passages(query, hits, self.retriever.embedder.embed_texts, PASSAGES)
+        passages = nearest_passages(query, hits, self.retriever.embedder, PASSAGES)
         timings["passages_s"] = time.perf_counter() - t1
         messages = build_messages(query, [p.text for p in passages])
         t2 = time.perf_counter()
@@ -295,7 +295,7 @@ class Assistant:
                     passages: Sequence[Passage] = ()) -> Answer:
         """Quote the given passage, or the best clip's passage nearest the question."""
         if not passages:
-            passages = nearest_passages(query, hits[:1], self.retriever.embedder.embed_texts, 1)
+            passages = nearest_passages(query, hits[:1], self.retriever.embedder, 1)
         p = passages[0]
         where = f"{Path(p.hit.clip.media_path).name} at {fmt_time(p.seconds()[0])}"
         text = f"The closest passage is in {where}: \u201c{quote(p)}\u201d [1]."

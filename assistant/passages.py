@@ -12,15 +12,16 @@ from __future__ import annotations
 
 import itertools
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from indexing.text import sentence_spans
 from indexing.types import Clip, Hit
 
-Embed = Callable[[Sequence[str]], np.ndarray]
+if TYPE_CHECKING:
+    from indexing.protocols import Embedder
+
 
 # A sentence longer than this is split at clause boundaries: recognisers run sentences
 # together, and one 400-character "sentence" would fill the prompt.
@@ -85,18 +86,17 @@ def units(clip: Clip, long_sentence: int = LONG_SENTENCE,
     return joined
 
 
-def nearest_passages(query: str, hits: Sequence[Hit], embed: Embed,
+def nearest_passages(query: str, hits: Sequence[Hit], embedder: Embedder,
                      n: int) -> list[Passage]:
     """The ``n`` passages of ``hits`` most similar to ``query``, most similar first.
 
-    Every clip's text is cut into :func:`units`; all are embedded with the query in one batch.
+    Every clip's text is cut into :func:`units`; all are embedded in one batch.
     """
     pool = [(rank, a, b) for rank, h in enumerate(hits) for a, b in units(h.clip)]
     if not pool:
         return []
     texts = [hits[r].clip.text[a:b] for r, a, b in pool]
-    vecs = embed([query, *texts])
-    sims = vecs[1:] @ vecs[0]
+    sims = embedder.embed_texts(texts) @ embedder.embed_query(query)
     order = sorted(range(len(pool)), key=lambda i: (-float(sims[i]), pool[i][0], pool[i][1]))
     return [Passage(hits[pool[i][0]], pool[i][0], pool[i][1], pool[i][2], float(sims[i]))
             for i in order[:n]]

@@ -56,7 +56,9 @@ class Retriever:
         if self._embedder is None:
             from indexing.stages.embed import embedder_from_settings
 
-            self._embedder = embedder_from_settings(self.settings)
+            built_with = self.store.embedder()
+            self._embedder = embedder_from_settings(self.settings,
+                                                    built_with[0] if built_with else None)
         return self._embedder
 
     @property
@@ -78,7 +80,7 @@ class Retriever:
 
             raise StoreError(f"index was built with {built_with[0]}, but the query embedder is "
                              f"{self.embedder.model_id}")
-        return self.embedder.embed_texts([text])[0]
+        return self.embedder.embed_query(text)
 
     def search(self, query: str, k: int = 10,
                kinds: Sequence[ClipKind] | None = None) -> list[Hit]:

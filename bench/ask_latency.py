@@ -102,7 +102,7 @@ def main() -> None:
     bare_first, bare_total = [], []
     for q in QUESTIONS:
         hits = retriever.search(q, k=bot.k)
-        passages = nearest_passages(q, hits, retriever.embedder.embed_texts, PASSAGES)
+        passages = nearest_passages(q, hits, retriever.embedder, PASSAGES)
         messages = build_messages(q, [p.text for p in passages])
         t = time.perf_counter()
         got_first = None

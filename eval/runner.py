@@ -347,7 +347,7 @@ class DenseBaseline:
 
 
 def _llama_embedding(embedder: Embedder) -> Any:
-    """Wrap our embedder as a LlamaIndex ``BaseEmbedding`` (queries and texts embed alike)."""
+    """Wrap our embedder as a LlamaIndex ``BaseEmbedding`` (a query embeds as a query)."""
     from llama_index.core.base.embeddings.base import BaseEmbedding
     from llama_index.core.bridge.pydantic import PrivateAttr
 
@@ -359,7 +359,7 @@ def _llama_embedding(embedder: Embedder) -> Any:
             self._embedder = inner
 
         def _get_query_embedding(self, query: str) -> list[float]:
-            return self._embedder.embed_texts([query])[0].tolist()
+            return self._embedder.embed_query(query).tolist()
 
         async def _aget_query_embedding(self, query: str) -> list[float]:
             return self._get_query_embedding(query)

@@ -74,6 +74,7 @@ class Backends:
     """
 
     settings: Settings
+    built_with: str | None = None  # the embedder an existing index records (see embedder)
     _transcriber: Transcriber | None = field(default=None, repr=False)
     _embedder: Embedder | None = field(default=None, repr=False)
     _shots: ShotDetector | None = field(default=None, repr=False)
@@ -91,7 +92,7 @@ class Backends:
         if self._embedder is None:
             from indexing.stages.embed import embedder_from_settings
 
-            self._embedder = embedder_from_settings(self.settings)
+            self._embedder = embedder_from_settings(self.settings, self.built_with)
         return self._embedder
 
     @property
@@ -117,7 +118,8 @@ class Indexer:
                  backends: Backends | None = None, progress: Progress | None = None) -> None:
         self.store = store
         self.settings = settings
-        self.backends = backends or Backends(settings)
+        built_with = store.embedder()
+        self.backends = backends or Backends(settings, built_with[0] if built_with else None)
         self.progress: Progress = progress or NullProgress()
         self.keyframe_dir = store.db_dir / "keyframes"
 
@@ -213,11 +215,8 @@ class Indexer:
         return Failure(path, reason, stage)
 
     def _index_media(self, media: Media, t0: float) -> FileResult:
-        from indexing.stages.clips import (
-            clip_windows,
-            speech_clips,
-            subtitle_clips,
-        )
+        from indexing.stages.clips import speech_clips, subtitle_clips
+        from indexing.stages.embed import clip_vectors
         from indexing.stages.subtitles import find_sidecars, read_cues
 
         s = self.settings
@@ -267,14 +266,11 @@ class Indexer:
         self.progress.stage("embed")
         embedder = self.backends.embedder
         self.store.ensure_embedder(embedder.model_id, embedder.dim)
-        owners = [i for i, c in enumerate(clips) for _ in clip_windows(c)]
-        texts = [c.embedding_text() for c in clips] + [w for c in clips for w in clip_windows(c)]
-        vectors = embedder.embed_texts(texts)
-        windows = list(zip(owners, vectors[len(clips):], strict=True))
+        vectors, windows = clip_vectors(embedder, clips)
         self.progress.stage("store")
         # Clear rows of an older version of this file (or of a killed run) before writing.
         self.store.remove_media(str(media.path))
-        self.store.add_clips(clips, vectors[: len(clips)], windows)
+        self.store.add_clips(clips, vectors, windows)
         self.store.add_shots(media.media_id, str(media.path), shots)
         if not clips:
             warnings.append("no speech or subtitles: only shots are indexed")

@@ -50,6 +50,10 @@ class Embedder(Protocol):
         """Return an array of shape (len(texts), dim), L2-normalised, float32."""
         ...
 
+    def embed_query(self, text: str) -> np.ndarray:
+        """Return the (dim,) vector of a search query; asymmetric models (E5) mark it as one."""
+        ...
+
 
 @runtime_checkable
 class ImageEmbedder(Protocol):

@@ -301,6 +301,9 @@ class _BagOfLetters:
                     out[i, ord(ch) - 97] += 1
         return out / np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-9)
 
+    def embed_query(self, text):  # type: ignore[no-untyped-def]
+        return self.embed_texts([text])[0]
+
 
 def test_dense_baseline_is_cosine_top_k_over_raw_segments() -> None:
     segs = [RawSegment("x.wav", 0, 1, "zzzz", "speech"),

@@ -48,7 +48,7 @@ def test_units_are_sentences_with_long_ones_cut_and_fragments_joined() -> None:
 def test_nearest_passage_is_the_answering_sentence_of_any_clip(embed: SentenceEmbedder) -> None:
     hits = [Hit(timed_clip(LOG, 300.0, "/x/log.wav"), 0.6), Hit(timed_clip(ADDRESS, 10.0), 0.5)]
     [best, second] = nearest_passages("Over which state did wreckage come down?", hits,
-                                      embed.embed_texts, 2)
+                                      embed, 2)
     assert best.rank == 1 and best.text.startswith("A short time later, debris")
     assert best.similarity >= second.similarity
     # The citation plays the sentence's words, not the whole clip.
@@ -61,10 +61,10 @@ def test_nearest_passage_is_the_answering_sentence_of_any_clip(embed: SentenceEm
 def test_a_clip_without_word_times_cites_itself(embed: SentenceEmbedder) -> None:
     clip = Clip("m", "/x/sub.srt", ClipKind.SUBTITLE, 5.0, 9.0, LOG)
     [p] = nearest_passages("How many steps did the keeper climb?", [Hit(clip, 0.5)],
-                           embed.embed_texts, 1)
+                           embed, 1)
     assert isinstance(p, Passage) and "twelve steps" in p.text
     assert p.seconds() == (5.0, 9.0)
-    assert nearest_passages("anything", [], embed.embed_texts, 3) == []
+    assert nearest_passages("anything", [], embed, 3) == []
 
 
 def test_passages_are_trimmed_spans_of_their_clip() -> None:

@@ -19,6 +19,7 @@ from weights.catalogue import (
     ANSWER_TIER,
     ASR_BASE,
     ASR_TINY_EN,
+    E5_SMALL,
     MINILM,
     ONLINE_ASR,
     ONLINE_EMBEDDER,
@@ -42,7 +43,7 @@ require = model_path
 """Alias of :func:`model_path`: the path of a shipped model, or :class:`ModelMissing`."""
 
 __all__ = [
-    "ANSWER_TIER", "ASR_BASE", "ASR_TINY_EN", "MINILM", "ONLINE_ASR", "ONLINE_EMBEDDER",
+    "ANSWER_TIER", "ASR_BASE", "ASR_TINY_EN", "E5_SMALL", "MINILM", "ONLINE_ASR", "ONLINE_EMBEDDER",
     "QWEN_CODER_05B", "QWEN_CODER_15B", "RERANK_TIER", "SHIPPED", "SMOLLM2", "TIERS", "Layout",
     "Member", "ModelCorrupt", "ModelMissing", "ModelStatus", "Part", "ShippedModel", "Tier",
     "assembled_path", "cache_dir", "gguf_header_ok", "missing_message", "model_path", "require",

