@@ -19,6 +19,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from deerin.graph_cli import app as graph_app
 from indexing.fmt import fmt_time
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_PARTIAL = 0, 1, 2, 3
@@ -27,6 +28,8 @@ app = typer.Typer(
     add_completion=False, no_args_is_help=True, rich_markup_mode="rich",
     help="DEERIn: talk to your footage. Index a folder of video/audio, then search and ask.",
 )
+
+app.add_typer(graph_app, name="graph")
 
 DbOption = Annotated[
     Path | None,
@@ -82,6 +85,7 @@ def index(
     ] = False,
 ) -> None:
     """Index footage: speech, subtitles and shots, into a searchable, timestamped index."""
+    from deerin.graph_cli import sync_graph
     from deerin.progress import RichProgress
     from indexing.pipeline import Indexer
     from indexing.stores.base import StoreError
@@ -99,6 +103,7 @@ def index(
             store = LanceStore(settings.db_dir, writer=lock)
             with RichProgress(console) as progress:
                 report = Indexer(store, settings, progress=progress).index(paths, prune=prune)
+            graph = sync_graph(store)  # the graph is derived from the clips: after them
     except StoreError as exc:
         console.print(f"[red]error:[/] {exc}")
         raise typer.Exit(EXIT_FAILED) from exc
@@ -119,6 +124,9 @@ def index(
     )
     if total == 0:
         console.print("[red]error:[/] no media files found under the given paths")
+        raise typer.Exit(EXIT_FAILED)
+    if isinstance(graph, str):  # the clips are indexed; only the graph failed
+        console.print(f"[red]error:[/] {graph}", highlight=False, soft_wrap=True)
         raise typer.Exit(EXIT_FAILED)
     if report.failures:
         raise typer.Exit(EXIT_FAILED if not report.results else EXIT_PARTIAL)
@@ -338,18 +346,31 @@ def ask(
         "ollama[:MODEL]; default $DEERIN_LLM, else the answering tier.")
     ] = None,
     k: Annotated[int | None, typer.Option("-k", help="How many clips to give the LLM.")] = None,
+    mode: Annotated[str, typer.Option(
+        "--mode", help="naive (hybrid retrieval), local (the knowledge graph's entities), "
+        "hybrid (both fused), global (collection-wide, from community reports), auto.")
+    ] = "naive",
     json_out: JsonOption = False,
 ) -> None:
     """Answer a question from the indexed footage, citing timestamped clips."""
     from assistant.answer import QuestionError
+    from assistant.graph.modes import check_mode
+    from assistant.graph.service import entities_used, with_mode
+    from assistant.graph.service import stream as graph_stream
     from assistant.llm import LLMError, LLMUsageError
     from assistant.service import build_assistant
+    from indexing.graph.store import GraphError
     from indexing.stores.base import StoreError
 
     console = _err()
     try:
-        assistant = build_assistant(_settings(db), llm, k=k)
-        stream = assistant.stream(question)
+        mode = check_mode(mode)
+    except ValueError as exc:
+        console.print(f"[red]error:[/] {exc}", highlight=False)
+        raise typer.Exit(EXIT_USAGE) from exc
+    try:
+        assistant = with_mode(build_assistant(_settings(db), llm, k=k), mode)
+        stream = graph_stream(assistant, question)
         answer = None
         with console.status("retrieving…") as spinner:
             for ev in stream:
@@ -357,18 +378,25 @@ def ask(
                     spinner.update(f"answering from {len(ev.hits)} clips…")
                 elif ev.kind == "answer":
                     answer = ev.answer
-    except (QuestionError, StoreError, LLMError) as exc:
+    except (QuestionError, StoreError, LLMError, GraphError) as exc:
         console.print(f"[red]error:[/] {exc}", highlight=False, soft_wrap=True)
         usage = isinstance(exc, QuestionError | LLMUsageError)
         raise typer.Exit(EXIT_USAGE if usage else EXIT_FAILED) from exc
     assert answer is not None
+    used = entities_used(assistant, [c.clip.clip_id for c in answer.citations])
     if json_out:
-        print(json.dumps(answer.to_json(), indent=2, ensure_ascii=False))
+        extra = {} if mode == "naive" else {
+            "mode": getattr(assistant.retriever, "last_mode", mode),
+            "entities": [{"name": e.name, "label": e.label, "clips": e.clips} for e in used]}
+        print(json.dumps(answer.to_json() | extra, indent=2, ensure_ascii=False))
         return
     out = Console()
     out.print(answer.text, highlight=False)
     for c in answer.citations:
         out.print(f"  [{c.n}] {c.label}  [dim]{c.clip.text[:90]}[/]", highlight=False)
+    if used:
+        out.print("  [dim]entities: " + ", ".join(e.name for e in used) + "[/]",
+                  highlight=False)
 
 
 @app.command("eval")

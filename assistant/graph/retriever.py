@@ -75,8 +75,7 @@ class GraphRetriever(Retriever):
         for community, score in self.graph.relevant_communities(query, self.embedder):
             report = self.graph.report(community)
             ranked += [RankedClip(c, score, report.key_entities[:3]) for c in report.clip_ids]
-        seen: set[str] = set()
-        unique = [r for r in ranked if not (r.clip_id in seen or seen.add(r.clip_id))]
+        unique = list({r.clip_id: r for r in reversed(ranked)}.values())[::-1]
         return self._graph_hits(query, unique, kinds)
 
 

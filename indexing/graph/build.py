@@ -140,7 +140,7 @@ def _entity(key: str, mentions: list[Mention], alias_of: dict[str, str]) -> Enti
     name = max(own.items(), key=lambda kv: (kv[1], -len(kv[0]), kv[0]))[0] if own else key
     if label == CONCEPT:
         name = key
-    aliases = sorted({*(k for k, v in alias_of.items() if v == key), *surfaces} - {key})
+    aliases = sorted({*(k for k, v in alias_of.items() if v == key), *surfaces} - {key, name})
     ordered = sorted(mentions, key=lambda m: (m.media_path, m.kind, m.start, m.said_start))
     return Entity(key=key, name=name, label=label, aliases=tuple(aliases),
                   mentions=tuple(ordered))

@@ -21,6 +21,7 @@ import re
 from collections.abc import Iterator, Sequence
 from typing import Any
 
+from indexing.graph.store import GraphError
 from indexing.graph.types import CONCEPT, ENTITY_LABELS, Mention
 from indexing.types import Clip, ClipKind
 
@@ -45,7 +46,7 @@ _STAMMER = re.compile(r"\b([^\W\d_])-(?=\1)", re.IGNORECASE)
 _WORD = re.compile(r"[^\W\d_][\w'’\-.]*", re.UNICODE)
 
 
-class ExtractorUnavailable(RuntimeError):
+class ExtractorUnavailable(GraphError):
     """The spaCy model cannot be loaded; the message says what to install."""
 
 
