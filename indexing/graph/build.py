@@ -47,7 +47,7 @@ class KnowledgeGraph:
         # Every name a user may type, normalised, to the entity it stands for.
         self._names: dict[str, str] = {}
         for e in self._entities.values():
-            for alias in e.aliases:
+            for alias in (e.name, *e.aliases, *(m.surface for m in e.mentions)):
                 self._names.setdefault(normalise(alias), e.key)
         for e in self._entities.values():
             self._names[e.key] = e.key
