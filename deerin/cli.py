@@ -410,9 +410,17 @@ def eval_cmd(
         "--out", help="Write report.md, results.json and PNG charts here.")] = None,
     no_answer: Annotated[bool, typer.Option(
         "--no-answer", help="Retrieval metrics only: no LLM, much faster.")] = False,
+    modes: Annotated[str | None, typer.Option(
+        "--modes", help="Compare retrieval modes instead, e.g. naive,local,hybrid,global "
+        "(set-recall@10 and Recall@5 per set and mode; no LLM).")] = None,
     json_out: JsonOption = False,
 ) -> None:
     """Measure retrieval, citations and refusals on gold sets, against a dense baseline."""
+    if modes:
+        from deerin.graph_cli import eval_modes
+
+        eval_modes(qa, _settings(db), modes, json_out)
+        return
     from assistant.llm import LLMError, LLMUsageError
     from eval.report import HEADLINE, fmt, printed_metrics, write_report
     from eval.runner import run_eval

@@ -265,3 +265,33 @@ def communities(
                   f"— {escape(where)}", highlight=False)
         if r.summary:
             out.print(f"{'  ' * c.level}  {escape(r.summary[:200])}", highlight=False)
+
+
+def eval_modes(qa: list[Path], settings: Any, modes: str, json_out: bool) -> None:
+    """``deerin eval --modes``: retrieval of each mode on the gold sets, one table."""
+    from eval.modes import SET_K, compare_modes, summarize_modes
+    from indexing.graph.store import GraphError
+    from indexing.stores.base import StoreError
+
+    console = _err()
+    try:
+        with console.status("loading models…") as spinner:
+            say = spinner.update if console.is_terminal else (lambda _m: None)
+            results = compare_modes(qa, settings, [m for m in modes.split(",") if m.strip()],
+                                    progress=lambda i, n, what: say(f"{i}/{n}: {what}"))
+    except (OSError, ValueError) as exc:
+        raise _fail(str(exc), EXIT_USAGE) from exc
+    except (StoreError, GraphError) as exc:
+        raise _fail(str(exc)) from exc
+    table = summarize_modes(results)
+    if json_out:
+        print(json.dumps(table, indent=2))
+        return
+    keys = ("n", f"set_recall@{SET_K}", "set_recall@5", "recall@1", "recall@5", "mrr", "p50_s")
+    view = Table(title="DEERIn retrieval by mode")
+    for col in ("set/mode", *keys):
+        view.add_column(col)
+    for name, row in table.items():
+        view.add_row(name, *("-" if row[k] is None else f"{row[k]:.3f}" if isinstance(
+            row[k], float) else str(row[k]) for k in keys))
+    Console().print(view)

@@ -12,6 +12,9 @@ appear in a correct answer. Questions the collection cannot answer have ``"answe
 and ``null`` media, start and end. Blank lines and lines starting with ``//`` are ignored, so a
 set can carry comments. Keys beyond the seven above are tolerated (a set may carry notes or
 tags), but every one of the seven must be present: a misspelt key then shows up as a missing one.
+An answer said in several places lists them all in an optional ``spans`` key
+(``[{"media": ..., "start": ..., "end": ...}, ...]``, the first repeating media/start/end), which
+:func:`eval.metrics.set_recall` reads.
 
 Loading is strict because a silently wrong gold line (swapped times, a path instead of a name)
 turns into a wrong metric that nobody notices.
@@ -45,6 +48,18 @@ class GoldQuestion:
     end: float | None
     expect: tuple[str, ...]
     answerable: bool
+    # Every gold span, for questions whose answer is said in several places (optional key
+    # ``spans``: [{"media", "start", "end"}, ...]); empty = the one span above.
+    spans: tuple[tuple[str, float, float], ...] = ()
+
+    @property
+    def gold_spans(self) -> tuple[tuple[str, float, float], ...]:
+        """Every gold span: ``spans``, or the single (media, start, end)."""
+        if self.spans:
+            return self.spans
+        if self.media is None or self.start is None or self.end is None:
+            return ()
+        return ((self.media, self.start, self.end),)
 
     @property
     def duration(self) -> float | None:
@@ -140,7 +155,28 @@ def _parse(obj: Any, where: str) -> GoldQuestion:
         # Without expected words the answer-hit metric cannot judge the question.
         raise ValueError(f"{where}: an answerable question needs at least one 'expect' item")
     return GoldQuestion(id=qid, question=question, media=media, start=start_s, end=end_s,
-                        expect=tuple(expect), answerable=True)
+                        expect=tuple(expect), answerable=True, spans=_spans(obj, where))
+
+
+def _spans(obj: dict[str, Any], where: str) -> tuple[tuple[str, float, float], ...]:
+    """The optional ``spans`` list of an answerable question, validated like media/start/end."""
+    raw = obj.get("spans")
+    if raw is None:
+        return ()
+    if not isinstance(raw, list) or not raw:
+        raise ValueError(f"{where}: 'spans' must be a non-empty list of "
+                         '{"media", "start", "end"} objects')
+    out = []
+    for i, span in enumerate(raw, start=1):
+        at = f"{where} span {i}"
+        if not isinstance(span, dict) or not isinstance(span.get("media"), str) \
+                or not span["media"].strip() or "/" in span["media"] or "\\" in span["media"]:
+            raise ValueError(f"{at}: needs 'media' (a file name), 'start' and 'end'")
+        start, end = _seconds(span.get("start"), "start", at), _seconds(span.get("end"), "end", at)
+        if start > end:
+            raise ValueError(f"{at}: start {start} is after end {end}")
+        out.append((span["media"], start, end))
+    return tuple(out)
 
 
 def _seconds(value: Any, name: str, where: str) -> float:

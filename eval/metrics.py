@@ -116,6 +116,20 @@ def rank_of_first_hit(retrieved: Sequence[SpanLike], gold: GoldQuestion) -> int 
     return None
 
 
+def set_recall(retrieved: Sequence[SpanLike], gold: GoldQuestion, k: int) -> float | None:
+    """Share of ``gold``'s spans (:attr:`GoldQuestion.gold_spans`) that one of the first ``k``
+    retrieved spans hits (same file, positive overlap, as :func:`is_hit`); None when the
+    question has no gold span (unanswerable)."""
+    spans = gold.gold_spans
+    if not spans:
+        return None
+    top = list(retrieved)[:k]
+    found = sum(1 for media, g0, g1 in spans
+                if any(media_name(m) == media and _spans_hit(s, e, g0, g1)
+                       for m, s, e, *_ in top))
+    return found / len(spans)
+
+
 def recall_at_k(ranks: Sequence[int | None], k: int) -> float | None:
     """Share of questions whose first hit is at rank ``<= k``.
 
