@@ -19,6 +19,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from deerin.interaction_cli import register as register_interaction
 from indexing.fmt import fmt_time
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_PARTIAL = 0, 1, 2, 3
@@ -454,6 +455,9 @@ def chat(
     except ValueError as exc:  # a malformed DEERIN_AUTH or Chainlit configuration
         _err().print(f"[red]error:[/] {exc}", highlight=False)
         raise typer.Exit(EXIT_USAGE) from exc
+
+
+register_interaction(app)  # map, montage, ngrams, export, cut (deerin/interaction_cli.py)
 
 
 def main() -> None:
