@@ -92,7 +92,8 @@ def iiif(
     with the transcript, shots and named entities as annotations, shots as a table of
     contents."""
     from indexing.media import MediaError, probe
-    from interaction.entities import EntitiesUnavailable, entities as tag, load_tagger
+    from interaction.entities import EntitiesUnavailable, load_tagger
+    from interaction.entities import entities as tag
     from interaction.iiif import FileFacts, manifest, validate
 
     if not base_url.startswith(("http://", "https://")):

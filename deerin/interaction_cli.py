@@ -201,7 +201,8 @@ def ngrams(
 ) -> None:
     """List the commonest phrases said in the collection (a phrase only ever said inside a
     longer listed one is shown as that one)."""
-    from interaction.ngrams import ngrams as count, parse_range
+    from interaction.ngrams import ngrams as count
+    from interaction.ngrams import parse_range
 
     try:
         sizes = parse_range(n)
