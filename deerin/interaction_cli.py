@@ -224,10 +224,45 @@ def ngrams(
     Console().print(table)
 
 
+# -- map ------------------------------------------------------------------------------------------
+def map_cmd(
+    out: Annotated[Path, typer.Option("--out", "-o", help="The HTML page to write.")
+                   ] = Path("map.html"),
+    by: Annotated[str, typer.Option("--by", help="clips, shots (of videos) or files.")
+                  ] = "clips",
+    method: Annotated[str, typer.Option("--method", help="umap or tsne.")] = "umap",
+    db: DbOption = None,
+) -> None:
+    """Draw a map of the collection: an offline HTML page of clips (or shots, or files) laid
+    out by meaning, clustered and labelled; hover to read, click to play at the second."""
+    from exploration.build import EmptyMap, build_map, disk_links
+    from exploration.points import LEVELS
+    from exploration.project import METHODS
+
+    if by not in LEVELS:
+        raise fail(f"--by must be one of {', '.join(LEVELS)}", EXIT_USAGE)
+    if method not in METHODS:
+        raise fail(f"--method must be one of {', '.join(METHODS)}", EXIT_USAGE)
+    check_outputs([out])
+    collection = open_collection(db)
+    try:
+        with err().status(f"laying out the {by} ({method})…"):
+            result = build_map(collection.store, disk_links(), by=by, method=method,
+                               threads=settings_of(db).threads)
+    except EmptyMap as exc:
+        raise fail(str(exc)) from exc
+    partial = out.with_name(f".{out.name}.partial")
+    partial.write_text(result.html, encoding="utf-8")
+    partial.replace(out)
+    err().print(f"wrote {out}: {result.points} {by}, {result.clusters} clusters, "
+                f"{len(result.html) / 1e6:.1f} MB, {result.seconds['total_s']:.1f} s")
+
+
 def register(app: typer.Typer) -> None:
     """Add the exploration and interaction commands to ``app``."""
     from deerin import export_cli
 
+    app.command("map")(map_cmd)
     app.command()(montage)
     app.command()(ngrams)
     app.add_typer(export_cli.app, name="export")
