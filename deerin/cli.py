@@ -19,6 +19,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from deerin.interaction_cli import chat_extensions
 from deerin.interaction_cli import register as register_interaction
 from indexing.fmt import fmt_time
 
@@ -451,7 +452,7 @@ def chat(
         _err().print(f"[red]error:[/] {exc}", highlight=False, soft_wrap=True)
         raise typer.Exit(EXIT_USAGE) from exc
     try:
-        run_chat(db, host=host, port=port, llm=llm)
+        run_chat(db, host=host, port=port, llm=llm, extensions=chat_extensions())
     except ValueError as exc:  # a malformed DEERIN_AUTH or Chainlit configuration
         _err().print(f"[red]error:[/] {exc}", highlight=False)
         raise typer.Exit(EXIT_USAGE) from exc

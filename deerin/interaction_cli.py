@@ -258,6 +258,17 @@ def map_cmd(
                 f"{len(result.html) / 1e6:.1f} MB, {result.seconds['total_s']:.1f} s")
 
 
+def chat_extensions() -> list:  # list[assistant.web.extensions.ChatExtension]
+    """What ``deerin chat`` serves besides the chat: ``/map`` and the ``/montage`` command."""
+    from assistant.web.extensions import ChatExtension
+    from exploration.web import map_router
+    from interaction.chat import MontageCommand
+
+    montage_command = MontageCommand()
+    return [ChatExtension(routes=(map_router, montage_command.router),
+                          commands=(montage_command,))]
+
+
 def register(app: typer.Typer) -> None:
     """Add the exploration and interaction commands to ``app``."""
     from deerin import export_cli

@@ -56,9 +56,9 @@ def page(points: Sequence[Point], layout: np.ndarray, assigned: np.ndarray,
             unselected={"marker": {"opacity": 0.08}},
         ))
     for c in sorted(names):
-        idx = np.flatnonzero(assigned == c)
-        if len(idx):
-            x, y = np.median(layout[idx], axis=0)
+        members = np.flatnonzero(assigned == c)
+        if len(members):
+            x, y = np.median(layout[members], axis=0)
             fig.add_annotation(x=float(x), y=float(y), text=html.escape(names[c]),
                                showarrow=False, font={"size": 13, "color": "#111"},
                                bgcolor="rgba(255,255,255,0.7)")
@@ -109,7 +109,8 @@ def _document(title: str, figure: str, data: str, n: int) -> str:
 <input id="find" type="search" placeholder="Highlight words…" aria-label="Highlight words">
 <span class="hint">hover to read · click to play · scroll to zoom · legend toggles clusters</span>
 </header>
-<div id="tip" role="tooltip" hidden><img alt=""><div class="where"></div><div class="said"></div></div>
+<div id="tip" role="tooltip" hidden><img alt="">
+<div class="where"></div><div class="said"></div></div>
 <aside id="player" hidden><button id="close" aria-label="Close">×</button>
 <div class="where"></div><div class="slot"></div><div class="said"></div></aside>
 <main>{figure}</main>

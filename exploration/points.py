@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -79,5 +79,5 @@ def _mean(rows: np.ndarray) -> np.ndarray:
     return (v / norm if norm > 0 else v).astype(np.float32)
 
 
-def _joined(clips: Sequence[Clip] | object) -> str:
-    return " ".join(c.text for c in clips)  # type: ignore[attr-defined]
+def _joined(clips: Iterable[Clip]) -> str:
+    return " ".join(c.text for c in clips)

@@ -80,7 +80,7 @@ def test_transcripts_export_as_vtt_srt_json(collection: Collection, tmp_path: Pa
     data = json.loads(write_transcript(speech, tmp_path / "t.json", "json").read_text())
     assert data["words"][0]["text"] and data["cues"][0]["start"] == data["words"][0]["start"]
     sub = next(t for t in friday if t.kind is ClipKind.SUBTITLE)
-    assert [c.text for c in read_cues(tmp_path / "subtitle.vtt")][0] == "Hildy!"
+    assert read_cues(tmp_path / "subtitle.vtt")[0].text == "Hildy!"
     assert len(read_cues(tmp_path / "subtitle.vtt")) == len(sub.times)
 
 
