@@ -16,6 +16,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from interaction.montage import AUDIO_FORMATS, VIDEO_FORMATS
+
 if TYPE_CHECKING:
     from interaction.collection import Collection
     from interaction.cuts import Cut, MediaInfo
@@ -130,7 +132,7 @@ def montage(
     """Cut every moment a phrase is said into one montage (word times; subtitle cues where there
     is no speech recognition), padded, merged when overlapping, frame-accurate."""
     from interaction.cuts import plan_cuts
-    from interaction.montage import AUDIO_FORMATS, VIDEO_FORMATS, MontageError, output_kind, render
+    from interaction.montage import MontageError, output_kind, render
     from interaction.phrases import PhraseError, phrase_words
 
     if fuzzy and semantic:
@@ -258,6 +260,76 @@ def map_cmd(
                 f"{len(result.html) / 1e6:.1f} MB, {result.seconds['total_s']:.1f} s")
 
 
+# -- rough cut ------------------------------------------------------------------------------------
+def cut(
+    brief: Annotated[str, typer.Argument(help="What the piece is, e.g. \"a 60-second piece "
+                                         "about the Columbia crew\".")],
+    out: Annotated[list[Path] | None, typer.Option(
+        "--out", "-o", help="Write the cut here; the suffix picks the format (.edl, .otio, "
+        ".xml, .m3u, .json, .vtt, .srt). Repeatable.")] = None,
+    preview: Annotated[Path | None, typer.Option(
+        "--preview", help="Also render the cut to this video or audio file.")] = None,
+    seconds: Annotated[float | None, typer.Option(
+        "--seconds", min=1.0, help="Length of the cut (default: from the brief, else 60).")
+    ] = None,
+    llm: Annotated[str | None, typer.Option("--llm", help="LLM spec, see `deerin ask`.")
+                   ] = None,
+    db: DbOption = None,
+    json_out: Annotated[bool, typer.Option("--json", help="Print the cut as JSON.")] = False,
+) -> None:
+    """Make a rough cut from a brief: retrieval finds the moments, the LLM picks and orders
+    them within the length; every clip cites its source."""
+    from assistant.llm import LLMUnavailable, LLMUsageError, load_llm, parse_llm_spec
+    from assistant.retrieval import Retriever
+    from assistant.settings import AssistantSettings
+    from interaction.montage import MontageError, render
+    from interaction.roughcut import rough_cut
+
+    if not brief.strip():
+        raise fail("the brief is empty", EXIT_USAGE)
+    try:
+        parse_llm_spec(llm)
+    except LLMUsageError as exc:
+        raise fail(str(exc), EXIT_USAGE) from exc
+    exports = list(out or [])
+    if preview is not None and preview.suffix.lower() not in VIDEO_FORMATS | set(AUDIO_FORMATS):
+        raise fail(f"cannot render a preview as {preview.name}", EXIT_USAGE)
+    check_outputs([preview] if preview else [], exports)
+    collection = open_collection(db)
+    settings = settings_of(db)
+    retriever = Retriever(collection.store, settings,
+                          reranker=AssistantSettings.from_env().rerank)
+    try:
+        model = load_llm(llm, threads=settings.threads)
+    except LLMUnavailable as exc:
+        err().print(f"[yellow]note:[/] LLM unavailable ({exc}); the cut keeps retrieval order")
+        model = None
+    with err().status("choosing clips…"):
+        result = rough_cut(brief, retriever, model, collection.present(), seconds=seconds)
+    if not result.cuts:
+        raise fail(f"no clip for {brief!r}: {result.note or 'nothing fits'}; nothing written")
+    if result.note:
+        err().print(f"[yellow]note:[/] {result.note}")
+    write_exports(result.cuts, exports, f"rough cut: {brief}")
+    if preview is not None:
+        try:
+            rendered = render(result.cuts, preview)
+        except MontageError as exc:
+            raise fail(str(exc)) from exc
+        err().print(f"wrote {preview} ({rendered.duration:.1f} s)")
+    if json_out:
+        from interaction.exports import citation
+
+        print(json.dumps({"brief": brief, "seconds": result.seconds,
+                          "duration": round(result.duration, 3), "chosen_by": result.chosen_by,
+                          "note": result.note, "llm_reply": result.llm_reply,
+                          "cuts": [citation(c) for c in result.cuts]}, indent=2,
+                         ensure_ascii=False))
+        return
+    print_cuts(result.cuts, f"rough cut: {len(result.cuts)} clips, {result.duration:.1f} s of "
+                            f"{result.seconds:g} s (chosen by {result.chosen_by})")
+
+
 def chat_extensions() -> list:  # list[assistant.web.extensions.ChatExtension]
     """What ``deerin chat`` serves besides the chat: ``/map`` and the ``/montage`` command."""
     from assistant.web.extensions import ChatExtension
@@ -275,5 +347,6 @@ def register(app: typer.Typer) -> None:
 
     app.command("map")(map_cmd)
     app.command()(montage)
+    app.command()(cut)
     app.command()(ngrams)
     app.add_typer(export_cli.app, name="export")
