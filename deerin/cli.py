@@ -20,6 +20,8 @@ from rich.console import Console
 from rich.table import Table
 
 from deerin.graph_cli import app as graph_app
+from deerin.interaction_cli import chat_extensions
+from deerin.interaction_cli import register as register_interaction
 from indexing.fmt import fmt_time
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_PARTIAL = 0, 1, 2, 3
@@ -486,10 +488,13 @@ def chat(
         _err().print(f"[red]error:[/] {exc}", highlight=False, soft_wrap=True)
         raise typer.Exit(EXIT_USAGE) from exc
     try:
-        run_chat(db, host=host, port=port, llm=llm)
+        run_chat(db, host=host, port=port, llm=llm, extensions=chat_extensions())
     except ValueError as exc:  # a malformed DEERIN_AUTH or Chainlit configuration
         _err().print(f"[red]error:[/] {exc}", highlight=False)
         raise typer.Exit(EXIT_USAGE) from exc
+
+
+register_interaction(app)  # map, montage, ngrams, export, cut (deerin/interaction_cli.py)
 
 
 def main() -> None:

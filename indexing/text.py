@@ -193,6 +193,16 @@ def tokens(text: str, lang: str | None = None) -> list[str]:
     return out
 
 
+def token_spans(text: str) -> list[tuple[int, int, str]]:
+    """The words of ``text`` as :func:`tokens` finds them (without the French/Italian elision
+    split), each with its character span: ``(start, end, lower-case word)``.
+
+    For mapping a match on words back to the characters, and so to the seconds, it covers.
+    """
+    return [(m.start(), m.end(), m.group().lower().replace("’", "'"))
+            for m in _TOKEN.finditer(text)]
+
+
 def stem(word: str, lang: str | None = None) -> str:
     """The Snowball stem of one lower-case ``word``; the word itself in a language without a
     Snowball stemmer."""

@@ -35,7 +35,10 @@ from assistant.web.render import (
 from assistant.web.state import service_from
 
 if TYPE_CHECKING:
+    from chainlit.types import CommandDict
+
     from assistant.answer import Answer, Citation, Event
+    from assistant.web.extensions import ChatCommand
 
 log = logging.getLogger("deerin.chat")
 
@@ -105,10 +108,14 @@ async def start() -> None:
         Slider(id="k", label="Clips to answer from", initial=service.k, min=1, max=MAX_K,
                step=1),
     ]).send()
-    await cl.context.emitter.set_commands([{
+    commands: list[CommandDict] = [{
         "id": COLLECTION_COMMAND, "icon": "library", "button": False, "persistent": False,
         "selected": False, "description": "List the indexed files, their kind and duration",
-    }])
+    }]
+    commands += [{"id": name, "icon": "film", "button": False, "persistent": False,
+                  "selected": False, "description": command.description}
+                 for name, command in service.commands.items()]
+    await cl.context.emitter.set_commands(commands)
 
 
 @cl.on_settings_update
@@ -142,6 +149,10 @@ async def on_question(message: cl.Message) -> None:
     if message.command == COLLECTION_COMMAND:
         snapshot = await asyncio.to_thread(service.snapshot)
         await cl.Message(content=collection_text(snapshot)).send()
+        return
+    command, argument = _command_of(message, service)
+    if command is not None:
+        await _run_command(command, argument, service)
         return
     history: list[tuple[str, str]] = cl.user_session.get("history") or []
     try:
@@ -198,6 +209,41 @@ async def on_question(message: cl.Message) -> None:
         await step.update()
     history.append((final.question, final.text))
     cl.user_session.set("history", history[-HISTORY_TURNS:])
+
+
+def _command_of(message: cl.Message, service: ChatService) -> tuple[ChatCommand | None, str]:
+    """The extension command a message asks for: picked from the command menu, or typed as
+    ``/name argument``."""
+    if message.command in service.commands:
+        return service.commands[message.command], message.content.strip()
+    text = message.content.strip()
+    if text.startswith("/"):
+        name, _, argument = text[1:].partition(" ")
+        if name in service.commands:
+            return service.commands[name], argument.strip()
+    return None, ""
+
+
+async def _run_command(command: ChatCommand, argument: str, service: ChatService) -> None:
+    reply = cl.Message(content=f"Working on /{command.name} {argument}…")
+    await reply.send()
+    try:
+        result = await asyncio.to_thread(command.run, service, argument)
+    except Exception as exc:  # a failed command costs one reply, not the chat
+        log.exception("/%s %r failed", command.name, argument)
+        reply.content = f"**/{command.name} failed** ({type(exc).__name__}: {exc})."
+        await reply.update()
+        return
+    elements: list[cl.Element] = []
+    for p in result.players:
+        if p.audio:
+            elements.append(cl.Audio(name=p.name, url=p.url, display="inline"))
+        else:
+            attributes = {"preload": "metadata", **({"poster": p.poster} if p.poster else {})}
+            elements.append(cl.Video(name=p.name, url=p.url, display="inline",
+                                     player_config={"file": {"attributes": attributes}}))
+    await reply.remove()
+    await cl.Message(content=result.text, elements=elements).send()  # type: ignore[arg-type]
 
 
 async def _say(reply: cl.Message | None, text: str) -> None:

@@ -15,6 +15,7 @@ import math
 import re
 import threading
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -26,6 +27,7 @@ if TYPE_CHECKING:
     from assistant.answer import Assistant
     from assistant.llm import LLMCache
     from assistant.retrieval import Retriever
+    from assistant.web.extensions import ChatCommand
     from indexing.protocols import Embedder
     from indexing.settings import Settings
     from indexing.stores.base import MediaRecord
@@ -98,7 +100,8 @@ class ChatService:
 
     ``llm_spec`` is the default backend (see :func:`assistant.llm.parse_llm_spec`); sessions may
     choose another in their settings. ``k`` (clips per answer) and ``max_tokens`` (answer length)
-    default to the :class:`~assistant.answer.Assistant`'s own defaults.
+    default to the :class:`~assistant.answer.Assistant`'s own defaults. ``commands`` are the
+    extra slash commands the chat offers.
     """
 
     def __init__(
@@ -110,6 +113,7 @@ class ChatService:
         auth: AuthConfig | None = None,
         cache: LLMCache | None = None,
         max_tokens: int | None = None,
+        commands: Sequence[ChatCommand] = (),
     ) -> None:
         from assistant.llm import LLMCache
         from assistant.rerank import RerankerSlot
@@ -121,6 +125,8 @@ class ChatService:
         self.auth = auth or AuthConfig()
         self.cache = cache if cache is not None else LLMCache()
         self.max_tokens = max_tokens
+        # Slash commands added by the layers above (see assistant.web.extensions), by name.
+        self.commands: dict[str, ChatCommand] = {c.name: c for c in commands}
         self._lock = threading.RLock()
         self._gen = _Generation(IndexSnapshot(Path(settings.db_dir), exists=False))
         # Loading the embedder takes seconds; its own lock keeps the index lock free meanwhile.
@@ -315,12 +321,16 @@ class ChatService:
 
     def keyframe_url(self, clip: Clip) -> str | None:
         """The thumbnail URL of ``clip``'s keyframe, when the index has one for it."""
-        if not clip.keyframe:
+        return self.keyframe_url_of(clip.keyframe)
+
+    def keyframe_url_of(self, keyframe: str | None) -> str | None:
+        """The URL of a keyframe file recorded in the index (a clip's or a shot's), if served."""
+        if not keyframe:
             return None
         gen = self._current()
-        name = gen.keyframe_names.get(str(Path(clip.keyframe)))
-        if name is None and Path(clip.keyframe).stem in gen.keyframes:
-            name = Path(clip.keyframe).stem  # recorded differently, but the same indexed frame
+        name = gen.keyframe_names.get(str(Path(keyframe)))
+        if name is None and Path(keyframe).stem in gen.keyframes:
+            name = Path(keyframe).stem  # recorded differently, but the same indexed frame
         return keyframe_url(name) if name else None
 
     def is_audio_only(self, clip: Clip) -> bool:

@@ -146,7 +146,7 @@ def media_router(
     every request before anything is looked up, so unauthenticated callers learn nothing about
     which ids exist. Unknown ids give 404, files whose real path is not the recorded one 403.
     """
-    dependencies = [Depends(_auth_dependency(auth))] if auth is not None else []
+    dependencies = [Depends(auth_dependency(auth))] if auth is not None else []
     router = APIRouter(dependencies=dependencies)
     cache_control = f"private, max-age={max(0, cache_max_age)}"
 
@@ -193,7 +193,9 @@ def media_router(
     return router
 
 
-def _auth_dependency(auth: AuthCheck) -> Callable[[Request], None]:
+def auth_dependency(auth: AuthCheck) -> Callable[[Request], None]:
+    """A FastAPI dependency answering 401 (with the login challenge) unless ``auth`` accepts
+    the request; the media routes and extension routes use the same one."""
     def require_auth(request: Request) -> None:
         if not auth.check_request(request):
             challenge = auth.challenge()

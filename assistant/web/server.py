@@ -27,13 +27,13 @@ from __future__ import annotations
 import os
 import sys
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from fastapi import APIRouter, FastAPI, HTTPException, Request
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request
 
 from assistant.web.auth import (
     SECRET_ENV,
@@ -42,7 +42,8 @@ from assistant.web.auth import (
     warn_if_exposed,
 )
 from assistant.web.chat_service import ChatService
-from assistant.web.media import media_router
+from assistant.web.extensions import ChatExtension
+from assistant.web.media import auth_dependency, media_router
 from assistant.web.state import put_service
 
 if TYPE_CHECKING:
@@ -120,6 +121,7 @@ def create_app(
     app_root: Path | None = None,
     max_tokens: int | None = None,
     warm_up: bool = True,
+    extensions: Sequence[ChatExtension] = (),
 ) -> FastAPI:
     """DEERIn's chat app: media routes, then Chainlit (:data:`CHAT_MODULE`) mounted at ``/``.
 
@@ -127,7 +129,9 @@ def create_app(
     ``DEERIN_AUTH`` if none is set). Chainlit reads its signing key from the process environment
     only, so an ``auth`` with a key puts that key there. ``app_root`` is where Chainlit keeps
     its config (default :func:`default_app_root`). ``warm_up`` loads the models in the
-    background at start-up. Only one app per process: Chainlit's server is a singleton.
+    background at start-up. ``extensions`` add routes (behind the login, when there is one)
+    and chat commands (see :mod:`assistant.web.extensions`). Only one app per process:
+    Chainlit's server is a singleton.
     """
     root = prepare_app_root(app_root or default_app_root())
     _point_chainlit_at(root)
@@ -139,7 +143,8 @@ def create_app(
     elif auth.users:
         raise ValueError("password auth needs a signing key: give the AuthConfig a jwt_secret")
 
-    service = ChatService(settings, llm_spec, k=k, auth=auth, cache=cache, max_tokens=max_tokens)
+    service = ChatService(settings, llm_spec, k=k, auth=auth, cache=cache, max_tokens=max_tokens,
+                          commands=[c for e in extensions for c in e.commands])
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -155,6 +160,10 @@ def create_app(
     app.include_router(media_router(service.resolve_media, guard,
                                     resolve_keyframe=service.resolve_keyframe))
     app.include_router(_nothing_else(guard))
+    guarded = [Depends(auth_dependency(guard))] if guard is not None else None
+    for extension in extensions:
+        for make_router in extension.routes:
+            app.include_router(make_router(service), dependencies=guarded)
 
     from chainlit.server import app as chainlit_app
     from chainlit.utils import mount_chainlit
@@ -193,6 +202,7 @@ def run_chat(
     *,
     k: int | None = None,
     max_tokens: int | None = None,
+    extensions: Sequence[ChatExtension] = (),
 ) -> None:
     """Serve the chat with uvicorn until interrupted (the ``deerin chat`` command).
 
@@ -209,7 +219,8 @@ def run_chat(
         print(warning, file=sys.stderr, flush=True)
     settings = Settings.from_env(db_dir=db)
     spec = llm or default_llm_spec()
-    app = create_app(settings, spec, k=k, auth=auth, max_tokens=max_tokens)
+    app = create_app(settings, spec, k=k, auth=auth, max_tokens=max_tokens,
+                     extensions=extensions)
     shown = f"[{host}]" if ":" in host else host
     print(f"DEERIn chat on http://{shown}:{port}  (index {settings.db_dir.resolve()}, LLM {spec}"
           f"{', login required' if auth.users else ''})", file=sys.stderr, flush=True)

@@ -242,6 +242,18 @@ class LanceStore:
         rows = t.to_arrow().select(list(self._CLIP_COLUMNS)).to_pylist()
         return [self._row_to_clip(r) for r in rows]
 
+    def clip_vectors(self) -> tuple[list[Clip], np.ndarray]:
+        """Every clip with its stored vector, row for row (for maps of the collection)."""
+        t = self._table("clips")
+        if t is None:
+            return [], np.zeros((0, 0), dtype=np.float32)
+        table = t.to_arrow().select([*self._CLIP_COLUMNS, "vector"])
+        column = table.column("vector").combine_chunks()
+        dim = column.type.list_size
+        vectors = column.flatten().to_numpy(zero_copy_only=False).astype(np.float32)
+        clips = [self._row_to_clip(r) for r in table.drop_columns(["vector"]).to_pylist()]
+        return clips, vectors.reshape(len(clips), dim)
+
     def shots_of(self, media_id: str) -> list[Shot]:
         t = self._table("shots")
         if t is None:
