@@ -85,15 +85,16 @@ def iiif(
         "--base-url", help="Where the chat app serves the media (ids are made under it).")
     ] = "http://127.0.0.1:8000",
     entities: Annotated[bool, typer.Option(
-        "--entities/--no-entities", help="Tag named entities with spaCy (English).")] = True,
+        "--entities/--no-entities",
+        help="Add the named entities of the knowledge graph (`deerin graph`).")] = True,
     db: DbOption = None,
 ) -> None:
     """Write a IIIF Presentation 3 manifest per file (``<name>.manifest.json``): an AV canvas
     with the transcript, shots and named entities as annotations, shots as a table of
     contents."""
+    from deerin.graph_cli import load_current_graph
     from indexing.media import MediaError, probe
-    from interaction.entities import EntitiesUnavailable, load_tagger
-    from interaction.entities import entities as tag
+    from interaction.entities import file_entities
     from interaction.iiif import FileFacts, manifest, validate
 
     if not base_url.startswith(("http://", "https://")):
@@ -103,12 +104,12 @@ def iiif(
     check_outputs([out / ".deerin-export"])
     collection = open_collection(db)
     chosen = _pick(collection, files)
-    tagger = None
+    graph = None
     if entities:
         try:
-            tagger = load_tagger()
-        except EntitiesUnavailable as exc:
-            err().print(f"[yellow]note:[/] {exc}; writing manifests without entities")
+            graph = load_current_graph(collection.store)
+        except typer.Exit:
+            err().print("[yellow]note:[/] no knowledge graph; writing manifests without entities")
     from assistant.web.media import content_type
 
     present = skip_missing(collection, [m.media_id for m in chosen])
@@ -126,7 +127,8 @@ def iiif(
                           probed.width, probed.height,
                           content_type(Path(info.path), not info.has_video))
         data = manifest(facts, trs, collection.store.shots_of(info.media_id), clips,
-                        tag(trs, tagger) if tagger is not None else (), base_url=base_url)
+                        file_entities(graph, info.media_id) if graph is not None else (),
+                        base_url=base_url)
         validate(data)
         path = out / f"{Path(info.path).stem}.manifest.json"
         path.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")

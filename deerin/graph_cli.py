@@ -74,14 +74,20 @@ def sync_graph(store: LanceStore) -> SyncReport | str | None:
 
 
 def _graph(db: Path | None) -> tuple[LanceStore, KnowledgeGraph]:
-    """The store and its graph; a graph behind the clips is brought up to date first when the
-    writer lock is free (else used as it is, with a warning)."""
+    """The store and its graph (see :func:`load_current_graph`)."""
+    store = _store(db)
+    return store, load_current_graph(store)
+
+
+def load_current_graph(store: LanceStore) -> KnowledgeGraph:
+    """The graph of ``store``; a graph behind the clips is brought up to date first when the
+    writer lock is free (else used as it is, with a warning). Raises ``typer.Exit`` with the
+    problem printed when the graph store cannot be used."""
     from indexing.graph.settings import GraphSettings
     from indexing.graph.store import GraphError
     from indexing.graph.sync import behind, load_graph, open_graph_store, update
     from indexing.stores.base import StoreError
 
-    store = _store(db)
     try:
         graph = open_graph_store(store.db_dir, GraphSettings.from_env())
     except GraphError as exc:
@@ -97,7 +103,7 @@ def _graph(db: Path | None) -> tuple[LanceStore, KnowledgeGraph]:
             except StoreError:
                 _err().print("[yellow]warning:[/] the graph lags the index and another writer "
                              "holds it; showing the graph as it is", highlight=False)
-        return store, load_graph(graph)
+        return load_graph(graph)
     except GraphError as exc:
         raise _fail(str(exc)) from exc
     finally:

