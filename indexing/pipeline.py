@@ -14,11 +14,11 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from indexing.discover import discover
 from indexing.media import MediaError, file_hash, probe
-from indexing.protocols import Embedder, ShotDetector, Transcriber
+from indexing.protocols import Embedder, FaceCounter, ShotDetector, TextReader, Transcriber
 from indexing.settings import Settings
 from indexing.stores.base import ClipStore, MediaRecord, StoreError
 from indexing.types import (
@@ -78,6 +78,8 @@ class Backends:
     _transcriber: Transcriber | None = field(default=None, repr=False)
     _embedder: Embedder | None = field(default=None, repr=False)
     _shots: ShotDetector | None = field(default=None, repr=False)
+    _text_reader: TextReader | None = field(default=None, repr=False)
+    _faces: FaceCounter | None = field(default=None, repr=False)
 
     @property
     def transcriber(self) -> Transcriber:
@@ -103,6 +105,22 @@ class Backends:
             self._shots = SceneDetectShots.from_settings(self.settings)
         return self._shots
 
+    @property
+    def text_reader(self) -> TextReader:
+        if self._text_reader is None:
+            from indexing.stages.ocr import reader_from_settings
+
+            self._text_reader = reader_from_settings(self.settings)
+        return self._text_reader
+
+    @property
+    def faces(self) -> FaceCounter:
+        if self._faces is None:
+            from indexing.stages.faces import MtcnnFaces
+
+            self._faces = MtcnnFaces()
+        return self._faces
+
 
 class _FileError(Exception):
     def __init__(self, stage: str, reason: str) -> None:
@@ -122,6 +140,7 @@ class Indexer:
         self.backends = backends or Backends(settings, built_with[0] if built_with else None)
         self.progress: Progress = progress or NullProgress()
         self.keyframe_dir = store.db_dir / "keyframes"
+        self._splitter: Any = None  # the OCR word splitter, loaded once per indexer
 
     # -- public --------------------------------------------------------------------------------
     @property
@@ -247,6 +266,8 @@ class Indexer:
                 if not (segments or cues):
                     raise _FileError("shots", str(exc)) from exc
                 warnings.append(f"picture not decodable, shots skipped: {exc}")
+        if shots and s.faces:
+            shots = self._count_faces(shots, warnings)
         if not segments and not tracks and not shots:
             what = "no speech detected" if media.has_audio else "no audio stream"
             raise _FileError("content", f"nothing to index: {what}, no subtitles and no picture")
@@ -260,6 +281,8 @@ class Indexer:
             # seq numbers the clips of one kind in a file (for neighbours), across tracks
             first = sum(1 for c in clips if c.kind is ClipKind.SUBTITLE)
             clips += [replace(c, seq=first + c.seq) for c in track]
+        if media.has_video and s.ocr and (shots or not s.shots):
+            clips += self._read_text(media, shots, warnings)
         if not clips and not shots:
             raise _FileError("clips", "no searchable text found")
 
@@ -285,6 +308,35 @@ class Indexer:
         self.store.put_media(record)  # last: marks the file complete
         return FileResult(media.path, media.media_id, "indexed", len(clips), len(shots),
                           media.duration, time.monotonic() - t0, tuple(warnings))
+
+    def _count_faces(self, shots: list[Shot], warnings: list[str]) -> list[Shot]:
+        from indexing.stages.faces import count_faces
+
+        self.progress.stage("faces")
+        try:
+            return count_faces(shots, self.backends.faces)
+        except ImportError as exc:  # the detector's package is missing: index without counts
+            warnings.append(f"faces not counted: {exc}")
+            return shots
+
+    def _read_text(self, media: Media, shots: list[Shot], warnings: list[str]) -> list[Clip]:
+        """On-screen text as ``ocr`` clips; a reader that is missing or fails only warns."""
+        from indexing.stages.ocr import ocr_clips
+        from indexing.stages.ocr_text import WordSplitter
+
+        s = self.settings
+        self.progress.stage("ocr")
+        if self._splitter is None:
+            self._splitter = WordSplitter()
+        try:
+            return ocr_clips(media, shots, self.backends.text_reader, self._splitter,
+                             every=s.ocr_every, max_per_minute=s.ocr_per_minute)
+        except ImportError as exc:
+            warnings.append(f"on-screen text not read: {exc}")
+        except Exception as exc:  # an OCR crash on one file must not lose its speech and shots
+            warnings.append(f"on-screen text not read: {type(exc).__name__}: {exc}"
+                            .splitlines()[0])
+        return []
 
     def _transcribe(self, media: Media) -> list[Segment]:
         # The transcriber streams the file from ffmpeg chunk by chunk, so a feature-length film

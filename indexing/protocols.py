@@ -12,7 +12,7 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
-from indexing.types import Media, Segment, Shot
+from indexing.types import Media, Segment, Shot, TextBox
 
 
 @runtime_checkable
@@ -78,6 +78,18 @@ class Captioner(Protocol):
 
 @runtime_checkable
 class TextReader(Protocol):
-    """On-screen text (OCR) from keyframes."""
+    """On-screen text (OCR): the lines of text in each picture (BGR arrays, as OpenCV holds
+    them), in reading order."""
 
-    def read(self, image: Path) -> str: ...
+    model_id: str
+
+    def read(self, images: Sequence[np.ndarray]) -> list[list[TextBox]]: ...
+
+
+@runtime_checkable
+class FaceCounter(Protocol):
+    """How many faces each picture (a BGR array) shows."""
+
+    model_id: str
+
+    def count(self, images: Sequence[np.ndarray]) -> list[int]: ...

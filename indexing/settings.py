@@ -37,6 +37,13 @@ class Settings:
     # index keeps the scheme it was built with.
     full_hash: bool = False
     shot_downscale_width: int = 320
+    # On-screen text (RapidOCR) on keyframes and on frames every `ocr_every` seconds inside
+    # long shots, at most `ocr_per_minute` frames a minute, read at `ocr_side` px at most.
+    ocr: bool = True
+    ocr_every: float = 4.0
+    ocr_per_minute: float = 20.0
+    ocr_side: int = 640
+    faces: bool = True  # count faces on shot keyframes (MTCNN)
     clip_target: float = 12.0  # preferred clip length in seconds
     clip_max: float = 30.0
     clip_min: float = 3.0

@@ -107,6 +107,17 @@ class Shot:
     end: float
     keyframe: Path | None = None
     keyframe_time: float | None = None
+    faces: int | None = None  # faces seen on the keyframe; None = not looked for (or old index)
+
+
+@dataclass(frozen=True, slots=True)
+class TextBox:
+    """One line of text read from a picture: the words, the reader's confidence (0..1) and
+    where it is, as (left, top, right, bottom) fractions of the image's width and height."""
+
+    text: str
+    confidence: float
+    box: tuple[float, float, float, float]
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,6 +152,9 @@ class Clip:
     keyframe: str | None = None
     language: str | None = None
     times: tuple[TextTime, ...] = ()
+    # Where on-screen text (kind ``ocr``) is shown: (left, top, right, bottom) as fractions of
+    # the frame's width and height; None for every other kind.
+    box: tuple[float, float, float, float] | None = None
 
     @property
     def clip_id(self) -> str:

@@ -110,7 +110,9 @@ def speech_index(tmp_path_factory: pytest.TempPathFactory, media_dir: Path) -> P
              "his_girl_friday_1940_clip.mp4", "popeye_sinbad_1936_part3.mkv",
              "picovoice_leopard_test_en.wav"]
     db = tmp_path_factory.mktemp("speech-index")
-    report = Indexer(LanceStore(db), Settings.from_env({}, db_dir=db)).index(
-        [_media(n) for n in names])
+    # No on-screen text or faces to find in these two films' frames: reading them would only
+    # slow every session (tests/test_ocr.py indexes footage that has both).
+    settings = Settings.from_env({}, db_dir=db, ocr=False, faces=False)
+    report = Indexer(LanceStore(db), settings).index([_media(n) for n in names])
     assert not report.failures, report.failures
     return db

@@ -26,6 +26,7 @@ import pyarrow as pa
 
 from indexing.stores.base import ClipStore, FailureRecord, MediaRecord, StoreError
 from indexing.stores.lance_schema import (
+    ADDED_FIELDS,
     FAILURE_SCHEMA,
     SHOT_SCHEMA,
     clip_schema,
@@ -121,7 +122,18 @@ class LanceStore:
         if t is None:
             t = self._db.create_table(name, schema=schema, exist_ok=True)
             self._tables[name] = t
+        else:
+            # A table from before a column was added gets it now (null = unknown); only a
+            # writer gets here, so readers never change an index.
+            missing = [f for f in ADDED_FIELDS.get(name, ()) if f.name not in t.schema.names]
+            if missing:
+                t.add_columns(missing)
         return t
+
+    def _columns(self, table: Any, wanted: Sequence[str]) -> list[str]:
+        """The ``wanted`` columns that ``table`` has (older tables lack the added ones)."""
+        names = set(table.schema.names)
+        return [c for c in wanted if c in names]
 
     # -- media ---------------------------------------------------------------------------------
     def media(self) -> list[MediaRecord]:
@@ -176,7 +188,8 @@ class LanceStore:
              "keyframe": c.keyframe or "", "text": c.text, "language": c.language or "",
              "times": [{"c0": t.char_start, "c1": t.char_end, "s": t.start, "e": t.end}
                        for t in c.times],
-             "vector": np.asarray(v, dtype=np.float32).tolist()}
+             "vector": np.asarray(v, dtype=np.float32).tolist(),
+             "box": list(c.box) if c.box else None}
             for c, v in zip(clips, vectors, strict=True)
         ]
         with self._lock:
@@ -202,7 +215,8 @@ class LanceStore:
             {"id": f"{media_id}:{s.index}", "media_id": media_id, "media_path": media_path,
              "idx": s.index, "start": s.start, "end": s.end,
              "keyframe": str(s.keyframe) if s.keyframe else "",
-             "keyframe_time": -1.0 if s.keyframe_time is None else s.keyframe_time}
+             "keyframe_time": -1.0 if s.keyframe_time is None else s.keyframe_time,
+             "faces": s.faces}
             for s in shots
         ]
         with self._lock:
@@ -220,17 +234,18 @@ class LanceStore:
             # Stored as float32: rounding to the millisecond gives back the times as written.
             times=tuple(TextTime(int(t["c0"]), int(t["c1"]), round(float(t["s"]), 3),
                                  round(float(t["e"]), 3)) for t in r["times"] or ()),
+            box=_box(r.get("box")),
         )
 
     _CLIP_COLUMNS = ("id", "media_id", "media_path", "kind", "start", "end", "seq", "shot_index",
-                     "keyframe", "text", "language", "times")
+                     "keyframe", "text", "language", "times", "box")
 
     def clips_of(self, media_id: str) -> list[Clip]:
         t = self._table("clips")
         if t is None:
             return []
         rows = (t.search().where(f"media_id = {quote(media_id)}")
-                .select(list(self._CLIP_COLUMNS)).limit(1_000_000).to_list())
+                .select(self._columns(t, self._CLIP_COLUMNS)).limit(1_000_000).to_list())
         clips = [self._row_to_clip(r) for r in rows]
         return sorted(clips, key=lambda c: (c.kind.value, c.start, c.seq))
 
@@ -239,7 +254,7 @@ class LanceStore:
         t = self._table("clips")
         if t is None:
             return []
-        rows = t.to_arrow().select(list(self._CLIP_COLUMNS)).to_pylist()
+        rows = t.to_arrow().select(self._columns(t, self._CLIP_COLUMNS)).to_pylist()
         return [self._row_to_clip(r) for r in rows]
 
     def clip_vectors(self) -> tuple[list[Clip], np.ndarray]:
@@ -261,7 +276,8 @@ class LanceStore:
         rows = t.search().where(f"media_id = {quote(media_id)}").limit(1_000_000).to_list()
         shots = [Shot(index=int(r["idx"]), start=r["start"], end=r["end"],
                       keyframe=Path(r["keyframe"]) if r["keyframe"] else None,
-                      keyframe_time=None if r["keyframe_time"] < 0 else r["keyframe_time"])
+                      keyframe_time=None if r["keyframe_time"] < 0 else r["keyframe_time"],
+                      faces=None if r.get("faces") is None else int(r["faces"]))
                  for r in rows]
         return sorted(shots, key=lambda s: s.index)
 
@@ -368,7 +384,8 @@ class LanceStore:
         if query:
             try:
                 q = t.search(query, query_type="fts", fts_columns="text") \
-                    .select([*self._CLIP_COLUMNS, "vector", "_score"]).limit(depth)
+                    .select([*self._columns(t, self._CLIP_COLUMNS), "vector", "_score"]) \
+                    .limit(depth)
                 if where:
                     q = q.where(where, prefilter=True)
                 rows = q.to_list()
@@ -392,7 +409,8 @@ class LanceStore:
         if missing:
             id_list = ", ".join(quote(c) for c in missing)
             for r in t.search().where(f"id IN ({id_list})") \
-                    .select([*self._CLIP_COLUMNS, "vector"]).limit(len(missing)).to_list():
+                    .select([*self._columns(t, self._CLIP_COLUMNS), "vector"]) \
+                    .limit(len(missing)).to_list():
                 rows_by_id[r["id"]] = r
                 if qvec is not None:
                     clip_sim[r["id"]] = float(np.dot(np.asarray(r["vector"], np.float32), qvec))
@@ -409,7 +427,9 @@ class LanceStore:
     @staticmethod
     def _vector_query(table: Any, qvec: np.ndarray, limit: int, where: str | None,
                       columns: Sequence[str] | None = None) -> list[dict[str, Any]]:
-        cols = list(columns) if columns is not None else list(LanceStore._CLIP_COLUMNS)
+        names = set(table.schema.names)
+        cols = [c for c in (columns if columns is not None else LanceStore._CLIP_COLUMNS)
+                if c in names]
         q = table.search(qvec, vector_column_name="vector").distance_type("cosine") \
             .select([*cols, "_distance"]).limit(limit)
         if where:
@@ -423,8 +443,8 @@ class LanceStore:
         cond = (f"media_id = {quote(clip.media_id)} AND kind = {quote(clip.kind.value)} "
                 f"AND seq >= {clip.seq - radius} AND seq <= {clip.seq + radius} "
                 f"AND seq != {clip.seq}")
-        rows = t.search().where(cond).select(list(self._CLIP_COLUMNS)).limit(2 * radius + 1) \
-            .to_list()
+        rows = t.search().where(cond).select(self._columns(t, self._CLIP_COLUMNS)) \
+            .limit(2 * radius + 1).to_list()
         return sorted((self._row_to_clip(r) for r in rows), key=lambda c: c.seq)
 
     # -- failures ------------------------------------------------------------------------------
@@ -446,6 +466,14 @@ class LanceStore:
             return []
         return sorted((FailureRecord(**r) for r in t.to_arrow().to_pylist()),
                       key=lambda f: f.path)
+
+
+def _box(value: Any) -> tuple[float, float, float, float] | None:
+    """A stored text box as a tuple (float32 rounded back to what was written)."""
+    if value is None or len(value) != 4:
+        return None
+    a, b, c, d = (round(float(v), 4) for v in value)
+    return (a, b, c, d)
 
 
 def _fts_query(text: str) -> str:

@@ -28,6 +28,15 @@ TEXT_TIME = pa.struct([
 ])
 
 
+# Columns added after format 2. Tables written before lack them: readers take a missing column
+# as "unknown" and the next writer adds it (all null), so old indexes keep working unrebuilt.
+# Where on-screen text is (left, top, right, bottom as fractions of the frame); null otherwise.
+BOX_FIELD = pa.field("box", pa.list_(pa.float32(), 4))
+# Faces counted on a shot's keyframe; null = not counted.
+FACES_FIELD = pa.field("faces", pa.int32())
+ADDED_FIELDS = {"clips": (BOX_FIELD,), "shots": (FACES_FIELD,)}
+
+
 def clip_schema(dim: int) -> pa.Schema:
     return pa.schema([
         pa.field("id", pa.string()),
@@ -43,6 +52,7 @@ def clip_schema(dim: int) -> pa.Schema:
         pa.field("language", pa.string()),
         pa.field("times", pa.list_(TEXT_TIME)),
         pa.field("vector", pa.list_(pa.float32(), dim)),
+        BOX_FIELD,
     ])
 
 
@@ -66,6 +76,7 @@ SHOT_SCHEMA = pa.schema([
     pa.field("end", pa.float64()),
     pa.field("keyframe", pa.string()),
     pa.field("keyframe_time", pa.float64()),
+    FACES_FIELD,
 ])
 
 FAILURE_SCHEMA = pa.schema([
