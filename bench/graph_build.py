@@ -115,9 +115,11 @@ def _synthetic_memory(edges: int) -> None:
     rss0 = _rss_mb()
     g = nx.Graph()
     g.add_nodes_from((f"entity {i}", {"label": "CONCEPT", "clips": 1}) for i in range(n_nodes))
-    while g.number_of_edges() < edges:
+    added = 0
+    while added < edges:  # counted here: Graph.number_of_edges() walks every node each call
         a, b = rng.randrange(n_nodes), rng.randrange(n_nodes)
-        if a != b:
+        if a != b and not g.has_edge(f"entity {a}", f"entity {b}"):
+            added += 1
             g.add_edge(f"entity {a}", f"entity {b}", weight=1.0, npmi=0.5,
                        clips=(f"{rng.getrandbits(80):020x}",))
     rss1 = _rss_mb()

@@ -56,14 +56,14 @@ def test_hybrid_keeps_the_ordinary_head_and_auto_follows_the_grammar(fusion_db: 
     graph = GraphIndex.open(store, base.embedder)
     question = "Which recordings mention fellow Americans?"
     naive = base.candidates(question)
-    hybrid = GraphRetriever(base, graph, "hybrid", fusion=Fusion(head=3, weight=0.5))
+    hybrid = GraphRetriever(base, graph, "hybrid", fusion=Fusion(set_head=3, weight=0.5))
     fused = hybrid.candidates(question)
     key = [h.clip.clip_id for h in naive[:3]]
     assert [h.clip.clip_id for h in fused[:3]] == key  # the graph displaces none of them
     assert any("graph" in h.sources for h in fused)
     assert len({h.clip.clip_id for h in fused}) == len(fused)
     # A head of 0 lets the graph reorder everything: the knob does what it says.
-    free = GraphRetriever(base, graph, "hybrid", fusion=Fusion(head=0, weight=1.0))
+    free = GraphRetriever(base, graph, "hybrid", fusion=Fusion(set_head=0, weight=1.0))
     assert [h.clip.clip_id for h in free.candidates(question)] != [h.clip.clip_id for h in fused]
 
     auto = GraphRetriever(base, graph, "auto")

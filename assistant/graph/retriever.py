@@ -7,7 +7,8 @@ unchanged; only :meth:`GraphRetriever.candidates` differs by mode:
 * ``local``: the clips of the entities the question links (:meth:`GraphIndex.local`); the
   ordinary candidates when it links none;
 * ``hybrid``: the ordinary ranking's first :attr:`Fusion.head` hits keep their places (the
-  graph must not displace a strong single answer), then the rest of it and the graph's clips
+  graph must not displace a strong single answer; :attr:`Fusion.set_head` when the question's
+  grammar asks for a set, :mod:`assistant.graph.intent`), then the rest of it and the graph's clips
   fused by weighted reciprocal rank fusion, so a clip both find rises and one only the graph
   knows (a theme word the clip never says) still enters; the graph's list is built only from
   links of at least :attr:`Fusion.min_link`;
@@ -42,9 +43,10 @@ GRAPH_DEPTH = 30  # graph clips considered per question
 class Fusion:
     """How ``hybrid`` mixes the two rankings (tuned on eval/sets/graph.jsonl + dev.jsonl)."""
 
-    head: int = 3  # the ordinary ranking's first hits, kept in place
-    weight: float = 0.5  # the graph list's share of reciprocal-rank fusion after them
-    min_link: float = 0.5  # links weaker than this add no graph clips
+    head: int = 5  # the ordinary ranking's first hits kept in place (Recall@5 untouched)
+    weight: float = 1.0  # the graph list's share of reciprocal-rank fusion after them
+    min_link: float = 0.6  # links weaker than this add no graph clips
+    set_head: int = 2  # the head when the question's grammar asks for a set (aggregation)
 
 
 class GraphRetriever(Retriever):
@@ -74,7 +76,8 @@ class GraphRetriever(Retriever):
         if not strong:
             return naive
         graph = self._graph_hits(query, self.graph.local(strong)[:GRAPH_DEPTH], kinds)
-        return fuse_after_head(naive, graph, self.fusion)
+        head = self.fusion.set_head if self.intent.parse(query).aggregate else self.fusion.head
+        return fuse_after_head(naive, graph, replace(self.fusion, head=head))
 
     def resolve(self, query: str) -> tuple[list[Link], str]:
         """The entities ``query`` links and the mode it is answered in (``auto`` resolved);
