@@ -6,10 +6,15 @@ unchanged; only :meth:`GraphRetriever.candidates` differs by mode:
 * ``naive``: the ordinary candidates;
 * ``local``: the clips of the entities the question links (:meth:`GraphIndex.local`); the
   ordinary candidates when it links none;
-* ``hybrid``: the two rankings fused by reciprocal rank fusion, so a clip both find rises and
-  one only the graph knows (a theme word the clip never says) still enters;
+* ``hybrid``: the ordinary ranking's first :attr:`Fusion.head` hits keep their places (the
+  graph must not displace a strong single answer; :attr:`Fusion.set_head` when the question's
+  grammar asks for a set, :mod:`assistant.graph.intent`), then the rest of it and the graph's clips
+  fused by weighted reciprocal rank fusion, so a clip both find rises and one only the graph
+  knows (a theme word the clip never says) still enters; the graph's list is built only from
+  links of at least :attr:`Fusion.min_link`;
 * ``global``: the representative clips of the communities closest to the question;
-* ``auto``: one of these per question (:func:`assistant.graph.modes.pick_mode`).
+* ``auto``: one of these per question (:func:`assistant.graph.modes.pick_mode`), from the
+  question's grammar (:mod:`assistant.graph.intent`): ``hybrid`` for a question after a set.
 
 Every hit keeps the question's cosine similarity as its score, which the refusal threshold and
 the rerank read, whatever ranking put it in the list.
@@ -18,44 +23,75 @@ the rerank read, whatever ranking put it in the list.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from assistant.graph.index import GraphIndex, RankedClip
+from assistant.graph.intent import IntentParser
 from assistant.graph.linking import Link
 from assistant.graph.modes import check_mode, pick_mode
 from assistant.retrieval import Retriever, dedupe
+from indexing.graph.types import CONCEPT
 from indexing.stores.lance import RRF_K
 from indexing.types import ClipKind, Hit
 
 GRAPH_DEPTH = 30  # graph clips considered per question
 
 
+@dataclass(frozen=True, slots=True)
+class Fusion:
+    """How ``hybrid`` mixes the two rankings (tuned on eval/sets/graph.jsonl + dev.jsonl)."""
+
+    head: int = 5  # the ordinary ranking's first hits kept in place (Recall@5 untouched)
+    weight: float = 1.0  # the graph list's share of reciprocal-rank fusion after them
+    min_link: float = 0.6  # links weaker than this add no graph clips
+    set_head: int = 2  # the head when the question's grammar asks for a set (aggregation)
+
+
 class GraphRetriever(Retriever):
     """Retrieval in one of the graph modes over the same store, embedder and reranker."""
 
-    def __init__(self, base: Retriever, graph: GraphIndex, mode: str = "auto") -> None:
+    def __init__(self, base: Retriever, graph: GraphIndex, mode: str = "auto",
+                 fusion: Fusion | None = None, intent: IntentParser | None = None) -> None:
         super().__init__(base.store, base.settings, base.embedder, base._rerank_slot,
                          base.policy)
         self.graph = graph
         self.mode = check_mode(mode)
+        self.fusion = fusion or Fusion()
+        self.intent = intent or IntentParser()
         self.last_mode = self.mode  # what the last question was answered with (auto resolved)
         self.last_links: tuple[Link, ...] = ()
 
     def candidates(self, query: str, kinds: Sequence[ClipKind] | None = None) -> list[Hit]:
-        links = self.graph.link(query) if self.mode != "naive" else []
-        mode = pick_mode(query, links) if self.mode == "auto" else self.mode
-        self.last_mode, self.last_links = mode, tuple(links)
+        links, mode = self.resolve(query)
         if mode == "global":
             return self._global(query, kinds)
         naive = super().candidates(query, kinds)
         if mode == "naive" or not links:
             return naive
-        graph = self._graph_hits(query, self.graph.local(links)[:GRAPH_DEPTH], kinds)
         if mode == "local":
-            return graph or naive
-        return fuse([naive, graph])
+            return self._graph_hits(query, self.graph.local(links)[:GRAPH_DEPTH], kinds) or naive
+        strong = [lk for lk in links if lk.score >= self.fusion.min_link]
+        if not strong:
+            return naive
+        graph = self._graph_hits(query, self.graph.local(strong)[:GRAPH_DEPTH], kinds)
+        head = self.fusion.set_head if self.intent.parse(query).aggregate else self.fusion.head
+        return fuse_after_head(naive, graph, replace(self.fusion, head=head))
+
+    def resolve(self, query: str) -> tuple[list[Link], str]:
+        """The entities ``query`` links and the mode it is answered in (``auto`` resolved);
+        both are remembered as :attr:`last_links` and :attr:`last_mode`."""
+        links = self.graph.link(query) if self.mode != "naive" and query.strip() else []
+        if self.mode == "auto":
+            named = sum(1 for lk in links if lk.by == "name" and (e := self.graph.kg.entity(
+                lk.key)) is not None and e.label != CONCEPT)
+            mode = pick_mode(query, links, self.intent.parse(query) if query.strip() else None,
+                             named)
+        else:
+            mode = self.mode
+        self.last_mode, self.last_links = mode, tuple(links)
+        return links, mode
 
     def _graph_hits(self, query: str, ranked: Sequence[RankedClip],
                     kinds: Sequence[ClipKind] | None) -> list[Hit]:
@@ -79,16 +115,36 @@ class GraphRetriever(Retriever):
         return self._graph_hits(query, unique, kinds)
 
 
-def fuse(rankings: Sequence[Sequence[Hit]]) -> list[Hit]:
-    """Reciprocal rank fusion of hit lists (by clip id); each hit keeps its similarity score
-    and gains the sources of every list that found it."""
+def fuse_after_head(naive: Sequence[Hit], graph: Sequence[Hit], fusion: Fusion) -> list[Hit]:
+    """``naive``'s first ``fusion.head`` hits in place, then the rest of ``naive`` fused with
+    ``graph`` (weighted by ``fusion.weight``); a head hit the graph also found gains its source."""
+    head = list(naive[: fusion.head])
+    keys = {_key(h) for h in head}
+    also = {_key(h): h.sources for h in graph}
+    head = [replace(h, sources=tuple(dict.fromkeys(h.sources + also.get(_key(h), ()))))
+            for h in head]
+    rest = fuse([naive[fusion.head:], [h for h in graph if _key(h) not in keys]],
+                weights=(1.0, fusion.weight))
+    return dedupe(head + rest)
+
+
+def _key(h: Hit) -> str:
+    return h.clip_id or h.clip.clip_id
+
+
+def fuse(rankings: Sequence[Sequence[Hit]], weights: Sequence[float] | None = None
+         ) -> list[Hit]:
+    """Reciprocal rank fusion of hit lists (by clip id), list ``i`` weighted by ``weights[i]``
+    (1 each by default); each hit keeps its similarity score and gains the sources of every
+    list that found it."""
     fused: dict[str, float] = {}
     first: dict[str, Hit] = {}
     sources: dict[str, list[str]] = {}
-    for ranking in rankings:
+    for i, ranking in enumerate(rankings):
+        w = 1.0 if weights is None else weights[i]
         for rank, h in enumerate(ranking):
-            key = h.clip_id or h.clip.clip_id
-            fused[key] = fused.get(key, 0.0) + 1.0 / (RRF_K + rank + 1)
+            key = _key(h)
+            fused[key] = fused.get(key, 0.0) + w / (RRF_K + rank + 1)
             first.setdefault(key, h)
             sources.setdefault(key, [])
             sources[key] += [s for s in h.sources if s not in sources[key]]

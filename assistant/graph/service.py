@@ -7,7 +7,7 @@ from collections.abc import Iterator, Sequence
 from assistant.answer import Assistant, Event
 from assistant.graph.global_answer import answer_global
 from assistant.graph.index import GraphIndex
-from assistant.graph.modes import check_mode, pick_mode
+from assistant.graph.modes import check_mode
 from assistant.graph.retriever import GraphRetriever
 from indexing.graph.settings import GraphSettings
 from indexing.graph.types import Entity
@@ -33,10 +33,8 @@ def stream(assistant: Assistant, question: str,
     answered from community reports (:func:`answer_global`)."""
     r = assistant.retriever
     if isinstance(r, GraphRetriever) and not history and r.mode in ("global", "auto"):
-        links = r.graph.link(question) if question.strip() else []
-        mode = pick_mode(question, links) if r.mode == "auto" else r.mode
+        _, mode = r.resolve(question)
         if mode == "global":
-            r.last_mode, r.last_links = mode, tuple(links)
             answer = answer_global(question, r.graph, r.embedder, assistant.llm)
             yield Event("retrieved", hits=answer.retrieved[: assistant.k])
             yield Event("answer", answer=answer)

@@ -23,6 +23,7 @@ import chainlit as cl
 from chainlit.input_widget import Slider, TextInput
 
 from assistant.web.chat_service import MAX_K, ChatService
+from assistant.web.graph_chat import community_starters, show_entities
 from assistant.web.render import (
     COLLECTION_COMMAND,
     answer_markdown,
@@ -87,7 +88,7 @@ async def starters(user: cl.User | None = None, language: str | None = None) -> 
     found.append(cl.Starter(label="What does this collection hold?",
                             message="What does this collection hold?",
                             command=COLLECTION_COMMAND))
-    return found
+    return found + await community_starters()
 
 
 @cl.on_chat_start
@@ -204,6 +205,7 @@ async def on_question(message: cl.Message) -> None:
     reply.content = answer_markdown(final)
     reply.elements = players(final.citations, service)  # type: ignore[assignment]
     await reply.send()
+    await show_entities(final)
     if step is not None:
         step.output = f"{step.output}\n\n{details(final)}"
         await step.update()
