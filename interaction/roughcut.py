@@ -5,9 +5,10 @@
 within them the sentences nearest it (the assistant's passages), each a candidate timed by its
 own words. The LLM reads the numbered candidates (short: on two cores every prompt token costs)
 and answers with numbers in playing order. Its answer is checked, not trusted: only numbers of
-listed candidates count, each once, and the cut stops before the length is exceeded. When
-nothing usable is left, the cut falls back to retrieval order, and says so. Every cut cites the
-file, seconds and words it came from.
+listed candidates count, each once, and the cut stops before the length is exceeded; a cut the
+LLM left short is filled to the length with the next best candidates after its choice, and the
+note says so. When nothing usable is left, the cut falls back to retrieval order, and says so.
+Every cut cites the file, seconds and words it came from.
 """
 
 from __future__ import annotations
@@ -124,6 +125,17 @@ def by_retrieval(offered: Sequence[Cut], seconds: float) -> list[Cut]:
     return picked
 
 
+def fill(picked: Sequence[Cut], offered: Sequence[Cut], seconds: float) -> list[Cut]:
+    """``picked`` in its order, then the best remaining candidates (rank order) that still fit:
+    a small model tends to name two or three sentences for a minute-long brief."""
+    out, total = list(picked), sum(c.duration for c in picked)
+    for cut in offered:
+        if cut not in out and total + cut.duration <= seconds + 0.5:
+            out.append(cut)
+            total += cut.duration
+    return out
+
+
 def rough_cut(brief: str, retriever: Retriever, llm: LLM | None, media: dict[str, MediaInfo],
               *, seconds: float | None = None) -> RoughCut:
     """A cut of at most the brief's length (or ``seconds``) on its topic; see the module."""
@@ -154,7 +166,12 @@ def rough_cut(brief: str, retriever: Retriever, llm: LLM | None, media: dict[str
         return RoughCut(brief, length, tuple(by_retrieval(offered, length)), "retrieval",
                         f"the LLM's answer was unusable ({why}): kept retrieval order",
                         tuple(offered), reply)
-    return RoughCut(brief, length, tuple(picked), "llm", problems, tuple(offered), reply)
+    cuts = fill(picked, offered, length)
+    if len(cuts) > len(picked):
+        filled = (f"the LLM chose {len(picked)} sentences ({sum(c.duration for c in picked):.0f}"
+                  f" s); the next best by retrieval fill the cut to {length:g} s")
+        problems = "; ".join(x for x in (problems, filled) if x)
+    return RoughCut(brief, length, tuple(cuts), "llm", problems, tuple(offered), reply)
 
 
 def _short(text: str, limit: int = 140) -> str:

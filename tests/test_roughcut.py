@@ -16,7 +16,7 @@ from indexing.stores.lance import LanceStore
 from indexing.types import ClipKind
 from interaction.collection import Collection
 from interaction.cuts import Cut, Occurrence
-from interaction.roughcut import by_retrieval, choose, parse_brief, rough_cut
+from interaction.roughcut import by_retrieval, choose, fill, parse_brief, rough_cut
 
 runner = CliRunner()
 BRIEF = "a 60-second piece about the Columbia crew"
@@ -49,6 +49,9 @@ def test_llm_choice_is_checked() -> None:
     assert "9 is not a listed clip" in note and "clip 2 would make the cut longer" in note
     assert choose("I would pick the best ones.", offered, 45) == ([], "")
     assert [c.text for c in by_retrieval(offered, 32)] == ["s0", "s1"]
+    # A short choice is kept in its order and filled with the best candidates that still fit.
+    assert [c.text for c in fill(offered[2:3], offered, 45)] == ["s2", "s0", "s3"]
+    assert fill(offered, offered, 100) == offered
 
 
 @pytest.fixture(scope="module")
@@ -80,7 +83,8 @@ def test_cut_command_with_the_default_llm(speech_index: Path, tmp_path: Path) ->
                               "--json"])
     assert res.exit_code == 0, res.output
     data = json.loads(res.stdout[res.stdout.index("{"):])
-    assert data["cuts"] and data["duration"] <= 60.5
+    # The shipped 1.5B model names about three sentences; the next best fill the minute.
+    assert data["cuts"] and 40 <= data["duration"] <= 60.5
     assert data["chosen_by"] in ("llm", "retrieval")
     if data["chosen_by"] == "retrieval":
         assert data["note"]  # a fallback always says why
