@@ -245,3 +245,39 @@ def test_montage_command_renders_and_the_app_streams_it(chat_server: ChatServer,
     assert httpx.get(chat_server.url + "/montage/anything/else").status_code == 404
     nowhere = command.run(service, "purple elephant umbrella")
     assert "said nowhere" in nowhere.text and not nowhere.players
+
+
+@pytest.mark.slow
+@pytest.mark.browser
+def test_montage_typed_in_the_chat_plays_from_the_app(chat_server: ChatServer,
+                                                      tmp_path: Path) -> None:
+    """`/montage phrase` typed into the Chainlit page: the reply lists the moments and a player
+    whose source is the app's montage route (streamed, not copied by cl.Video(path=...))."""
+    if not CHROMIUM.exists():
+        pytest.fail("Debian chromium is missing: run scripts/setup.sh")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 1200})
+            page.goto(chat_server.url, timeout=180_000)
+            page.fill("#chat-input", "/montage my fellow Americans", timeout=120_000)
+            page.click("#chat-submit:not([disabled])", timeout=120_000)
+            try:
+                player = page.wait_for_selector("audio[src*='/montage/media/']",
+                                                state="attached", timeout=240_000)
+            except Exception:
+                page.screenshot(path=str(_artefacts(tmp_path) / "montage-missing.png"),
+                                full_page=True)
+                pytest.fail(f"no montage player; the page says:\n{page.inner_text('body')}")
+            assert player is not None
+            body = page.inner_text("body")
+            assert "2 moments" in body and "gwb_columbia_address_2003.ogg" in body
+            src = player.get_attribute("src") or ""
+            got = httpx.get(chat_server.url + src, headers={"Range": "bytes=0-99"})
+            assert got.status_code == 206 and len(got.content) == 100
+            page.screenshot(path=str(_artefacts(tmp_path) / "montage-in-chat.png"),
+                            full_page=True)
+        finally:
+            browser.close()
