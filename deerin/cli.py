@@ -22,6 +22,7 @@ from rich.table import Table
 from deerin.graph_cli import app as graph_app
 from deerin.interaction_cli import chat_extensions
 from deerin.interaction_cli import register as register_interaction
+from deerin.reembed_cli import register as register_reembed
 from indexing.fmt import fmt_time
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_PARTIAL = 0, 1, 2, 3
@@ -171,38 +172,6 @@ def remove(
         raise typer.Exit(EXIT_FAILED) from exc
     if missing:
         raise typer.Exit(EXIT_PARTIAL if missing < len(paths) else EXIT_FAILED)
-
-
-@app.command()
-def reembed(
-    out: Annotated[Path, typer.Argument(help="Directory of the new index.")],
-    embed_model: Annotated[str, typer.Option(
-        "--embed-model", help="Embedder of the new index: default, minilm, e5, a "
-        "sentence-transformers name, or several joined by '+' (e.g. minilm+e5).")] = "default",
-    db: DbOption = None,
-) -> None:
-    """Copy the index with another text embedder, without transcribing again."""
-    from indexing.reembed import reembed as run
-    from indexing.stages.embed import make_embedder
-    from indexing.stores.base import StoreError
-
-    store = _open_store(db)
-    try:
-        embedder = make_embedder(embed_model)
-    except ValueError as exc:
-        _err().print(f"[red]error:[/] {exc}", highlight=False)
-        raise typer.Exit(EXIT_USAGE) from exc
-
-    def on_file(path: str, done: int, total: int) -> None:
-        _err().print(f"[{done + 1}/{total}] {path}", highlight=False)
-
-    try:
-        result = run(store, out, embedder, on_file)
-    except StoreError as exc:
-        _err().print(f"[red]error:[/] {exc}", highlight=False)
-        raise typer.Exit(EXIT_FAILED) from exc
-    _err().print(f"{result.files} files ({result.clips} clips) embedded with "
-                 f"{embedder.model_id} into {out}; {result.skipped} already there", highlight=False)
 
 
 @app.command()
@@ -509,6 +478,7 @@ def chat(
 
 
 register_interaction(app)  # map, montage, ngrams, export, cut (deerin/interaction_cli.py)
+register_reembed(app)  # reembed (deerin/reembed_cli.py)
 
 
 def main() -> None:

@@ -80,3 +80,20 @@ def test_reembed_refuses_its_own_source_and_a_foreign_index(speech_index: Path,
     other.ensure_embedder("some/other-model", 384)
     with pytest.raises(StoreError, match="some/other-model"):
         reembed(src, tmp_path / "other", E5Embedder())
+
+
+def test_reembed_command(speech_index: Path, tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from deerin.cli import app
+
+    runner = CliRunner()
+    res = runner.invoke(app, ["reembed", str(tmp_path / "new"), "--embed-model", "minilm+",
+                              "--db", str(speech_index)])
+    assert res.exit_code == 2 and "empty part" in res.output
+    res = runner.invoke(app, ["reembed", str(tmp_path / "new"), "--db", str(tmp_path / "none")])
+    assert res.exit_code == 1 and "no DEERIn index" in res.output
+    res = runner.invoke(app, ["reembed", str(tmp_path / "new"), "--embed-model", "e5",
+                              "--db", str(speech_index)])
+    assert res.exit_code == 0, res.output
+    assert LanceStore(tmp_path / "new", create=False).embedder() == (E5_MODEL_ID, 384)
