@@ -19,13 +19,22 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from deerin.common import (
+    EXIT_FAILED,
+    EXIT_OK,
+    EXIT_PARTIAL,
+    EXIT_USAGE,
+    DbOption,
+    JsonOption,
+    err,
+    open_store,
+    settings_of,
+)
 from deerin.graph_cli import app as graph_app
 from deerin.interaction_cli import chat_extensions
 from deerin.interaction_cli import register as register_interaction
 from deerin.reembed_cli import register as register_reembed
 from indexing.fmt import fmt_time
-
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_PARTIAL = 0, 1, 2, 3
 
 app = typer.Typer(
     add_completion=False, no_args_is_help=True, rich_markup_mode="rich",
@@ -33,35 +42,6 @@ app = typer.Typer(
 )
 
 app.add_typer(graph_app, name="graph")
-
-DbOption = Annotated[
-    Path | None,
-    typer.Option("--db", help="Index directory (default: $DEERIN_DB or ./deerin-index)."),
-]
-JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
-
-
-def _err() -> Console:
-    return Console(stderr=True)
-
-
-def _settings(db: Path | None, **overrides: object):
-    from indexing.settings import Settings
-
-    return Settings.from_env(db_dir=db, **overrides)
-
-
-def _open_store(db: Path | None):
-    from indexing.stores.base import StoreError
-    from indexing.stores.lance import LanceStore
-
-    settings = _settings(db)
-    try:
-        return LanceStore(settings.db_dir, create=False)
-    except StoreError as exc:
-        _err().print(f"[red]error:[/] {exc}")
-        raise typer.Exit(EXIT_FAILED) from exc
-
 
 @app.command()
 def index(
@@ -99,10 +79,10 @@ def index(
     from indexing.stores.lance import LanceStore, erase_index
     from indexing.stores.lock import WriterLock
 
-    settings = _settings(db, asr_model=asr_model, asr_language=language,
+    settings = settings_of(db, asr_model=asr_model, asr_language=language,
                          shots=False if no_shots else None, full_hash=full_hash or None,
                          ocr=False if no_ocr else None, faces=False if no_faces else None)
-    console = _err()
+    console = err()
     try:
         # Locked before the store opens, so --rebuild never erases an index being written.
         with WriterLock(settings.db_dir, wait) as lock:
@@ -152,7 +132,7 @@ def remove(
     from indexing.discover import canonical
     from indexing.stores.base import StoreError
 
-    store = _open_store(db)
+    store = open_store(db)
     missing = 0
     try:
         with store.writing(wait):
@@ -162,13 +142,13 @@ def remove(
                 key = str(canonical(p))
                 if key in known:
                     store.remove_media(key)
-                    _err().print(f"removed {key}", highlight=False)
+                    err().print(f"removed {key}", highlight=False)
                 else:
                     missing += 1
-                    _err().print(f"[yellow]not indexed:[/] {key}", highlight=False)
+                    err().print(f"[yellow]not indexed:[/] {key}", highlight=False)
             store.finalize()
     except StoreError as exc:
-        _err().print(f"[red]error:[/] {exc}", highlight=False)
+        err().print(f"[red]error:[/] {exc}", highlight=False)
         raise typer.Exit(EXIT_FAILED) from exc
     if missing:
         raise typer.Exit(EXIT_PARTIAL if missing < len(paths) else EXIT_FAILED)
@@ -190,11 +170,11 @@ def search(
     from assistant.settings import AssistantSettings
 
     if not query.strip():
-        _err().print("[red]error:[/] the search text is empty")
+        err().print("[red]error:[/] the search text is empty")
         raise typer.Exit(EXIT_USAGE)
-    store = _open_store(db)
+    store = open_store(db)
     rerank = AssistantSettings.from_env().rerank
-    retriever = Retriever(store, _settings(db), reranker=rerank)
+    retriever = Retriever(store, settings_of(db), reranker=rerank)
     if with_people:  # filtered after ranking, so rank a wider pool first
         hits = people_only(store, retriever.search(query, k=max(k, CANDIDATES)))[:k]
     else:
@@ -222,7 +202,7 @@ def search(
 @app.command()
 def status(db: DbOption = None, json_out: JsonOption = False) -> None:
     """Show what is indexed: files, durations, clips and failures."""
-    store = _open_store(db)
+    store = open_store(db)
     media = store.media()
     failures = store.failures()
     emb = store.embedder()
@@ -297,7 +277,7 @@ def demo(
     from assistant.llm import LLMUsageError, parse_llm_spec
     from deerin.demo import make_demo_collection
 
-    console = _err()
+    console = err()
     try:
         parse_llm_spec(llm)  # before minutes of making and indexing footage
     except LLMUsageError as exc:
@@ -347,14 +327,14 @@ def ask(
     from indexing.graph.store import GraphError
     from indexing.stores.base import StoreError
 
-    console = _err()
+    console = err()
     try:
         mode = check_mode(mode)
     except ValueError as exc:
         console.print(f"[red]error:[/] {exc}", highlight=False)
         raise typer.Exit(EXIT_USAGE) from exc
     try:
-        assistant = with_mode(build_assistant(_settings(db), llm, k=k), mode)
+        assistant = with_mode(build_assistant(settings_of(db), llm, k=k), mode)
         stream = graph_stream(assistant, question)
         answer = None
         with console.status("retrieving…") as spinner:
@@ -404,19 +384,19 @@ def eval_cmd(
     if modes:
         from deerin.graph_cli import eval_modes
 
-        eval_modes(qa, _settings(db), modes, json_out)
+        eval_modes(qa, settings_of(db), modes, json_out)
         return
     from assistant.llm import LLMError, LLMUsageError
     from eval.report import HEADLINE, fmt, printed_metrics, write_report
     from eval.runner import run_eval
     from indexing.stores.base import StoreError
 
-    console = _err()
+    console = err()
     try:
         with console.status("loading models…") as spinner:
             # A spinner is invisible in a log file; a long run there gets one line per question.
             say = spinner.update if console.is_terminal else console.print
-            run = run_eval(qa, _settings(db), llm, answer=not no_answer,
+            run = run_eval(qa, settings_of(db), llm, answer=not no_answer,
                            progress=lambda i, n, q: say(f"question {i}/{n}: {q.id}"))
     except (OSError, ValueError, LLMUsageError) as exc:
         console.print(f"[red]error:[/] {exc}", highlight=False, soft_wrap=True)
@@ -468,12 +448,12 @@ def chat(
     try:
         parse_llm_spec(llm)  # a typo in --llm is a usage error before the server starts
     except LLMUsageError as exc:
-        _err().print(f"[red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        err().print(f"[red]error:[/] {exc}", highlight=False, soft_wrap=True)
         raise typer.Exit(EXIT_USAGE) from exc
     try:
         run_chat(db, host=host, port=port, llm=llm, extensions=chat_extensions())
     except ValueError as exc:  # a malformed DEERIN_AUTH or Chainlit configuration
-        _err().print(f"[red]error:[/] {exc}", highlight=False)
+        err().print(f"[red]error:[/] {exc}", highlight=False)
         raise typer.Exit(EXIT_USAGE) from exc
 
 
@@ -492,5 +472,5 @@ def main() -> None:
     try:
         app()
     except KeyboardInterrupt:
-        _err().print("interrupted")
+        err().print("interrupted")
         sys.exit(130)

@@ -13,15 +13,11 @@ from typing import Annotated
 
 import typer
 
+from deerin.common import EXIT_USAGE, DbOption, err, fail, settings_of
 from deerin.interaction_cli import (
-    EXIT_USAGE,
-    DbOption,
     check_outputs,
-    err,
-    fail,
     open_collection,
     print_cuts,
-    settings_of,
     skip_missing,
     write_exports,
 )

@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from deerin.common import EXIT_USAGE, DbOption, JsonOption, err, fail, open_store
 from indexing.fmt import fmt_time
 
 if TYPE_CHECKING:
@@ -18,37 +19,8 @@ if TYPE_CHECKING:
     from indexing.graph.sync import SyncReport
     from indexing.stores.lance import LanceStore
 
-EXIT_FAILED, EXIT_USAGE = 1, 2
-
 app = typer.Typer(no_args_is_help=True, rich_markup_mode="rich",
                   help="The knowledge graph: entities, where they appear, who appears with whom.")
-
-DbOption = Annotated[
-    Path | None,
-    typer.Option("--db", help="Index directory (default: $DEERIN_DB or ./deerin-index)."),
-]
-JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
-
-
-def _err() -> Console:
-    return Console(stderr=True)
-
-
-def _fail(message: str, code: int = EXIT_FAILED) -> typer.Exit:
-    _err().print(f"[red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
-    return typer.Exit(code)
-
-
-def _store(db: Path | None) -> LanceStore:
-    from indexing.settings import Settings
-    from indexing.stores.base import StoreError
-    from indexing.stores.lance import LanceStore
-
-    try:
-        return LanceStore(Settings.from_env(db_dir=db).db_dir, create=False)
-    except StoreError as exc:
-        raise _fail(str(exc)) from exc
-
 
 def sync_graph(store: LanceStore) -> SyncReport | str | None:
     """Bring the graph of ``store`` in step with its clips (the caller holds the writer lock).
@@ -75,7 +47,7 @@ def sync_graph(store: LanceStore) -> SyncReport | str | None:
 
 def _graph(db: Path | None) -> tuple[LanceStore, KnowledgeGraph]:
     """The store and its graph (see :func:`load_current_graph`)."""
-    store = _store(db)
+    store = open_store(db)
     return store, load_current_graph(store)
 
 
@@ -91,21 +63,21 @@ def load_current_graph(store: LanceStore) -> KnowledgeGraph:
     try:
         graph = open_graph_store(store.db_dir, GraphSettings.from_env())
     except GraphError as exc:
-        raise _fail(str(exc)) from exc
+        raise fail(str(exc)) from exc
     try:
         for warning in getattr(graph, "warnings", ()):
-            _err().print(f"[yellow]warning:[/] {escape(warning)}", highlight=False)
+            err().print(f"[yellow]warning:[/] {escape(warning)}", highlight=False)
         todo, gone = behind(store, graph)
         if todo or gone:
             try:
                 with store.writing(0.0):
                     update(store, graph)
             except StoreError:
-                _err().print("[yellow]warning:[/] the graph lags the index and another writer "
+                err().print("[yellow]warning:[/] the graph lags the index and another writer "
                              "holds it; showing the graph as it is", highlight=False)
         return load_graph(graph)
     except GraphError as exc:
-        raise _fail(str(exc)) from exc
+        raise fail(str(exc)) from exc
     finally:
         graph.close()
 
@@ -119,19 +91,19 @@ def build(
     """Extract entities from every indexed clip the graph lacks; drop removed files."""
     from indexing.stores.base import StoreError
 
-    store = _store(db)
+    store = open_store(db)
     try:
         with store.writing(wait):
             result = sync_graph(store)
     except StoreError as exc:
-        raise _fail(str(exc)) from exc
+        raise fail(str(exc)) from exc
     if result is None:
-        raise _fail("the knowledge graph is off (DEERIN_GRAPH=off)")
+        raise fail("the knowledge graph is off (DEERIN_GRAPH=off)")
     if isinstance(result, str):
-        raise _fail(result)
+        raise fail(result)
     for warning in result.warnings:
-        _err().print(f"[yellow]warning:[/] {escape(warning)}", highlight=False)
-    _err().print(f"graph: {len(result.added)} file(s) extracted ({result.mentions} mentions), "
+        err().print(f"[yellow]warning:[/] {escape(warning)}", highlight=False)
+    err().print(f"graph: {len(result.added)} file(s) extracted ({result.mentions} mentions), "
                  f"{len(result.removed)} dropped, in {result.seconds:.1f} s", highlight=False)
 
 
@@ -170,7 +142,7 @@ def show(
     _, kg = _graph(db)
     entity = kg.find(name)
     if entity is None:
-        raise _fail(f"no entity named {name!r} in the graph (try `deerin graph entities`)")
+        raise fail(f"no entity named {name!r} in the graph (try `deerin graph entities`)")
     rel = kg.related(entity.key, related)
     if json_out:
         print(json.dumps({
@@ -207,7 +179,7 @@ def export(
     """Write the graph (nodes with their appearances, weighted edges) as GraphML or JSON."""
     fmt = fmt.lower()
     if fmt not in ("graphml", "json"):
-        raise _fail(f"unknown format {fmt!r}: use graphml or json", EXIT_USAGE)
+        raise fail(f"unknown format {fmt!r}: use graphml or json", EXIT_USAGE)
     _, kg = _graph(db)
     g = kg.to_networkx()
     try:
@@ -220,8 +192,8 @@ def export(
         else:
             _write_graphml(g, out)
     except OSError as exc:
-        raise _fail(f"cannot write {out}: {exc}") from exc
-    _err().print(f"{g.number_of_nodes()} entities, {g.number_of_edges()} relations → {out}",
+        raise fail(f"cannot write {out}: {exc}") from exc
+    err().print(f"{g.number_of_nodes()} entities, {g.number_of_edges()} relations → {out}",
                  highlight=False)
 
 
@@ -279,16 +251,16 @@ def eval_modes(qa: list[Path], settings: Any, modes: str, json_out: bool) -> Non
     from indexing.graph.store import GraphError
     from indexing.stores.base import StoreError
 
-    console = _err()
+    console = err()
     try:
         with console.status("loading models…") as spinner:
             say = spinner.update if console.is_terminal else (lambda _m: None)
             results = compare_modes(qa, settings, [m for m in modes.split(",") if m.strip()],
                                     progress=lambda i, n, what: say(f"{i}/{n}: {what}"))
     except (OSError, ValueError) as exc:
-        raise _fail(str(exc), EXIT_USAGE) from exc
+        raise fail(str(exc), EXIT_USAGE) from exc
     except (StoreError, GraphError) as exc:
-        raise _fail(str(exc)) from exc
+        raise fail(str(exc)) from exc
     table = summarize_modes(results)
     if json_out:
         print(json.dumps(table, indent=2))

@@ -16,18 +16,20 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from deerin.common import (
+    EXIT_USAGE,
+    DbOption,
+    err,
+    fail,
+    open_store,
+    settings_of,
+)
 from interaction.montage import AUDIO_FORMATS, VIDEO_FORMATS
 
 if TYPE_CHECKING:
     from interaction.collection import Collection
     from interaction.cuts import Cut, MediaInfo
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
-
-DbOption = Annotated[
-    Path | None,
-    typer.Option("--db", help="Index directory (default: $DEERIN_DB or ./deerin-index)."),
-]
 ExportOption = Annotated[
     list[Path] | None,
     typer.Option("--export", help="Also write the cuts here; the suffix picks the format: .edl "
@@ -35,30 +37,10 @@ ExportOption = Annotated[
                  "sequence). Repeatable.")]
 
 
-def err() -> Console:
-    return Console(stderr=True, highlight=False, soft_wrap=True)
-
-
-def fail(message: str, code: int = EXIT_FAILED) -> typer.Exit:
-    err().print(f"[red]error:[/] {message}")
-    return typer.Exit(code)
-
-
-def settings_of(db: Path | None):  # -> indexing.settings.Settings
-    from indexing.settings import Settings
-
-    return Settings.from_env(db_dir=db)
-
-
 def open_collection(db: Path | None) -> Collection:
-    from indexing.stores.base import StoreError
-    from indexing.stores.lance import LanceStore
     from interaction.collection import Collection
 
-    try:
-        return Collection.open(LanceStore(settings_of(db).db_dir, create=False))
-    except StoreError as exc:
-        raise fail(str(exc)) from exc
+    return Collection.open(open_store(db))
 
 
 def check_outputs(files: Sequence[Path], sequences: Sequence[Path] = ()) -> None:

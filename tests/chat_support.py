@@ -10,6 +10,8 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,6 +24,9 @@ DEERIN = Path(sys.executable).with_name("deerin")
 CHAT_INDEXED = ("lewin_physicsworks_lecture_audio.webm", "gwb_columbia_address_2003.ogg",
                 "his_girl_friday_1940_clip.mp4")
 _OFFLINE = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
+# Debian's chromium, driven by Playwright (`playwright install` cannot download browsers here).
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 
 
 def free_port() -> int:
@@ -95,6 +100,18 @@ class ChatServer:
             except subprocess.TimeoutExpired:
                 os.killpg(self.proc.pid, signal.SIGKILL)
                 self.proc.wait(timeout=10)
+
+
+@contextmanager
+def serving(server: ChatServer) -> Iterator[str]:
+    """Wait until ``server`` answers, yield its URL, then stop it and print its last output
+    (what a failing test needs to see)."""
+    try:
+        server.wait_ready()
+        yield server.url
+    finally:
+        server.stop()
+        print(server.output()[-3000:])
 
 
 def start_chat(db: Path, workdir: Path, *, auth: str | None = None, host: str = "127.0.0.1",

@@ -17,14 +17,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from chat_support import CHAT_INDEXED, chat_index, start_chat
+from chat_support import CHAT_INDEXED, CHROMIUM, CHROMIUM_ARGS, chat_index, serving, start_chat
 
 from indexing.stores.lance import LanceStore
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 QUESTION = "How many joules does the lecturer say are enough to kill you?"
 FOLLOW_UP = "What do they use those devices for?"
 # A player's source: DEERIn's media route for one file, then the span to play.
@@ -39,12 +37,8 @@ def index_db(tmp_path_factory: pytest.TempPathFactory, media_dir: Path) -> Path:
 @pytest.fixture(scope="module")
 def chat_url(index_db: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     server = start_chat(index_db, tmp_path_factory.mktemp("browser-chat"), keep_llm_env=True)
-    try:
-        server.wait_ready()
-        yield server.url
-    finally:
-        server.stop()
-        print(server.output()[-3000:])
+    with serving(server) as url:
+        yield url
 
 
 def test_question_about_the_lecture_plays_the_cited_clip(

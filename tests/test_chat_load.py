@@ -27,7 +27,7 @@ import pytest
 import socketio
 
 # The same session-wide index and server launcher as the browser test (tests/ is on sys.path).
-from chat_support import chat_index, connect_webapp, start_chat
+from chat_support import chat_index, connect_webapp, serving, start_chat
 
 SESSIONS = 10
 QUESTIONS = (
@@ -124,12 +124,8 @@ def percentile(values: list[float], q: float) -> float:
 def load_url(tmp_path_factory: pytest.TempPathFactory, media_dir: Path) -> Any:
     db = chat_index(tmp_path_factory.getbasetemp(), media_dir)
     server = start_chat(db, tmp_path_factory.mktemp("load-chat"), keep_llm_env=True)
-    try:
-        server.wait_ready()
-        yield server.url
-    finally:
-        server.stop()
-        print(server.output()[-3000:])
+    with serving(server) as url:
+        yield url
 
 
 # Slow: ten LLM answers queue behind one model (about two minutes on two busy cores). One chat

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from chat_support import start_chat
+from chat_support import CHROMIUM, CHROMIUM_ARGS, serving, start_chat
 from graph_support import build_store
 
 from indexing.graph.extract import EntityExtractor
@@ -25,8 +25,6 @@ from indexing.graph.sync import update
 REPO = Path(__file__).resolve().parent.parent
 COLUMBIA = "gwb_columbia_address_2003.ogg"
 NAMES = (COLUMBIA, "jfk_inaugural_1961.flac")
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 PLAYER_SRC = re.compile(r"/media/(?P<id>[0-9a-f]+)/[^#]+#t=(?P<start>[0-9.]+),(?P<end>[0-9.]+)$")
 
 
@@ -77,12 +75,8 @@ def graph_chat_url(chat_graph_db: Path, tmp_path_factory: pytest.TempPathFactory
     server = start_chat(chat_graph_db, tmp_path_factory.mktemp("graph-chat"), extra_env={
         "PYTHONPATH": str(REPO), "DEERIN_LLM": "llamacpp:/nonexistent/model.gguf",
         "DEERIN_RERANK": "off"})
-    try:
-        server.wait_ready()
-        yield server.url
-    finally:
-        server.stop()
-        print(server.output()[-3000:])
+    with serving(server) as url:
+        yield url
 
 
 @pytest.mark.browser
@@ -122,6 +116,9 @@ def test_an_answers_entity_plays_where_it_appears(graph_chat_url: str, chat_grap
             start, end = float(found["start"]), float(found["end"])
             assert any(c.start - 0.01 <= start < end <= c.end + 0.01 and "Houston" in c.text
                        for c in clips)
+            # The player may be attached before the message's text is rendered around it.
+            page.wait_for_function(
+                "() => document.body.innerText.includes('Houston appears in')", timeout=30_000)
             assert "Houston appears in" in page.inner_text("body")
             page.screenshot(path=str(tmp_path / "entity.png"), full_page=True)
         finally:

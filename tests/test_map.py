@@ -16,7 +16,7 @@ from pathlib import Path
 import httpx
 import numpy as np
 import pytest
-from chat_support import ChatServer, free_port
+from chat_support import CHROMIUM, CHROMIUM_ARGS, ChatServer, free_port
 from typer.testing import CliRunner
 
 from deerin.cli import app
@@ -26,8 +26,6 @@ from exploration.project import project
 from indexing.stores.lance import LanceStore
 
 REPO = Path(__file__).resolve().parent.parent
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 runner = CliRunner()
 
 
