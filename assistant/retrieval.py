@@ -12,6 +12,9 @@ Steps (each kept because it raised Recall@1 on the dev set; weights in
    line) collapse into the best-scoring one;
 4. second-stage rerank of the closest few by query likelihood under a small LLM
    (:mod:`assistant.rerank`; no cross-encoder ships as an offline PyPI package);
+5. picture search (when CLIP weights are configured): the shots that look like the query join
+   the first-stage list as a ``shot`` list by weighted RRF (:mod:`assistant.shots`); the
+   rerank reads text only, so shot hits keep their fused places.
 """
 
 from __future__ import annotations
@@ -50,6 +53,9 @@ class Retriever:
         elif not isinstance(reranker, RerankerSlot):
             reranker = RerankerSlot(RERANK_DEFAULT, threads=settings.threads, reranker=reranker)
         self._rerank_slot = reranker
+        from assistant.shots import ShotSearch
+
+        self.shots = ShotSearch(store.db_dir, settings)
 
     @property
     def embedder(self) -> Embedder:
@@ -91,14 +97,23 @@ class Retriever:
         """First stage: fused, de-duplicated candidates by similarity, scores in [0, 1]."""
         vector = self.embed_query(query)
         found = self.store.search(query, vector, k=CANDIDATES, kinds=kinds, depth=CANDIDATES)
-        return dedupe(by_similarity(found))
+        text = dedupe(by_similarity(found))
+        if kinds is not None and ClipKind.SHOT not in kinds:
+            return text
+        from assistant.shots import fuse_shots
+
+        return fuse_shots(text, self.shots.search(query))
 
     def rerank(self, query: str, hits: Sequence[Hit]) -> list[Hit]:
         """Second stage: reorder the closest candidates by query likelihood (if available)."""
         reranker = self.reranker
         if reranker is None:
             return list(hits)
-        return rerank_by_likelihood(query, hits, reranker, self.policy)
+        # Shot hits have no words for the reranker to read: they keep their fused places.
+        placed = {i: h for i, h in enumerate(hits) if h.clip.kind is ClipKind.SHOT}
+        text = [h for h in hits if h.clip.kind is not ClipKind.SHOT]
+        ranked = iter(rerank_by_likelihood(query, text, reranker, self.policy))
+        return [placed[i] if i in placed else next(ranked) for i in range(len(hits))]
 
 
 def by_similarity(hits: Sequence[Hit]) -> list[Hit]:

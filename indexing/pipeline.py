@@ -80,6 +80,7 @@ class Backends:
     _shots: ShotDetector | None = field(default=None, repr=False)
     _text_reader: TextReader | None = field(default=None, repr=False)
     _faces: FaceCounter | None = field(default=None, repr=False)
+    _clip: Any = field(default=None, repr=False)  # OpenClipEmbedder (torch stays unimported)
 
     @property
     def transcriber(self) -> Transcriber:
@@ -120,6 +121,16 @@ class Backends:
 
             self._faces = MtcnnFaces()
         return self._faces
+
+
+    @property
+    def clip(self) -> Any:
+        """The CLIP embedder of picture search, or None when ``clip_model`` is unset."""
+        if self._clip is None and self.settings.clip_model:
+            from indexing.stages.clip import clip_from_settings
+
+            self._clip = clip_from_settings(self.settings)
+        return self._clip
 
 
 class _FileError(Exception):
@@ -202,8 +213,10 @@ class Indexer:
             return Failure(path, f"cannot read: {exc.strerror}", "stat")
         known = self.store.media_by_path(key)
         if known and known.size == st.st_size and known.mtime_ns == st.st_mtime_ns:
+            # Picture search switched on after the file was indexed: embed its stored shots.
+            warnings = tuple(self._backfill_shot_vectors(known.media_id, path))
             return FileResult(path, known.media_id, "unchanged", known.clips, known.shots,
-                              known.duration)
+                              known.duration, warnings=warnings)
         try:
             self.progress.stage("hash")
             media_id = file_hash(path, full=self.settings.full_hash)
@@ -268,6 +281,7 @@ class Indexer:
                 warnings.append(f"picture not decodable, shots skipped: {exc}")
         if shots and s.faces:
             shots = self._count_faces(shots, warnings)
+        shot_vectors = self._embed_shots(media.media_id, media.path, shots, warnings)
         if not segments and not tracks and not shots:
             what = "no speech detected" if media.has_audio else "no audio stream"
             raise _FileError("content", f"nothing to index: {what}, no subtitles and no picture")
@@ -295,6 +309,10 @@ class Indexer:
         self.store.remove_media(str(media.path))
         self.store.add_clips(clips, vectors, windows)
         self.store.add_shots(media.media_id, str(media.path), shots)
+        if shot_vectors:
+            from indexing.stores.shot_vectors import ShotVectors
+
+            ShotVectors(self.store.db_dir).add(self.backends.clip.model_id, shot_vectors)
         if not clips:
             warnings.append("no speech or subtitles: only shots are indexed")
         record = MediaRecord(
@@ -318,6 +336,46 @@ class Indexer:
         except ImportError as exc:  # the detector's package is missing: index without counts
             warnings.append(f"faces not counted: {exc}")
             return shots
+
+    def _embed_shots(self, media_id: str, path: Path, shots: list[Shot],
+                     warnings: list[str]) -> list[Any]:
+        """CLIP vectors of the shots' frames (picture search); none when it is off. A missing
+        or broken model only warns: speech, text and shots are indexed all the same."""
+        if not shots or not self.settings.clip_model:
+            return []
+        from indexing.stages.clip import embed_shots
+
+        self.progress.stage("clip")
+        try:
+            clip = self.backends.clip
+            rows, more = embed_shots(media_id, path, shots, clip, self.keyframe_dir,
+                                     per_long_shot=self.settings.clip_frames,
+                                     long_shot=self.settings.clip_long_shot)
+        except Exception as exc:  # no torch/open_clip, bad weights, a crash on a frame
+            warnings.append(f"shot embeddings skipped: {type(exc).__name__}: {exc}"
+                            .splitlines()[0])
+            return []
+        warnings.extend(more)
+        return rows
+
+    def _backfill_shot_vectors(self, media_id: str, path: Path) -> list[str]:
+        """Embed the stored shots of an unchanged file that has no vectors of the current
+        CLIP model (picture search was switched on, or its model changed, after indexing)."""
+        if not self.settings.clip_model or not self.settings.shots:
+            return []
+        from indexing.stores.shot_vectors import ShotVectors
+
+        table = ShotVectors(self.store.db_dir)
+        warnings: list[str] = []
+        try:
+            model_id = self.backends.clip.model_id
+        except Exception as exc:
+            return [f"shot embeddings skipped: {exc}"]
+        if table.has(model_id, media_id):
+            return []
+        rows = self._embed_shots(media_id, path, self.store.shots_of(media_id), warnings)
+        table.add(model_id, rows)
+        return warnings
 
     def _read_text(self, media: Media, shots: list[Shot], warnings: list[str]) -> list[Clip]:
         """On-screen text as ``ocr`` clips; a reader that is missing or fails only warns."""

@@ -44,6 +44,15 @@ class Settings:
     ocr_per_minute: float = 20.0
     ocr_side: int = 640
     faces: bool = True  # count faces on shot keyframes (MTCNN)
+    # Picture search (open_clip): "" = off; a model folder, "NAME@TAG" or "NAME@CHECKPOINT"
+    # (see indexing.stages.clip.parse_clip_spec). Shots longer than `clip_long_shot` seconds
+    # get up to `clip_frames` frames embedded instead of their keyframe alone.
+    clip_model: str = ""
+    clip_frames: int = 3
+    clip_long_shot: float = 8.0
+    # Keyframe captions (`deerin enrich --captions`): a transformers image-to-text model by
+    # Hugging Face name or local folder; "" = none.
+    caption_model: str = ""
     clip_target: float = 12.0  # preferred clip length in seconds
     clip_max: float = 30.0
     clip_min: float = 3.0
@@ -61,6 +70,10 @@ class Settings:
             values["asr_model"] = env["DEERIN_ASR_MODEL"]
         if env.get("DEERIN_EMBED_MODEL"):
             values["embed_model"] = env["DEERIN_EMBED_MODEL"]
+        if env.get("DEERIN_CLIP_MODEL"):
+            values["clip_model"] = env["DEERIN_CLIP_MODEL"]
+        if env.get("DEERIN_CAPTION_MODEL"):
+            values["caption_model"] = env["DEERIN_CAPTION_MODEL"]
         values.update({k: v for k, v in overrides.items() if v is not None})
         if "db_dir" in values:
             values["db_dir"] = Path(str(values["db_dir"])).expanduser()

@@ -159,7 +159,8 @@ class LanceStore:
     def remove_media(self, path: str) -> None:
         with self._lock:
             for name, column in (("clips", "media_path"), ("windows", "media_path"),
-                                 ("shots", "media_path"), ("media", "path")):
+                                 ("shots", "media_path"), ("shot_vectors", "media_path"),
+                                 ("media", "path")):
                 t = self._table(name)
                 if t is not None and t.count_rows(f"{column} = {quote(path)}"):
                     # Deleting nothing would still write a table version.
@@ -295,7 +296,9 @@ class LanceStore:
         """
         done = {m.path: m.media_id for m in self.media()}
         stale: dict[str, str | None] = {}
-        for name in ("clips", "windows", "shots"):
+        # shot_vectors: picture-search frames (indexing.stores.shot_vectors)
+        derived = ("clips", "windows", "shots", "shot_vectors")
+        for name in derived:
             table = self._table(name)
             if table is None:
                 continue
@@ -307,7 +310,7 @@ class LanceStore:
                 cond = f"media_path = {quote(path)}"
                 if keep is not None:
                     cond += f" AND media_id != {quote(keep)}"
-                for name in ("clips", "windows", "shots"):
+                for name in derived:
                     table = self._table(name)
                     if table is not None and table.count_rows(cond):
                         table.delete(cond)

@@ -1,0 +1,147 @@
+"""The picture-search table of an index: one CLIP vector per embedded shot frame.
+
+CLIP vectors live in their own LanceDB table (``shot_vectors``), apart from the clips' text
+vectors: they are another model's space and usually another width. Every row names the model
+that made it, and a search reads only the rows of the model it queries with, so switching
+``DEERIN_CLIP_MODEL`` never mixes spaces (a model of another width replaces the table).
+Rows are keyed by media id, shot and frame: re-adding a shot is a no-op. The index's own
+``remove_media``/``prune_orphans`` clear this table with the clips (see ``LanceStore``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from indexing.stores.lance_schema import quote
+
+TABLE = "shot_vectors"
+
+
+def shot_vector_schema(dim: int) -> pa.Schema:
+    return pa.schema([
+        pa.field("id", pa.string()),
+        pa.field("media_id", pa.string()),
+        pa.field("media_path", pa.string()),
+        pa.field("shot_index", pa.int32()),
+        pa.field("start", pa.float64()),
+        pa.field("end", pa.float64()),
+        pa.field("time", pa.float64()),
+        pa.field("frame", pa.string()),
+        pa.field("model", pa.string()),
+        pa.field("vector", pa.list_(pa.float32(), dim)),
+    ])
+
+
+@dataclass(frozen=True, slots=True)
+class ShotVector:
+    """One embedded frame of a shot, ready to store."""
+
+    media_id: str
+    media_path: str
+    shot_index: int
+    start: float
+    end: float
+    time: float
+    frame: str
+    vector: np.ndarray
+
+
+@dataclass(frozen=True, slots=True)
+class ShotMatch:
+    """A shot found by picture search: its best frame and that frame's cosine similarity."""
+
+    media_id: str
+    media_path: str
+    shot_index: int
+    start: float
+    end: float
+    time: float
+    frame: str
+    similarity: float
+
+
+class ShotVectors:
+    """The ``shot_vectors`` table of the index in ``db_dir``.
+
+    Opens its own LanceDB connection, so it can sit beside a ``LanceStore`` without reaching
+    into it; writers call it while holding the store's writer lock.
+    """
+
+    def __init__(self, db_dir: Path) -> None:
+        import lancedb  # lazy, as in LanceStore
+
+        self.db_dir = Path(db_dir)
+        self._db = lancedb.connect(str(self.db_dir))
+
+    def _table(self) -> Any | None:
+        try:
+            return self._db.open_table(TABLE)
+        except (FileNotFoundError, ValueError):
+            return None
+
+    def add(self, model: str, rows: Sequence[ShotVector]) -> int:
+        """Upsert ``rows`` made by ``model``; return how many were new."""
+        if not rows:
+            return 0
+        dim = int(np.asarray(rows[0].vector).shape[-1])
+        t = self._table()
+        if t is not None and t.schema.field("vector").type.list_size != dim:
+            # Another model's width: its rows could never be searched with this model.
+            self._db.drop_table(TABLE)
+            t = None
+        if t is None:
+            t = self._db.create_table(TABLE, schema=shot_vector_schema(dim), exist_ok=True)
+        data = [{"id": f"{r.media_id}:{r.shot_index}:{r.time:.3f}:{model}",
+                 "media_id": r.media_id, "media_path": r.media_path,
+                 "shot_index": r.shot_index, "start": r.start, "end": r.end, "time": r.time,
+                 "frame": r.frame, "model": model,
+                 "vector": np.asarray(r.vector, dtype=np.float32).tolist()} for r in rows]
+        res = t.merge_insert("id").when_not_matched_insert_all().execute(data)
+        inserted = getattr(res, "num_inserted_rows", None)
+        return int(inserted) if inserted is not None else len(data)
+
+    def count(self, model: str | None = None) -> int:
+        """Stored frames (of ``model`` only, when given)."""
+        t = self._table()
+        if t is None:
+            return 0
+        return int(t.count_rows(f"model = {quote(model)}" if model else None))
+
+    def models(self) -> list[str]:
+        """The models whose vectors the table holds."""
+        t = self._table()
+        if t is None:
+            return []
+        return sorted(set(t.to_arrow().column("model").to_pylist()))
+
+    def has(self, model: str, media_id: str) -> bool:
+        """Whether ``media_id`` already has frames of ``model``."""
+        t = self._table()
+        return t is not None and bool(
+            t.count_rows(f"model = {quote(model)} AND media_id = {quote(media_id)}"))
+
+    def search(self, model: str, vector: np.ndarray, k: int = 10) -> list[ShotMatch]:
+        """The ``k`` shots whose best frame is closest to ``vector``, best first."""
+        t = self._table()
+        if t is None or t.schema.field("vector").type.list_size != len(vector):
+            return []
+        rows = (t.search(np.asarray(vector, dtype=np.float32), vector_column_name="vector")
+                .distance_type("cosine").where(f"model = {quote(model)}", prefilter=True)
+                .select(["media_id", "media_path", "shot_index", "start", "end", "time",
+                         "frame", "_distance"])
+                .limit(max(4 * k, k + 8)).to_list())  # a shot may have several frames
+        best: dict[tuple[str, int], ShotMatch] = {}
+        for r in rows:
+            key = (r["media_id"], int(r["shot_index"]))
+            sim = 1.0 - float(r["_distance"])
+            if key not in best or sim > best[key].similarity:
+                best[key] = ShotMatch(r["media_id"], r["media_path"], int(r["shot_index"]),
+                                      float(r["start"]), float(r["end"]), float(r["time"]),
+                                      r["frame"], sim)
+        return sorted(best.values(), key=lambda m: -m.similarity)[:k]
