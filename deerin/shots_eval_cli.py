@@ -30,13 +30,17 @@ def shot_eval(path: Path, db: Path | None, json_out: bool) -> None:
         return
     if json_out:
         return
-    table = Table(title=f"DEERIn shot search: {len(queries)} queries over {result.shots} shots")
+    table = Table(title=f"DEERIn shot search: {len(result.ranks)} queries over {result.shots} "
+                  "shots")
     for col in ("metric", "value"):
         table.add_column(col)
     table.add_row("model", str(result.model))
     table.add_row(f"Recall@{result.k}", f"{result.recall:.3f}")
     table.add_row(f"chance Recall@{result.k}", f"{result.chance_recall:.3f}")
     Console().print(table)
+    if result.skipped:
+        err().print(f"{len(result.skipped)} queries not scored (their files are not in this "
+                    f"index): {', '.join(result.skipped)}", highlight=False)
     missed = [q for q, r in result.ranks.items() if r is None]
     if missed:
         err().print(f"missed: {', '.join(missed)}", highlight=False)

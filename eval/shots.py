@@ -95,6 +95,7 @@ class ShotEval:
     ranks: dict[str, int | None] = field(default_factory=dict)
     chance: dict[str, float] = field(default_factory=dict)  # random order's recall per query
     shots: int = 0  # shots searchable with the model
+    skipped: list[str] = field(default_factory=list)  # queries whose files are not indexed
 
     @property
     def recall(self) -> float | None:
@@ -108,7 +109,7 @@ class ShotEval:
 
     def to_json(self) -> dict[str, Any]:
         return {"model": self.model, "problem": self.problem, "k": self.k,
-                "queries": len(self.ranks), "shots": self.shots,
+                "queries": len(self.ranks), "shots": self.shots, "skipped": self.skipped,
                 f"recall@{self.k}": self.recall, f"chance_recall@{self.k}": self.chance_recall,
                 "ranks": self.ranks}
 
@@ -140,6 +141,9 @@ def run_shot_eval(store: Any, settings: Any, queries: list[ShotQuery], k: int = 
     searchable = sum(len(s) for _, s in shots.values())
     result = ShotEval(clip.model_id, None, k, shots=searchable)
     for q in queries:
+        if not any(media in shots for media, _, _ in q.spans):
+            result.skipped.append(q.id)  # its footage is not in this index: not scored
+            continue
         hits = search.search(q.query, k)
         result.ranks[q.id] = next((i + 1 for i, h in enumerate(hits)
                                    if matches(h.clip.media_path, h.clip.start, h.clip.end,
