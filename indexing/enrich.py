@@ -105,8 +105,9 @@ def enrich_captions(store: ClipStore, captioner: Captioner, embedder: Embedder,
     """Caption ``targets`` in batches and store each batch as ``caption`` clips at once.
 
     With ``budget_seconds`` the pass starts no new model batch once that many seconds have
-    passed (the batch running then finishes, so it can overrun by one batch); cached captions
-    are always used. The caller holds the store's writer lock.
+    passed (the batch running then finishes, so it can overrun by one batch; a positive budget
+    always allows one batch, so every run makes progress); cached captions are always used.
+    The caller holds the store's writer lock.
     """
     from indexing.stages.embed import clip_vectors
     from indexing.stores.caption_cache import CaptionCache, image_hash
@@ -128,7 +129,7 @@ def enrich_captions(store: ClipStore, captioner: Captioner, embedder: Embedder,
                 warnings.append(f"{t.keyframe}: {exc.strerror or exc}")
         known = cache.get(captioner.model_id, hashes.values())
         need = [t for t in hashes if hashes[t] not in known]
-        if need and budget_seconds is not None and time.monotonic() - t0 >= budget_seconds:
+        if need and _over(budget_seconds, time.monotonic() - t0, captioned):
             stopped = True
             need = []
         if need:
@@ -162,3 +163,10 @@ def enrich_captions(store: ClipStore, captioner: Captioner, embedder: Embedder,
                          already=already, no_keyframe=no_keyframe, budget_stopped=stopped,
                          seconds=time.monotonic() - t0, files=tuple(sorted(files.items())),
                          warnings=tuple(warnings))
+
+
+def _over(budget: float | None, elapsed: float, captioned: int) -> bool:
+    """Whether the budget forbids starting another model batch."""
+    if budget is None:
+        return False
+    return budget <= 0 or (captioned > 0 and elapsed >= budget)
