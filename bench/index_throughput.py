@@ -17,6 +17,12 @@ model closes the output. ``--no-recheck`` turns the language re-check off (tiny.
 ``--visual`` also indexes the video files, once with on-screen text (OCR) and faces off, once
 with faces only and once with both (the default), and prints each run's real-time factor, the
 seconds each stage adds per minute of video, and the OCR share of indexing time.
+
+``--clip`` indexes the video files (OCR and faces off) with picture search off and on, and
+prints the seconds the CLIP stage adds per minute of video, split into frame extraction (the
+extra frames of long shots, model-independent) and embedding. No CLIP weights can be fetched
+here, so the model is a TINY RANDOMLY INITIALISED open_clip model (tests/visual_models.py): its
+embedding cost is far below a real ViT-B-32's, and the output says so.
 """
 
 from __future__ import annotations
@@ -55,11 +61,18 @@ def main() -> None:
                     help="do not re-check uncertain windows for another language")
     ap.add_argument("--visual", action="store_true",
                     help="also measure OCR and faces on the video files (on and off)")
+    ap.add_argument("--clip", action="store_true",
+                    help="also measure the CLIP shot-embedding stage (tiny random model)")
+    ap.add_argument("--only", action="store_true",
+                    help="skip the speech benchmark (with --visual/--clip)")
     args = ap.parse_args()
-    summary = [measure(args.media, model, args.repeat, recheck=not args.no_recheck)
-               for model in args.asr_model]
+    summary = [] if args.only else [
+        measure(args.media, model, args.repeat, recheck=not args.no_recheck)
+        for model in args.asr_model]
     if args.visual:
         summary.append(measure_visual(args.media))
+    if args.clip:
+        summary.append(measure_clip(args.media))
     print("\nsummary (best runs):")
     for line in summary:
         print("  " + line)
@@ -174,6 +187,64 @@ def measure_visual(media: Path) -> str:
           f"{100 * (on - fac) / on:.0f} %")
     return (f"video      off {total / off:5.1f}x, faces {total / fac:5.1f}x, OCR+faces "
             f"{total / on:5.1f}x real time; OCR {100 * (on - fac) / on:.0f} % of indexing time")
+
+
+def measure_clip(media: Path) -> str:
+    """Index the video files with picture search off and on (tiny random CLIP model); return a
+    summary."""
+    from dataclasses import replace
+
+    sys.path.insert(0, str(REPO / "tests"))
+    from visual_models import tiny_random_clip
+
+    from indexing.media import probe
+    from indexing.pipeline import Backends, Indexer
+    from indexing.settings import Settings
+    from indexing.stages.clip import clip_from_settings, shot_frames
+    from indexing.stores.lance import LanceStore
+    from indexing.stores.shot_vectors import ShotVectors
+
+    files = [media / n for n in VIDEO if (media / n).exists()]
+    total = sum(probe(f).duration for f in files)
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = tiny_random_clip(Path(tmp) / "tiny-random-clip")
+        base = replace(Settings.from_env({}), ocr=False, faces=False)
+        backends = Backends(replace(base, clip_model=str(folder)))
+        backends.transcriber.load()  # type: ignore[attr-defined]
+        backends.embedder.embed_texts(["warm-up"])
+        clip = clip_from_settings(backends.settings)
+        assert clip is not None
+        clip.embed_texts(["warm-up"])
+        backends._clip = clip
+        print(f"\n== CLIP stage: {len(files)} video files, {total:.1f} s; model: TINY RANDOM "
+              "open_clip (no real weights here: embedding cost is a lower bound) ==")
+        times, frames = {}, 0
+        for label, model in (("CLIP off", ""), ("CLIP on", str(folder))):
+            settings = replace(base, clip_model=model)
+            backends.settings = settings
+            db = Path(tmp) / label.replace(" ", "-")
+            store = LanceStore(db)
+            t = time.perf_counter()
+            report = Indexer(store, settings, backends=backends).index(files)
+            times[label] = time.perf_counter() - t
+            assert not report.failures, report.failures
+            if model:
+                frames = ShotVectors(db).count()
+                # The frame extraction alone, on the same shots, into a fresh folder.
+                t = time.perf_counter()
+                for m in store.media():
+                    shot_frames(m.media_id, Path(m.path), store.shots_of(m.media_id),
+                                Path(tmp) / "frames", per_long_shot=settings.clip_frames,
+                                long_shot=settings.clip_long_shot)
+                extract = time.perf_counter() - t
+            print(f"{label:9s}: {times[label]:6.2f} s -> {total / times[label]:5.1f}x real time")
+    off, on = times["CLIP off"], times["CLIP on"]
+    per_min = 60.0 / total
+    print(f"CLIP stage: +{(on - off) * per_min:.1f} s per minute of video ({frames} frames "
+          f"embedded, {frames * 60 / total:.0f} per minute); of which extracting the extra "
+          f"frames of long shots {extract * per_min:.1f} s per minute")
+    return (f"clip       off {total / off:5.1f}x, on {total / on:5.1f}x real time (tiny random "
+            f"model); +{(on - off) * per_min:.1f} s per minute of video")
 
 
 if __name__ == "__main__":

