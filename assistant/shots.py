@@ -41,6 +41,7 @@ class ShotSearch:
         self.settings = settings
         self._embedder = embedder
         self._problem: str | None = None
+        self._vectors: Any = None  # the ShotVectors table, connected on first search
 
     @property
     def problem(self) -> str | None:
@@ -73,7 +74,9 @@ class ShotSearch:
         clip = self.embedder()
         if clip is None:
             return []
-        table = ShotVectors(self.db_dir)
+        if self._vectors is None:
+            self._vectors = ShotVectors(self.db_dir)
+        table = self._vectors
         if not table.count(clip.model_id):
             return []
         try:

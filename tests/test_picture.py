@@ -314,3 +314,22 @@ def test_enrich_cli_only_retrieved_and_graph(clip_index: Path, models: tuple[Pat
     off = runner.invoke(app, ["enrich", "--captions", "--db", str(db)],
                         env={"DEERIN_CAPTION_MODEL": ""})
     assert off.exit_code == 1 and "DEERIN_CAPTION_MODEL" in off.output
+
+
+def test_shot_set_is_well_formed(media_dir: Path, tmp_path: Path) -> None:
+    from eval.shots import load_shot_set
+    from indexing.media import probe
+
+    queries = load_shot_set(Path(__file__).parent.parent / "eval" / "sets" / "shots.jsonl")
+    assert len(queries) >= 30
+    durations: dict[str, float] = {}
+    for q in queries:
+        for media, _start, end in q.spans:
+            if media not in durations:
+                durations[media] = probe(media_dir / media).duration
+            assert end <= durations[media] + 0.05, (q.id, media, end)
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"id": "x", "query": "q", "spans": [{"media": "/a/b.mp4", "start": 0, '
+                   '"end": 1}]}\n')
+    with pytest.raises(ValueError, match=r"bad.jsonl:1 \(id 'x'\): media must be a file name"):
+        load_shot_set(bad)

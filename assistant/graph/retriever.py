@@ -56,6 +56,7 @@ class GraphRetriever(Retriever):
                  fusion: Fusion | None = None, intent: IntentParser | None = None) -> None:
         super().__init__(base.store, base.settings, base.embedder, base._rerank_slot,
                          base.policy)
+        self.shots = base.shots  # one CLIP model for both (assistant.shots)
         self.graph = graph
         self.mode = check_mode(mode)
         self.fusion = fusion or Fusion()
