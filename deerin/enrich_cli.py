@@ -110,7 +110,7 @@ def enrich(
                    "shots to caption)", EXIT_USAGE)
     settings = settings_of(db)
     try:
-        captioner = HFCaptioner(settings.caption_model, threads=settings.threads)
+        captioner = HFCaptioner(settings.caption_model)
         asked = read_questions(questions) if only_retrieved and questions else None
     except (CaptionerError, ValueError, OSError) as exc:
         raise fail(str(exc), EXIT_FAILED if isinstance(exc, CaptionerError) else EXIT_USAGE) \

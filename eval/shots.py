@@ -99,15 +99,18 @@ class ShotEval:
 
     @property
     def recall(self) -> float | None:
+        """Share of scored queries with a gold shot in the top ``k`` (None: none scored)."""
         if not self.ranks:
             return None
         return sum(1 for r in self.ranks.values() if r is not None) / len(self.ranks)
 
     @property
     def chance_recall(self) -> float | None:
+        """What a random order of the searchable shots would score, on average."""
         return sum(self.chance.values()) / len(self.chance) if self.chance else None
 
     def to_json(self) -> dict[str, Any]:
+        """The figures as ``deerin eval --shots --json`` prints them."""
         return {"model": self.model, "problem": self.problem, "k": self.k,
                 "queries": len(self.ranks), "shots": self.shots, "skipped": self.skipped,
                 f"recall@{self.k}": self.recall, f"chance_recall@{self.k}": self.chance_recall,

@@ -49,6 +49,7 @@ class CaptionReport:
 
     @property
     def remaining(self) -> int:
+        """Shots still without a caption (budget reached or interrupted)."""
         return self.total - self.captioned - self.cached
 
 

@@ -119,6 +119,21 @@ def test_unchanged_file_gets_vectors_when_clip_is_switched_on(
     assert again.unchanged == 1 and ShotVectors(db).count() == 6  # re-adding is a no-op
 
 
+def test_broken_clip_weights_only_warn(clip_index: Path, models: tuple[Path, Path],
+                                      bikes: Path, tmp_path: Path) -> None:
+    db = _copy(clip_index, tmp_path)
+    ShotVectors(db)._db.drop_table("shot_vectors")
+    broken = tmp_path / "broken-clip"
+    shutil.copytree(models[0], broken)
+    (broken / "open_clip_model.safetensors").write_bytes(b"not a safetensors file")
+    settings = replace(_settings(db, models), clip_model=str(broken))
+    report = Indexer(LanceStore(db), settings).index([bikes])
+    assert not report.failures and report.unchanged == 1
+    (result,) = report.results
+    assert any(w.startswith("shot embeddings skipped:") for w in result.warnings)
+    assert ShotVectors(db).count() == 0
+
+
 def test_long_shot_gets_frames_spread_over_it(bikes: Path, clip_index: Path,
                                               tmp_path: Path) -> None:
     store = LanceStore(clip_index, create=False)

@@ -27,8 +27,7 @@ class CaptionerError(ValueError):
 class HFCaptioner:
     """A :class:`~indexing.protocols.Captioner` on a transformers image-to-text model."""
 
-    def __init__(self, spec: str, threads: int | None = None, max_tokens: int = _MAX_TOKENS,
-                 min_tokens: int = 2) -> None:
+    def __init__(self, spec: str, max_tokens: int = _MAX_TOKENS, min_tokens: int = 2) -> None:
         self.spec = spec.strip()
         if not self.spec:
             raise CaptionerError(DISABLED_MESSAGE)
@@ -36,7 +35,6 @@ class HFCaptioner:
         if ("/" in self.spec or self.spec.startswith((".", "~"))) and not self.folder.is_dir() \
                 and self.spec.count("/") != 1:
             raise CaptionerError(f"{self.spec}: no such model folder")
-        self.threads = threads
         self.max_tokens = max_tokens
         self.min_tokens = min_tokens
         self.model_id = _model_id(self.spec, self.folder)
@@ -46,16 +44,14 @@ class HFCaptioner:
 
     @property
     def local(self) -> bool:
+        """Whether the model is a folder on disk (else a Hugging Face name)."""
         return self.folder.is_dir()
 
     def _load(self) -> None:
         if self._model is not None:
             return
-        import torch
         import transformers as tf
 
-        if self.threads:
-            torch.set_num_threads(self.threads)
         where = str(self.folder) if self.local else self.spec
         opts: dict[str, Any] = {"local_files_only": self.local}
         config = tf.AutoConfig.from_pretrained(where, **opts)

@@ -83,9 +83,8 @@ def parse_clip_spec(spec: str | None) -> ClipSpec | None:
 class OpenClipEmbedder:
     """An :class:`~indexing.protocols.ImageEmbedder` on open_clip, built on first use."""
 
-    def __init__(self, spec: ClipSpec, threads: int | None = None) -> None:
+    def __init__(self, spec: ClipSpec) -> None:
         self.spec = spec
-        self.threads = threads
         self.model_id = _model_id(spec)
         self._model: Any = None
         self._preprocess: Any = None
@@ -98,8 +97,6 @@ class OpenClipEmbedder:
         import open_clip
         import torch
 
-        if self.threads:
-            torch.set_num_threads(self.threads)
         model, _, preprocess = open_clip.create_model_and_transforms(
             self.spec.name, pretrained=self.spec.pretrained, device="cpu")
         model.eval()
@@ -164,7 +161,7 @@ def clip_from_settings(settings: Any) -> OpenClipEmbedder | None:
     """The configured CLIP embedder, or ``None`` when picture search is off; raises
     :class:`ClipSpecError` for a setting that names no model."""
     spec = parse_clip_spec(getattr(settings, "clip_model", ""))
-    return None if spec is None else OpenClipEmbedder(spec, threads=settings.threads)
+    return None if spec is None else OpenClipEmbedder(spec)
 
 
 def clip_status(spec_value: str | None) -> tuple[bool, str]:

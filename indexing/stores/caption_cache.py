@@ -72,6 +72,7 @@ class CaptionCache:
         t.merge_insert("id").when_not_matched_insert_all().execute(rows)
 
     def count(self, model: str | None = None) -> int:
+        """Cached captions (of ``model`` only, when given)."""
         t = self._table()
         if t is None:
             return 0

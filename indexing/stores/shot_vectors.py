@@ -24,6 +24,7 @@ TABLE = "shot_vectors"
 
 
 def shot_vector_schema(dim: int) -> pa.Schema:
+    """The table's columns for vectors of width ``dim``."""
     return pa.schema([
         pa.field("id", pa.string()),
         pa.field("media_id", pa.string()),
