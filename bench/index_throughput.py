@@ -22,7 +22,9 @@ seconds each stage adds per minute of video, and the OCR share of indexing time.
 prints the seconds the CLIP stage adds per minute of video, split into frame extraction (the
 extra frames of long shots, model-independent) and embedding. No CLIP weights can be fetched
 here, so the model is a TINY RANDOMLY INITIALISED open_clip model (tests/visual_models.py): its
-embedding cost is far below a real ViT-B-32's, and the output says so.
+embedding cost is far below a real ViT-B-32's, and the output says so. It then captions every
+keyframe of that index (``deerin enrich --captions``'s pass) with a TINY RANDOM
+VisionEncoderDecoder, for the pass's own cost (model excluded: again a lower bound).
 """
 
 from __future__ import annotations
@@ -195,7 +197,7 @@ def measure_clip(media: Path) -> str:
     from dataclasses import replace
 
     sys.path.insert(0, str(REPO / "tests"))
-    from visual_models import tiny_random_clip
+    from visual_models import tiny_random_captioner, tiny_random_clip
 
     from indexing.media import probe
     from indexing.pipeline import Backends, Indexer
@@ -238,13 +240,34 @@ def measure_clip(media: Path) -> str:
                                 long_shot=settings.clip_long_shot)
                 extract = time.perf_counter() - t
             print(f"{label:9s}: {times[label]:6.2f} s -> {total / times[label]:5.1f}x real time")
+        caption_line = _measure_captions(store, base, Path(tmp), total, tiny_random_captioner)
     off, on = times["CLIP off"], times["CLIP on"]
     per_min = 60.0 / total
     print(f"CLIP stage: +{(on - off) * per_min:.1f} s per minute of video ({frames} frames "
           f"embedded, {frames * 60 / total:.0f} per minute); of which extracting the extra "
           f"frames of long shots {extract * per_min:.1f} s per minute")
+    print(caption_line)
     return (f"clip       off {total / off:5.1f}x, on {total / on:5.1f}x real time (tiny random "
             f"model); +{(on - off) * per_min:.1f} s per minute of video")
+
+
+def _measure_captions(store: object, settings: object, tmp: Path, total: float,
+                      build: object) -> str:
+    """Time the captions pass over every keyframe of ``store`` (tiny random captioner)."""
+    from indexing.enrich import caption_targets, enrich_captions
+    from indexing.stages.caption import HFCaptioner
+    from indexing.stages.embed import embedder_from_settings
+
+    captioner = HFCaptioner(str(build(tmp / "tiny-random-captioner")))  # type: ignore[operator]
+    targets, _, _ = caption_targets(store)  # type: ignore[arg-type]
+    captioner.caption([targets[0].keyframe])  # model loaded before timing
+    embedder = embedder_from_settings(settings)  # type: ignore[arg-type]
+    t = time.perf_counter()
+    report = enrich_captions(store, captioner, embedder, targets)  # type: ignore[arg-type]
+    took = time.perf_counter() - t
+    return (f"captions (tiny random model, a lower bound): {report.captioned} keyframes in "
+            f"{took:.1f} s, {took / max(report.captioned, 1):.2f} s each, "
+            f"{took * 60 / total:.1f} s per minute of video")
 
 
 if __name__ == "__main__":

@@ -122,7 +122,6 @@ class Backends:
             self._faces = MtcnnFaces()
         return self._faces
 
-
     @property
     def clip(self) -> Any:
         """The CLIP embedder of picture search, or None when ``clip_model`` is unset."""

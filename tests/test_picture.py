@@ -102,7 +102,7 @@ def test_index_stores_one_vector_per_shot_frame(clip_index: Path,
     # Every bikes shot is shorter than clip_long_shot: one frame (its keyframe) each.
     assert table.count(model) == len(shots) == 6
     assert table.models() == [model]
-    rows = table._table().to_arrow().to_pylist()
+    rows = table._table(16).to_arrow().to_pylist()  # the tiny model's width
     assert {r["shot_index"] for r in rows} == {s.index for s in shots}
     assert all(abs(np.linalg.norm(r["vector"]) - 1) < 1e-4 for r in rows)
     assert all(Path(r["keyframe"]).is_file() for r in rows)
@@ -111,7 +111,7 @@ def test_index_stores_one_vector_per_shot_frame(clip_index: Path,
 def test_unchanged_file_gets_vectors_when_clip_is_switched_on(
         clip_index: Path, models: tuple[Path, Path], bikes: Path, tmp_path: Path) -> None:
     db = _copy(clip_index, tmp_path)
-    ShotVectors(db)._db.drop_table("shot_vectors")  # as indexed before picture search existed
+    ShotVectors(db)._db.drop_table("shot_vectors_16")  # as indexed before picture search existed
     report = Indexer(LanceStore(db), _settings(db, models)).index([bikes])
     assert report.unchanged == 1
     assert ShotVectors(db).count() == 6
@@ -122,7 +122,7 @@ def test_unchanged_file_gets_vectors_when_clip_is_switched_on(
 def test_broken_clip_weights_only_warn(clip_index: Path, models: tuple[Path, Path],
                                       bikes: Path, tmp_path: Path) -> None:
     db = _copy(clip_index, tmp_path)
-    ShotVectors(db)._db.drop_table("shot_vectors")
+    ShotVectors(db)._db.drop_table("shot_vectors_16")
     broken = tmp_path / "broken-clip"
     shutil.copytree(models[0], broken)
     (broken / "open_clip_model.safetensors").write_bytes(b"not a safetensors file")
@@ -132,6 +132,41 @@ def test_broken_clip_weights_only_warn(clip_index: Path, models: tuple[Path, Pat
     (result,) = report.results
     assert any(w.startswith("shot embeddings skipped:") for w in result.warnings)
     assert ShotVectors(db).count() == 0
+
+
+def test_vectors_of_two_widths_live_apart_and_go_with_their_file(tmp_path: Path) -> None:
+    from indexing.stores.base import MediaRecord
+    from indexing.stores.shot_vectors import ShotVector
+
+    store = LanceStore(tmp_path / "db")
+    table = ShotVectors(store.db_dir)
+    rng = np.random.default_rng(0)
+
+    def rows(dim: int, path: str) -> list[ShotVector]:
+        v = rng.normal(size=(2, dim)).astype(np.float32)
+        v /= np.linalg.norm(v, axis=1, keepdims=True)
+        return [ShotVector("m" + path, path, i, i, i + 1, i + 0.5, f"{i}.jpg", f"{i}.jpg", v[i])
+                for i in range(2)]
+
+    a16, a8, b16 = rows(16, "/a.mp4"), rows(8, "/a.mp4"), rows(16, "/b.mp4")
+    assert table.add("wide", a16) == 2 and table.add("wide", a16) == 0  # re-adding: no-op
+    table.add("narrow", a8)
+    table.add("wide", b16)
+    assert table.models() == ["narrow", "wide"] and table.count() == 6
+    found = table.search("wide", a16[1].vector, k=5)
+    assert (found[0].media_path, found[0].shot_index) == ("/a.mp4", 1)
+    assert found[0].similarity == pytest.approx(1.0, abs=1e-5)
+    assert {m.media_path for m in table.search("narrow", a8[0].vector)} == {"/a.mp4"}
+    with store.writing():
+        store.remove_media("/a.mp4")  # every width's rows of the file go with it
+    assert table.count() == 2 and not table.has("narrow", "m/a.mp4")
+    # Rows no media record vouches for (a killed run's) are pruned as orphans.
+    store.put_media(MediaRecord(media_id="other", path="/b.mp4", duration=2.0, size=1,
+                                mtime_ns=1, has_audio=False, has_video=True, clips=0, shots=2,
+                                indexed_at=0.0))
+    with store.writing():
+        store.prune_orphans()
+    assert table.count() == 0
 
 
 def test_long_shot_gets_frames_spread_over_it(bikes: Path, clip_index: Path,

@@ -158,14 +158,20 @@ class LanceStore:
 
     def remove_media(self, path: str) -> None:
         with self._lock:
-            for name, column in (("clips", "media_path"), ("windows", "media_path"),
-                                 ("shots", "media_path"), ("shot_vectors", "media_path"),
-                                 ("media", "path")):
+            tables = [(t, "media_path") for t in self._per_file_tables()] + [("media", "path")]
+            for name, column in tables:
                 t = self._table(name)
                 if t is not None and t.count_rows(f"{column} = {quote(path)}"):
                     # Deleting nothing would still write a table version.
                     t.delete(f"{column} = {quote(path)}")
                     self._fts_dirty |= name == "clips"
+
+    def _per_file_tables(self) -> list[str]:
+        """The tables whose rows belong to one file: clips, windows, shots and the
+        picture-search tables (:mod:`indexing.stores.shot_vectors`, one per vector width)."""
+        from indexing.stores.shot_vectors import table_names
+
+        return ["clips", "windows", "shots", *table_names(self._db)]
 
     # -- clips and shots -----------------------------------------------------------------------
     def add_clips(self, clips: Sequence[Clip], vectors: np.ndarray,
@@ -296,8 +302,7 @@ class LanceStore:
         """
         done = {m.path: m.media_id for m in self.media()}
         stale: dict[str, str | None] = {}
-        # shot_vectors: picture-search frames (indexing.stores.shot_vectors)
-        derived = ("clips", "windows", "shots", "shot_vectors")
+        derived = self._per_file_tables()
         for name in derived:
             table = self._table(name)
             if table is None:

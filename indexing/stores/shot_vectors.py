@@ -1,11 +1,12 @@
 """The picture-search table of an index: one CLIP vector per embedded shot frame.
 
-CLIP vectors live in their own LanceDB table (``shot_vectors``), apart from the clips' text
-vectors: they are another model's space and usually another width. Every row names the model
-that made it, and a search reads only the rows of the model it queries with, so switching
-``DEERIN_CLIP_MODEL`` never mixes spaces (a model of another width replaces the table).
-Rows are keyed by media id, shot and frame: re-adding a shot is a no-op. The index's own
-``remove_media``/``prune_orphans`` clear this table with the clips (see ``LanceStore``).
+CLIP vectors live in their own LanceDB tables, apart from the clips' text vectors: they are
+another model's space and usually another width. One table per width (``shot_vectors_512``...),
+so a model of another width never needs a table dropped under a reader. Every row names the
+model that made it, and a search reads only the rows of the model it queries with, so
+switching ``DEERIN_CLIP_MODEL`` never mixes spaces. Rows are keyed by media id, shot, frame
+time and model: re-adding a shot is a no-op. The index's own ``remove_media``/``prune_orphans``
+clear these tables with the clips (``LanceStore`` finds them by :data:`PREFIX`).
 """
 
 from __future__ import annotations
@@ -20,7 +21,24 @@ import pyarrow as pa
 
 from indexing.stores.lance_schema import quote
 
-TABLE = "shot_vectors"
+PREFIX = "shot_vectors"
+
+
+def table_name(dim: int) -> str:
+    """The table holding vectors of width ``dim``."""
+    return f"{PREFIX}_{dim}"
+
+
+def table_names(db: Any) -> list[str]:
+    """The picture-search tables of a LanceDB connection."""
+    names: list[str] = []
+    token = None
+    while True:
+        page = db.list_tables(page_token=token)
+        names += [n for n in page.tables if n.startswith(PREFIX)]
+        token = page.page_token
+        if not token:
+            return sorted(names)
 
 
 def shot_vector_schema(dim: int) -> pa.Schema:
@@ -83,24 +101,24 @@ class ShotVectors:
         self.db_dir = Path(db_dir)
         self._db = lancedb.connect(str(self.db_dir))
 
-    def _table(self) -> Any | None:
+    def _table(self, dim: int) -> Any | None:
         try:
-            return self._db.open_table(TABLE)
+            return self._db.open_table(table_name(dim))
         except (FileNotFoundError, ValueError):
             return None
+
+    def _tables(self) -> list[Any]:
+        return [self._db.open_table(n) for n in table_names(self._db)]
 
     def add(self, model: str, rows: Sequence[ShotVector]) -> int:
         """Upsert ``rows`` made by ``model``; return how many were new."""
         if not rows:
             return 0
         dim = int(np.asarray(rows[0].vector).shape[-1])
-        t = self._table()
-        if t is not None and t.schema.field("vector").type.list_size != dim:
-            # Another model's width: its rows could never be searched with this model.
-            self._db.drop_table(TABLE)
-            t = None
+        t = self._table(dim)
         if t is None:
-            t = self._db.create_table(TABLE, schema=shot_vector_schema(dim), exist_ok=True)
+            t = self._db.create_table(table_name(dim), schema=shot_vector_schema(dim),
+                                      exist_ok=True)
         data = [{"id": f"{r.media_id}:{r.shot_index}:{r.time:.3f}:{model}",
                  "media_id": r.media_id, "media_path": r.media_path,
                  "shot_index": r.shot_index, "start": r.start, "end": r.end, "time": r.time,
@@ -112,28 +130,23 @@ class ShotVectors:
 
     def count(self, model: str | None = None) -> int:
         """Stored frames (of ``model`` only, when given)."""
-        t = self._table()
-        if t is None:
-            return 0
-        return int(t.count_rows(f"model = {quote(model)}" if model else None))
+        where = f"model = {quote(model)}" if model else None
+        return sum(int(t.count_rows(where)) for t in self._tables())
 
     def models(self) -> list[str]:
         """The models whose vectors the table holds."""
-        t = self._table()
-        if t is None:
-            return []
-        return sorted(set(t.to_arrow().column("model").to_pylist()))
+        return sorted({m for t in self._tables()
+                       for m in t.to_arrow().select(["model"]).column("model").to_pylist()})
 
     def has(self, model: str, media_id: str) -> bool:
         """Whether ``media_id`` already has frames of ``model``."""
-        t = self._table()
-        return t is not None and bool(
-            t.count_rows(f"model = {quote(model)} AND media_id = {quote(media_id)}"))
+        where = f"model = {quote(model)} AND media_id = {quote(media_id)}"
+        return any(t.count_rows(where) for t in self._tables())
 
     def search(self, model: str, vector: np.ndarray, k: int = 10) -> list[ShotMatch]:
         """The ``k`` shots whose best frame is closest to ``vector``, best first."""
-        t = self._table()
-        if t is None or t.schema.field("vector").type.list_size != len(vector):
+        t = self._table(len(vector))
+        if t is None:
             return []
         rows = (t.search(np.asarray(vector, dtype=np.float32), vector_column_name="vector")
                 .distance_type("cosine").where(f"model = {quote(model)}", prefilter=True)
