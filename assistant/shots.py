@@ -51,7 +51,7 @@ class ShotSearch:
         if self._embedder is None:
             from indexing.stages.clip import clip_status
 
-            ok, message = clip_status(self.settings.clip_model)
+            ok, message = clip_status(getattr(self.settings, "clip_model", ""))
             if not ok:
                 return message
         return None

@@ -220,7 +220,7 @@ def measure_clip(media: Path) -> str:
         backends._clip = clip
         print(f"\n== CLIP stage: {len(files)} video files, {total:.1f} s; model: TINY RANDOM "
               "open_clip (no real weights here: embedding cost is a lower bound) ==")
-        times, frames = {}, 0
+        times, frames, extract, embed = {}, 0, 0.0, 0.0
         for label, model in (("CLIP off", ""), ("CLIP on", str(folder))):
             settings = replace(base, clip_model=model)
             backends.settings = settings
@@ -234,21 +234,30 @@ def measure_clip(media: Path) -> str:
                 frames = ShotVectors(db).count()
                 # The frame extraction alone, on the same shots, into a fresh folder.
                 t = time.perf_counter()
+                paths = []
                 for m in store.media():
-                    shot_frames(m.media_id, Path(m.path), store.shots_of(m.media_id),
-                                Path(tmp) / "frames", per_long_shot=settings.clip_frames,
-                                long_shot=settings.clip_long_shot)
+                    got, _ = shot_frames(m.media_id, Path(m.path), store.shots_of(m.media_id),
+                                         Path(tmp) / "frames", per_long_shot=settings.clip_frames,
+                                         long_shot=settings.clip_long_shot)
+                    paths += [f.path for f in got]
                 extract = time.perf_counter() - t
+                # And the embedding alone, of the same frames.
+                t = time.perf_counter()
+                clip.embed_images(paths)
+                embed = time.perf_counter() - t
             print(f"{label:9s}: {times[label]:6.2f} s -> {total / times[label]:5.1f}x real time")
         caption_line = _measure_captions(store, base, Path(tmp), total, tiny_random_captioner)
     off, on = times["CLIP off"], times["CLIP on"]
     per_min = 60.0 / total
-    print(f"CLIP stage: +{(on - off) * per_min:.1f} s per minute of video ({frames} frames "
-          f"embedded, {frames * 60 / total:.0f} per minute); of which extracting the extra "
-          f"frames of long shots {extract * per_min:.1f} s per minute")
+    print(f"whole pipeline, CLIP on - off: {(on - off) * per_min:+.1f} s per minute of video "
+          "(a difference of two runs: noisy on a shared machine)")
+    print(f"CLIP stage timed alone: {(extract + embed) * per_min:.1f} s per minute of video "
+          f"({frames} frames, {frames * 60 / total:.0f} per minute): extracting the extra "
+          f"frames of long shots {extract * per_min:.1f} s, embedding {embed * per_min:.2f} s "
+          "(tiny random model)")
     print(caption_line)
     return (f"clip       off {total / off:5.1f}x, on {total / on:5.1f}x real time (tiny random "
-            f"model); +{(on - off) * per_min:.1f} s per minute of video")
+            f"model); stage alone {(extract + embed) * per_min:.1f} s per minute of video")
 
 
 def _measure_captions(store: object, settings: object, tmp: Path, total: float,
