@@ -72,7 +72,7 @@ class ShotSearch:
         from indexing.stores.shot_vectors import ShotVectors
 
         clip = self.embedder()
-        if clip is None:
+        if clip is None or self._problem is not None:  # off, or its weights failed to load
             return []
         if self._vectors is None:
             self._vectors = ShotVectors(self.db_dir)

@@ -11,6 +11,7 @@ is built.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -90,10 +91,14 @@ class OpenClipEmbedder:
         self._preprocess: Any = None
         self._tokenizer: Any = None
         self._dim = 0
+        self._loading = threading.Lock()  # chat sessions may search at once: load once
 
     def _load(self) -> None:
-        if self._model is not None:
-            return
+        with self._loading:
+            if self._model is None:
+                self._build()
+
+    def _build(self) -> None:
         import open_clip
         import torch
 
@@ -102,10 +107,10 @@ class OpenClipEmbedder:
         model.eval()
         self._tokenizer = open_clip.get_tokenizer(self.spec.name)
         self._preprocess = preprocess
-        self._model = model
         # The joint space's width: the text projection's output (every open_clip model has one).
         with torch.inference_mode():
             self._dim = int(model.encode_text(self._tokenizer(["a"])).shape[-1])
+        self._model = model  # last: a half-built model is never taken for a loaded one
 
     @property
     def dim(self) -> int:
