@@ -19,6 +19,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from deerin.catalogue_cli import register as register_catalogue
 from deerin.common import (
     EXIT_FAILED,
     EXIT_OK,
@@ -202,16 +203,22 @@ def search(
 @app.command()
 def status(db: DbOption = None, json_out: JsonOption = False) -> None:
     """Show what is indexed: files, durations, clips and failures."""
+    from indexing.file_meta_index import catalogue_view
+
     store = open_store(db)
     media = store.media()
     failures = store.failures()
     emb = store.embedder()
     if json_out:
+        records = catalogue_view(store)
         print(json.dumps({
             "db": str(store.db_dir),
             "embedder": emb[0] if emb else None,
             "files": [{"path": m.path, "kind": m.kind, "duration": m.duration, "clips": m.clips,
                        "shots": m.shots, "language": m.language, "warnings": m.warnings}
+                      | ({"catalogue": records[m.media_id].fields,
+                          "catalogue_sources": records[m.media_id].sources}
+                         if m.media_id in records else {})
                       for m in media],
             "total_duration": sum(m.duration for m in media),
             "clips": store.count_clips(),
@@ -459,6 +466,7 @@ def chat(
 
 register_interaction(app)  # map, montage, ngrams, export, cut (deerin/interaction_cli.py)
 register_reembed(app)  # reembed (deerin/reembed_cli.py)
+register_catalogue(app)  # manifest, catalogue, export catalogue, eval-ocr (deerin/catalogue_cli.py)
 
 
 def main() -> None:

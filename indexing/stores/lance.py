@@ -167,6 +167,17 @@ class LanceStore:
                     self._fts_dirty |= name == "clips"
 
     # -- clips and shots -----------------------------------------------------------------------
+    def remove_clips(self, media_path: str, kind: ClipKind) -> None:
+        """Drop the clips (and their windows) of one kind of one file, e.g. to replace its
+        ``meta`` clip when its catalogue record changes."""
+        cond = f"media_path = {quote(media_path)} AND kind = {quote(kind.value)}"
+        with self._lock:
+            for name in ("clips", "windows"):
+                t = self._table(name)
+                if t is not None and t.count_rows(cond):
+                    t.delete(cond)
+                    self._fts_dirty |= name == "clips"
+
     def add_clips(self, clips: Sequence[Clip], vectors: np.ndarray,
                   windows: Sequence[tuple[int, np.ndarray]] = ()) -> int:
         """Upsert clips by content id, with optional sub-clip window vectors.
