@@ -180,9 +180,13 @@ def search(
         hits = people_only(store, retriever.search(query, k=max(k, CANDIDATES)))[:k]
     else:
         hits = retriever.search(query, k=k)
+    from indexing.file_meta_index import catalogue_view
+
+    titles = {mid: v.title for mid, v in catalogue_view(store).items() if v.title}
     if json_out:
         print(json.dumps([
-            {"media": h.clip.media_path, "start": round(h.clip.start, 2),
+            {"media": h.clip.media_path, "title": titles.get(h.clip.media_id, ""),
+             "start": round(h.clip.start, 2),
              "end": round(h.clip.end, 2), "text": h.clip.text, "kind": h.clip.kind.value,
              "score": round(h.score, 4)} | ({"box": list(h.clip.box)} if h.clip.box else {})
             for h in hits], indent=2, ensure_ascii=False))
@@ -195,7 +199,9 @@ def search(
         table.add_column(col, overflow="fold")
     for i, h in enumerate(hits, 1):
         c = h.clip
-        table.add_row(str(i), f"{Path(c.media_path).name} @ {fmt_time(c.start)}–{fmt_time(c.end)}",
+        title = f"{titles[c.media_id]} — " if c.media_id in titles else ""
+        table.add_row(str(i), f"{title}{Path(c.media_path).name} @ "
+                      f"{fmt_time(c.start)}–{fmt_time(c.end)}",
                       c.kind.value, f"{h.score:.3f}", c.text)
     Console().print(table)
 

@@ -117,3 +117,20 @@ def catalogue_view(store: LanceStore) -> dict[str, CatalogueView]:
         if found:
             out[m.media_id] = CatalogueView(merged(found), provenance(found))
     return out
+
+
+def catalogue_of_db(db_dir: Path) -> dict[str, CatalogueView]:
+    """:func:`catalogue_view` of the index in ``db_dir``; empty when there is no index or it
+    cannot be read (the chat shows files without their records rather than failing)."""
+    from indexing.stores.base import StoreError
+    from indexing.stores.lance import LanceStore
+
+    try:
+        return catalogue_view(LanceStore(db_dir, create=False))
+    except (StoreError, OSError, ValueError):
+        return {}
+
+
+def catalogue_titles(db_dir: Path) -> dict[str, str]:
+    """The catalogue title of each titled file of the index in ``db_dir``, by media id."""
+    return {mid: v.title for mid, v in catalogue_of_db(db_dir).items() if v.title}
