@@ -483,6 +483,9 @@ def main() -> None:
     # core stalls whenever anything else runs (see assistant.llm.llamacpp). Torch's runtime
     # reads it too, so it is set here as well, before any runtime starts.
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    # OpenCV's FFmpeg prints every decoder complaint of a damaged video (hundreds of lines) to
+    # stderr, through the progress display; the pipeline reports such a file in one line.
+    os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
     try:
         app()
     except KeyboardInterrupt:

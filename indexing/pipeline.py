@@ -263,7 +263,7 @@ class Indexer:
             try:
                 shots = self.backends.shots.detect(media, self.keyframe_dir)
             except MediaError as exc:
-                if not (segments or cues):
+                if not (segments or tracks):
                     raise _FileError("shots", str(exc)) from exc
                 warnings.append(f"picture not decodable, shots skipped: {exc}")
         if shots and s.faces:
