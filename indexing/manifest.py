@@ -99,7 +99,9 @@ def read_manifest(csv_path: Path, media: Sequence[MediaRecord] = ()) -> Manifest
     rows: list[ManifestRow] = []
     problems: list[RowProblem] = []
     seen: dict[Path, int] = {}
-    for number, raw in enumerate(reader, start=2):
+    for raw in reader:
+        # The line the row ends on, blank lines counted, as a spreadsheet numbers rows.
+        number = reader.line_num
         if None in raw:  # more cells than header columns
             problems.append(RowProblem(number, f"{len(raw[None])} more cell(s) than the header "
                                                "has columns"))

@@ -1,0 +1,212 @@
+"""File metadata: collection manifests, the LLM catalogue, and their exports, on a real index
+of a real recording (real LanceDB, real embedder, the real shipped LLM tier)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from deerin.cli import app
+from indexing.manifest import read_manifest, valid_date
+from indexing.stores.base import MediaRecord
+
+runner = CliRunner()
+REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def jfk_index(tmp_path_factory: pytest.TempPathFactory, jfk: Path) -> Path:
+    """An index of the JFK recording alone (this module writes metadata into it)."""
+    from indexing.pipeline import Indexer
+    from indexing.settings import Settings
+    from indexing.stores.lance import LanceStore
+
+    db = tmp_path_factory.mktemp("catalog-index")
+    settings = Settings.from_env({}, db_dir=db, ocr=False, faces=False)
+    report = Indexer(LanceStore(db), settings).index([jfk])
+    assert not report.failures, report.failures
+    return db
+
+
+def _record(path: str) -> MediaRecord:
+    return MediaRecord(media_id="m1", path=path, duration=1.0, size=1, mtime_ns=1,
+                       has_audio=True, has_video=False, clips=1, shots=0, indexed_at=0.0)
+
+
+def test_dates() -> None:
+    for good in ("1961", "1961-01", "1961-01-20", "1936/1937", "1936-11/1937-02"):
+        assert valid_date(good), good
+    for bad in ("20/01/1961", "1961-13", "1961-02-30", "sixties", "61"):
+        assert not valid_date(bad), bad
+
+
+def test_bad_rows_are_reported_by_number_and_good_rows_load(tmp_path: Path) -> None:
+    (tmp_path / "reel.mp4").write_bytes(b"x")
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "other.mp4").write_bytes(b"y")
+    csv_path = tmp_path / "manifest.csv"
+    csv_path.write_text(
+        "File,Title,Date,Rights,Description,Shelf\n"
+        "reel.mp4,Reel one,1961-01-20,PD,A reel,A-12\n"          # row 2: good, next to the CSV
+        ",No file,1961,PD,x,\n"                                   # row 3: empty file cell
+        "nowhere.mp4,Unknown,1961,PD,x,\n"                        # row 4: unknown file
+        "sub/other.mp4,Bad date,20/01/1961,PD,x,\n"               # row 5: malformed date
+        "\n"                                                      # a blank line: skipped
+        "indexed.flac,By name,1961,PD,matched by file name,\n"    # row 7: an indexed file's name
+        "reel.mp4,Again,1962,PD,x,\n"                             # row 8: duplicate
+        "sub/other.mp4,Too many,1961,PD,x,B-1,extra\n",           # row 9: extra cell
+        encoding="utf-8")
+    manifest = read_manifest(csv_path, [_record("/archive/indexed.flac")])
+    loaded = {r.row: r for r in manifest.rows}
+    assert sorted(loaded) == [2, 7]
+    assert loaded[2].path == (tmp_path / "reel.mp4").resolve()
+    assert loaded[2].fields == {"title": "Reel one", "date": "1961-01-20", "rights": "PD",
+                                "description": "A reel", "shelf": "A-12"}
+    assert loaded[7].path == Path("/archive/indexed.flac")
+    problems = {p.row: p.reason for p in manifest.problems}
+    assert sorted(problems) == [3, 4, 5, 8, 9]
+    assert "empty" in problems[3]
+    assert "unknown file nowhere.mp4" in problems[4]
+    assert "malformed date '20/01/1961'" in problems[5]
+    assert "row 2" in problems[8]
+    assert "more cell" in problems[9]
+
+
+def test_manifest_without_file_column_is_a_usage_error(tmp_path: Path, jfk_index: Path) -> None:
+    bad = tmp_path / "m.csv"
+    bad.write_text("name,title\nx,y\n")
+    result = runner.invoke(app, ["manifest", "load", str(bad), "--db", str(jfk_index)])
+    assert result.exit_code == 2
+    assert "no 'file' column" in result.output
+
+
+def test_manifest_makes_a_file_findable_by_title_and_shown(tmp_path: Path, jfk_index: Path,
+                                                          jfk: Path) -> None:
+    csv_path = tmp_path / "manifest.csv"
+    csv_path.write_text(
+        "file,title,date,rights,description,reel\n"
+        f"{jfk.name},Zanzibar Reel Forty-Two,1961-01-20,Public domain,"
+        "Inauguration ceremony on the Capitol steps,R42\n"
+        "steamboat_willie_1928_clip.mp4,Not indexed here,1928,PD,x,\n", encoding="utf-8")
+    result = runner.invoke(app, ["manifest", "load", str(csv_path), "--db", str(jfk_index),
+                                 "--json"])
+    assert result.exit_code == 3, result.output  # one row refused, one loaded
+    report = json.loads(result.stdout[: result.stdout.rindex("}") + 1])
+    assert [r["row"] for r in report["loaded"]] == [2]
+    assert report["problems"][0]["row"] == 3
+
+    # Words that are only in the manifest find the file, as a `meta` clip under its title.
+    result = runner.invoke(app, ["search", "Zanzibar reel Capitol steps", "--db",
+                                 str(jfk_index), "--json", "-k", "3"])
+    assert result.exit_code == 0, result.output
+    hits = json.loads(result.stdout)
+    assert hits[0]["kind"] == "meta"
+    assert hits[0]["title"] == "Zanzibar Reel Forty-Two"
+    assert all(h["title"] == "Zanzibar Reel Forty-Two" for h in hits)  # speech clips too
+
+    status = json.loads(runner.invoke(app, ["status", "--db", str(jfk_index), "--json"]).stdout)
+    record = status["files"][0]
+    assert record["catalogue"]["title"] == "Zanzibar Reel Forty-Two"
+    assert record["catalogue"]["reel"] == "R42"  # an extra column, kept as it is
+    assert record["catalogue_sources"]["title"] == "manifest"
+
+    # Re-indexing the file (here: rebuilt from scratch) keeps its record and meta clip.
+    from indexing.pipeline import Indexer
+    from indexing.settings import Settings
+    from indexing.stores.lance import LanceStore
+    from indexing.types import ClipKind
+
+    store = LanceStore(jfk_index)
+    with store.writing():
+        store.remove_media(str(jfk))
+    Indexer(store, Settings.from_env({}, db_dir=jfk_index, ocr=False, faces=False)).index([jfk])
+    metas = [c for c in store.clips_of(store.media()[0].media_id) if c.kind is ClipKind.META]
+    assert len(metas) == 1 and "Zanzibar" in metas[0].text
+
+
+def test_chat_collection_shows_the_record(jfk_index: Path) -> None:
+    from assistant.web.chat_service import IndexSnapshot
+    from assistant.web.render import collection_text
+    from indexing.file_meta_index import catalogue_of_db
+    from indexing.stores.lance import LanceStore
+
+    media = tuple(LanceStore(jfk_index, create=False).media())
+    records = catalogue_of_db(jfk_index)
+    text = collection_text(IndexSnapshot(jfk_index, True, media), records)
+    if records:  # the manifest test ran first in this module
+        assert "**Catalogue**" in text and "Zanzibar" in text
+
+
+def test_parse_record_accepts_sloppy_json_and_refuses_junk() -> None:
+    from assistant.catalogue import CatalogueError, parse_record
+
+    record = parse_record('Sure! {"title": " A  speech ", "summary": "x", "subjects": "a, b",'
+                          ' "people": ["JFK", 3], "places": null} hope this helps')
+    assert record["title"] == "A speech"
+    assert record["subjects"] == ["a", "b"]
+    assert record["people"] == ["JFK", "3"] and record["places"] == [] and record["dates"] == []
+    for junk in ("no json here", '{"title": ""}', '{"title": "x",}', "[1, 2]"):
+        with pytest.raises(CatalogueError):
+            parse_record(junk)
+
+
+def test_exports_use_dublin_core_and_ebucore_names() -> None:
+    from indexing.catalogue_formats import dublin_core, ebucore
+
+    media = _record("/a/reel.mp4")
+    fields = {"title": "T", "description": "D", "summary": "S", "subjects": ["s"],
+              "people": ["P"], "places": ["Berlin"], "dates": ["1961"], "date": "1961-01-20",
+              "rights": "PD", "language": "en"}
+    dc = dublin_core(media, fields)
+    assert dc["dc:title"] == "T" and dc["dc:description"] == ["D", "S"]
+    assert dc["dc:subject"] == ["s", "P"] and dc["dc:coverage"] == ["Berlin", "1961"]
+    assert dc["dc:date"] == "1961-01-20" and dc["dc:rights"] == "PD"
+    assert dc["dc:language"] == "en" and dc["dc:type"] == "Sound"
+    eb = ebucore(media, fields)
+    assert eb["ebucore:title"] == {"dc:title": "T"}
+    assert eb["ebucore:coverage"] == {"spatial": ["Berlin"], "temporal": ["1961"]}
+    assert eb["ebucore:date"] == {"created": "1961-01-20"}
+    assert {d["typeLabel"] for d in eb["ebucore:description"]} == {"description", "summary"}
+
+
+def test_catalogue_with_the_real_llm(tmp_path: Path, jfk_index: Path) -> None:
+    """The shipped fast tier writes a record; a re-run skips it; the manifest title wins."""
+    db = tmp_path / "db"
+    shutil.copytree(jfk_index, db)
+    result = runner.invoke(app, ["catalogue", "--db", str(db), "--llm", "fast", "--json"])
+    assert result.exit_code == 0, result.output
+    outcome = json.loads(result.stdout[result.stdout.index("["):])[0]
+    assert outcome["status"] == "catalogued", outcome
+    record = outcome["record"]
+    assert record["title"] and record["summary"]
+    assert record["language"] == "en"  # from speech recognition, not from the LLM
+    transcript = "ask not what your country can do for you"
+    assert all(p.casefold() in transcript + " jfk inaugural" for p in record["people"])
+
+    again = runner.invoke(app, ["catalogue", "--db", str(db), "--llm", "fast", "--json"])
+    assert json.loads(again.stdout[again.stdout.index("["):])[0]["status"] == "skipped"
+
+    exported = runner.invoke(app, ["export", "catalogue", "--format", "dc", "--db", str(db)])
+    assert exported.exit_code == 0, exported.output
+    dc = json.loads(exported.stdout)[0]
+    if (db / "file_meta.lance").exists() and "Zanzibar" in exported.stdout:
+        assert dc["dc:title"] == "Zanzibar Reel Forty-Two"  # the archivist's title wins
+    assert dc["dc:language"] == "en"
+    assert dc["dc:subject"]
+
+
+def test_template_manifest_is_valid(media_dir: Path, tmp_path: Path) -> None:
+    """The shipped template reads without problems when its files sit next to it."""
+    template = REPO / "eval" / "templates" / "manifest.csv"
+    copy = tmp_path / "manifest.csv"
+    shutil.copy(template, copy)
+    names = [line.split(",", 1)[0] for line in template.read_text().splitlines()[1:]]
+    for name in names:
+        (tmp_path / name).symlink_to(media_dir / name)
+    manifest = read_manifest(copy)
+    assert not manifest.problems, manifest.problems
+    assert len(manifest.rows) == len(names) >= 5
