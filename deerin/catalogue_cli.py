@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -29,6 +29,11 @@ from deerin.common import (
     settings_of,
 )
 
+if TYPE_CHECKING:
+    from indexing.file_meta_index import ManifestLoad
+    from indexing.settings import Settings
+    from indexing.stores.lance import LanceStore
+
 manifest_app = typer.Typer(no_args_is_help=True, help="Collection manifests: a CSV of file, "
                            "title, date, rights, description (and any other columns).")
 
@@ -41,21 +46,31 @@ def manifest_load(
     json_out: JsonOption = False,
 ) -> None:
     """Store a manifest's rows as file metadata; titles and descriptions become searchable."""
-    from indexing.file_meta_index import load_manifest
-    from indexing.manifest import ManifestError
-    from indexing.stages.embed import embedder_from_settings
     from indexing.stores.base import StoreError
 
     store = open_store(db)
-    settings = settings_of(db)
+    try:
+        report = apply_manifest(store, settings_of(db), csv_file, json_out)
+    except StoreError as exc:
+        raise fail(str(exc)) from exc
+    if report.problems:
+        raise typer.Exit(EXIT_PARTIAL if report.loaded else EXIT_FAILED)
+
+
+def apply_manifest(store: LanceStore, settings: Settings, csv_file: Path,
+                   json_out: bool = False) -> ManifestLoad:
+    """Load ``csv_file`` into ``store`` and print what happened (also for ``deerin index
+    --manifest``); exit 2 when the file is no manifest at all."""
+    from indexing.file_meta_index import load_manifest
+    from indexing.manifest import ManifestError
+    from indexing.stages.embed import embedder_from_settings
+
     built = store.embedder()
     try:
         report = load_manifest(store, csv_file, lambda: embedder_from_settings(
             settings, built[0] if built else None))
     except ManifestError as exc:
         raise fail(str(exc), EXIT_USAGE) from exc
-    except StoreError as exc:
-        raise fail(str(exc)) from exc
     if json_out:
         print(json.dumps({
             "loaded": [{"row": r, "file": str(p), "indexed": i} for r, p, i in report.loaded],
@@ -68,8 +83,7 @@ def manifest_load(
     console.print(f"[bold]{len(report.loaded)} rows loaded[/], {len(report.problems)} refused"
                   + (f"; {waiting} describe files not indexed yet (searchable once "
                      "`deerin index` reaches them)" if waiting else ""))
-    if report.problems:
-        raise typer.Exit(EXIT_PARTIAL if report.loaded else EXIT_FAILED)
+    return report
 
 
 def catalogue(

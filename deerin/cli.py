@@ -71,6 +71,9 @@ def index(
     rebuild: Annotated[bool, typer.Option(
         "--rebuild", help="Erase the index (also one of an older format) and index PATHS anew.")
     ] = False,
+    manifest: Annotated[Path | None, typer.Option(
+        "--manifest", help="Then load this collection manifest CSV (see `deerin manifest load`)."
+    )] = None,
 ) -> None:
     """Index footage: speech, subtitles and shots, into a searchable, timestamped index."""
     from deerin.graph_cli import sync_graph
@@ -80,6 +83,9 @@ def index(
     from indexing.stores.lance import LanceStore, erase_index
     from indexing.stores.lock import WriterLock
 
+    if manifest is not None and not manifest.is_file():  # before minutes of indexing
+        err().print(f"[red]error:[/] manifest not found: {manifest}", highlight=False)
+        raise typer.Exit(EXIT_USAGE)
     settings = settings_of(db, asr_model=asr_model, asr_language=language,
                          shots=False if no_shots else None, full_hash=full_hash or None,
                          ocr=False if no_ocr else None, faces=False if no_faces else None)
@@ -93,6 +99,10 @@ def index(
             with RichProgress(console) as progress:
                 report = Indexer(store, settings, progress=progress).index(paths, prune=prune)
             graph = sync_graph(store)  # the graph is derived from the clips: after them
+            if manifest is not None:
+                from deerin.catalogue_cli import apply_manifest
+
+                bad_rows = apply_manifest(store, settings, manifest).problems
     except StoreError as exc:
         console.print(f"[red]error:[/] {exc}")
         raise typer.Exit(EXIT_FAILED) from exc
@@ -119,6 +129,8 @@ def index(
         raise typer.Exit(EXIT_FAILED)
     if report.failures:
         raise typer.Exit(EXIT_FAILED if not report.results else EXIT_PARTIAL)
+    if manifest is not None and bad_rows:
+        raise typer.Exit(EXIT_PARTIAL)
 
 
 @app.command()

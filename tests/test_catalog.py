@@ -221,3 +221,34 @@ def test_template_manifest_is_valid(media_dir: Path, tmp_path: Path) -> None:
     manifest = read_manifest(copy)
     assert not manifest.problems, manifest.problems
     assert len(manifest.rows) == len(names) >= 5
+
+
+def test_index_with_a_manifest(tmp_path: Path, media_dir: Path,
+                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """`deerin index --manifest` indexes, then loads the manifest; a bad row makes it exit 3."""
+    monkeypatch.setenv("DEERIN_GRAPH", "off")  # the graph is not what this test is about
+    csv_path = tmp_path / "m.csv"
+    csv_path.write_text("file,title,date\n"
+                        "mdn_bear_transcript_demo.mp3,The bear file,2019\n"
+                        "mdn_bear_transcript_demo.mp3,Twice,2019\n", encoding="utf-8")
+    db = tmp_path / "db"
+    missing = runner.invoke(app, ["index", str(media_dir / "mdn_bear_transcript_demo.mp3"),
+                                  "--db", str(db), "--manifest", str(tmp_path / "nope.csv")])
+    assert missing.exit_code == 2 and not db.exists()
+    result = runner.invoke(app, ["index", str(media_dir / "mdn_bear_transcript_demo.mp3"),
+                                 "--db", str(db), "--manifest", str(csv_path)])
+    assert result.exit_code == 3, result.output
+    assert "row 3:" in result.output and "already described in row 2" in result.output
+    hits = json.loads(runner.invoke(app, ["search", "bear", "--db", str(db), "--json"]).stdout)
+    assert {h["title"] for h in hits} == {"The bear file"}
+
+
+def test_titles_in_the_chat_tables() -> None:
+    from assistant.web.render import hits_table
+    from indexing.types import Clip, ClipKind, Hit
+
+    clip = Clip("m1", "/a/reel_one.mp4", ClipKind.SPEECH, 1.0, 2.0, "words")
+    other = Clip("m2", "/a/reel_two.mp4", ClipKind.SPEECH, 1.0, 2.0, "words")
+    table = hits_table((Hit(clip, 0.5), Hit(other, 0.4)), {"m1": "The First Reel"})
+    assert "The First Reel — reel\\_one.mp4 @ 00:01–00:02" in table
+    assert "| reel\\_two.mp4 @ 00:01–00:02" in table
