@@ -252,3 +252,17 @@ def test_titles_in_the_chat_tables() -> None:
     table = hits_table((Hit(clip, 0.5), Hit(other, 0.4)), {"m1": "The First Reel"})
     assert "The First Reel — reel\\_one.mp4 @ 00:01–00:02" in table
     assert "| reel\\_two.mp4 @ 00:01–00:02" in table
+
+
+def test_records_outlive_a_rebuild(tmp_path: Path) -> None:
+    from indexing.stores.file_meta import FileMeta, FileMetaStore, merged
+    from indexing.stores.lance import LanceStore, erase_index
+
+    db = tmp_path / "db"
+    LanceStore(db)
+    FileMetaStore(db).put(FileMeta("m1", "/a/reel.mp4", "manifest", {"title": "Reel"}))
+    FileMetaStore(db).put(FileMeta("m1", "/a/reel.mp4", "llm", {"title": "x", "summary": "s"}))
+    erase_index(db)
+    assert not (db / "deerin.json").exists()
+    by_source = FileMetaStore(db).of("other-id", "/a/reel.mp4")  # re-encoded: found by path
+    assert merged(by_source) == {"title": "Reel", "summary": "s"}

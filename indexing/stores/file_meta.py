@@ -86,18 +86,24 @@ class FileMetaStore:
         table = self._table()
         if table is None:
             return []
-        return [FileMeta(r["media_id"], r["path"], r["source"], json.loads(r["fields"]),
-                         r["inputs"], r["updated_at"]) for r in table.to_arrow().to_pylist()]
+        return [_meta(r) for r in table.to_arrow().to_pylist()]
+
+    def _where(self, condition: str) -> list[FileMeta]:
+        table = self._table()
+        if table is None:
+            return []
+        return [_meta(r) for r in table.search().where(condition).limit(len(SOURCES) * 64)
+                .to_list()]
 
     def of(self, media_id: str, path: str | None = None) -> dict[str, FileMeta]:
         """What each source says about one file, by source.
 
         A file whose bytes changed since (a new media id) keeps what was said about the path.
         """
-        rows = self.all()
-        found = {m.source: m for m in rows if m.media_id == media_id}
+        found = {m.source: m for m in self._where(f"media_id = {quote(media_id)}")}
         if not found and path is not None:
-            found = {m.source: m for m in rows if m.path == path}
+            rows = sorted(self._where(f"path = {quote(path)}"), key=lambda m: m.updated_at)
+            found = {m.source: m for m in rows}  # the latest record of each source wins
         return found
 
     def by_media(self) -> dict[str, dict[str, FileMeta]]:
@@ -133,3 +139,8 @@ def provenance(by_source: dict[str, FileMeta]) -> dict[str, str]:
             if value not in (None, "", [], {}):
                 out[key] = source
     return out
+
+
+def _meta(row: dict[str, Any]) -> FileMeta:
+    return FileMeta(row["media_id"], row["path"], row["source"], json.loads(row["fields"]),
+                    row["inputs"], row["updated_at"])
