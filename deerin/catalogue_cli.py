@@ -94,12 +94,16 @@ def catalogue(
     llm: Annotated[str | None, typer.Option(
         "--llm", help="LLM spec, see `deerin ask` (default: the answering tier).")] = None,
     db: DbOption = None,
+    wait: Annotated[float, typer.Option(
+        "--wait", min=0, help="Seconds to wait for another writer of this index (default: none).")
+    ] = 0.0,
     json_out: JsonOption = False,
 ) -> None:
     """Write each file's catalogue record (title, summary, subjects, people, places, dates,
     language) with the LLM; files catalogued from the same inputs are skipped."""
     from assistant.catalogue import catalogue as run_catalogue
     from assistant.llm import LLMError, LLMUsageError, load_llm, parse_llm_spec
+    from indexing.stores.base import StoreError
 
     try:
         spec = parse_llm_spec(llm)
@@ -118,12 +122,13 @@ def catalogue(
         media = list({m.media_id: m for m in wanted}.values())
     console = err()
     try:
-        with console.status("cataloguing…") as spinner:
+        # One writer at a time: records and their meta clips are written as files are done.
+        with store.writing(wait), console.status("cataloguing…") as spinner:
             say = spinner.update if console.is_terminal else console.print
             outcomes = run_catalogue(
                 store, lambda: load_llm(llm), f"{spec.backend}:{spec.target}", files=media,
                 force=force, progress=lambda i, n, name: say(f"file {i}/{n}: {name}"))
-    except LLMError as exc:
+    except (LLMError, StoreError) as exc:
         raise fail(str(exc)) from exc
     if json_out:
         print(json.dumps([{"file": o.path, "status": o.status, "record": o.record,
