@@ -180,19 +180,23 @@ def keep_grounded(record: dict[str, Any], item: CatalogueInput) -> dict[str, Any
     return out
 
 
-def write_record(llm: LLM, item: CatalogueInput) -> dict[str, Any]:
-    """Ask ``llm`` for one file's record; one retry when the reply does not parse."""
+def write_record(llm: LLM, item: CatalogueInput, *,
+                 max_tokens: int = _MAX_TOKENS) -> dict[str, Any]:
+    """Ask ``llm`` for one file's record; one retry when the reply does not parse.
+
+    Raises :class:`CatalogueError` when neither reply is a usable record (``max_tokens`` caps
+    each reply; a record cut short does not parse)."""
     from assistant.llm.base import complete
 
     messages = messages_for(item)
-    reply = complete(llm, messages, max_tokens=_MAX_TOKENS, temperature=0.0)
+    reply = complete(llm, messages, max_tokens=max_tokens, temperature=0.0)
     try:
         return keep_grounded(parse_record(reply), item)
     except CatalogueError as first:
         retry = [*messages, {"role": "assistant", "content": reply},
                  {"role": "user", "content": f"That was not a usable record ({first}). Reply "
                                              "with the JSON object only."}]
-        reply = complete(llm, retry, max_tokens=_MAX_TOKENS, temperature=0.0)
+        reply = complete(llm, retry, max_tokens=max_tokens, temperature=0.0)
         try:
             return keep_grounded(parse_record(reply), item)
         except CatalogueError as second:

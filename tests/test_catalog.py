@@ -266,3 +266,16 @@ def test_records_outlive_a_rebuild(tmp_path: Path) -> None:
     assert not (db / "deerin.json").exists()
     by_source = FileMetaStore(db).of("other-id", "/a/reel.mp4")  # re-encoded: found by path
     assert merged(by_source) == {"title": "Reel", "summary": "s"}
+
+
+def test_a_reply_that_does_not_parse_is_retried_once_then_reported(jfk_index: Path) -> None:
+    """The real tiny tier, its replies cut at 6 tokens so no record can be complete."""
+    from assistant.catalogue import CatalogueError, gather, write_record
+    from assistant.llm import load_llm
+    from indexing.stores.lance import LanceStore
+
+    store = LanceStore(jfk_index, create=False)
+    item = gather(store, store.media()[0])
+    assert "ask not what your country" in item.transcript.casefold()
+    with pytest.raises(CatalogueError, match=r"after one retry"):
+        write_record(load_llm("tiny"), item, max_tokens=6)
