@@ -268,6 +268,7 @@ def test_records_outlive_a_rebuild(tmp_path: Path) -> None:
     assert merged(by_source) == {"title": "Reel", "summary": "s"}
 
 
+@pytest.mark.slow  # two full prompt evaluations: 118 s on the busy shared machine
 def test_a_reply_that_does_not_parse_is_retried_once_then_reported(jfk_index: Path) -> None:
     """The real tiny tier, its replies cut at 6 tokens so no record can be complete."""
     from assistant.catalogue import CatalogueError, gather, write_record
