@@ -54,9 +54,12 @@ def dublin_core(media: MediaRecord, fields: dict[str, Any]) -> dict[str, Any]:
         "dc:format": _mime(media.path),
         "dc:source": media.path,
     }
-    for key in ("creator", "contributor", "publisher", "relation"):
-        if fields.get(key):
-            record[f"dc:{key}"] = fields[key]
+    # Manifest columns that name a Dublin Core element (a director is the film's creator).
+    for column, element in (("creator", "creator"), ("director", "creator"),
+                            ("contributor", "contributor"), ("publisher", "publisher"),
+                            ("relation", "relation"), ("collection", "relation")):
+        if fields.get(column):
+            record.setdefault(f"dc:{element}", []).append(fields[column])
     if fields.get("summary") and fields.get("description"):
         # An archivist's description takes the element; the LLM's summary is kept beside it.
         record["dc:description"] = [fields["description"], fields["summary"]]

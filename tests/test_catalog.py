@@ -164,8 +164,10 @@ def test_exports_use_dublin_core_and_ebucore_names() -> None:
     media = _record("/a/reel.mp4")
     fields = {"title": "T", "description": "D", "summary": "S", "subjects": ["s"],
               "people": ["P"], "places": ["Berlin"], "dates": ["1961"], "date": "1961-01-20",
-              "rights": "PD", "language": "en"}
+              "rights": "PD", "language": "en", "director": "Howard Hawks",
+              "collection": "Features"}
     dc = dublin_core(media, fields)
+    assert dc["dc:creator"] == ["Howard Hawks"] and dc["dc:relation"] == ["Features"]
     assert dc["dc:title"] == "T" and dc["dc:description"] == ["D", "S"]
     assert dc["dc:subject"] == ["s", "P"] and dc["dc:coverage"] == ["Berlin", "1961"]
     assert dc["dc:date"] == "1961-01-20" and dc["dc:rights"] == "PD"
