@@ -31,3 +31,22 @@ def test_cer_of_a_clean_caption_and_an_empty_frame(media_dir: Path) -> None:
     assert [f.cer for f in result.frames] == [0.0, 0.0]
     assert result.cer == 0.0 and result.chars == 37
     assert len(result.missing) == 1 and "no_such_file.mp4" in result.missing[0]
+
+
+def test_eval_ocr_command(tmp_path: Path, media_dir: Path) -> None:
+    import json
+
+    from typer.testing import CliRunner
+
+    from deerin.cli import app
+
+    gold = tmp_path / "ocr.jsonl"
+    gold.write_text(json.dumps({"file": "big_buck_bunny_0_30.webm", "second": 22.0,
+                                "text": "The Peach Open Movie Project Presents"}) + "\n")
+    result = CliRunner().invoke(app, ["eval-ocr", str(gold), "--media", str(media_dir),
+                                      "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["cer"] == 0.0  # compared case-folded
+    gold.write_text('{"file": "x.mp4", "second": "soon"}\n')
+    bad = CliRunner().invoke(app, ["eval-ocr", str(gold)])
+    assert bad.exit_code == 2 and "line 1" in bad.output
