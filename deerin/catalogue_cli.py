@@ -57,6 +57,38 @@ def manifest_load(
         raise typer.Exit(EXIT_PARTIAL if report.loaded else EXIT_FAILED)
 
 
+@manifest_app.command("set")
+def manifest_set(
+    file: Annotated[str, typer.Argument(help="An indexed file (path or file name).")],
+    values: Annotated[list[str], typer.Argument(help="FIELD=VALUE pairs; FIELD= removes it.")],
+    db: DbOption = None,
+) -> None:
+    """Correct a file's record by hand: these fields win over the manifest's and the LLM's."""
+    from indexing.file_meta_index import set_user_fields
+    from indexing.stages.embed import embedder_from_settings
+    from indexing.stores.base import StoreError
+
+    pairs: dict[str, str] = {}
+    for item in values:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise fail(f"not FIELD=VALUE: {item!r}", EXIT_USAGE)
+        pairs[key.strip().lower()] = value.strip()
+    store = open_store(db)
+    real = str(Path(file).resolve())
+    found = [m for m in store.media() if m.path in (file, real) or Path(m.path).name == file]
+    if len(found) != 1:
+        raise fail(f"not indexed: {file}" if not found else
+                   f"{file} is ambiguous: give its path")
+    built = store.embedder()
+    try:
+        fields = set_user_fields(store, found[0], pairs, lambda: embedder_from_settings(
+            settings_of(db), built[0] if built else None))
+    except StoreError as exc:
+        raise fail(str(exc)) from exc
+    err().print(f"{escape(found[0].name)}: {json.dumps(fields, ensure_ascii=False)}")
+
+
 def apply_manifest(store: LanceStore, settings: Settings, csv_file: Path,
                    json_out: bool = False) -> ManifestLoad:
     """Load ``csv_file`` into ``store`` and print what happened (also for ``deerin index

@@ -18,6 +18,7 @@ from indexing.stores.file_meta import FileMeta, FileMetaStore, merged
 
 if TYPE_CHECKING:
     from indexing.protocols import Embedder
+    from indexing.stores.base import MediaRecord
     from indexing.stores.lance import LanceStore
 
 
@@ -134,3 +135,21 @@ def catalogue_of_db(db_dir: Path) -> dict[str, CatalogueView]:
 def catalogue_titles(db_dir: Path) -> dict[str, str]:
     """The catalogue title of each titled file of the index in ``db_dir``, by media id."""
     return {mid: v.title for mid, v in catalogue_of_db(db_dir).items() if v.title}
+
+
+def set_user_fields(store: LanceStore, media: MediaRecord, values: dict[str, str],
+                    embedder: Callable[[], Embedder]) -> dict[str, object]:
+    """Merge ``values`` into the ``user`` record of one indexed file (an empty value removes
+    the field) and refresh its ``meta`` clip; return the user record."""
+    metas = FileMetaStore(store.db_dir)
+    current = metas.of(media.media_id, media.path).get("user")
+    fields: dict[str, object] = dict(current.fields) if current else {}
+    for key, value in values.items():
+        if value:
+            fields[key] = value
+        else:
+            fields.pop(key, None)
+    with store.writing():
+        metas.put(FileMeta(media.media_id, media.path, "user", fields, updated_at=time.time()))
+        refresh_meta_clips(store, [media.media_id], embedder)
+    return fields

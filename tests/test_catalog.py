@@ -282,3 +282,23 @@ def test_a_reply_that_does_not_parse_is_retried_once_then_reported(jfk_index: Pa
     assert "ask not what your country" in item.transcript.casefold()
     with pytest.raises(CatalogueError, match=r"after one retry"):
         write_record(load_llm("tiny"), item, max_tokens=6)
+
+
+def test_a_hand_correction_wins(tmp_path: Path, jfk_index: Path) -> None:
+    db = tmp_path / "db"
+    shutil.copytree(jfk_index, db)
+    result = runner.invoke(app, ["manifest", "set", "jfk_inaugural_1961.flac",
+                                 "title=Kennedy sworn in", "shelf=B-7", "--db", str(db)])
+    assert result.exit_code == 0, result.output
+    status = json.loads(runner.invoke(app, ["status", "--db", str(db), "--json"]).stdout)
+    record = status["files"][0]
+    assert record["catalogue"]["title"] == "Kennedy sworn in"
+    assert record["catalogue_sources"]["title"] == "user"
+    hits = json.loads(runner.invoke(app, ["search", "Kennedy sworn in", "--db", str(db),
+                                          "--json", "-k", "1"]).stdout)
+    assert hits[0]["kind"] == "meta" and "B-7" in hits[0]["text"]
+    bad = runner.invoke(app, ["manifest", "set", "jfk_inaugural_1961.flac", "oops",
+                              "--db", str(db)])
+    assert bad.exit_code == 2
+    unknown = runner.invoke(app, ["manifest", "set", "nope.mp4", "a=b", "--db", str(db)])
+    assert unknown.exit_code == 1 and "not indexed" in unknown.output
