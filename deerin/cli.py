@@ -19,6 +19,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from deerin.catalogue_cli import register as register_catalogue
 from deerin.common import (
     EXIT_FAILED,
     EXIT_OK,
@@ -71,6 +72,9 @@ def index(
     rebuild: Annotated[bool, typer.Option(
         "--rebuild", help="Erase the index (also one of an older format) and index PATHS anew.")
     ] = False,
+    manifest: Annotated[Path | None, typer.Option(
+        "--manifest", help="Then load this collection manifest CSV (see `deerin manifest load`)."
+    )] = None,
 ) -> None:
     """Index footage: speech, subtitles and shots, into a searchable, timestamped index."""
     from deerin.graph_cli import sync_graph
@@ -80,6 +84,9 @@ def index(
     from indexing.stores.lance import LanceStore, erase_index
     from indexing.stores.lock import WriterLock
 
+    if manifest is not None and not manifest.is_file():  # before minutes of indexing
+        err().print(f"[red]error:[/] manifest not found: {manifest}", highlight=False)
+        raise typer.Exit(EXIT_USAGE)
     settings = settings_of(db, asr_model=asr_model, asr_language=language,
                          shots=False if no_shots else None, full_hash=full_hash or None,
                          ocr=False if no_ocr else None, faces=False if no_faces else None)
@@ -93,6 +100,10 @@ def index(
             with RichProgress(console) as progress:
                 report = Indexer(store, settings, progress=progress).index(paths, prune=prune)
             graph = sync_graph(store)  # the graph is derived from the clips: after them
+            if manifest is not None:
+                from deerin.catalogue_cli import apply_manifest
+
+                bad_rows = apply_manifest(store, settings, manifest).problems
     except StoreError as exc:
         console.print(f"[red]error:[/] {exc}")
         raise typer.Exit(EXIT_FAILED) from exc
@@ -119,6 +130,8 @@ def index(
         raise typer.Exit(EXIT_FAILED)
     if report.failures:
         raise typer.Exit(EXIT_FAILED if not report.results else EXIT_PARTIAL)
+    if manifest is not None and bad_rows:
+        raise typer.Exit(EXIT_PARTIAL)
 
 
 @app.command()
@@ -180,9 +193,13 @@ def search(
         hits = people_only(store, retriever.search(query, k=max(k, CANDIDATES)))[:k]
     else:
         hits = retriever.search(query, k=k)
+    from indexing.file_meta_index import catalogue_view
+
+    titles = {mid: v.title for mid, v in catalogue_view(store).items() if v.title}
     if json_out:
         print(json.dumps([
-            {"media": h.clip.media_path, "start": round(h.clip.start, 2),
+            {"media": h.clip.media_path, "title": titles.get(h.clip.media_id, ""),
+             "start": round(h.clip.start, 2),
              "end": round(h.clip.end, 2), "text": h.clip.text, "kind": h.clip.kind.value,
              "score": round(h.score, 4), "found_by": list(h.sources)}
             | ({"box": list(h.clip.box)} if h.clip.box else {})
@@ -201,7 +218,9 @@ def search(
         c = h.clip
         # A shot found by its picture shows the picture: its keyframe file.
         text = f"keyframe {c.keyframe}" if c.kind.value == "shot" and c.keyframe else c.text
-        table.add_row(str(i), f"{Path(c.media_path).name} @ {fmt_time(c.start)}–{fmt_time(c.end)}",
+        title = f"{titles[c.media_id]} — " if c.media_id in titles else ""
+        table.add_row(str(i), f"{title}{Path(c.media_path).name} @ "
+                      f"{fmt_time(c.start)}–{fmt_time(c.end)}",
                       c.kind.value, f"{h.score:.3f}", text)
     Console().print(table)
 
@@ -209,16 +228,22 @@ def search(
 @app.command()
 def status(db: DbOption = None, json_out: JsonOption = False) -> None:
     """Show what is indexed: files, durations, clips and failures."""
+    from indexing.file_meta_index import catalogue_view
+
     store = open_store(db)
     media = store.media()
     failures = store.failures()
     emb = store.embedder()
     if json_out:
+        records = catalogue_view(store)
         print(json.dumps({
             "db": str(store.db_dir),
             "embedder": emb[0] if emb else None,
             "files": [{"path": m.path, "kind": m.kind, "duration": m.duration, "clips": m.clips,
                        "shots": m.shots, "language": m.language, "warnings": m.warnings}
+                      | ({"catalogue": records[m.media_id].fields,
+                          "catalogue_sources": records[m.media_id].sources}
+                         if m.media_id in records else {})
                       for m in media],
             "total_duration": sum(m.duration for m in media),
             "clips": store.count_clips(),
@@ -479,6 +504,7 @@ def chat(
 register_interaction(app)  # map, montage, ngrams, export, cut (deerin/interaction_cli.py)
 register_reembed(app)  # reembed (deerin/reembed_cli.py)
 register_enrich(app)  # enrich --captions (deerin/enrich_cli.py)
+register_catalogue(app)  # manifest, catalogue, export catalogue, eval-ocr (deerin/catalogue_cli.py)
 
 
 def main() -> None:
@@ -489,6 +515,9 @@ def main() -> None:
     # core stalls whenever anything else runs (see assistant.llm.llamacpp). Torch's runtime
     # reads it too, so it is set here as well, before any runtime starts.
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    # OpenCV's FFmpeg prints every decoder complaint of a damaged video (hundreds of lines) to
+    # stderr, through the progress display; the pipeline reports such a file in one line.
+    os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
     try:
         app()
     except KeyboardInterrupt:

@@ -275,7 +275,7 @@ class Indexer:
             try:
                 shots = self.backends.shots.detect(media, self.keyframe_dir)
             except MediaError as exc:
-                if not (segments or cues):
+                if not (segments or tracks):
                     raise _FileError("shots", str(exc)) from exc
                 warnings.append(f"picture not decodable, shots skipped: {exc}")
         if shots and s.faces:
@@ -298,6 +298,7 @@ class Indexer:
             clips += self._read_text(media, shots, warnings)
         if not clips and not shots:
             raise _FileError("clips", "no searchable text found")
+        clips += self._meta_clips(media)
 
         self.progress.stage("embed")
         embedder = self.backends.embedder
@@ -325,6 +326,15 @@ class Indexer:
         self.store.put_media(record)  # last: marks the file complete
         return FileResult(media.path, media.media_id, "indexed", len(clips), len(shots),
                           media.duration, time.monotonic() - t0, tuple(warnings))
+
+    def _meta_clips(self, media: Media) -> list[Clip]:
+        """The file's catalogue record (manifest, LLM catalogue) as a ``meta`` clip, if any."""
+        from indexing.stages.meta_clips import meta_clip
+        from indexing.stores.file_meta import FileMetaStore, merged
+
+        fields = merged(FileMetaStore(self.store.db_dir).of(media.media_id, str(media.path)))
+        clip = meta_clip(media.media_id, str(media.path), media.duration, fields)
+        return [clip] if clip is not None else []
 
     def _count_faces(self, shots: list[Shot], warnings: list[str]) -> list[Shot]:
         from indexing.stages.faces import count_faces

@@ -22,6 +22,7 @@ class ClipKind(StrEnum):
     CAPTION = "caption"
     OCR = "ocr"
     SHOT = "shot"
+    META = "meta"  # a file's catalogue record (manifest title, description, ...), whole-file span
 
 
 @dataclass(frozen=True, slots=True)

@@ -150,13 +150,15 @@ async def on_question(message: cl.Message) -> None:
     """Retrieve, stream the LLM's words, then show the checked answer with its players."""
     from assistant.answer import QuestionError
     from assistant.llm import LLMError
+    from indexing.file_meta_index import catalogue_of_db, catalogue_titles
     from indexing.stores.base import StoreError
 
     service = _service()
     if message.command == COLLECTION_COMMAND:
         snapshot = await asyncio.to_thread(service.snapshot)
         note = picture_search_note(service.settings)
-        await cl.Message(content=collection_text(snapshot)
+        records = await asyncio.to_thread(catalogue_of_db, service.db_dir)
+        await cl.Message(content=collection_text(snapshot, records)
                          + (f"\n\n*{note}*" if note else "")).send()
         return
     command, argument = _command_of(message, service)
@@ -178,6 +180,7 @@ async def on_question(message: cl.Message) -> None:
             f"Rerank unavailable — clips keep their first-stage order. {service.rerank_problem}",
             "warning")
 
+    titles = await asyncio.to_thread(catalogue_titles, service.db_dir)
     step: cl.Step | None = None
     reply: cl.Message | None = None
     final: Answer | None = None
@@ -187,7 +190,7 @@ async def on_question(message: cl.Message) -> None:
             if event.kind == "retrieved":
                 async with cl.Step(name="Retrieved clips", type="retrieval",
                                    show_input=False) as step:
-                    step.output = hits_table(event.hits)
+                    step.output = hits_table(event.hits, titles)
                 reply = cl.Message(content="")
             elif event.kind == "token" and reply is not None:
                 await reply.stream_token(event.token)
@@ -210,7 +213,7 @@ async def on_question(message: cl.Message) -> None:
     reply = reply or cl.Message(content="")
     # The streamed draft is replaced by the checked text: unsupported sentences are gone and the
     # markers renumbered, so what stays on screen is exactly what the sources support.
-    reply.content = answer_markdown(final)
+    reply.content = answer_markdown(final, titles)
     reply.elements = players(final.citations, service)  # type: ignore[assignment]
     reply.elements += shot_players(final.retrieved, final.citations, service)
     await reply.send()

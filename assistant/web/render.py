@@ -7,6 +7,7 @@ data: every piece of them is escaped before it reaches Markdown.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -16,6 +17,7 @@ from indexing.fmt import fmt_time
 if TYPE_CHECKING:
     from assistant.answer import Answer, Citation
     from assistant.web.chat_service import IndexSnapshot
+    from indexing.file_meta_index import CatalogueView
     from indexing.types import Hit
 
 COLLECTION_COMMAND = "Collection"
@@ -38,8 +40,15 @@ def citation_label(citation: Citation) -> str:
     return span_label(citation.clip.media_path, citation.start, citation.end)
 
 
-def answer_markdown(answer: Answer) -> str:
-    """The answer text, then its sources as ``[n] file @ start–end (language) — “words”``."""
+def titled(label: str, media_id: str, titles: Mapping[str, str] | None) -> str:
+    """``label`` after the file's catalogue title, when the file has one."""
+    title = (titles or {}).get(media_id)
+    return f"{title} — {label}" if title else label
+
+
+def answer_markdown(answer: Answer, titles: Mapping[str, str] | None = None) -> str:
+    """The answer text, then its sources as ``[n] file @ start–end (language) — “words”``
+    (the file's catalogue title first, from ``titles`` by media id, when it has one)."""
     if answer.refused:
         return (f"{answer.text} Try other words, or type **/{COLLECTION_COMMAND}** to see what "
                 "the collection holds.")
@@ -49,13 +58,15 @@ def answer_markdown(answer: Answer) -> str:
     for c in answer.citations:
         quote = _shorten(c.clip.text, _QUOTE_CHARS)
         language = f" ({_escape(c.clip.language)})" if c.clip.language else ""
-        lines.append(f"- **[{c.n}]** {_escape(citation_label(c))}{language} — "
+        label = titled(citation_label(c), c.clip.media_id, titles)
+        lines.append(f"- **[{c.n}]** {_escape(label)}{language} — "
                      f"“{_escape(quote)}”")
     return "\n".join(lines)
 
 
-def hits_table(hits: tuple[Hit, ...]) -> str:
-    """The retrieved clips as a Markdown table: what was found, how well, by which search.
+def hits_table(hits: tuple[Hit, ...], titles: Mapping[str, str] | None = None) -> str:
+    """The retrieved clips as a Markdown table: what was found, how well, by which search
+    (a clip's file shown under its catalogue title, from ``titles``, when it has one).
 
     A language column appears when the index knows the language of any of the clips.
     """
@@ -66,7 +77,8 @@ def hits_table(hits: tuple[Hit, ...]) -> str:
             "words"]
     rows = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for i, h in enumerate(hits, 1):
-        cells = [str(i), _cell(clip_label(h.clip)), h.clip.kind.value]
+        cells = [str(i), _cell(titled(clip_label(h.clip), h.clip.media_id, titles)),
+                 h.clip.kind.value]
         if with_language:
             cells.append(_cell(h.clip.language or "-"))
         cells += [f"{h.score:.3f}", " + ".join(h.sources) or "-",
@@ -93,8 +105,10 @@ def details(answer: Answer) -> str:
     return "\n\n".join(parts)
 
 
-def collection_text(snapshot: IndexSnapshot) -> str:
-    """The indexed files as a table, with totals."""
+def collection_text(snapshot: IndexSnapshot,
+                    records: Mapping[str, CatalogueView] | None = None) -> str:
+    """The indexed files as a table, with totals, then each catalogued file's record
+    (``records`` by media id: manifest and LLM fields, see :mod:`indexing.file_meta_index`)."""
     if not snapshot.media:
         return empty_index_text(snapshot)
     rows = ["| file | kind | duration | clips | language |", "|---|---|---|---|---|"]
@@ -102,8 +116,36 @@ def collection_text(snapshot: IndexSnapshot) -> str:
         rows.append(f"| {_cell(m.name)} | {m.kind} | {fmt_time(m.duration)} | {m.clips} | "
                     f"{_cell(m.language or '-')} |")
     total = sum(m.duration for m in snapshot.media)
-    return (f"The collection holds **{len(snapshot.media)} files**, {fmt_time(total)} of media "
+    text = (f"The collection holds **{len(snapshot.media)} files**, {fmt_time(total)} of media "
             f"in {snapshot.clips} clips:\n\n" + "\n".join(rows))
+    return text + catalogue_text(snapshot, records or {})
+
+
+_CATALOGUE_SHOWN = ("date", "description", "summary", "subjects", "people", "places", "dates",
+                    "rights")
+
+
+def catalogue_text(snapshot: IndexSnapshot, records: Mapping[str, CatalogueView]) -> str:
+    """Each catalogued file's title and fields as a short Markdown list ('' when none)."""
+    parts = []
+    for m in snapshot.media:
+        view = records.get(m.media_id)
+        if view is None:
+            continue
+        lines = [f"**{_escape(view.title or m.name)}** ({_escape(m.name)})"]
+        for key in _CATALOGUE_SHOWN:
+            value = view.fields.get(key)
+            if isinstance(value, list):
+                value = ", ".join(str(v) for v in value)
+            if value:
+                source = view.sources.get(key, "")
+                lines.append(f"- {key}: {_escape(_shorten(str(value), 300))}"
+                             + (f" *({source})*" if source == "llm" else ""))
+        parts.append("\n".join(lines))
+    if not parts:
+        return ""
+    return ("\n\n**Catalogue** (fields marked *(llm)* were written by the language model; the "
+            "others come from the collection manifest):\n\n" + "\n\n".join(parts))
 
 
 def empty_index_text(snapshot: IndexSnapshot) -> str:

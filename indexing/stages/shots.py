@@ -24,6 +24,9 @@ if TYPE_CHECKING:
     from indexing.settings import Settings
 
 _QUEUE_FRAMES = 16
+# Decoded frames waiting for the detector take at most about this much memory: 16 frames of 4K
+# video would hold 400 MB, so large pictures get a shorter queue (never under 2 frames).
+_QUEUE_BYTES = 64 * 1024 * 1024
 
 
 class SceneDetectShots:
@@ -118,7 +121,8 @@ class SceneDetectShots:
         spans: list[_Span] = []
         start = 0.0
         last: Any = None
-        for position, frame, small in _frames(video, shrink):
+        depth = queue_depth(width, height)
+        for position, frame, small in _frames(video, shrink, depth):
             cuts = detector.process_frame(position, small)
             for cut in cuts:
                 # The detector reports a cut a few frames after it happened, so the frames
@@ -225,15 +229,22 @@ def _open(path: Path) -> Any:
     raise MediaError(f"video could not be decoded: {reason}")
 
 
+def queue_depth(width: int, height: int) -> int:
+    """How many decoded BGR frames of this size may wait for the detector (see
+    :data:`_QUEUE_BYTES`)."""
+    frame_bytes = max(width * height * 3, 1)
+    return max(2, min(_QUEUE_FRAMES, _QUEUE_BYTES // frame_bytes))
+
+
 def _frames(
-    video: Any, shrink: Callable[[np.ndarray], np.ndarray]
+    video: Any, shrink: Callable[[np.ndarray], np.ndarray], depth: int = _QUEUE_FRAMES
 ) -> Iterator[tuple[Any, np.ndarray, np.ndarray]]:
     """Yield ``(position, frame, shrink(frame))``, decoding and shrinking in a background thread.
 
     OpenCV releases the GIL, so on two cores decoding the next frames overlaps with detection on
     the current one (the same trick PySceneDetect's ``SceneManager`` uses).
     """
-    frames: queue.Queue[tuple[Any, Any, Any]] = queue.Queue(_QUEUE_FRAMES)
+    frames: queue.Queue[tuple[Any, Any, Any]] = queue.Queue(depth)
     stop = threading.Event()
     failure: list[BaseException] = []
 

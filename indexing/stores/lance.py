@@ -25,6 +25,7 @@ import numpy as np
 import pyarrow as pa
 
 from indexing.stores.base import ClipStore, FailureRecord, MediaRecord, StoreError
+from indexing.stores.file_meta import TABLE as FILE_META_TABLE
 from indexing.stores.lance_schema import (
     ADDED_FIELDS,
     FAILURE_SCHEMA,
@@ -174,6 +175,17 @@ class LanceStore:
         return ["clips", "windows", "shots", *table_names(self._db)]
 
     # -- clips and shots -----------------------------------------------------------------------
+    def remove_clips(self, media_path: str, kind: ClipKind) -> None:
+        """Drop the clips (and their windows) of one kind of one file, e.g. to replace its
+        ``meta`` clip when its catalogue record changes."""
+        cond = f"media_path = {quote(media_path)} AND kind = {quote(kind.value)}"
+        with self._lock:
+            for name in ("clips", "windows"):
+                t = self._table(name)
+                if t is not None and t.count_rows(cond):
+                    t.delete(cond)
+                    self._fts_dirty |= name == "clips"
+
     def add_clips(self, clips: Sequence[Clip], vectors: np.ndarray,
                   windows: Sequence[tuple[int, np.ndarray]] = ()) -> int:
         """Upsert clips by content id, with optional sub-clip window vectors.
@@ -498,6 +510,9 @@ def _fts_query(text: str) -> str:
 def erase_index(db_dir: Path) -> None:
     """Delete the DEERIn index in ``db_dir``: its tables, keyframes and metadata, nothing else.
 
+    The file-metadata table (manifest and catalogue records) is kept: the rebuilt index picks
+    the records up again.
+
     Hold the directory's writer lock. Refuses a directory that holds no DEERIn index, so a
     mistyped ``--db`` cannot wipe an unrelated folder.
     """
@@ -508,6 +523,8 @@ def erase_index(db_dir: Path) -> None:
         raise StoreError(f"{db_dir} holds no DEERIn index ({LanceStore.META_FILE} missing); "
                          "not erasing it")
     for entry in db_dir.iterdir():
+        if entry.name == f"{FILE_META_TABLE}.lance":
+            continue  # what archivists wrote about their files outlives a rebuild of the clips
         if entry.is_dir() and (entry.suffix == ".lance" or entry.name == "keyframes"):
             shutil.rmtree(entry)
     (db_dir / LanceStore.META_FILE).unlink()
