@@ -1,7 +1,8 @@
 """Runs the stages for each file and writes the results to the store.
 
 Per file: hash → skip if unchanged → probe → transcribe (audio) + sidecar subtitles + shots and
-keyframes (picture) → clips → embeddings → store. A file's media record is written only after its
+keyframes (picture) → clips → embeddings (:mod:`indexing.filework`, shared by every engine) →
+store (here, in the driver). A file's media record is written only after its
 clips and shots, so a run killed at any point leaves either a finished file or rows that the next
 run recognises as orphans and clears before redoing that file: no duplicates, nothing lost.
 A run holds the store's writer lock throughout, so a second writer cannot take this run's
@@ -11,126 +12,31 @@ half-written rows for orphans.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable, Iterable
+from dataclasses import replace
 from pathlib import Path
-from typing import Any, Protocol
 
 from indexing.discover import discover
-from indexing.media import MediaError, file_hash, probe
-from indexing.protocols import Embedder, FaceCounter, ShotDetector, TextReader, Transcriber
+from indexing.filework import Backends, FileOutput, FileWork, NullProgress, Progress
+from indexing.filework import sidecar_language as sidecar_language  # re-exported (older callers)
+from indexing.media import MediaError, file_hash
 from indexing.settings import Settings
 from indexing.stores.base import ClipStore, MediaRecord, StoreError
-from indexing.types import (
-    Clip,
-    ClipKind,
-    Cue,
-    Failure,
-    FileResult,
-    IndexReport,
-    Media,
-    Segment,
-    Shot,
-)
+from indexing.types import Failure, FileResult, IndexReport
 
 # Bring the full-text index up to date at least this often during a long run (if rows changed),
 # so searches during a run of hours stay fast.
 _FINALIZE_EVERY_S = 300.0
 
 
-class Progress(Protocol):
-    """What the pipeline reports while it works (the CLI draws it with rich)."""
-
-    def start(self, files: Sequence[Path]) -> None: ...
-
-    def file_started(self, path: Path, duration: float) -> None: ...
-
-    def stage(self, name: str, fraction: float | None = None) -> None: ...
-
-    def file_done(self, result: FileResult) -> None: ...
-
-    def file_failed(self, failure: Failure) -> None: ...
-
-
-class NullProgress:
-    """Reports nothing."""
-
-    def start(self, files: Sequence[Path]) -> None: ...
-
-    def file_started(self, path: Path, duration: float) -> None: ...
-
-    def stage(self, name: str, fraction: float | None = None) -> None: ...
-
-    def file_done(self, result: FileResult) -> None: ...
-
-    def file_failed(self, failure: Failure) -> None: ...
-
-
-@dataclass
-class Backends:
-    """The models the pipeline uses, built on first use from :class:`Settings`.
-
-    Building lazily means a re-run over unchanged files loads no model at all.
-    """
-
-    settings: Settings
-    built_with: str | None = None  # the embedder an existing index records (see embedder)
-    _transcriber: Transcriber | None = field(default=None, repr=False)
-    _embedder: Embedder | None = field(default=None, repr=False)
-    _shots: ShotDetector | None = field(default=None, repr=False)
-    _text_reader: TextReader | None = field(default=None, repr=False)
-    _faces: FaceCounter | None = field(default=None, repr=False)
-
-    @property
-    def transcriber(self) -> Transcriber:
-        if self._transcriber is None:
-            from indexing.stages.transcribe import transcriber_from_settings
-
-            self._transcriber = transcriber_from_settings(self.settings)
-        return self._transcriber
-
-    @property
-    def embedder(self) -> Embedder:
-        if self._embedder is None:
-            from indexing.stages.embed import embedder_from_settings
-
-            self._embedder = embedder_from_settings(self.settings, self.built_with)
-        return self._embedder
-
-    @property
-    def shots(self) -> ShotDetector:
-        if self._shots is None:
-            from indexing.stages.shots import SceneDetectShots
-
-            self._shots = SceneDetectShots.from_settings(self.settings)
-        return self._shots
-
-    @property
-    def text_reader(self) -> TextReader:
-        if self._text_reader is None:
-            from indexing.stages.ocr import reader_from_settings
-
-            self._text_reader = reader_from_settings(self.settings)
-        return self._text_reader
-
-    @property
-    def faces(self) -> FaceCounter:
-        if self._faces is None:
-            from indexing.stages.faces import MtcnnFaces
-
-            self._faces = MtcnnFaces()
-        return self._faces
-
-
-class _FileError(Exception):
-    def __init__(self, stage: str, reason: str) -> None:
-        super().__init__(reason)
-        self.stage = stage
-        self.reason = reason
-
-
 class Indexer:
-    """Indexes files into one store. Reusable across calls (models stay loaded)."""
+    """Indexes files into one store. Reusable across calls (models stay loaded).
+
+    The driver half of every engine: it screens files (unchanged ones are skipped before any
+    model loads), and writes each file's :class:`~indexing.filework.FileOutput` to the store.
+    This class runs the model work in its own loop (the local engine);
+    :class:`indexing.engines.ray_engine.RayIndexer` runs it in Ray actors.
+    """
 
     def __init__(self, store: ClipStore, settings: Settings,
                  backends: Backends | None = None, progress: Progress | None = None) -> None:
@@ -140,13 +46,22 @@ class Indexer:
         self.backends = backends or Backends(settings, built_with[0] if built_with else None)
         self.progress: Progress = progress or NullProgress()
         self.keyframe_dir = store.db_dir / "keyframes"
-        self._splitter: Any = None  # the OCR word splitter, loaded once per indexer
+        self._work: FileWork | None = None
+        # Seconds each model stage took, summed over the files this indexer wrote (benches).
+        self.stage_seconds: dict[str, float] = {}
 
     # -- public --------------------------------------------------------------------------------
     @property
     def id_scheme(self) -> str:
         """How media ids are hashed: ``full`` (every byte) or ``sampled`` (see file_hash)."""
         return "full" if self.settings.full_hash else "sampled"
+
+    @property
+    def work(self) -> FileWork:
+        """The model stages, run in this process (built on first use, sharing the backends)."""
+        if self._work is None:
+            self._work = FileWork(self.settings, self.backends, self.progress)
+        return self._work
 
     def index(self, paths: Iterable[Path], *, prune: bool = False,
               wait: float = 0.0) -> IndexReport:
@@ -156,27 +71,42 @@ class Indexer:
         another writer (then :class:`StoreError`).
         """
         with self.store.writing(wait):
-            self.store.ensure_id_scheme(self.id_scheme)
-            files, failures = discover(paths)
-            for f in failures:
-                self.progress.file_failed(f)
-            self.store.prune_orphans()
-            self.progress.start(files)
+            files, failures = self.begin(paths)
             results: list[FileResult] = []
             last_finalize = time.monotonic()
             for path in files:
-                outcome = self.index_file(path)
-                if isinstance(outcome, Failure):
-                    failures.append(outcome)
-                    self.progress.file_failed(outcome)
-                else:
-                    results.append(outcome)
-                    self.progress.file_done(outcome)
+                self.collect(self.index_file(path), results, failures)
                 if time.monotonic() - last_finalize > _FINALIZE_EVERY_S:
                     self.store.finalize()  # a no-op unless rows changed
                     last_finalize = time.monotonic()
-            pruned = tuple(self.prune()) if prune else ()
-            self.store.finalize()
+            return self.end(results, failures, prune=prune)
+
+    def begin(self, paths: Iterable[Path]) -> tuple[list[Path], list[Failure]]:
+        """Start a run (holding the writer lock): the files to look at, and the paths that
+        could not even be listed. Clears what a killed run left half-written."""
+        self.store.ensure_id_scheme(self.id_scheme)
+        files, failures = discover(paths)
+        for f in failures:
+            self.progress.file_failed(f)
+        self.store.prune_orphans()
+        self.progress.start(files)
+        return files, failures
+
+    def collect(self, outcome: FileResult | Failure, results: list[FileResult],
+                failures: list[Failure]) -> None:
+        """Report one file's outcome and add it to the run's lists."""
+        if isinstance(outcome, Failure):
+            failures.append(outcome)
+            self.progress.file_failed(outcome)
+        else:
+            results.append(outcome)
+            self.progress.file_done(outcome)
+
+    def end(self, results: list[FileResult], failures: list[Failure], *,
+            prune: bool = False) -> IndexReport:
+        """Finish a run: prune gone files if asked, bring the search indexes up to date."""
+        pruned = tuple(self.prune()) if prune else ()
+        self.store.finalize()
         return IndexReport(results=tuple(results), failures=tuple(failures), pruned=pruned)
 
     def prune(self) -> list[str]:
@@ -188,13 +118,9 @@ class Indexer:
             self.store.remove_media(p)
         return gone
 
-    def index_file(self, path: Path) -> FileResult | Failure:
-        """Index one file, or return why it could not be indexed. Never raises for bad media.
-
-        ``path`` must be resolved as :func:`~indexing.discover.discover` does (it is the key the
-        file is stored under). Call it inside :meth:`index`, or holding ``store.writing()``.
-        """
-        t0 = time.monotonic()
+    def screen(self, path: Path) -> FileResult | Failure | str:
+        """What ``path`` needs: a result if it is unchanged (no model is loaded for it), a
+        failure if it cannot be read, else its media id (content hash) for the model work."""
         key = str(path)
         try:
             st = path.stat()
@@ -207,167 +133,73 @@ class Indexer:
         try:
             self.progress.stage("hash")
             media_id = file_hash(path, full=self.settings.full_hash)
-            if known and known.media_id == media_id:
-                # Same bytes, new mtime (copied or touched): remember the new stat, no model work.
-                self.store.put_media(_record_with_stat(known, st.st_size, st.st_mtime_ns))
-                return FileResult(path, media_id, "unchanged", known.clips, known.shots,
-                                  known.duration)
-            self.progress.stage("probe")
-            media = probe(path, media_id)
         except (MediaError, OSError) as exc:
-            return self._fail(path, "probe", str(exc))
-        self.progress.file_started(path, media.duration)
+            return self.fail(path, "probe", str(exc))
+        if known and known.media_id == media_id:
+            # Same bytes, new mtime (copied or touched): remember the new stat, no model work.
+            self.store.put_media(_record_with_stat(known, st.st_size, st.st_mtime_ns))
+            return FileResult(path, media_id, "unchanged", known.clips, known.shots,
+                              known.duration)
+        return media_id
+
+    def index_file(self, path: Path) -> FileResult | Failure:
+        """Index one file, or return why it could not be indexed. Never raises for bad media.
+
+        ``path`` must be resolved as :func:`~indexing.discover.discover` does (it is the key the
+        file is stored under). Call it inside :meth:`index`, or holding ``store.writing()``.
+        """
+        need = self.screen(path)
+        if not isinstance(need, str):
+            return need
+        return self.commit(path, self.work.run(path, need, self.keyframe_dir))
+
+    def commit(self, path: Path, output: FileOutput | Failure) -> FileResult | Failure:
+        """Write one file's model output to the store (or record its failure).
+
+        Clips and shots first, the media record last: the record marks the file complete, so a
+        run killed in between leaves orphans that the next run clears (see ``prune_orphans``).
+        """
+        if isinstance(output, Failure):
+            return self.fail(path, output.stage, output.reason)
+        self.progress.stage("store")
+        if output.keyframes:
+            self.keyframe_dir.mkdir(parents=True, exist_ok=True)
+            for name, data in output.keyframes:
+                (self.keyframe_dir / name).write_bytes(data)
+            output = output.placed(self.keyframe_dir)
+        for name, seconds in output.stage_seconds:
+            self.stage_seconds[name] = self.stage_seconds.get(name, 0.0) + seconds
+        media = output.media
         try:
-            result = self._index_media(media, t0)
-        except _FileError as exc:
-            return self._fail(path, exc.stage, exc.reason)
+            self.store.ensure_embedder(*output.embedder)
+            # Clear rows of an older version of this file (or of a killed run) before writing.
+            self.store.remove_media(str(media.path))
+            self.store.add_clips(output.clips, output.vectors, output.windows)
+            self.store.add_shots(media.media_id, str(media.path), output.shots)
         except StoreError:
             raise  # a store problem concerns every file: stop the run
-        except Exception as exc:  # a model or decoder crash on one file must not end the batch
-            return self._fail(path, "index", f"{type(exc).__name__}: {exc}".splitlines()[0])
-        self.store.clear_failure(key)
-        return result
-
-    # -- internals -----------------------------------------------------------------------------
-    def _fail(self, path: Path, stage: str, reason: str) -> Failure:
-        self.store.record_failure(str(path), reason, stage)
-        return Failure(path, reason, stage)
-
-    def _index_media(self, media: Media, t0: float) -> FileResult:
-        from indexing.stages.clips import speech_clips, subtitle_clips
-        from indexing.stages.embed import clip_vectors
-        from indexing.stages.subtitles import find_sidecars, read_cues
-
-        s = self.settings
-        warnings: list[str] = []
-        segments: list[Segment] = []
-        language = ""
-        if media.has_audio:
-            self.progress.stage("transcribe", 0.0)
-            segments = self._transcribe(media)
-            language = next((seg.language for seg in segments if seg.language), "") or ""
-        # One track per sidecar (film.en.srt and film.de.srt are two tracks, not one stream).
-        tracks: list[tuple[str | None, list[Cue]]] = []
-        for sidecar in find_sidecars(media.path):
-            self.progress.stage("subtitles")
-            try:
-                cues = read_cues(sidecar)
-            except (ValueError, OSError) as exc:
-                warnings.append(f"subtitles {sidecar.name} skipped: {exc}")
-                continue
-            if cues:
-                tracks.append((sidecar_language(sidecar, media.path), cues))
-        shots: list[Shot] = []
-        if media.has_video and s.shots:
-            self.progress.stage("shots")
-            try:
-                shots = self.backends.shots.detect(media, self.keyframe_dir)
-            except MediaError as exc:
-                if not (segments or cues):
-                    raise _FileError("shots", str(exc)) from exc
-                warnings.append(f"picture not decodable, shots skipped: {exc}")
-        if shots and s.faces:
-            shots = self._count_faces(shots, warnings)
-        if not segments and not tracks and not shots:
-            what = "no speech detected" if media.has_audio else "no audio stream"
-            raise _FileError("content", f"nothing to index: {what}, no subtitles and no picture")
-
-        clips: list[Clip] = []
-        clip_args = {"target": s.clip_target, "max_len": s.clip_max, "min_len": s.clip_min}
-        if segments:
-            clips += speech_clips(media, segments, shots, **clip_args)
-        for lang, cues in tracks:
-            track = subtitle_clips(media, cues, shots, **clip_args, language=lang)
-            # seq numbers the clips of one kind in a file (for neighbours), across tracks
-            first = sum(1 for c in clips if c.kind is ClipKind.SUBTITLE)
-            clips += [replace(c, seq=first + c.seq) for c in track]
-        if media.has_video and s.ocr and (shots or not s.shots):
-            clips += self._read_text(media, shots, warnings)
-        if not clips and not shots:
-            raise _FileError("clips", "no searchable text found")
-
-        self.progress.stage("embed")
-        embedder = self.backends.embedder
-        self.store.ensure_embedder(embedder.model_id, embedder.dim)
-        vectors, windows = clip_vectors(embedder, clips)
-        self.progress.stage("store")
-        # Clear rows of an older version of this file (or of a killed run) before writing.
-        self.store.remove_media(str(media.path))
-        self.store.add_clips(clips, vectors, windows)
-        self.store.add_shots(media.media_id, str(media.path), shots)
-        if not clips:
-            warnings.append("no speech or subtitles: only shots are indexed")
+        except Exception as exc:  # rows this file's output cannot make: only this file fails
+            return self.fail(path, "store", f"{type(exc).__name__}: {exc}".splitlines()[0])
         record = MediaRecord(
             media_id=media.media_id, path=str(media.path), duration=media.duration,
             size=media.size, mtime_ns=media.mtime_ns, has_audio=media.has_audio,
-            has_video=media.has_video, clips=len(clips), shots=len(shots),
-            indexed_at=time.time(), language=language,
-            asr_model=self.backends.transcriber.model_id if segments else "",
-            warnings="\n".join(warnings),
+            has_video=media.has_video, clips=len(output.clips), shots=len(output.shots),
+            indexed_at=time.time(), language=output.language, asr_model=output.asr_model,
+            warnings="\n".join(output.warnings),
         )
         self.store.put_media(record)  # last: marks the file complete
-        return FileResult(media.path, media.media_id, "indexed", len(clips), len(shots),
-                          media.duration, time.monotonic() - t0, tuple(warnings))
+        self.store.clear_failure(str(path))
+        return FileResult(media.path, media.media_id, "indexed", len(output.clips),
+                          len(output.shots), media.duration, output.seconds, output.warnings)
 
-    def _count_faces(self, shots: list[Shot], warnings: list[str]) -> list[Shot]:
-        from indexing.stages.faces import count_faces
-
-        self.progress.stage("faces")
-        try:
-            return count_faces(shots, self.backends.faces)
-        except ImportError as exc:  # the detector's package is missing: index without counts
-            warnings.append(f"faces not counted: {exc}")
-            return shots
-
-    def _read_text(self, media: Media, shots: list[Shot], warnings: list[str]) -> list[Clip]:
-        """On-screen text as ``ocr`` clips; a reader that is missing or fails only warns."""
-        from indexing.stages.ocr import ocr_clips
-        from indexing.stages.ocr_text import WordSplitter
-
-        s = self.settings
-        self.progress.stage("ocr")
-        if self._splitter is None:
-            self._splitter = WordSplitter()
-        try:
-            return ocr_clips(media, shots, self.backends.text_reader, self._splitter,
-                             every=s.ocr_every, max_per_minute=s.ocr_per_minute)
-        except ImportError as exc:
-            warnings.append(f"on-screen text not read: {exc}")
-        except Exception as exc:  # an OCR crash on one file must not lose its speech and shots
-            warnings.append(f"on-screen text not read: {type(exc).__name__}: {exc}"
-                            .splitlines()[0])
-        return []
-
-    def _transcribe(self, media: Media) -> list[Segment]:
-        # The transcriber streams the file from ffmpeg chunk by chunk, so a feature-length film
-        # never sits in memory whole; an undecodable or empty audio track raises MediaError
-        # before the first segment.
-        self.progress.stage("transcribe", 0.0)
-        segments = []
-        try:
-            for seg in self.backends.transcriber.transcribe(media.path):
-                segments.append(seg)
-                self.progress.stage("transcribe", min(seg.end / media.duration, 1.0))
-        except MediaError as exc:
-            if media.has_video:
-                return []  # the picture may still be indexable
-            raise _FileError("audio", str(exc)) from exc
-        return segments
+    def fail(self, path: Path, stage: str, reason: str) -> Failure:
+        """Record that ``path`` failed at ``stage`` (the next run tries it again)."""
+        self.store.record_failure(str(path), reason, stage)
+        return Failure(path, reason, stage)
 
 
 def _record_with_stat(r: MediaRecord, size: int, mtime_ns: int) -> MediaRecord:
     return replace(r, size=size, mtime_ns=mtime_ns)
-
-
-def sidecar_language(sidecar: Path, media_path: Path) -> str | None:
-    """The language a sidecar's name declares: ``film.en.vtt`` or ``film.pt-BR.forced.srt`` ->
-    ``en`` / ``pt`` (ISO 639-1); ``film.srt`` -> None."""
-    tags = sidecar.name[len(media_path.stem):].split(".")[1:-1]
-    for tag in tags:
-        code = tag.replace("_", "-").split("-")[0]
-        if len(code) == 2 and code.isascii() and code.isalpha():
-            return code.lower()
-    return None
 
 
 def open_store(settings: Settings, *, create: bool = True) -> ClipStore:
