@@ -78,11 +78,13 @@ class RayIndexer(Indexer):
         self.address = address
         self.workers = workers
         self.actors: list[Any] = []  # the live actors of the current run (tests kill one)
+        self.spawned = 0  # actors started by the last run (0: it had no model work)
         self.replaced = 0  # actors that died during the last run and were replaced
 
     def index(self, paths: Iterable[Path], *, prune: bool = False,
               wait: float = 0.0) -> IndexReport:
         """Index every media file under ``paths`` on the cluster; see :meth:`Indexer.index`."""
+        self.spawned = self.replaced = 0
         with self.store.writing(wait):
             files, failures = self.begin(paths)
             results: list[FileResult] = []
@@ -111,7 +113,7 @@ class RayIndexer(Indexer):
             return actor_class.remote(settings, built_with)
 
         self.actors = [spawn() for _ in range(count)]
-        self.replaced = 0
+        self.spawned, self.replaced = count, 0
         queue = deque(todo)
         idle = list(self.actors)
         running: dict[Any, tuple[_Task, Any]] = {}
@@ -153,6 +155,7 @@ class RayIndexer(Indexer):
         ray.kill(dead)  # in case it only looks dead (unreachable node): never two on one file
         fresh = spawn()
         self.actors = [fresh if a is dead else a for a in self.actors]
+        self.spawned += 1
         self.replaced += 1
         return fresh
 
