@@ -43,6 +43,10 @@ class FileWorker:
     """One Ray actor's state: the models, loaded once, and a scratch folder for keyframes."""
 
     def __init__(self, settings: Settings, built_with: str | None) -> None:
+        # As the deerin entry point does: no tqdm bars from model loaders, and idle OpenMP
+        # threads sleep rather than spin (actors share cores with each other and the driver).
+        os.environ.setdefault("TQDM_DISABLE", "1")
+        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
         self.work = FileWork(settings, Backends(settings, built_with))
         self.keyframe_dir = Path(tempfile.mkdtemp(prefix="deerin-keyframes-"))
 
