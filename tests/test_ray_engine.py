@@ -177,3 +177,14 @@ def test_the_cli_refuses_ray_options_without_the_ray_engine(tmp_path: Path,
         env={**os.environ, "NO_COLOR": "1"}, check=False)
     assert out.returncode == 2 and "--engine ray" in out.stderr
     assert not (tmp_path / "db").exists()
+
+
+def test_doctor_reports_the_installed_ray() -> None:
+    from importlib.metadata import version
+
+    from deerin.doctor import ray_check, run_checks
+
+    check = ray_check()
+    assert check.ok and version("ray") in check.detail and not check.required
+    assert check.name in {c.name for c in run_checks({}, ollama={"up": False, "host": "-",
+                                                               "models": [], "detail": "-"})}
