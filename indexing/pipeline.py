@@ -47,7 +47,8 @@ class Indexer:
         self.progress: Progress = progress or NullProgress()
         self.keyframe_dir = store.db_dir / "keyframes"
         self._work: FileWork | None = None
-        # Seconds each model stage took, summed over the files this indexer wrote (benches).
+        # Seconds each stage took, summed over the files this indexer wrote (benches): the
+        # model stages, and the driver's own `hash` and `store`.
         self.stage_seconds: dict[str, float] = {}
 
     # -- public --------------------------------------------------------------------------------
@@ -132,7 +133,9 @@ class Indexer:
                               known.duration)
         try:
             self.progress.stage("hash")
+            t = time.monotonic()
             media_id = file_hash(path, full=self.settings.full_hash)
+            self._spent("hash", time.monotonic() - t)
         except (MediaError, OSError) as exc:
             return self.fail(path, "probe", str(exc))
         if known and known.media_id == media_id:
@@ -162,13 +165,14 @@ class Indexer:
         if isinstance(output, Failure):
             return self.fail(path, output.stage, output.reason)
         self.progress.stage("store")
-        if output.keyframes:
+        for name, seconds in output.stage_seconds:
+            self._spent(name, seconds)
+        t = time.monotonic()
+        if output.keyframes:  # shipped by a worker that does not share our disk
             self.keyframe_dir.mkdir(parents=True, exist_ok=True)
             for name, data in output.keyframes:
                 (self.keyframe_dir / name).write_bytes(data)
             output = output.placed(self.keyframe_dir)
-        for name, seconds in output.stage_seconds:
-            self.stage_seconds[name] = self.stage_seconds.get(name, 0.0) + seconds
         media = output.media
         try:
             self.store.ensure_embedder(*output.embedder)
@@ -189,8 +193,12 @@ class Indexer:
         )
         self.store.put_media(record)  # last: marks the file complete
         self.store.clear_failure(str(path))
+        self._spent("store", time.monotonic() - t)
         return FileResult(media.path, media.media_id, "indexed", len(output.clips),
                           len(output.shots), media.duration, output.seconds, output.warnings)
+
+    def _spent(self, stage: str, seconds: float) -> None:
+        self.stage_seconds[stage] = self.stage_seconds.get(stage, 0.0) + seconds
 
     def fail(self, path: Path, stage: str, reason: str) -> Failure:
         """Record that ``path`` failed at ``stage`` (the next run tries it again)."""
