@@ -198,7 +198,7 @@ class _connected:
                              log_to_driver=False, configure_logging=False)
             except (ConnectionError, RuntimeError, ValueError) as exc:
                 where = self.address or "a local Ray instance"
-                raise EngineError(f"cannot reach {where}: {_first_line(exc)}") from exc
+                raise EngineError(f"cannot reach Ray at {where}: {_first_line(exc)}") from exc
             self._opened = True
         return ray
 
