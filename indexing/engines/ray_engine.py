@@ -52,7 +52,11 @@ class FileWorker:
 
     def run(self, path: str, media_id: str) -> FileOutput | Failure:
         """Run every stage on one file; keyframes travel back in the output."""
-        return self.work.run(Path(path), media_id, self.keyframe_dir, ship_keyframes=True)
+        try:
+            return self.work.run(Path(path), media_id, self.keyframe_dir, ship_keyframes=True)
+        finally:  # what a failed file left in the scratch folder (a shipped one left nothing)
+            for leftover in self.keyframe_dir.glob(f"{media_id}_*"):
+                leftover.unlink(missing_ok=True)
 
     def pid(self) -> int:
         """The worker's process id (tests kill it)."""
