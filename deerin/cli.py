@@ -75,11 +75,20 @@ def index(
     manifest: Annotated[Path | None, typer.Option(
         "--manifest", help="Then load this collection manifest CSV (see `deerin manifest load`)."
     )] = None,
+    engine: Annotated[str, typer.Option(
+        "--engine", help="Where the model work runs: 'local' (this process) or 'ray' (actors on "
+        "a Ray cluster; the index is written here).")] = "local",
+    address: Annotated[str | None, typer.Option(
+        "--address", help="Ray cluster: 'auto' (started with `ray start` on this machine) or "
+        "ray://HOST:PORT (default: a local Ray instance for this run).")] = None,
+    workers: Annotated[int | None, typer.Option(
+        "--workers", min=1, help="Ray actors (default: one per two CPUs of the cluster).")
+    ] = None,
 ) -> None:
     """Index footage: speech, subtitles and shots, into a searchable, timestamped index."""
     from deerin.graph_cli import sync_graph
     from deerin.progress import RichProgress
-    from indexing.pipeline import Indexer
+    from indexing.engines import EngineError, check_engine, make_indexer
     from indexing.stores.base import StoreError
     from indexing.stores.lance import LanceStore, erase_index
     from indexing.stores.lock import WriterLock
@@ -92,18 +101,24 @@ def index(
                          ocr=False if no_ocr else None, faces=False if no_faces else None)
     console = err()
     try:
+        check_engine(engine, address, workers)  # before --rebuild erases anything
         # Locked before the store opens, so --rebuild never erases an index being written.
         with WriterLock(settings.db_dir, wait) as lock:
             if rebuild:
                 erase_index(settings.db_dir)
             store = LanceStore(settings.db_dir, writer=lock)
             with RichProgress(console) as progress:
-                report = Indexer(store, settings, progress=progress).index(paths, prune=prune)
+                indexer = make_indexer(engine, store, settings, progress=progress,
+                                       address=address, workers=workers)
+                report = indexer.index(paths, prune=prune)
             graph = sync_graph(store)  # the graph is derived from the clips: after them
             if manifest is not None:
                 from deerin.catalogue_cli import apply_manifest
 
                 bad_rows = apply_manifest(store, settings, manifest).problems
+    except EngineError as exc:
+        console.print(f"[red]error:[/] {exc}", highlight=False)
+        raise typer.Exit(EXIT_USAGE if exc.usage else EXIT_FAILED) from exc
     except StoreError as exc:
         console.print(f"[red]error:[/] {exc}")
         raise typer.Exit(EXIT_FAILED) from exc

@@ -125,6 +125,7 @@ def run_checks(env: Mapping[str, str],
         ok = _has_module(module)
         yield Check(label, ok, "installed" if ok else f"missing: {disables}",
                     required=module != "ollama")
+    yield ray_check()
     for row in model_report(env):
         tiers = f" [tier {', '.join(row['tiers'])}]" if row["tiers"] else ""
         name = f"{row['role']}: {row['label']}{tiers}"
@@ -163,6 +164,20 @@ def run_checks(env: Mapping[str, str],
     yield Check("Ollama", ollama["up"],
                 f"{ollama['host']}: {ollama['detail']} (optional: `--llm ollama:MODEL`)",
                 required=False)
+
+
+def ray_check() -> Check:
+    """The Ray engine (``deerin index --engine ray``): Ray's version, read from its package
+    metadata (importing Ray takes seconds)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    name = "Ray (distributed indexing)"
+    try:
+        found = version("ray")
+    except PackageNotFoundError:
+        return Check(name, False, "missing: `deerin index --engine ray` is unavailable (pip "
+                     'install "ray[data]"); the local engine is unaffected', required=False)
+    return Check(name, True, f"ray {found}: `deerin index --engine ray`", required=False)
 
 
 def _package_file(module: str, *parts: str) -> str | None:
