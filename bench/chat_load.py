@@ -59,13 +59,14 @@ class Round:
 
 def subtitle_windows(media: Path) -> list[str]:
     """Word windows of the subtitle files' spoken text (cue numbers, times and tags removed)."""
-    windows = []
+    words: list[str] = []
     for name in SUBTITLES:
         text = (media / name).read_text(encoding="utf-8-sig", errors="replace")
         lines = [ln for ln in text.splitlines() if ln.strip() and "-->" not in ln
                  and not ln.strip().isdigit() and ln.strip() != "WEBVTT"]
-        words = re.sub(r"<[^>]+>|\[[^\]]*\]", " ", " ".join(lines)).split()
-        windows += [" ".join(words[i:i + WINDOW]) for i in range(0, len(words) - WINDOW, WINDOW)]
+        words += re.sub(r"<[^>]+>|\[[^\]]*\]", " ", " ".join(lines)).split()
+    # Overlapping windows, as neighbouring clips overlap: the files hold about 500 words.
+    windows = [" ".join(words[i:i + WINDOW]) for i in range(0, len(words) - WINDOW, WINDOW // 2)]
     if len(windows) < 4:
         raise SystemExit(f"too little subtitle text in {media}")
     return windows

@@ -135,8 +135,9 @@ def load_url(tmp_path_factory: pytest.TempPathFactory, media_dir: Path) -> Any:
         yield url
 
 
-# Slow: ten LLM answers queue behind one model (about two minutes on two busy cores). One chat
-# answered end to end with its player is the browser test's, in the default suite.
+# Slow: ten LLM answers share one model (four decoded at once, prompts read one at a time:
+# minutes on two busy cores). One chat answered end to end with its player is the browser
+# test's, in the default suite.
 @pytest.mark.slow
 def test_ten_concurrent_chats(load_url: str) -> None:
     async def run() -> tuple[list[Outcome], float]:

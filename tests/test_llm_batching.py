@@ -64,18 +64,18 @@ def _at_once(llm: Any, prompts: list[list[dict[str, str]]], **kw: Any) -> list[s
 
 def test_greedy_replies_at_once_match_the_one_request_path(single: LlamaCppLLM,
                                                            batched: BatchedLlamaCppLLM) -> None:
-    expected = [complete(single, p, max_tokens=32, temperature=0.0) for p in PROMPTS]
+    expected = [complete(single, p, max_tokens=24, temperature=0.0) for p in PROMPTS]
     steps = batched.scheduler.steps
-    assert _at_once(batched, PROMPTS, max_tokens=32, temperature=0.0) == expected
+    assert _at_once(batched, PROMPTS, max_tokens=24, temperature=0.0) == expected
     # Batched: far fewer decode calls than tokens generated (one step carries a token for each
     # generating sequence).
     tokens = sum(len(single._llama.tokenize(e.encode(), add_bos=False)) for e in expected)
     assert batched.scheduler.steps - steps < 0.75 * tokens
     # Alone, too (and with a stop string, cut where the one-request path cuts).
-    assert complete(batched, PROMPTS[0], max_tokens=32, temperature=0.0) == expected[0]
+    assert complete(batched, PROMPTS[0], max_tokens=24, temperature=0.0) == expected[0]
     stop = expected[0].split()[2]
-    assert complete(batched, PROMPTS[0], max_tokens=32, temperature=0.0, stop=[stop]) == \
-        complete(single, PROMPTS[0], max_tokens=32, temperature=0.0, stop=[stop])
+    assert complete(batched, PROMPTS[0], max_tokens=24, temperature=0.0, stop=[stop]) == \
+        complete(single, PROMPTS[0], max_tokens=24, temperature=0.0, stop=[stop])
 
 
 def test_fixed_prompt_part_is_cached_and_reused(batched: BatchedLlamaCppLLM,

@@ -50,8 +50,9 @@ class BatchedLlamaCppLLM(LlamaCppLLM):
         super().__init__(model_path, n_ctx=n_ctx, threads=threads, seed=seed,
                          repeat_penalty=repeat_penalty, prefix_cache=prefix_cache)
         self.parallel = parallel
+        # Prompt chunks of llama_cpp.Llama's default n_batch, as the one-request path reads.
         self._scheduler = Scheduler(self._llama, parallel=parallel, n_ctx=n_ctx,
-                                    chunk=self._llama.n_batch,
+                                    chunk=min(n_ctx, 512),
                                     prefixes=_MAX_PREFIXES if prefix_cache else 0)
 
     def _own_context_size(self) -> int:
