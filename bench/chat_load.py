@@ -1,11 +1,14 @@
 """Benchmark: answering many users at once, continuous batching against one-at-a-time.
 
     python bench/chat_load.py [--llm default|fast|tiny|PATH.gguf] [--users 1,4,10]
-                              [--parallel 4] [--max-tokens 64]
+                              [--parallel 4] [--max-tokens 64] [--prompts chat|open]
 
-Each user sends one answer prompt as the chat builds it (``build_messages``: the answering
-system prompt and example, four numbered sources, a question); the sources are windows of the
-real subtitles in ../shared/media. All users of a round start at once, each in its own thread,
+With ``--prompts chat`` (the default) each user sends one answer prompt as the chat builds it
+(``build_messages``: the answering system prompt and example, four numbered sources, a
+question); the sources are windows of the real subtitles in ../shared/media. The small models
+answer those in a few tokens, so reading the prompt is most of the work; ``--prompts open``
+asks for a paragraph instead (a short prompt, replies that run to ``--max-tokens``), which
+measures generation. All users of a round start at once, each in its own thread,
 and stream greedily. The baseline is the one-request path (:class:`LlamaCppLLM`, a lock: users
 queue), measured in the same run on the same prompts; the candidate is
 :class:`BatchedLlamaCppLLM` with ``--parallel`` sequences. Both have their prompt-prefix cache
@@ -41,6 +44,9 @@ QUESTIONS = (
     "What does the monster look like?", "How does the fight end?", "What does Olive do?",
 )
 WINDOW = 60  # words per source, about a clip's worth of speech
+OPEN = ("a silent film", "a newsreel", "a cartoon", "a lecture film", "a screwball comedy",
+        "a documentary", "a space shuttle launch", "a physics demonstration",
+        "an inaugural address", "a sailing adventure", "a nature film", "a city street")
 
 
 @dataclass
@@ -72,8 +78,16 @@ def subtitle_windows(media: Path) -> list[str]:
     return windows
 
 
-def prompts_for(users: int, windows: list[str]) -> list[list[dict[str, str]]]:
+def prompts_for(users: int, windows: list[str], kind: str = "chat"
+                ) -> list[list[dict[str, str]]]:
+    """One prompt per user: the chat's answer prompt, or an open request for a paragraph."""
     from assistant.prompting import build_messages
+
+    if kind == "open":
+        system = {"role": "system", "content": "You are a film archivist. Answer in one "
+                  "paragraph of about a hundred words."}
+        return [[system, {"role": "user", "content": "Describe what an archive catalogue "
+                          f"should say about {OPEN[u % len(OPEN)]}."}] for u in range(users)]
 
     return [build_messages(QUESTIONS[u % len(QUESTIONS)],
                            [windows[(u * 4 + j) % len(windows)] for j in range(4)])
@@ -121,6 +135,8 @@ def main() -> None:
     ap.add_argument("--parallel", type=int, default=4, help="sequences decoded at once")
     ap.add_argument("--max-tokens", type=int, default=64, help="tokens per reply at most")
     ap.add_argument("--threads", type=int, default=None, help="llama.cpp threads")
+    ap.add_argument("--prompts", choices=("chat", "open"), default="chat",
+                    help="the chat's answer prompts, or open requests for a paragraph")
     ap.add_argument("--media", type=Path, default=REPO.parent / "shared" / "media")
     args = ap.parse_args()
 
@@ -133,8 +149,8 @@ def main() -> None:
     many = load_llm(args.llm, threads=args.threads, parallel=args.parallel)
     print(f"model {one.model_id}, loaded in {time.perf_counter() - t0:.1f} s; "
           f"{os.cpu_count()} cores; replies of at most {args.max_tokens} tokens; "
-          f"batched: {args.parallel} sequences")
-    warm = prompts_for(1, windows)
+          f"batched: {args.parallel} sequences; {args.prompts} prompts")
+    warm = prompts_for(1, windows, args.prompts)
     for llm in (one, many):  # cache the fixed prompt part in both, as a running chat has
         run_round(llm, warm, 4)
 
@@ -142,7 +158,7 @@ def main() -> None:
           f"{'TTFT p50 one':>12} {'batched':>8} {'ratio':>6} | "
           f"{'TTFT p95 one':>12} {'batched':>8} {'ratio':>6} | same replies")
     for users in rounds:
-        prompts = prompts_for(users, windows)
+        prompts = prompts_for(users, windows, args.prompts)
         base = run_round(one, prompts, args.max_tokens)
         cand = run_round(many, prompts, args.max_tokens)
         same = sum(a == b for a, b in zip(base.replies, cand.replies, strict=True))
