@@ -14,7 +14,8 @@ queue), measured in the same run on the same prompts; the candidate is
 :class:`BatchedLlamaCppLLM` with ``--parallel`` sequences. Both have their prompt-prefix cache
 warmed first. Printed per round: tokens per second (all replies' tokens over the round's wall
 time) and p50/p95 time to first token, side by side with ratios, and whether the replies of the
-two paths are identical.
+two paths are identical, and the CPU time each path used (on a shared machine wall times
+follow the other jobs; CPU seconds follow the work done).
 """
 
 from __future__ import annotations
@@ -56,6 +57,7 @@ class Round:
     ttft: list[float]
     tokens: int
     wall: float
+    cpu: float  # CPU seconds the process used (every thread): robust on a shared machine
     replies: list[str]
 
     @property
@@ -114,13 +116,13 @@ def run_round(llm: Any, prompts: list[list[dict[str, str]]], max_tokens: int) ->
     for t in threads:
         t.start()
     start.wait()
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     for t in threads:
         t.join()
-    wall = time.perf_counter() - t0
+    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
     texts = [replies.get(i, "") for i in range(len(prompts))]
     tokens = sum(len(llm._llama.tokenize(r.encode(), add_bos=False)) for r in texts if r)
-    return Round(list(ttft.values()), tokens, wall, texts)
+    return Round(list(ttft.values()), tokens, wall, cpu, texts)
 
 
 def pct(values: list[float], q: float) -> float:
@@ -171,8 +173,9 @@ def main() -> None:
               flush=True)
         print(f"      | wall one {base.wall:.1f} s, batched {cand.wall:.1f} s; tokens "
               f"{base.tokens} / {cand.tokens}; mean TTFT one "
-              f"{statistics.fmean(base.ttft):.1f} s, batched {statistics.fmean(cand.ttft):.1f} s",
-              flush=True)
+              f"{statistics.fmean(base.ttft):.1f} s, batched {statistics.fmean(cand.ttft):.1f} s; "
+              f"CPU one {base.cpu:.1f} s, batched {cand.cpu:.1f} s "
+              f"({base.cpu / cand.cpu:.2f}x less)", flush=True)
     close = getattr(many, "close", None)
     if close is not None:
         close()
