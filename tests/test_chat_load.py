@@ -12,7 +12,9 @@ by continuous batching; prompts are still read one after the other, so this is a
 with ``--slow``).
 
 The load test starts 50 sessions at once against a server bounded with ``--k 2 --max-tokens
-24`` (the fast tier unless ``DEERIN_LLM`` says otherwise); each session asks, then streams media
+24`` (the tiny tier unless ``DEERIN_LLM`` says otherwise: this test is about serving, not
+wording, and on two shared cores even the fast tier needs more than 15 minutes for 50 prompts);
+each session asks, then streams media
 from the app's media route with HTTP Range requests, as a player does. p95 latencies and the
 error count are printed, and there must be no error.
 """
@@ -172,7 +174,7 @@ def test_ten_concurrent_chats(load_url: str) -> None:
 # --- 50 sessions asking and streaming media at once --------------------------------------------
 
 LOAD_SESSIONS = 50
-LOAD_TIMEOUT = 900.0
+LOAD_TIMEOUT = 1500.0
 RANGE = 64 * 1024  # a player's first request; then it seeks and reads a longer stretch
 
 
@@ -217,7 +219,7 @@ def load50(tmp_path_factory: pytest.TempPathFactory, media_dir: Path) -> Any:
 
     db = chat_index(tmp_path_factory.getbasetemp(), media_dir)
     media = [f"/media/{m.media_id}" for m in LanceStore(db, create=False).media()]
-    llm = os.environ.get("DEERIN_LLM", "").strip() or "fast"
+    llm = os.environ.get("DEERIN_LLM", "").strip() or "tiny"
     server = start_chat(db, tmp_path_factory.mktemp("load50-chat"), keep_llm_env=True,
                         extra_env={"DEERIN_LLM": llm}, args=("--k", "2", "--max-tokens", "24"))
     with serving(server) as url:
@@ -225,6 +227,7 @@ def load50(tmp_path_factory: pytest.TempPathFactory, media_dir: Path) -> Any:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(2400)
 def test_fifty_sessions_ask_and_stream_media(load50: tuple[str, list[str], str]) -> None:
     url, media, llm = load50
 
@@ -237,6 +240,8 @@ def test_fifty_sessions_ask_and_stream_media(load50: tuple[str, list[str], str])
             part = await stream_media(http, url, path[path.index("/media/"):])
             played.latencies += part.latencies
             played.errors += part.errors
+        print(f"session {i:2d}: {answer.latency:6.1f} s, {len(played.latencies)} ranges, "
+              f"{len(answer.errors) + len(played.errors)} errors", flush=True)
         return answer, played
 
     async def run() -> tuple[list[tuple[Outcome, MediaOutcome]], float]:
