@@ -166,7 +166,8 @@ class Scheduler:
                     if job.cancelled.is_set():
                         job.out.put(END)
                         continue
-                    job.slot = self._free_slots.pop(0)
+                    job.slot = min(self._free_slots)  # low ids first: runs stay consecutive
+                    self._free_slots.remove(job.slot)
                     joining.append(job)
             try:
                 for job in joining:
@@ -229,7 +230,10 @@ class Scheduler:
                 sampling.append((job, row))
             reading = [job]
         else:
-            for job in generating:
+            # By sequence id: llama.cpp splits a batch over separate KV streams into
+            # micro-batches of consecutive sequence ids, so out of order every token would
+            # become a forward pass of its own.
+            for job in sorted(generating, key=lambda j: j.slot):
                 sampling.append((job, add(job.next_token or 0, job.pos, job.slot, True)))
             reading = []
         self._read_turn = not self._read_turn
