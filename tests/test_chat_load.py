@@ -273,6 +273,7 @@ def test_fifty_sessions_ask_and_stream_media(load50: tuple[str, list[str], str])
     assert not errors, errors[:10]
     assert all(a.answer for a in answers)
     assert len(media_lat) >= 2 * LOAD_SESSIONS  # every session played media
-    # No check of what was answered: the tiny tier's 24-token drafts fail the citation check,
-    # so its sessions end in the refusal (measured: all 50) and play an indexed file instead.
+    # No check of what was answered: the tiny tier's 24-token drafts fail the citation check
+    # and its judge, so its sessions end in the refusal (measured: all 50) and play an indexed
+    # file instead.
     # What the answers say under load is test_ten_concurrent_chats' business.
