@@ -29,7 +29,8 @@ class BatchedLlamaCppLLM(LlamaCppLLM):
 
     Thread-safe: any number of threads may stream at once; beyond ``parallel`` they wait for a
     free sequence. Under greedy decoding (``temperature=0``) a reply is the one
-    :class:`LlamaCppLLM` gives, whatever else runs in the batch. A stream that is closed early
+    :class:`LlamaCppLLM` gives except where llama.cpp's several-token kernels round a near tie
+    the other way (see :mod:`assistant.llm.scheduler`). A stream that is closed early
     leaves the batch at the next step. Call :meth:`close` to stop the decoding thread and free
     the context (a long-lived server may just keep it).
     """

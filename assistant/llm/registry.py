@@ -270,7 +270,8 @@ def load_llm(
     fails here with one clear line rather than mid-answer. A split shipped model is assembled
     into the cache on first use (once; see :mod:`weights.assemble`). ``parallel`` > 1 makes a
     llama.cpp model answer that many requests at once by continuous batching
-    (:class:`~assistant.llm.batching.BatchedLlamaCppLLM`; greedy replies are unchanged); an
+    (:class:`~assistant.llm.batching.BatchedLlamaCppLLM`; greedy replies as one at a time, but
+    for rare near ties); an
     Ollama server batches by itself and ignores it.
 
     Raises :class:`LLMUsageError` for a bad spec and :class:`LLMUnavailable` when the model

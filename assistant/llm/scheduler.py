@@ -4,19 +4,23 @@ sequences that are still reading their prompt), each request streamed to its own
 
 The :class:`Scheduler` owns the context and runs it from one thread; callers in any thread
 :meth:`~Scheduler.submit` a :class:`Job` and read its queue. Requests join and leave between
-steps. On a CPU a step's cost is dominated by reading the weights once, so a step with four
-sequences costs little more than a step with one: tokens per second rise with users.
+steps. A step reads the weights once for all its sequences, so where reading the weights is
+the bottleneck a step with four costs little more than a step with one (on the 2-core machine
+of the README it was not: see bench/chat_load.py).
 
-Why the replies match the one-request path (:class:`~assistant.llm.LlamaCppLLM`) token for
-token under greedy decoding: each prompt is evaluated in the same chunks (``chunk`` tokens,
-the ``n_batch`` of ``llama_cpp.Llama``) from the same positions, the fixed part (prefix) of a
-prompt first, from an empty sequence; every request gets the sampler chain ``llama_cpp.Llama``
-builds (repeat penalty included), applied to its own logits row; and every sequence has a KV
-stream of its own (``kv_unified`` off). Batching more rows into a matrix product leaves each
-row's result unchanged, but a unified KV cache puts a sequence's cells at other indices than a
-context of its own would, which changes the summation order of attention: measured with the
-shipped models, 3 greedy replies in 6 then drifted from the one-request path; with one stream
-per sequence all 6 matched. A cached prefix is the prefix's KV state saved once
+How the replies are kept as close as llama.cpp allows to the one-request path
+(:class:`~assistant.llm.LlamaCppLLM`) under greedy decoding: each prompt is evaluated in the
+same chunks (``chunk`` tokens, the ``n_batch`` of ``llama_cpp.Llama``) from the same positions,
+alone in its step, the fixed part (prefix) of a prompt first, from an empty sequence; every
+request gets the sampler chain ``llama_cpp.Llama`` builds (repeat penalty included), applied to
+its own logits row; and every sequence has a KV stream of its own (``kv_unified`` off: a unified
+cache puts a sequence's cells at other indices, which changes the summation order of attention;
+measured, 3 greedy replies in 6 then drifted, against 0 in 6 with one stream per sequence).
+What remains, most likely, is the matrix kernels: for some quantisations (Qwen's Q4_K_M)
+llama.cpp's CPU kernel for several tokens may round differently from its one-token kernel, so a
+reply can flip at a near tie (measured on the fast tier: 1 paragraph in 4 drifted; 10/10
+answer prompts and the tiny tier's replies matched). A cached prefix is the prefix's KV state
+saved once
 (``llama_state_seq_get_data``) and copied into a new request's stream (a memcpy of a few MB).
 """
 
