@@ -62,20 +62,29 @@ def _at_once(llm: Any, prompts: list[list[dict[str, str]]], **kw: Any) -> list[s
     return [results.get(i, "<none>") for i in range(len(prompts))]
 
 
-def test_greedy_replies_at_once_match_the_one_request_path(single: LlamaCppLLM,
-                                                           batched: BatchedLlamaCppLLM) -> None:
+def test_exact_greedy_replies_at_once_match_the_one_request_path(single: LlamaCppLLM) -> None:
+    """``exact``: each sequence's token in a pass of its own, so llama.cpp's one-token kernels
+    give every reply the one-request path's tokens, whatever else is being written."""
     expected = [complete(single, p, max_tokens=24, temperature=0.0) for p in PROMPTS]
+    with BatchedLlamaCppLLM(model_path(SMOLLM2), parallel=3, exact=True) as exact:
+        assert _at_once(exact, PROMPTS, max_tokens=24, temperature=0.0) == expected
+        # Alone, too, and with a stop string cut where the one-request path cuts.
+        stop = expected[0].split()[2]
+        assert complete(exact, PROMPTS[0], max_tokens=24, temperature=0.0, stop=[stop]) == \
+            complete(single, PROMPTS[0], max_tokens=24, temperature=0.0, stop=[stop])
+
+
+def test_shared_steps_carry_a_token_for_every_sequence(single: LlamaCppLLM,
+                                                       batched: BatchedLlamaCppLLM) -> None:
     steps = batched.scheduler.steps
-    assert _at_once(batched, PROMPTS, max_tokens=24, temperature=0.0) == expected
-    # Batched: far fewer decode calls than tokens generated (one step carries a token for each
-    # generating sequence).
-    tokens = sum(len(single._llama.tokenize(e.encode(), add_bos=False)) for e in expected)
+    replies = _at_once(batched, PROMPTS[:3], max_tokens=24, temperature=0.0)
+    assert all(r and r != "<none>" for r in replies)
+    # Far fewer decode calls than tokens written: one step carries a token for each sequence.
+    tokens = sum(len(single._llama.tokenize(r.encode(), add_bos=False)) for r in replies)
     assert batched.scheduler.steps - steps < 0.75 * tokens
-    # Alone, too (and with a stop string, cut where the one-request path cuts).
-    assert complete(batched, PROMPTS[0], max_tokens=24, temperature=0.0) == expected[0]
-    stop = expected[0].split()[2]
-    assert complete(batched, PROMPTS[0], max_tokens=24, temperature=0.0, stop=[stop]) == \
-        complete(single, PROMPTS[0], max_tokens=24, temperature=0.0, stop=[stop])
+    # One request alone is decoded as the one-request path decodes it.
+    assert complete(batched, PROMPTS[0], max_tokens=24, temperature=0.0) == \
+        complete(single, PROMPTS[0], max_tokens=24, temperature=0.0)
 
 
 def test_fixed_prompt_part_is_cached_and_reused(batched: BatchedLlamaCppLLM,

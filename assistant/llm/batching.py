@@ -29,10 +29,11 @@ class BatchedLlamaCppLLM(LlamaCppLLM):
 
     Thread-safe: any number of threads may stream at once; beyond ``parallel`` they wait for a
     free sequence. Under greedy decoding (``temperature=0``) a reply is the one
-    :class:`LlamaCppLLM` gives except where llama.cpp's several-token kernels round a near tie
-    the other way (see :mod:`assistant.llm.scheduler`). A stream that is closed early
-    leaves the batch at the next step. Call :meth:`close` to stop the decoding thread and free
-    the context (a long-lived server may just keep it).
+    :class:`LlamaCppLLM` gives with ``exact``; without, llama.cpp's several-token kernels may
+    round a near tie the other way and the reply drifts from there (measured: fast tier, 2 of
+    4 paragraphs written at once; see :mod:`assistant.llm.scheduler`). A stream that is closed
+    early leaves the batch at the next step. Call :meth:`close` to stop the decoding thread and
+    free the context (a long-lived server may just keep it).
     """
 
     def __init__(
@@ -44,17 +45,22 @@ class BatchedLlamaCppLLM(LlamaCppLLM):
         repeat_penalty: float = 1.1,
         prefix_cache: bool = True,
         parallel: int = DEFAULT_PARALLEL,
+        exact: bool = False,
     ) -> None:
         """Load ``model_path`` (see :class:`LlamaCppLLM`); ``n_ctx`` is each request's window,
         and the KV cache holds ``parallel`` of them. Raises
-        :class:`~assistant.llm.LLMUnavailable` if the model cannot be loaded."""
+        :class:`~assistant.llm.LLMUnavailable` if the model cannot be loaded. ``exact`` gives
+        every sequence's token a pass of its own: greedy replies exactly as
+        :class:`LlamaCppLLM`'s, still interleaved, but no cheaper per token than one at a time
+        (see :class:`~assistant.llm.scheduler.Scheduler`)."""
         super().__init__(model_path, n_ctx=n_ctx, threads=threads, seed=seed,
                          repeat_penalty=repeat_penalty, prefix_cache=prefix_cache)
         self.parallel = parallel
         # Prompt chunks of llama_cpp.Llama's default n_batch, as the one-request path reads.
         self._scheduler = Scheduler(self._llama, parallel=parallel, n_ctx=n_ctx,
                                     chunk=min(n_ctx, 512),
-                                    prefixes=_MAX_PREFIXES if prefix_cache else 0)
+                                    prefixes=_MAX_PREFIXES if prefix_cache else 0,
+                                    exact=exact)
 
     def _own_context_size(self) -> int:
         # llama_cpp.Llama is kept for its model, vocabulary and templates; requests are decoded

@@ -80,16 +80,20 @@ class Scheduler:
 
     ``llama`` is the ``llama_cpp.Llama`` the model was loaded with (its model, vocabulary and
     context settings are reused; its own context is not touched). ``n_ctx`` is the window of
-    one request; each of the ``parallel`` sequences has a KV stream of that size.
+    one request; each of the ``parallel`` sequences has a KV stream of that size. ``exact``
+    decodes each sequence's token in a pass of its own (the one-token kernels: greedy replies
+    exactly as one at a time, at one-at-a-time cost, still interleaved) instead of sharing one
+    pass between all sequences.
     """
 
     def __init__(self, llama: Any, *, parallel: int, n_ctx: int, chunk: int = 512,
-                 prefixes: int = 4) -> None:
+                 prefixes: int = 4, exact: bool = False) -> None:
         import llama_cpp
 
         if parallel < 1:
             raise ValueError(f"parallel sequences must be at least 1, not {parallel}")
         self.parallel = parallel
+        self.exact = exact
         self.chunk = chunk
         self.max_prefixes = prefixes
         self._llama = llama
@@ -241,6 +245,9 @@ class Scheduler:
                 sampling.append((job, add(job.next_token or 0, job.pos, job.slot, True)))
             reading = []
         self._read_turn = not self._read_turn
+        if self.exact and len(sampling) > 1:
+            self._decode_one_by_one(sampling)
+            return
         batch.n_tokens = n
         rc = lib.llama_decode(self._ctx, batch)
         if rc == 1:  # no room in the KV cache (every request fits its window: not expected)
@@ -262,6 +269,22 @@ class Scheduler:
                 job.pos += 1
                 job.next_token = None
             self._sample(job, row)
+
+    def _decode_one_by_one(self, sampling: list[tuple[Job, int]]) -> None:
+        """Decode the generating sequences' tokens each in a pass of its own."""
+        batch = self._batch
+        for job, _ in sampling:
+            token = job.next_token or 0
+            batch.token[0], batch.pos[0], batch.n_seq_id[0] = token, job.pos, 1
+            batch.seq_id[0][0], batch.logits[0] = job.slot, 1
+            batch.n_tokens = 1
+            rc = self._lib.llama_decode(self._ctx, batch)
+            if rc != 0:
+                raise LLMError(f"llama_decode failed ({rc})")
+            self.steps += 1
+            job.pos += 1
+            job.next_token = None
+            self._sample(job, 0)
 
     def _sample(self, job: Job, row: int) -> None:
         lib = self._lib
