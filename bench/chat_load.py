@@ -135,6 +135,8 @@ def main() -> None:
     ap.add_argument("--llm", default="default", help="a tier (tiny, fast, default) or a GGUF")
     ap.add_argument("--users", default="1,4,10", help="concurrent users per round")
     ap.add_argument("--parallel", type=int, default=4, help="sequences decoded at once")
+    ap.add_argument("--shared", action="store_true",
+                    help="batched sequences share one pass per step (default: exact)")
     ap.add_argument("--max-tokens", type=int, default=64, help="tokens per reply at most")
     ap.add_argument("--threads", type=int, default=None, help="llama.cpp threads")
     ap.add_argument("--prompts", choices=("chat", "open"), default="chat",
@@ -148,10 +150,12 @@ def main() -> None:
     rounds = [int(u) for u in args.users.split(",")]
     t0 = time.perf_counter()
     one = load_llm(args.llm, threads=args.threads)
-    many = load_llm(args.llm, threads=args.threads, parallel=args.parallel)
+    many = load_llm(args.llm, threads=args.threads, parallel=args.parallel,
+                    shared_passes=args.shared)
     print(f"model {one.model_id}, loaded in {time.perf_counter() - t0:.1f} s; "
           f"{os.cpu_count()} cores; replies of at most {args.max_tokens} tokens; "
-          f"batched: {args.parallel} sequences; {args.prompts} prompts")
+          f"batched: {args.parallel} sequences, "
+          f"{'shared passes' if args.shared else 'exact'}; {args.prompts} prompts")
     warm = prompts_for(1, windows, args.prompts)
     for llm in (one, many):  # cache the fixed prompt part in both, as a running chat has
         run_round(llm, warm, 4)

@@ -41,8 +41,8 @@ def single(cache: LLMCache) -> LlamaCppLLM:
 
 @pytest.fixture(scope="module")
 def batched(cache: LLMCache) -> Iterator[BatchedLlamaCppLLM]:
-    """Three sequences at once, so the seven prompts also queue for a free one."""
-    llm = load_llm("tiny", cache=cache, parallel=3)
+    """Three sequences at once sharing their passes (the seven prompts also queue)."""
+    llm = load_llm("tiny", cache=cache, parallel=3, shared_passes=True)
     assert isinstance(llm, BatchedLlamaCppLLM)
     yield llm
     llm.close()
@@ -66,7 +66,9 @@ def test_exact_greedy_replies_at_once_match_the_one_request_path(single: LlamaCp
     """``exact``: each sequence's token in a pass of its own, so llama.cpp's one-token kernels
     give every reply the one-request path's tokens, whatever else is being written."""
     expected = [complete(single, p, max_tokens=24, temperature=0.0) for p in PROMPTS]
-    with BatchedLlamaCppLLM(model_path(SMOLLM2), parallel=3, exact=True) as exact:
+    exact = load_llm("tiny", parallel=3)  # exact is what the chat loads by default
+    assert isinstance(exact, BatchedLlamaCppLLM)
+    with exact:
         assert _at_once(exact, PROMPTS, max_tokens=24, temperature=0.0) == expected
         # Alone, too, and with a stop string cut where the one-request path cuts.
         stop = expected[0].split()[2]
@@ -147,7 +149,7 @@ def test_closed_model_says_so() -> None:
 def test_parallel_specs_and_settings(cache: LLMCache, single: LlamaCppLLM,
                                      batched: BatchedLlamaCppLLM) -> None:
     assert load_llm("tiny", cache=cache, parallel=1) is single
-    assert load_llm("llamacpp:tiny", cache=cache, parallel=3) is batched
+    assert load_llm("llamacpp:tiny", cache=cache, parallel=3, shared_passes=True) is batched
     with pytest.raises(LLMUsageError, match="at least 1"):
         load_llm("tiny", parallel=0)
     assert AssistantSettings.from_env({}).parallel == 4
@@ -155,6 +157,10 @@ def test_parallel_specs_and_settings(cache: LLMCache, single: LlamaCppLLM,
     for bad in ("0", "four", "100"):
         with pytest.raises(ValueError, match="DEERIN_LLM_PARALLEL"):
             AssistantSettings.from_env({"DEERIN_LLM_PARALLEL": bad})
+    assert not AssistantSettings.from_env({}).shared_passes
+    assert AssistantSettings.from_env({"DEERIN_LLM_BATCH": "Shared"}).shared_passes
+    with pytest.raises(ValueError, match="DEERIN_LLM_BATCH"):
+        AssistantSettings.from_env({"DEERIN_LLM_BATCH": "fast"})
 
 
 # --- Ollama: concurrency is the server's; the backend must not serialise ------------------------

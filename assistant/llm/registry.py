@@ -44,6 +44,7 @@ class LoadOptions:
     prefix_cache: bool = True
     check: bool = True
     parallel: int = 1  # requests a llama.cpp model decodes at once (> 1: continuous batching)
+    shared_passes: bool = False  # batched sequences share one forward pass (else: exact)
 
 
 @dataclass(frozen=True)
@@ -138,7 +139,8 @@ def _create_llamacpp(path: str, options: LoadOptions) -> LLM:
         from assistant.llm.batching import BatchedLlamaCppLLM
 
         return BatchedLlamaCppLLM(Path(path), n_ctx=options.n_ctx, threads=options.threads,
-                                  prefix_cache=options.prefix_cache, parallel=options.parallel)
+                                  prefix_cache=options.prefix_cache, parallel=options.parallel,
+                                  exact=not options.shared_passes)
     return LlamaCppLLM(Path(path), n_ctx=options.n_ctx, threads=options.threads,
                        prefix_cache=options.prefix_cache)
 
@@ -259,6 +261,7 @@ def load_llm(
     check: bool = True,
     registry: BackendRegistry | None = None,
     parallel: int = 1,
+    shared_passes: bool = False,
 ) -> LLM:
     """Build (or take from ``cache``) the backend a spec names (see :func:`parse_llm_spec`).
 
@@ -270,9 +273,9 @@ def load_llm(
     fails here with one clear line rather than mid-answer. A split shipped model is assembled
     into the cache on first use (once; see :mod:`weights.assemble`). ``parallel`` > 1 makes a
     llama.cpp model answer that many requests at once by continuous batching
-    (:class:`~assistant.llm.batching.BatchedLlamaCppLLM`; greedy replies as one at a time, but
-    for rare near ties); an
-    Ollama server batches by itself and ignores it.
+    (:class:`~assistant.llm.batching.BatchedLlamaCppLLM`: each reply's token in a pass of its
+    own, greedy replies exactly as one at a time; with ``shared_passes`` all in one pass, which
+    may flip near ties); an Ollama server batches by itself and ignores both.
 
     Raises :class:`LLMUsageError` for a bad spec and :class:`LLMUnavailable` when the model
     cannot be used here.
@@ -285,11 +288,11 @@ def load_llm(
     if parallel < 1:
         raise LLMUsageError(f"parallel LLM requests must be at least 1, not {parallel}")
     options = LoadOptions(env=env, n_ctx=n_ctx, threads=threads, prefix_cache=prefix_cache,
-                          check=check, parallel=parallel)
+                          check=check, parallel=parallel, shared_passes=shared_passes)
     canonical = backend.resolve(parsed.target, options)
     key: tuple[object, ...] = (backend.name, canonical, n_ctx, threads, prefix_cache)
     if backend.name == "llamacpp" and parallel > 1:
-        key = (*key, parallel)
+        key = (*key, parallel, shared_passes)
 
     def factory() -> LLM:
         return backend.create(canonical, options)
