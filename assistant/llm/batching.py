@@ -2,8 +2,9 @@
 
 It is :class:`~assistant.llm.LlamaCppLLM` (same GGUF, chat template, prompt prefixes, samplers)
 whose calls do not queue behind a lock but join a continuous batch run by a
-:class:`~assistant.llm.scheduler.Scheduler`: up to ``parallel`` replies are generated together,
-one ``llama_decode`` per token step, each streamed to its own caller.
+:class:`~assistant.llm.scheduler.Scheduler`: up to ``parallel`` replies are written together,
+each streamed to its own caller, their tokens decoded each in a pass of its own (``exact``, the
+default: greedy replies as one at a time) or all in one ``llama_decode`` per step.
 """
 
 from __future__ import annotations
