@@ -31,7 +31,7 @@ class BatchedLlamaCppLLM(LlamaCppLLM):
     Thread-safe: any number of threads may stream at once; beyond ``parallel`` they wait for a
     free sequence. Under greedy decoding (``temperature=0``) a reply is the one
     :class:`LlamaCppLLM` gives with ``exact``; without, llama.cpp's several-token kernels may
-    round a near tie the other way and the reply drifts from there (measured: fast tier, 2 of
+    round a near tie the other way and the reply drifts from there (measured: fast tier, 1-2 of
     4 paragraphs written at once; see :mod:`assistant.llm.scheduler`). A stream that is closed
     early leaves the batch at the next step. Call :meth:`close` to stop the decoding thread and
     free the context (a long-lived server may just keep it).

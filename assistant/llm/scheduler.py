@@ -18,8 +18,9 @@ cache puts a sequence's cells at other indices, which changes the summation orde
 measured, 3 greedy replies in 6 then drifted, against 0 in 6 with one stream per sequence).
 What remains, most likely, is the matrix kernels: for some quantisations (Qwen's Q4_K_M)
 llama.cpp's CPU kernel for several tokens may round differently from its one-token kernel, so a
-reply can flip at a near tie (measured on the fast tier: 1 paragraph in 4 drifted; 10/10
-answer prompts and the tiny tier's replies matched). A cached prefix is the prefix's KV state
+reply can flip at a near tie (measured on the fast tier: 1-2 paragraphs in 4 drifted; 10/10
+answer prompts and the tiny tier's replies matched). The ``exact`` mode gives each token its own
+pass to keep the one-token kernels. A cached prefix is the prefix's KV state
 saved once
 (``llama_state_seq_get_data``) and copied into a new request's stream (a memcpy of a few MB).
 """
