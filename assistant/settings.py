@@ -22,24 +22,44 @@ class AssistantSettings:
     ``llm`` is an LLM spec (see :func:`assistant.llm.parse_llm_spec`; empty = the answering
     tier of :mod:`weights`). ``rerank`` is ``default`` (query likelihood under the rerank tier
     of :mod:`weights`), ``off``, or the path of another GGUF model. ``k`` clips are given to the
-    LLM, which writes at most ``max_tokens`` tokens.
+    LLM, which writes at most ``max_tokens`` tokens. ``parallel`` is how many requests the
+    chat's embedded llama.cpp model decodes at once (continuous batching; 1 = one at a time);
+    ``shared_passes`` lets them share one forward pass per step (else each token has its own:
+    exact greedy replies).
     """
 
     llm: str = ""
     rerank: str = RERANK_DEFAULT
     k: int = 3
     max_tokens: int = 160
+    parallel: int = 4
+    shared_passes: bool = False
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, /,
                  **overrides: object) -> AssistantSettings:
-        """Read ``DEERIN_LLM`` and ``DEERIN_RERANK`` from ``env`` (default: the process
-        environment), then apply the non-None ``overrides``."""
+        """Read ``DEERIN_LLM``, ``DEERIN_RERANK``, ``DEERIN_LLM_PARALLEL`` and
+        ``DEERIN_LLM_BATCH`` (``exact`` or ``shared``) from ``env`` (default: the process
+        environment), then apply the non-None ``overrides``. Raises ValueError naming the
+        variable when ``DEERIN_LLM_PARALLEL`` is not a whole number from 1 to 64 or
+        ``DEERIN_LLM_BATCH`` is neither."""
         env = os.environ if env is None else env
         values: dict[str, object] = {}
         if env.get("DEERIN_LLM", "").strip():
             values["llm"] = env["DEERIN_LLM"].strip()
         if env.get("DEERIN_RERANK", "").strip():
             values["rerank"] = env["DEERIN_RERANK"].strip()
+        parallel = env.get("DEERIN_LLM_PARALLEL", "").strip()
+        if parallel:
+            if not parallel.isdigit() or not 1 <= int(parallel) <= 64:
+                raise ValueError(f"DEERIN_LLM_PARALLEL={parallel!r}: give a whole number of "
+                                 "parallel LLM requests from 1 to 64")
+            values["parallel"] = int(parallel)
+        batch = env.get("DEERIN_LLM_BATCH", "").strip().lower()
+        if batch:
+            if batch not in {"exact", "shared"}:
+                raise ValueError(f"DEERIN_LLM_BATCH={batch!r}: use exact (each reply's token "
+                                 "in a pass of its own) or shared (one pass for all)")
+            values["shared_passes"] = batch == "shared"
         values.update({k: v for k, v in overrides.items() if v is not None})
         return replace(cls(), **values)  # type: ignore[arg-type]

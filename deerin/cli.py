@@ -496,10 +496,16 @@ def chat(
         "--llm", help="tiny | fast | default (shipped GGUF tiers), llamacpp:PATH.gguf, "
         "ollama[:MODEL]; default $DEERIN_LLM, else the answering tier.")
     ] = None,
+    k: Annotated[int | None, typer.Option(
+        "--k", min=1, help="Clips per answer (default: the assistant's).")] = None,
+    max_tokens: Annotated[int | None, typer.Option(
+        "--max-tokens", min=1, help="Longest answer in tokens (default: the assistant's).")
+    ] = None,
 ) -> None:
     """Chat with the footage in a browser: answers cite clips that play at the cited second.
 
-    Set DEERIN_AUTH="user:password[,user2:password2]" to require a login.
+    Set DEERIN_AUTH="user:password[,user2:password2]" to require a login, and
+    DEERIN_LLM_PARALLEL=N to have the embedded model answer N sessions at once (default 4).
     """
     from assistant.llm import LLMUsageError, parse_llm_spec
     from assistant.web.server import run_chat
@@ -510,7 +516,8 @@ def chat(
         err().print(f"[red]error:[/] {exc}", highlight=False, soft_wrap=True)
         raise typer.Exit(EXIT_USAGE) from exc
     try:
-        run_chat(db, host=host, port=port, llm=llm, extensions=chat_extensions())
+        run_chat(db, host=host, port=port, llm=llm, k=k, max_tokens=max_tokens,
+                 extensions=chat_extensions())
     except ValueError as exc:  # a malformed DEERIN_AUTH or Chainlit configuration
         err().print(f"[red]error:[/] {exc}", highlight=False)
         raise typer.Exit(EXIT_USAGE) from exc

@@ -115,13 +115,14 @@ def serving(server: ChatServer) -> Iterator[str]:
 
 
 def start_chat(db: Path, workdir: Path, *, auth: str | None = None, host: str = "127.0.0.1",
-               keep_llm_env: bool = False, extra_env: dict[str, str] | None = None
-               ) -> ChatServer:
+               keep_llm_env: bool = False, extra_env: dict[str, str] | None = None,
+               args: tuple[str, ...] = ()) -> ChatServer:
     """Start `deerin chat` over ``db`` on a free port, with its cwd and caches in ``workdir``.
 
     The caller's ``DEERIN_AUTH``/``CHAINLIT_*`` never leak in; ``auth`` sets the accounts.
     ``DEERIN_LLM`` is kept only with ``keep_llm_env`` (tests that answer with the configured
-    model), so HTTP-only tests never try to reach an Ollama server. Returns at once: call
+    model), so HTTP-only tests never try to reach an Ollama server. ``args`` are more `deerin
+    chat` options (``--k``, ``--max-tokens``). Returns at once: call
     :meth:`ChatServer.wait_ready` (starting several servers first lets them boot together).
     """
     workdir.mkdir(parents=True, exist_ok=True)
@@ -137,7 +138,7 @@ def start_chat(db: Path, workdir: Path, *, auth: str | None = None, host: str = 
     log = workdir / "server.log"
     with log.open("w") as out:
         proc = subprocess.Popen(
-            [str(DEERIN), "chat", "--db", str(db), "--host", host, "--port", str(port)],
+            [str(DEERIN), "chat", "--db", str(db), "--host", host, "--port", str(port), *args],
             cwd=workdir, env=env, stdout=out, stderr=subprocess.STDOUT, text=True,
             start_new_session=True,
         )

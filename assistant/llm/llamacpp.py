@@ -87,14 +87,14 @@ class LlamaCppLLM:
         self.repeat_penalty = repeat_penalty
         self.prefix_cache = prefix_cache
         self._prefixes: OrderedDict[tuple[int, ...], bytes] = OrderedDict()
-        n_threads = threads or max(1, os.cpu_count() or 1)
+        self.n_threads = threads or max(1, os.cpu_count() or 1)
         try:
             # chat_format=None lets llama_cpp build the chat template stored in the GGUF.
             self._llama: Any = Llama(
                 model_path=str(self.model_path),
-                n_ctx=n_ctx,
-                n_threads=n_threads,
-                n_threads_batch=n_threads,
+                n_ctx=self._own_context_size(),
+                n_threads=self.n_threads,
+                n_threads_batch=self.n_threads,
                 seed=seed,
                 verbose=False,
             )
@@ -159,6 +159,11 @@ class LlamaCppLLM:
                 for ids in first_ids]
 
     # -- helpers (called with the lock held) -------------------------------------------------
+
+    def _own_context_size(self) -> int:
+        """The context ``llama_cpp.Llama`` allocates: the whole window, as every call runs
+        in it (a subclass that decodes in a context of its own needs less)."""
+        return self.n_ctx
 
     def _formatter_for(self, generation_prompt: bool) -> Any:
         key = "gen" if generation_prompt else "plain"

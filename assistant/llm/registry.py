@@ -43,6 +43,8 @@ class LoadOptions:
     threads: int | None = None
     prefix_cache: bool = True
     check: bool = True
+    parallel: int = 1  # requests a llama.cpp model decodes at once (> 1: continuous batching)
+    shared_passes: bool = False  # batched sequences share one forward pass (else: exact)
 
 
 @dataclass(frozen=True)
@@ -133,6 +135,12 @@ def _resolve_gguf(target: str | None, options: LoadOptions) -> str:
 def _create_llamacpp(path: str, options: LoadOptions) -> LLM:
     from assistant.llm.llamacpp import LlamaCppLLM
 
+    if options.parallel > 1:
+        from assistant.llm.batching import BatchedLlamaCppLLM
+
+        return BatchedLlamaCppLLM(Path(path), n_ctx=options.n_ctx, threads=options.threads,
+                                  prefix_cache=options.prefix_cache, parallel=options.parallel,
+                                  exact=not options.shared_passes)
     return LlamaCppLLM(Path(path), n_ctx=options.n_ctx, threads=options.threads,
                        prefix_cache=options.prefix_cache)
 
@@ -252,6 +260,8 @@ def load_llm(
     prefix_cache: bool = True,
     check: bool = True,
     registry: BackendRegistry | None = None,
+    parallel: int = 1,
+    shared_passes: bool = False,
 ) -> LLM:
     """Build (or take from ``cache``) the backend a spec names (see :func:`parse_llm_spec`).
 
@@ -261,7 +271,11 @@ def load_llm(
     repeatable). With
     ``check`` an Ollama backend is probed now, so an unreachable server or an unpulled model
     fails here with one clear line rather than mid-answer. A split shipped model is assembled
-    into the cache on first use (once; see :mod:`weights.assemble`).
+    into the cache on first use (once; see :mod:`weights.assemble`). ``parallel`` > 1 makes a
+    llama.cpp model answer that many requests at once by continuous batching
+    (:class:`~assistant.llm.batching.BatchedLlamaCppLLM`: each reply's token in a pass of its
+    own, greedy replies exactly as one at a time; with ``shared_passes`` all in one pass, which
+    may flip near ties); an Ollama server batches by itself and ignores both.
 
     Raises :class:`LLMUsageError` for a bad spec and :class:`LLMUnavailable` when the model
     cannot be used here.
@@ -271,10 +285,14 @@ def load_llm(
     parsed = parse_llm_spec(spec, env, registry)
     backend = registry.get(parsed.backend)
     assert backend is not None  # parse_llm_spec only returns registered names
+    if parallel < 1:
+        raise LLMUsageError(f"parallel LLM requests must be at least 1, not {parallel}")
     options = LoadOptions(env=env, n_ctx=n_ctx, threads=threads, prefix_cache=prefix_cache,
-                          check=check)
+                          check=check, parallel=parallel, shared_passes=shared_passes)
     canonical = backend.resolve(parsed.target, options)
     key: tuple[object, ...] = (backend.name, canonical, n_ctx, threads, prefix_cache)
+    if backend.name == "llamacpp" and parallel > 1:
+        key = (*key, parallel, shared_passes)
 
     def factory() -> LLM:
         return backend.create(canonical, options)

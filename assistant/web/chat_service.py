@@ -132,8 +132,12 @@ class ChatService:
         # Loading the embedder takes seconds; its own lock keeps the index lock free meanwhile.
         self._embedder_lock = threading.Lock()
         self._embedder: Embedder | None = None
+        assistant_settings = AssistantSettings.from_env()
         # One reranker for every index version, loaded on the first question.
-        self._rerank = RerankerSlot(AssistantSettings.from_env().rerank, threads=settings.threads)
+        self._rerank = RerankerSlot(assistant_settings.rerank, threads=settings.threads)
+        # Sessions answer at once: the embedded model batches this many replies together.
+        self.parallel = assistant_settings.parallel
+        self.shared_passes = assistant_settings.shared_passes
 
     @property
     def db_dir(self) -> Path:
@@ -264,7 +268,8 @@ class ChatService:
         try:
             # Chat answers are not compared run to run, so llama.cpp may keep the evaluated
             # prompt prefix (system prompt) between questions: a faster first token.
-            llm = load_llm(spec, cache=self.cache)
+            llm = load_llm(spec, cache=self.cache, parallel=self.parallel,
+                           shared_passes=self.shared_passes)
         except LLMUnavailable as exc:
             llm, problem = None, str(exc)
         key = spec if llm is not None else ""
