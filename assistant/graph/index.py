@@ -82,8 +82,9 @@ class GraphIndex:
         return self._clips.get(clip_id)
 
     # -- local ---------------------------------------------------------------------------------
-    def link(self, question: str) -> list[Link]:
-        return self.linker.link(question)
+    def link(self, question: str, lemmas: Sequence[str] = ()) -> list[Link]:
+        """The entities ``question`` links (:meth:`EntityLinker.link`)."""
+        return self.linker.link(question, lemmas)
 
     def local(self, links: Sequence[Link]) -> list[RankedClip]:
         """Clips where the linked entities appear (weighted by link score and rarity), then
@@ -131,6 +132,15 @@ class GraphIndex:
             rep = extractive_report(self.kg, community, clips)
             self._reports[community.id] = rep
         return self._reports[community.id]
+
+    def community_clips(self, community: Community) -> list[str]:
+        """Every clip where a member of ``community`` appears: its report's representative
+        clips first, then the rest in the order of its members (most mentioned first)."""
+        out = dict.fromkeys(self.report(community).clip_ids)
+        for key in community.members:
+            entity = self.kg.entity(key)
+            out.update(dict.fromkeys(m.clip_id for m in (entity.mentions if entity else ())))
+        return list(out)
 
     def relevant_communities(self, question: str, embedder: Embedder,
                              limit: int = GLOBAL_COMMUNITIES) -> list[tuple[Community, float]]:
