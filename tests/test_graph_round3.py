@@ -37,6 +37,8 @@ def test_actions_and_sound_descriptions_are_concepts(extractor: EntityExtractor)
     heard = {m.key for m in extractor.extract([_clip("[squawk] Let go! (laughs)",
                                                      kind=ClipKind.SUBTITLE)])}
     assert {"squawk", "laugh"} <= heard  # the tagger reads "[squawk]" as no part of speech
+    addressed = extractor.extract([_clip("Mr. Quilter is the apostle of the middle classes.")])
+    assert {(m.key, m.label) for m in addressed} >= {("quilter", "PERSON"), ("mr", "CONCEPT")}
 
 
 def test_a_capitalised_german_noun_is_no_name(extractor: EntityExtractor) -> None:

@@ -55,6 +55,7 @@ class GraphIndex:
         self._clips: dict[str, Clip] | None = None
         self._reports: dict[str, CommunityReport] = {}
         self._report_vectors: dict[str, np.ndarray] = {}
+        self._clip_vectors: dict[str, np.ndarray] = {}
 
     @classmethod
     def open(cls, store: LanceStore, embedder: Embedder | None,
@@ -80,6 +81,17 @@ class GraphIndex:
             self._clips = clips_by_id(self.store, (m for e in self.kg.entities()
                                                    for m in e.mentions))
         return self._clips.get(clip_id)
+
+    def clip_vectors(self, clips: Sequence[Clip], embedder: Embedder) -> np.ndarray:
+        """The embeddings of ``clips`` (their embedding text), one row each; each clip is
+        embedded once per graph index, as the same clips answer question after question."""
+        todo = list({c.clip_id: c for c in clips if c.clip_id not in self._clip_vectors}.values())
+        if todo:
+            vecs = embedder.embed_texts([c.embedding_text() for c in todo])
+            for c, v in zip(todo, np.asarray(vecs, dtype=np.float32), strict=True):
+                self._clip_vectors[c.clip_id] = v
+        return np.stack([self._clip_vectors[c.clip_id] for c in clips]) if clips else \
+            np.zeros((0, 0), dtype=np.float32)
 
     # -- local ---------------------------------------------------------------------------------
     def link(self, question: str, lemmas: Sequence[str] = ()) -> list[Link]:

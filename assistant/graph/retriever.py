@@ -102,8 +102,8 @@ class GraphRetriever(Retriever):
         if not clips:
             return []
         q = self.embed_query(query)
-        vecs = self.embedder.embed_texts([c.embedding_text() for _, c in clips])
-        sims = np.asarray(vecs, dtype=np.float32) @ np.asarray(q, dtype=np.float32)
+        vecs = self.graph.clip_vectors([c for _, c in clips], self.embedder)
+        sims = vecs @ np.asarray(q, dtype=np.float32)
         return dedupe([Hit(clip=c, score=max(float(s), 0.0), sources=("graph",),
                            clip_id=r.clip_id, similarity=float(s))
                        for (r, c), s in zip(clips, sims, strict=True)])

