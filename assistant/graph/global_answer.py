@@ -3,7 +3,8 @@
 Map: for each of the closest communities (:meth:`GraphIndex.relevant_communities`) the LLM
 reads the community's report (LLM-written and cached, :mod:`assistant.graph.reports`) and says
 in one sentence what it contributes to the question, or NONE. Reduce: the contributions in order
-of relevance, each citing its community's most representative clip, so the answer cites
+of relevance, each citing the clip of its community (any clip where one of its entities appears)
+closest to the question, so the answer cites
 playable clips like any other. Without an LLM the reports' own titles and summaries are the
 contributions (an extractive answer).
 """
@@ -12,13 +13,15 @@ from __future__ import annotations
 
 import time
 
+import numpy as np
+
 import prompts
 from assistant.answer import REFUSAL_TEXT, Answer, Citation, check_question
 from assistant.graph.index import GraphIndex
 from assistant.graph.reports import llm_report
 from assistant.llm import LLM, LLMError, complete
 from indexing.protocols import Embedder
-from indexing.types import Hit
+from indexing.types import Clip, Hit
 
 
 def answer_global(question: str, graph: GraphIndex, embedder: Embedder,
@@ -31,9 +34,11 @@ def answer_global(question: str, graph: GraphIndex, embedder: Embedder,
     retrieved: list[Hit] = []
     for community, score in graph.relevant_communities(question, embedder):
         report = llm_report(graph, community, llm) if llm is not None else graph.report(community)
-        clips = [c for cid in report.clip_ids if (c := graph.clip(cid)) is not None]
+        clips = [c for cid in graph.community_clips(community)
+                 if (c := graph.clip(cid)) is not None]
         if not clips:
             continue
+        clips = _closest_first(question, clips, embedder)
         retrieved += [Hit(clip=c, score=score, sources=("community",), clip_id=c.clip_id)
                       for c in clips]
         point = f"{report.title}: {report.summary}" if report.summary else report.title
@@ -54,6 +59,15 @@ def answer_global(question: str, graph: GraphIndex, embedder: Embedder,
     text = " ".join(f"{_sentence(p)[:-1]} [{c.n}]{_sentence(p)[-1]}" for p, c in points)
     return Answer(question, question, text, False, tuple(c for _, c in points),
                   tuple(retrieved), timings, extractive=llm is None)
+
+
+def _closest_first(question: str, clips: list[Clip], embedder: Embedder) -> list[Clip]:
+    """``clips`` by cosine similarity to ``question``, closest first: a community's citation
+    is its clip that speaks to the question, not merely its most central one."""
+    q = np.asarray(embedder.embed_query(question), dtype=np.float32)
+    vecs = np.asarray(embedder.embed_texts([c.embedding_text() for c in clips]), dtype=np.float32)
+    order = np.argsort(-(vecs @ q), kind="stable")
+    return [clips[i] for i in order]
 
 
 def _sentence(text: str) -> str:

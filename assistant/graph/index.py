@@ -55,6 +55,7 @@ class GraphIndex:
         self._clips: dict[str, Clip] | None = None
         self._reports: dict[str, CommunityReport] = {}
         self._report_vectors: dict[str, np.ndarray] = {}
+        self._clip_vectors: dict[str, np.ndarray] = {}
 
     @classmethod
     def open(cls, store: LanceStore, embedder: Embedder | None,
@@ -81,9 +82,21 @@ class GraphIndex:
                                                    for m in e.mentions))
         return self._clips.get(clip_id)
 
+    def clip_vectors(self, clips: Sequence[Clip], embedder: Embedder) -> np.ndarray:
+        """The embeddings of ``clips`` (their embedding text), one row each; each clip is
+        embedded once per graph index, as the same clips answer question after question."""
+        todo = list({c.clip_id: c for c in clips if c.clip_id not in self._clip_vectors}.values())
+        if todo:
+            vecs = embedder.embed_texts([c.embedding_text() for c in todo])
+            for c, v in zip(todo, np.asarray(vecs, dtype=np.float32), strict=True):
+                self._clip_vectors[c.clip_id] = v
+        return np.stack([self._clip_vectors[c.clip_id] for c in clips]) if clips else \
+            np.zeros((0, 0), dtype=np.float32)
+
     # -- local ---------------------------------------------------------------------------------
-    def link(self, question: str) -> list[Link]:
-        return self.linker.link(question)
+    def link(self, question: str, lemmas: Sequence[str] = ()) -> list[Link]:
+        """The entities ``question`` links (:meth:`EntityLinker.link`)."""
+        return self.linker.link(question, lemmas)
 
     def local(self, links: Sequence[Link]) -> list[RankedClip]:
         """Clips where the linked entities appear (weighted by link score and rarity), then
@@ -131,6 +144,15 @@ class GraphIndex:
             rep = extractive_report(self.kg, community, clips)
             self._reports[community.id] = rep
         return self._reports[community.id]
+
+    def community_clips(self, community: Community) -> list[str]:
+        """Every clip where a member of ``community`` appears: its report's representative
+        clips first, then the rest in the order of its members (most mentioned first)."""
+        out = dict.fromkeys(self.report(community).clip_ids)
+        for key in community.members:
+            entity = self.kg.entity(key)
+            out.update(dict.fromkeys(m.clip_id for m in (entity.mentions if entity else ())))
+        return list(out)
 
     def relevant_communities(self, question: str, embedder: Embedder,
                              limit: int = GLOBAL_COMMUNITIES) -> list[tuple[Community, float]]:

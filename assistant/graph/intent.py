@@ -33,10 +33,13 @@ _MODIFIERS = frozenset({"ADJ", "NUM", "ADV", "PUNCT", "CCONJ", "DET"})
 
 @dataclass(frozen=True, slots=True)
 class Intent:
-    """What the parser read: ``aggregate`` and the words that made it so (``why``)."""
+    """What the parser read: ``aggregate`` and the words that made it so (``why``), and the
+    lemmas of the question's content words ("dying" -> ``die``), which entity linking matches
+    against the graph's action and concept keys."""
 
     aggregate: bool
     why: str = ""
+    lemmas: tuple[str, ...] = ()
 
 
 class IntentParser:
@@ -57,6 +60,13 @@ class IntentParser:
 
 def read_intent(doc: Any) -> Intent:
     """The :class:`Intent` of a parsed question (a spaCy ``Doc``)."""
+    lemmas = tuple(dict.fromkeys(t.lemma_.lower() for t in doc if t.is_alpha and not t.is_stop
+                                 and t.lemma_.lower() != t.lower_))
+    intent = _aggregation(doc)
+    return Intent(intent.aggregate, intent.why, lemmas)
+
+
+def _aggregation(doc: Any) -> Intent:
     for tok in doc:
         if tok.tag_ in _WH and tok.lower_ in ("which", "what"):
             noun = tok.head if tok.dep_ == "det" and tok.head.i > tok.i else _noun_after(

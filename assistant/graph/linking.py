@@ -10,6 +10,7 @@ about the collection rather than its content ("which recordings mention …") li
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import pairwise
 from pathlib import Path
@@ -62,9 +63,15 @@ class EntityLinker:
         return [w for w in tokens(question) if w not in META_WORDS and not is_stopword(w)
                 and any(ch.isalpha() for ch in w)]
 
-    def link(self, question: str) -> list[Link]:
-        """The entities ``question`` names, best first (at most :data:`MAX_LINKED`)."""
+    def link(self, question: str, lemmas: Sequence[str] = ()) -> list[Link]:
+        """The entities ``question`` names, best first (at most :data:`MAX_LINKED`); ``lemmas``
+        are the base forms of its words from a parser ("dying" -> ``die``), matched by name
+        like its words."""
         found: dict[str, Link] = {}
+        for lemma in lemmas:
+            key = self._names.get(normalise(lemma))
+            if key is not None and lemma not in META_WORDS and not is_stopword(lemma):
+                found.setdefault(key, Link(key, 1.0, "name"))
         words = tokens(question)
         for n in range(_MAX_NGRAM, 0, -1):
             for i in range(len(words) - n + 1):

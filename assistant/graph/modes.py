@@ -1,19 +1,19 @@
 """Which retrieval mode a question needs, when the user leaves it to DEERIn (``auto``).
 
-The rule is structural, not a list of example questions: a question after a *set* of places
-(its grammar says so, :mod:`assistant.graph.intent`: "which recordings …", "every clip …") or
-naming several things in the graph by name (a relation) gets ``hybrid`` (the graph's clips
-fused after ordinary retrieval's best hits); one that links nothing but speaks about the
-collection as a whole ("what are the main themes of these recordings?") gets ``global``;
-anything else, a question after one answer, ``naive``: there the graph only adds noise
-(measured on eval/sets/dev.jsonl, README "Knowledge graph").
+The rule is structural, not a list of example questions. A question whose every word speaks
+about the collection itself, none about its content ("what are the main themes of these
+recordings?"), gets ``global`` (community reports). Any other question that links an entity
+gets ``hybrid``: ordinary retrieval's first hits kept in place (the whole top five for a
+question after one answer, so single answers rank exactly as in ``naive``), the graph's clips
+fused after them. One that links nothing gets ``naive``, which is what ``hybrid`` gives it
+anyway. A question with content words never goes to ``global`` merely because it links no
+entity ("in which clips does something squawk?"): its words are better searched than summarised.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from assistant.graph.intent import Intent
 from assistant.graph.linking import Link
 from indexing.text import tokens
 
@@ -25,17 +25,13 @@ overall overview main summarise summarize summary
 """.split())
 
 
-def pick_mode(question: str, links: Sequence[Link], intent: Intent | None = None,
-              named: int = 0) -> str:
-    """``hybrid``, ``global`` or ``naive`` for ``question`` given the entities it links, its
-    parsed :class:`~assistant.graph.intent.Intent` (None: not parsed, not aggregate) and how
-    many *named* entities (people, places, …; not concepts) it names."""
-    aggregate = intent is not None and intent.aggregate
-    if links and (aggregate or named >= 2):
-        return "hybrid"
-    if not links and _COLLECTION & set(tokens(question)):
+def pick_mode(question: str, links: Sequence[Link], content: Sequence[str] = ()) -> str:
+    """``global``, ``hybrid`` or ``naive`` for ``question`` given the entities it links and its
+    content words (:meth:`~assistant.graph.linking.EntityLinker.content_words`: no stop words,
+    no words about the collection)."""
+    if not content and _COLLECTION & set(tokens(question)):
         return "global"
-    return "naive"
+    return "hybrid" if links else "naive"
 
 
 def check_mode(mode: str) -> str:

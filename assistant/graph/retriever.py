@@ -12,9 +12,11 @@ unchanged; only :meth:`GraphRetriever.candidates` differs by mode:
   fused by weighted reciprocal rank fusion, so a clip both find rises and one only the graph
   knows (a theme word the clip never says) still enters; the graph's list is built only from
   links of at least :attr:`Fusion.min_link`;
-* ``global``: the representative clips of the communities closest to the question;
-* ``auto``: one of these per question (:func:`assistant.graph.modes.pick_mode`), from the
-  question's grammar (:mod:`assistant.graph.intent`): ``hybrid`` for a question after a set.
+* ``global``: the clips of the communities closest to the question, each community's ordered by
+  similarity to it, taken in turn;
+* ``auto``: one of these per question (:func:`assistant.graph.modes.pick_mode`): ``global``
+  for a question only about the collection as a whole, else ``hybrid`` (``naive`` when nothing
+  links).
 
 Every hit keeps the question's cosine similarity as its score, which the refusal threshold and
 the rerank read, whatever ranking put it in the list.
@@ -32,7 +34,6 @@ from assistant.graph.intent import IntentParser
 from assistant.graph.linking import Link
 from assistant.graph.modes import check_mode, pick_mode
 from assistant.retrieval import Retriever, dedupe
-from indexing.graph.types import CONCEPT
 from indexing.stores.lance import RRF_K
 from indexing.types import ClipKind, Hit
 
@@ -47,6 +48,7 @@ class Fusion:
     weight: float = 1.0  # the graph list's share of reciprocal-rank fusion after them
     min_link: float = 0.6  # links weaker than this add no graph clips
     set_head: int = 2  # the head when the question's grammar asks for a set (aggregation)
+    file_decay: float = 1.0  # a set question's n-th clip of one file counts file_decay**n
 
 
 class GraphRetriever(Retriever):
@@ -77,20 +79,20 @@ class GraphRetriever(Retriever):
         if not strong:
             return naive
         graph = self._graph_hits(query, self.graph.local(strong)[:GRAPH_DEPTH], kinds)
-        head = self.fusion.set_head if self.intent.parse(query).aggregate else self.fusion.head
-        return fuse_after_head(naive, graph, replace(self.fusion, head=head))
+        if not self.intent.parse(query).aggregate:
+            return fuse_after_head(naive, graph, self.fusion)
+        return fuse_after_head(naive, graph, replace(self.fusion, head=self.fusion.set_head),
+                               self.fusion.file_decay)
 
     def resolve(self, query: str) -> tuple[list[Link], str]:
         """The entities ``query`` links and the mode it is answered in (``auto`` resolved);
         both are remembered as :attr:`last_links` and :attr:`last_mode`."""
-        links = self.graph.link(query) if self.mode != "naive" and query.strip() else []
-        if self.mode == "auto":
-            named = sum(1 for lk in links if lk.by == "name" and (e := self.graph.kg.entity(
-                lk.key)) is not None and e.label != CONCEPT)
-            mode = pick_mode(query, links, self.intent.parse(query) if query.strip() else None,
-                             named)
-        else:
-            mode = self.mode
+        links: list[Link] = []
+        if self.mode != "naive" and query.strip():
+            links = self.graph.link(query, self.intent.parse(query).lemmas)
+        mode = self.mode
+        if mode == "auto":
+            mode = pick_mode(query, links, self.graph.linker.content_words(query))
         self.last_mode, self.last_links = mode, tuple(links)
         return links, mode
 
@@ -101,44 +103,72 @@ class GraphRetriever(Retriever):
         if not clips:
             return []
         q = self.embed_query(query)
-        vecs = self.embedder.embed_texts([c.embedding_text() for _, c in clips])
-        sims = np.asarray(vecs, dtype=np.float32) @ np.asarray(q, dtype=np.float32)
+        vecs = self.graph.clip_vectors([c for _, c in clips], self.embedder)
+        sims = vecs @ np.asarray(q, dtype=np.float32)
         return dedupe([Hit(clip=c, score=max(float(s), 0.0), sources=("graph",),
                            clip_id=r.clip_id, similarity=float(s))
                        for (r, c), s in zip(clips, sims, strict=True)])
 
     def _global(self, query: str, kinds: Sequence[ClipKind] | None) -> list[Hit]:
-        ranked: list[RankedClip] = []
+        """The clips of the communities closest to ``query``: each community's clips ordered by
+        similarity to the question, then taken in turn (every community's best first), so the
+        list cites each relevant community, not only its representative clips."""
+        per_community: list[list[Hit]] = []
         for community, score in self.graph.relevant_communities(query, self.embedder):
-            report = self.graph.report(community)
-            ranked += [RankedClip(c, score, report.key_entities[:3]) for c in report.clip_ids]
-        unique = list({r.clip_id: r for r in reversed(ranked)}.values())[::-1]
-        return self._graph_hits(query, unique, kinds)
+            ranked = [RankedClip(c, score, ()) for c in self.graph.community_clips(community)]
+            hits = self._graph_hits(query, ranked, kinds)
+            per_community.append(sorted(hits, key=lambda h: -(h.similarity or 0.0)))
+        turns = [h for depth in range(max(map(len, per_community), default=0))
+                 for hits in per_community if depth < len(hits) for h in hits[depth:depth + 1]]
+        return dedupe([replace(h, sources=("community",)) for h in turns])
 
 
-def fuse_after_head(naive: Sequence[Hit], graph: Sequence[Hit], fusion: Fusion) -> list[Hit]:
+def fuse_after_head(naive: Sequence[Hit], graph: Sequence[Hit], fusion: Fusion,
+                    file_decay: float = 1.0) -> list[Hit]:
     """``naive``'s first ``fusion.head`` hits in place, then the rest of ``naive`` fused with
-    ``graph`` (weighted by ``fusion.weight``); a head hit the graph also found gains its source."""
+    ``graph`` (weighted by ``fusion.weight``); a head hit the graph also found gains its source.
+    With ``file_decay`` < 1 the fused rest favours files not yet in the list (a question after
+    a set of recordings wants each of them before a second clip of one)."""
     head = list(naive[: fusion.head])
     keys = {_key(h) for h in head}
     also = {_key(h): h.sources for h in graph}
     head = [replace(h, sources=tuple(dict.fromkeys(h.sources + also.get(_key(h), ()))))
             for h in head]
+    scores: dict[str, float] = {}
     rest = fuse([naive[fusion.head:], [h for h in graph if _key(h) not in keys]],
-                weights=(1.0, fusion.weight))
+                weights=(1.0, fusion.weight), scores=scores)
+    if file_decay < 1.0:
+        rest = spread_files(rest, scores, file_decay, seen=[h.clip.media_path for h in head])
     return dedupe(head + rest)
+
+
+def spread_files(hits: Sequence[Hit], scores: dict[str, float], decay: float,
+                 seen: Sequence[str] = ()) -> list[Hit]:
+    """``hits`` greedily reordered by ``scores`` times ``decay`` to the power of how many
+    clips of the same file are already placed (counting the files in ``seen``)."""
+    placed: dict[str, int] = {}
+    for path in seen:
+        placed[path] = placed.get(path, 0) + 1
+    todo, out = list(hits), []
+    while todo:
+        best = max(range(len(todo)), key=lambda i: (
+            scores.get(_key(todo[i]), 0.0) * decay ** placed.get(todo[i].clip.media_path, 0), -i))
+        h = todo.pop(best)
+        placed[h.clip.media_path] = placed.get(h.clip.media_path, 0) + 1
+        out.append(h)
+    return out
 
 
 def _key(h: Hit) -> str:
     return h.clip_id or h.clip.clip_id
 
 
-def fuse(rankings: Sequence[Sequence[Hit]], weights: Sequence[float] | None = None
-         ) -> list[Hit]:
+def fuse(rankings: Sequence[Sequence[Hit]], weights: Sequence[float] | None = None,
+         scores: dict[str, float] | None = None) -> list[Hit]:
     """Reciprocal rank fusion of hit lists (by clip id), list ``i`` weighted by ``weights[i]``
     (1 each by default); each hit keeps its similarity score and gains the sources of every
-    list that found it."""
-    fused: dict[str, float] = {}
+    list that found it. ``scores``, when given, receives the fused score of each clip id."""
+    fused: dict[str, float] = {} if scores is None else scores
     first: dict[str, Hit] = {}
     sources: dict[str, list[str]] = {}
     for i, ranking in enumerate(rankings):

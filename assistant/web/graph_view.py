@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from assistant.web.render import _cell, span_label
+from indexing.graph.types import CONCEPT, CONCEPTS
 
 if TYPE_CHECKING:
     from assistant.graph.index import GraphIndex
@@ -82,7 +83,7 @@ class ChatGraph:
         linked = {lk.key for lk in graph.link(question)} if question.strip() else set()
         found = {e.key: e for c in clip_ids for e in self._by_clip.get(c, [])}
         ranked = sorted(found.values(), key=lambda e: (e.key not in linked,
-                                                       e.label == "CONCEPT", e.clips, e.name))
+                                                       e.label in CONCEPTS, e.clips, e.name))
         return ranked[:limit]
 
     def appearances(self, key: str, limit: int = MAX_APPEARANCES
@@ -129,7 +130,7 @@ def entities_markdown(entities: list[Entity]) -> str:
     """One line per entity: its name, kind and how widely it appears."""
     lines = []
     for e in entities:
-        kind = "concept" if e.label == "CONCEPT" else e.label.lower()
+        kind = "concept" if e.label == CONCEPT else e.label.lower()
         lines.append(f"- **{_cell(e.name)}** ({kind}): {e.clips} clip(s) in "
                      f"{len(e.files)} file(s)")
     return "\n".join(lines)

@@ -23,7 +23,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from indexing.graph.extract import normalise
-from indexing.graph.types import CONCEPT, Entity, Mention, Relation
+from indexing.graph.types import ACTION, CONCEPT, CONCEPTS, Entity, Mention, Relation
 
 _PERSONS = ("PERSON", "NAME")
 NEIGHBOUR_WEIGHT = 0.5  # a co-occurrence across two adjacent clips counts half
@@ -122,7 +122,7 @@ def resolve_aliases(mentions: Sequence[Mention]) -> dict[str, str]:
         ending[k.rsplit(" ", 1)[1]].append(k)
     alias_of: dict[str, str] = {}
     for k, c in labels.items():
-        if " " in k or c.most_common(1)[0][0] == CONCEPT:
+        if " " in k or c.most_common(1)[0][0] in CONCEPTS:
             continue
         longer = ending.get(k, [])
         if len(longer) == 1:
@@ -132,13 +132,13 @@ def resolve_aliases(mentions: Sequence[Mention]) -> dict[str, str]:
 
 def _entity(key: str, mentions: list[Mention], alias_of: dict[str, str]) -> Entity:
     labels = Counter(m.label for m in mentions)
-    named = [(n, lab) for lab, n in labels.most_common() if lab != CONCEPT]
-    label = named[0][1] if named else CONCEPT
+    named = [(n, lab) for lab, n in labels.most_common() if lab not in CONCEPTS]
+    label = named[0][1] if named else CONCEPT if CONCEPT in labels else ACTION
     surfaces = Counter(m.surface for m in mentions if alias_of.get(m.key, m.key) == key)
     # The name: the most frequent surface form of the entity's own key, else any.
     own = Counter(m.surface for m in mentions if m.key == key) or surfaces
     name = max(own.items(), key=lambda kv: (kv[1], -len(kv[0]), kv[0]))[0] if own else key
-    if label == CONCEPT:
+    if label in CONCEPTS:
         name = key
     aliases = sorted({*(k for k, v in alias_of.items() if v == key), *surfaces} - {key, name})
     ordered = sorted(mentions, key=lambda m: (m.media_path, m.kind, m.start, m.said_start))

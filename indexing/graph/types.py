@@ -14,6 +14,8 @@ from typing import Any
 ENTITY_LABELS = frozenset(
     "PERSON NORP FAC ORG GPE LOC PRODUCT EVENT WORK_OF_ART LAW LANGUAGE".split())
 CONCEPT = "CONCEPT"  # the label of a noun-phrase concept (not a named entity)
+ACTION = "ACTION"  # the label of an action (a verb's lemma) or a heard sound: a concept too
+CONCEPTS = frozenset({CONCEPT, ACTION})  # labels of what is no named entity
 
 
 @dataclass(frozen=True, slots=True)
