@@ -145,7 +145,7 @@ def timed(fn: Any, queries: list[Any]) -> tuple[list[Any], list[float]]:
 def vector_ids(table: Any, vec: np.ndarray, exact: bool) -> list[str]:
     q = table.search(vec, vector_column_name="vector").distance_type("cosine") \
         .select(["id", "_distance"]).limit(10)
-    q = q.bypass_vector_index() if exact else lance_index.tune(q)
+    q = q.bypass_vector_index() if exact else lance_index.tune(q, 10)
     return [r["id"] for r in q.to_list()]
 
 

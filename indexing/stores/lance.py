@@ -200,7 +200,9 @@ class LanceStore:
             t.delete(f"path = {quote(record.path)}")
             t.add([asdict(record)])
 
-    @_writes(ends_file=True)
+    # In a run, removing is the first step of re-indexing a file: publishing here would show
+    # readers the collection without it. Alone (deerin remove), it publishes at once.
+    @_writes(ends_file=False)
     def remove_media(self, path: str) -> None:
         with self._lock:
             for name, column in (("clips", "media_path"), ("windows", "media_path"),
@@ -382,14 +384,16 @@ class LanceStore:
             if has_fts and not self._fts_dirty and not unindexed_rows(t, FTS_INDEX):
                 return False
             ensure_fts_index(t)
-            # Past the size threshold, clips and windows get an ANN index (built once, then
-            # kept up to date by refresh); below it search scans exactly.
-            ensure_vector_index(t)
+            # Compact first, so an ANN index built now is built once, on the compacted rows.
             refresh(t)
             w = self._table("windows")
             if w is not None:
-                ensure_vector_index(w)
                 refresh(w)
+            # Past the size threshold, clips and windows get an ANN index (built once, then
+            # kept up to date by refresh); below it search scans exactly.
+            for table in (t, w):
+                if table is not None:
+                    ensure_vector_index(table)
             self._fts_dirty = False
             return True
 
@@ -470,7 +474,7 @@ class LanceStore:
         cols = [c for c in (columns if columns is not None else LanceStore._CLIP_COLUMNS)
                 if c in names]
         q = tune(table.search(qvec, vector_column_name="vector").distance_type("cosine")
-                 .select([*cols, "_distance"]).limit(limit))
+                 .select([*cols, "_distance"]).limit(limit), limit)
         if where:
             q = q.where(where, prefilter=True)
         return q.to_list()

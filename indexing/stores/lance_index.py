@@ -13,6 +13,7 @@ from typing import Any
 
 FTS_INDEX = "text_idx"  # LanceDB's name for the full-text index on the `text` column
 VECTOR_INDEX = "vector_idx"  # ... and for the one on `vector`
+ID_INDEX = "id_idx"
 # Below this many rows an exact scan of 384-d vectors takes a few milliseconds on two busy
 # cores, less than an ANN query plus refinement; above it the scan grows linearly.
 VECTOR_INDEX_MIN_ROWS = 50_000
@@ -51,9 +52,17 @@ def vector_index_config(index_type: str = VECTOR_INDEX_TYPE) -> Any:
 
 def ensure_vector_index(table: Any, *, min_rows: int = VECTOR_INDEX_MIN_ROWS,
                         index_type: str = VECTOR_INDEX_TYPE) -> bool:
-    """Build the ANN index of ``table`` once it reaches ``min_rows``; return whether it did."""
+    """Build the ANN index of ``table`` once it reaches ``min_rows``; return whether it did.
+
+    With it comes a B-tree on ``id``: search looks clips up by id, and re-adding clips joins on
+    it (``merge_insert``); at this size a scan of the id column costs more than the query.
+    """
     if table.count_rows() < min_rows or has_index(table, VECTOR_INDEX):
         return False
+    from lancedb.index import BTree
+
+    if not has_index(table, ID_INDEX):
+        table.create_index("id", config=BTree(), name=ID_INDEX)
     table.create_index("vector", config=vector_index_config(index_type), name=VECTOR_INDEX)
     return True
 
@@ -77,9 +86,11 @@ def refresh(table: Any) -> None:
     table.optimize()
 
 
-def tune(query: Any) -> Any:
-    """Set the ANN search parameters on a LanceDB vector query.
+def tune(query: Any, limit: int) -> Any:
+    """Set the ANN search parameters on a LanceDB vector query for ``limit`` results.
 
     Harmless on a table without an ANN index (the exact scan ignores them).
     """
-    return query.nprobes(NPROBES).ef(EF).refine_factor(REFINE_FACTOR)
+    # HNSW refuses an ef below the number of results asked for.
+    query = query.nprobes(NPROBES).ef(max(EF, limit))
+    return query.refine_factor(REFINE_FACTOR) if REFINE_FACTOR else query
