@@ -224,8 +224,12 @@ def main() -> None:
     ap.add_argument("--topics", type=int, default=1000, help="vector clusters")
     ap.add_argument("--compare", default="", help="other ANN index types to measure too, "
                     "comma-separated (IVF_PQ, IVF_HNSW_SQ)")
+    ap.add_argument("--index-type", default=lance_index.VECTOR_INDEX_TYPE,
+                    help="the ANN index finalize builds (default: the store's, "
+                    f"{lance_index.VECTOR_INDEX_TYPE})")
     ap.add_argument("--keep", action="store_true", help="keep the built indexes")
     args = ap.parse_args()
+    lance_index.VECTOR_INDEX_TYPE = args.index_type  # what LanceStore.finalize builds
     args.compare = [c for c in args.compare.split(",") if c]
     args.out.mkdir(parents=True, exist_ok=True)
     print(f"nprobes {lance_index.NPROBES}, ef {lance_index.EF}, "

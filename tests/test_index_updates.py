@@ -125,7 +125,7 @@ ADDED = ("jfk_inaugural_1961.flac", "mdn_bear_transcript_demo.mp3")
 QUESTIONS = ("What is the conservation of mechanical energy?",
              "What happened to the space shuttle Columbia?",
              "Ask not what your country can do for you",
-             "What does the bear do?")
+             "Is this an audio fact file about bears?")
 MEDIA_ID = re.compile(r"/media/([0-9a-f]+)/")
 
 
