@@ -101,6 +101,7 @@ class LanceStore:
         # fresh object also checks the index itself (a killed run may have left rows behind).
         self._fts_dirty = False
         self._tables: dict[str, Any] = {}
+        self._names: dict[int, tuple[Any, frozenset[str]]] = {}  # id(table) -> (table, columns)
         # A reader sees the table versions the last writer published, not a file half-written.
         self._pins = None if create else published(self.db_dir)
         if new:
@@ -171,12 +172,18 @@ class LanceStore:
             missing = [f for f in ADDED_FIELDS.get(name, ()) if f.name not in t.schema.names]
             if missing:
                 t.add_columns(missing)
+                self._names.pop(id(t), None)
         return t
 
     def _columns(self, table: Any, wanted: Sequence[str]) -> list[str]:
         """The ``wanted`` columns that ``table`` has (older tables lack the added ones)."""
-        names = set(table.schema.names)
-        return [c for c in wanted if c in names]
+        # Asking LanceDB for a schema costs a round trip to its event loop, several per search
+        # otherwise; a handle's columns change only when this store adds one.
+        known = self._names.get(id(table))
+        if known is None or known[0] is not table:
+            known = (table, frozenset(table.schema.names))
+            self._names[id(table)] = known
+        return [c for c in wanted if c in known[1]]
 
     # -- media ---------------------------------------------------------------------------------
     def media(self) -> list[MediaRecord]:
@@ -467,12 +474,9 @@ class LanceStore:
                             bm25=bm25.get(cid)))
         return hits[:k]
 
-    @staticmethod
-    def _vector_query(table: Any, qvec: np.ndarray, limit: int, where: str | None,
+    def _vector_query(self, table: Any, qvec: np.ndarray, limit: int, where: str | None,
                       columns: Sequence[str] | None = None) -> list[dict[str, Any]]:
-        names = set(table.schema.names)
-        cols = [c for c in (columns if columns is not None else LanceStore._CLIP_COLUMNS)
-                if c in names]
+        cols = self._columns(table, columns if columns is not None else self._CLIP_COLUMNS)
         q = tune(table.search(qvec, vector_column_name="vector").distance_type("cosine")
                  .select([*cols, "_distance"]).limit(limit), limit)
         if where:
