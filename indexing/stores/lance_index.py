@@ -14,9 +14,10 @@ from typing import Any
 FTS_INDEX = "text_idx"  # LanceDB's name for the full-text index on the `text` column
 VECTOR_INDEX = "vector_idx"  # ... and for the one on `vector`
 ID_INDEX = "id_idx"
-# Below this many rows an exact scan of 384-d vectors takes a few milliseconds on two busy
-# cores, less than an ANN query plus refinement; above it the scan grows linearly.
-VECTOR_INDEX_MIN_ROWS = 50_000
+# Below this many rows an exact scan is exact and about as fast as an ANN query plus its
+# refinement; above it the scan grows linearly. Measured on two busy cores (bench/search_scale.py,
+# README): exact scan p50 36 ms at 10k clips, 99 ms at 20k, 449 ms at 100k; ANN 12 ms at 100k.
+VECTOR_INDEX_MIN_ROWS = 20_000
 # The ANN index: IVF partitions of product-quantised vectors (48 sub-vectors of 8 dimensions,
 # one byte each: 48 bytes a 384-d vector). Against IVF_HNSW_SQ at 100k clips
 # (bench/search_scale.py) it builds several times faster for the same recall once refined.
