@@ -199,7 +199,7 @@ def run_size(n: int, out: Path, args: argparse.Namespace) -> dict[str, Any]:
     for other in args.compare:
         t0 = time.perf_counter()
         table.checkout_latest()
-        table.create_index("vector", config=lance_index.vector_index_config(other),
+        table.create_index("vector", config=lance_index.vector_index_config(DIM, other),
                            name=lance_index.VECTOR_INDEX, replace=True)
         other_build = time.perf_counter() - t0
         reader = LanceStore(db)  # latest versions: the replaced index

@@ -18,11 +18,10 @@ ID_INDEX = "id_idx"
 # refinement; above it the scan grows linearly. Measured on two busy cores (bench/search_scale.py,
 # README): exact scan p50 36 ms at 10k clips, 99 ms at 20k, 449 ms at 100k; ANN 12 ms at 100k.
 VECTOR_INDEX_MIN_ROWS = 20_000
-# The ANN index: IVF partitions of product-quantised vectors (48 sub-vectors of 8 dimensions,
-# one byte each: 48 bytes a 384-d vector). Against IVF_HNSW_SQ at 100k clips
-# (bench/search_scale.py) it builds several times faster for the same recall once refined.
+# The ANN index: IVF partitions of product-quantised vectors, one byte per sub-vector of 8
+# dimensions (48 bytes a 384-d vector). Measured at 100k clips (bench/search_scale.py, README).
 VECTOR_INDEX_TYPE = "IVF_PQ"
-PQ_SUB_VECTORS = 48
+PQ_DIMS_PER_SUB_VECTOR = 8
 # Queries: how many IVF partitions are searched, how many HNSW candidates each keeps (HNSW
 # only), and how many times the asked-for rows are re-ranked on their full vectors: PQ
 # distances alone found half the true top 10 at 100k, refined ten-fold all of them.
@@ -42,14 +41,16 @@ def unindexed_rows(table: Any, name: str) -> int:
     return int(stats.num_unindexed_rows) if stats is not None else 0
 
 
-def vector_index_config(index_type: str = VECTOR_INDEX_TYPE) -> Any:
-    """The LanceDB index configuration for the ``vector`` column (cosine distance)."""
+def vector_index_config(dim: int, index_type: str = VECTOR_INDEX_TYPE) -> Any:
+    """The LanceDB index configuration for a ``dim``-d ``vector`` column (cosine distance)."""
     from lancedb.index import HnswSq, IvfPq
 
     if index_type == "IVF_HNSW_SQ":
         return HnswSq(distance_type="cosine")
     if index_type == "IVF_PQ":
-        return IvfPq(distance_type="cosine", num_sub_vectors=PQ_SUB_VECTORS)
+        # PQ needs sub-vectors that divide the dimension (384, 768 and 1024 all take 8).
+        per = PQ_DIMS_PER_SUB_VECTOR if dim % PQ_DIMS_PER_SUB_VECTOR == 0 else 1
+        return IvfPq(distance_type="cosine", num_sub_vectors=dim // per)
     raise ValueError(f"unknown vector index type {index_type!r} (IVF_HNSW_SQ or IVF_PQ)")
 
 
@@ -68,7 +69,8 @@ def ensure_vector_index(table: Any, *, min_rows: int | None = None,
 
     if not has_index(table, ID_INDEX):
         table.create_index("id", config=BTree(), name=ID_INDEX)
-    table.create_index("vector", config=vector_index_config(index_type or VECTOR_INDEX_TYPE),
+    dim = table.schema.field("vector").type.list_size
+    table.create_index("vector", config=vector_index_config(dim, index_type or VECTOR_INDEX_TYPE),
                        name=VECTOR_INDEX)
     return True
 
