@@ -19,7 +19,7 @@ Per size it reports:
   (``store.search(question, vector, k=40, depth=40)``: BM25 + vector, fused);
 * with ``--compare``, the same for each other ANN index type, built on the same table.
 
-    python bench/search_scale.py --sizes 100000 --compare IVF_PQ --out /tmp/deerin-scale
+    python bench/search_scale.py --sizes 100000 --compare IVF_HNSW_SQ --out /tmp/deerin-scale
     python bench/search_scale.py --sizes 1000000 --out /tmp/deerin-scale
 """
 

@@ -14,7 +14,7 @@ from indexing.stores import lance_index
 from indexing.stores.lance import LanceStore
 from indexing.types import Clip, ClipKind
 
-DIM = 64  # 8 PQ codes a vector: coarse, the refinement has to do its part
+DIM = 64
 
 
 def clips(start: int, n: int, rng: np.random.Generator) -> tuple[list[Clip], np.ndarray]:
