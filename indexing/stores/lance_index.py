@@ -14,9 +14,9 @@ from typing import Any
 FTS_INDEX = "text_idx"  # LanceDB's name for the full-text index on the `text` column
 VECTOR_INDEX = "vector_idx"  # ... and for the one on `vector`
 ID_INDEX = "id_idx"
-# Below this many rows an exact scan is exact and about as fast as an ANN query plus its
-# refinement; above it the scan grows linearly. Measured on two busy cores (bench/search_scale.py,
-# README): exact scan p50 36 ms at 10k clips, 99 ms at 20k, 449 ms at 100k; ANN 12 ms at 100k.
+# Below this many rows an exact scan is exact and about as fast as an ANN query; above it the
+# scan grows linearly. Measured on two busy cores (bench/search_scale.py, README): exact scan
+# p50 36 ms at 10k clips, 99 ms at 20k, 449 ms at 100k, against an ANN query of 3-12 ms at 100k.
 VECTOR_INDEX_MIN_ROWS = 20_000
 # The ANN index: IVF partitions, each an HNSW graph over 8-bit scalar-quantised vectors.
 # Measured against IVF_PQ at 100k clips (bench/search_scale.py, README): recall@10 0.98 at about
