@@ -7,25 +7,36 @@ found what, which the assistant shows users and the eval measures.
 
 ``deerin.json`` beside the tables records what the index was built with
 (:mod:`indexing.stores.meta`).
-Writers hold :meth:`LanceStore.writing` (an exclusive file lock) for a whole run.
+Writers hold :meth:`LanceStore.writing` (an exclusive file lock) for a whole run, and publish the
+table versions readers see after each completed file (:mod:`indexing.stores.lance_versions`).
 """
 
 from __future__ import annotations
 
+import functools
 import shutil
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 import numpy as np
 import pyarrow as pa
 
 from indexing.stores.base import ClipStore, FailureRecord, MediaRecord, StoreError
 from indexing.stores.file_meta import TABLE as FILE_META_TABLE
+from indexing.stores.lance_index import (
+    FTS_INDEX,
+    ensure_fts_index,
+    ensure_vector_index,
+    has_index,
+    refresh,
+    tune,
+    unindexed_rows,
+)
 from indexing.stores.lance_schema import (
     ADDED_FIELDS,
     FAILURE_SCHEMA,
@@ -35,13 +46,32 @@ from indexing.stores.lance_schema import (
     quote,
     window_schema,
 )
+from indexing.stores.lance_versions import VERSIONS_FILE, pin, publish, published
 from indexing.stores.lock import WriterLock
 from indexing.stores.meta import META_FILE, IndexMeta
 from indexing.types import Clip, ClipKind, Hit, Shot, TextTime
 
 RRF_K = 60  # the usual reciprocal-rank-fusion constant: damps the weight of the very first ranks
-_VECTOR_INDEX_MIN_ROWS = 50_000  # below this a flat scan is faster than an ANN index
-_FTS_INDEX = "text_idx"  # LanceDB's name for the full-text index on the `text` column
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+def _writes(*, ends_file: bool) -> Callable[
+        [Callable[Concatenate[LanceStore, _P], _R]], Callable[Concatenate[LanceStore, _P], _R]]:
+    """Mark a method that writes tables: it works on the latest versions (never a reader's
+    pinned ones) and then publishes them to readers, if ``ends_file`` (it completes a
+    consistent state) or if no run is going (each call then stands alone)."""
+    def wrap(method: Callable[Concatenate[LanceStore, _P], _R]
+             ) -> Callable[Concatenate[LanceStore, _P], _R]:
+        @functools.wraps(method)
+        def writing(self: LanceStore, /, *args: _P.args, **kwargs: _P.kwargs) -> _R:
+            self._unpin()
+            result = method(self, *args, **kwargs)
+            if ends_file or not self._writer.held:
+                publish(self.db_dir, self._db)
+            return result
+        return writing
+    return wrap
 
 
 class LanceStore:
@@ -72,6 +102,9 @@ class LanceStore:
         # fresh object also checks the index itself (a killed run may have left rows behind).
         self._fts_dirty = False
         self._tables: dict[str, Any] = {}
+        self._names: dict[int, tuple[Any, frozenset[str]]] = {}  # id(table) -> (table, columns)
+        # A reader sees the table versions the last writer published, not a file half-written.
+        self._pins = None if create else published(self.db_dir)
         if new:
             self.meta.create()
 
@@ -90,8 +123,17 @@ class LanceStore:
             if outermost:
                 # Table handles stay at the version they were opened at; another writer may
                 # have committed since, and this run must see (and prune) the latest rows.
+                self._unpin()
                 self._tables.clear()
             yield self._writer
+            if outermost:  # a run that raised keeps its last completed file published
+                publish(self.db_dir, self._db)
+
+    def _unpin(self) -> None:
+        """Work on the latest table versions from now on (before writing)."""
+        if self._pins is not None:
+            self._pins = None
+            self._tables.clear()
 
     # -- metadata (deerin.json) ---------------------------------------------------------------
     def embedder(self) -> tuple[str, int] | None:
@@ -115,8 +157,10 @@ class LanceStore:
             t = self._db.open_table(name)
         except (FileNotFoundError, ValueError):
             return None
-        self._tables[name] = t
-        return t
+        pinned = pin(t, name, self._pins)
+        if pinned is not None:
+            self._tables[name] = pinned
+        return pinned
 
     def _table_or_create(self, name: str, schema: pa.Schema) -> Any:
         t = self._table(name)
@@ -129,12 +173,18 @@ class LanceStore:
             missing = [f for f in ADDED_FIELDS.get(name, ()) if f.name not in t.schema.names]
             if missing:
                 t.add_columns(missing)
+                self._names.pop(id(t), None)
         return t
 
     def _columns(self, table: Any, wanted: Sequence[str]) -> list[str]:
         """The ``wanted`` columns that ``table`` has (older tables lack the added ones)."""
-        names = set(table.schema.names)
-        return [c for c in wanted if c in names]
+        # Asking LanceDB for a schema costs a round trip to its event loop, several per search
+        # otherwise; a handle's columns change only when this store adds one.
+        known = self._names.get(id(table))
+        if known is None or known[0] is not table:
+            known = (table, frozenset(table.schema.names))
+            self._names[id(table)] = known
+        return [c for c in wanted if c in known[1]]
 
     # -- media ---------------------------------------------------------------------------------
     def media(self) -> list[MediaRecord]:
@@ -151,12 +201,16 @@ class LanceStore:
         rows = t.search().where(f"path = {quote(path)}").limit(2).to_list()
         return MediaRecord(**{k: rows[0][k] for k in media_schema().names}) if rows else None
 
+    @_writes(ends_file=True)
     def put_media(self, record: MediaRecord) -> None:
         with self._lock:
             t = self._table_or_create("media", media_schema())
             t.delete(f"path = {quote(record.path)}")
             t.add([asdict(record)])
 
+    # In a run, removing is the first step of re-indexing a file: publishing here would show
+    # readers the collection without it. Alone (deerin remove), it publishes at once.
+    @_writes(ends_file=False)
     def remove_media(self, path: str) -> None:
         with self._lock:
             tables = [(t, "media_path") for t in self._per_file_tables()] + [("media", "path")]
@@ -175,6 +229,7 @@ class LanceStore:
         return ["clips", "windows", "shots", *table_names(self._db)]
 
     # -- clips and shots -----------------------------------------------------------------------
+    @_writes(ends_file=False)
     def remove_clips(self, media_path: str, kind: ClipKind) -> None:
         """Drop the clips (and their windows) of one kind of one file, e.g. to replace its
         ``meta`` clip when its catalogue record changes."""
@@ -186,6 +241,7 @@ class LanceStore:
                     t.delete(cond)
                     self._fts_dirty |= name == "clips"
 
+    @_writes(ends_file=False)
     def add_clips(self, clips: Sequence[Clip], vectors: np.ndarray,
                   windows: Sequence[tuple[int, np.ndarray]] = ()) -> int:
         """Upsert clips by content id, with optional sub-clip window vectors.
@@ -227,6 +283,7 @@ class LanceStore:
         inserted = getattr(res, "num_inserted_rows", None)
         return int(inserted) if inserted is not None else len(rows)
 
+    @_writes(ends_file=False)
     def add_shots(self, media_id: str, media_path: str, shots: Sequence[Shot]) -> None:
         if not shots:
             return
@@ -306,6 +363,7 @@ class LanceStore:
             return 0
         return int(t.count_rows(f"media_id = {quote(media_id)}" if media_id else None))
 
+    @_writes(ends_file=False)
     def prune_orphans(self) -> int:
         """Drop clips and shots that no media record vouches for; return how many files had any.
 
@@ -335,6 +393,7 @@ class LanceStore:
         return len(stale)
 
     # -- search --------------------------------------------------------------------------------
+    @_writes(ends_file=True)
     def finalize(self) -> bool:
         """Bring the full-text (and, for large stores, vector) index up to date; return whether
         anything had to be done.
@@ -349,30 +408,22 @@ class LanceStore:
         if t is None:
             return False
         with self._lock:
-            has_fts = self._has_index(t, _FTS_INDEX)
-            if has_fts and not self._fts_dirty and not self._unindexed(t, _FTS_INDEX):
+            has_fts = has_index(t, FTS_INDEX)
+            if has_fts and not self._fts_dirty and not unindexed_rows(t, FTS_INDEX):
                 return False
-            if not has_fts:
-                from lancedb.index import FTS
-
-                # The first positional argument names the column (it is called `metric` for
-                # historical reasons); the config makes it a full-text index.
-                t.create_index("text", config=FTS(with_position=True))
-            if t.count_rows() >= _VECTOR_INDEX_MIN_ROWS and not self._has_index(t, "vector_idx"):
-                t.create_index(metric="cosine", vector_column_name="vector")
-            t.optimize()
+            ensure_fts_index(t)
+            # Compact first, so an ANN index built now is built once, on the compacted rows.
+            refresh(t)
+            w = self._table("windows")
+            if w is not None:
+                refresh(w)
+            # Past the size threshold, clips and windows get an ANN index (built once, then
+            # kept up to date by refresh); below it search scans exactly.
+            for table in (t, w):
+                if table is not None:
+                    ensure_vector_index(table)
             self._fts_dirty = False
             return True
-
-    @staticmethod
-    def _has_index(table: Any, name: str) -> bool:
-        return any(ix.name == name for ix in table.list_indices())
-
-    @staticmethod
-    def _unindexed(table: Any, name: str) -> int:
-        """Rows of ``table`` that index ``name`` does not cover yet (a killed run's rows)."""
-        stats = table.index_stats(name)
-        return int(stats.num_unindexed_rows) if stats is not None else 0
 
     def search(self, text: str, vector: np.ndarray | None, k: int = 10,
                kinds: Sequence[ClipKind] | None = None, depth: int = 50) -> list[Hit]:
@@ -424,6 +475,13 @@ class LanceStore:
                 fused[cid] = fused.get(cid, 0.0) + 1.0 / (RRF_K + rank + 1)
                 found_by.setdefault(cid, []).append(name)
         order = sorted(fused, key=lambda cid: -fused[cid])[: max(k, depth)]
+        if qvec is not None:
+            # A clip only the full-text search found came with its vector: score it here
+            # rather than fetch it again (an id lookup costs as much as the search).
+            for cid in order:
+                row = rows_by_id.get(cid)
+                if cid not in clip_sim and row is not None and row.get("vector") is not None:
+                    clip_sim[cid] = float(np.dot(np.asarray(row["vector"], np.float32), qvec))
         missing = [cid for cid in order if cid not in rows_by_id
                    or (qvec is not None and cid not in clip_sim)]
         if missing:
@@ -444,14 +502,11 @@ class LanceStore:
                             bm25=bm25.get(cid)))
         return hits[:k]
 
-    @staticmethod
-    def _vector_query(table: Any, qvec: np.ndarray, limit: int, where: str | None,
+    def _vector_query(self, table: Any, qvec: np.ndarray, limit: int, where: str | None,
                       columns: Sequence[str] | None = None) -> list[dict[str, Any]]:
-        names = set(table.schema.names)
-        cols = [c for c in (columns if columns is not None else LanceStore._CLIP_COLUMNS)
-                if c in names]
-        q = table.search(qvec, vector_column_name="vector").distance_type("cosine") \
-            .select([*cols, "_distance"]).limit(limit)
+        cols = self._columns(table, columns if columns is not None else self._CLIP_COLUMNS)
+        q = tune(table.search(qvec, vector_column_name="vector").distance_type("cosine")
+                 .select([*cols, "_distance"]).limit(limit), limit)
         if where:
             q = q.where(where, prefilter=True)
         return q.to_list()
@@ -468,12 +523,14 @@ class LanceStore:
         return sorted((self._row_to_clip(r) for r in rows), key=lambda c: c.seq)
 
     # -- failures ------------------------------------------------------------------------------
+    @_writes(ends_file=False)
     def record_failure(self, path: str, reason: str, stage: str) -> None:
         with self._lock:
             t = self._table_or_create("failures", FAILURE_SCHEMA)
             t.delete(f"path = {quote(path)}")
             t.add([{"path": path, "reason": reason, "stage": stage, "at": time.time()}])
 
+    @_writes(ends_file=False)
     def clear_failure(self, path: str) -> None:
         t = self._table("failures")
         if t is not None:
@@ -528,6 +585,7 @@ def erase_index(db_dir: Path) -> None:
         if entry.is_dir() and (entry.suffix == ".lance" or entry.name == "keyframes"):
             shutil.rmtree(entry)
     (db_dir / LanceStore.META_FILE).unlink()
+    (db_dir / VERSIONS_FILE).unlink(missing_ok=True)
 
 
 # mypy checks here that LanceStore implements the whole ClipStore protocol.
