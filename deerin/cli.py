@@ -30,6 +30,8 @@ from deerin.common import (
     open_store,
     settings_of,
 )
+from deerin.experiment_cli import chat_extensions as experiment_extensions
+from deerin.experiment_cli import register as register_experiment
 from deerin.graph_cli import app as graph_app
 from deerin.interaction_cli import chat_extensions
 from deerin.interaction_cli import register as register_interaction
@@ -451,7 +453,8 @@ def chat(
         err().print(f"[red]error:[/] {exc}", highlight=False, soft_wrap=True)
         raise typer.Exit(EXIT_USAGE) from exc
     try:
-        run_chat(db, host=host, port=port, llm=llm, extensions=chat_extensions())
+        run_chat(db, host=host, port=port, llm=llm,
+                 extensions=[*chat_extensions(), *experiment_extensions()])
     except ValueError as exc:  # a malformed DEERIN_AUTH or Chainlit configuration
         err().print(f"[red]error:[/] {exc}", highlight=False)
         raise typer.Exit(EXIT_USAGE) from exc
@@ -459,6 +462,7 @@ def chat(
 
 register_interaction(app)  # map, montage, ngrams, export, cut (deerin/interaction_cli.py)
 register_reembed(app)  # reembed (deerin/reembed_cli.py)
+register_experiment(app)  # experiment, questions convert (deerin/experiment_cli.py)
 
 
 def main() -> None:

@@ -33,7 +33,7 @@ from typing import Any
 
 MODES = ("naive", "local", "hybrid", "global", "auto")
 _TOP_KEYS = {"name", "collection", "questions", "defaults", "config", "settings"}
-_SETTINGS = {"k": int, "bootstrap": int, "seed": int, "share_indexes": bool}
+_SETTINGS: dict[str, type] = {"k": int, "bootstrap": int, "seed": int, "share_indexes": bool}
 
 
 class PlanError(ValueError):
@@ -165,7 +165,8 @@ def _settings(table: Any, p: Path) -> dict[str, Any]:
         want = _SETTINGS.get(key)
         if want is None:
             raise PlanError(f"{p}: settings.{key}: unknown (use {', '.join(_SETTINGS)})")
-        if type(value) is not want or (want is int and value < 1):
+        number = value if want is int and type(value) is int else 1
+        if type(value) is not want or number < 1:
             kind = "a positive integer" if want is int else "true or false"
             raise PlanError(f"{p}: settings.{key}: must be {kind}, got {value!r}")
         out[key] = value
