@@ -87,7 +87,7 @@ class Plan:
     k: int = 5
     bootstrap: int = 1000
     seed: int = 7
-    share_indexes: bool = True
+    share_indexes: bool = False
     warnings: tuple[str, ...] = field(default=())
 
     @property

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from eval.experiment.run import ConfigOutcome, Experiment
-from eval.experiment.stats import Interval, mean_interval, paired_difference
+from eval.experiment.stats import Interval, mean_interval, paired_difference, ratio_interval
 
 REPORT_MD = "report.md"
 RESULTS_JSON = "results.json"
@@ -103,6 +103,7 @@ def _config_row(o: ConfigOutcome) -> dict[str, Any]:
         v = q["deerin"]["verdict"]
         right = bool(v.get("answer_hit")) if q["answerable"] else bool(v.get("refused"))
         questions[q["id"]] = {"correct": right, "answerable": q["answerable"],
+                              "question": q["question"],
                               "hit@5": (v["hit_rank"] is not None and v["hit_rank"] <= 5)
                               if q["answerable"] else None,
                               "answer_s": q["deerin"]["timings"].get("answer_s")}
@@ -141,10 +142,16 @@ def _versus(ref: dict[str, Any], row: dict[str, Any], resamples: int,
     rec = paired_difference([float(ref["questions"][q]["hit@5"]) for q in hits],
                             [float(row["questions"][q]["hit@5"]) for q in hits],
                             resamples, seed)
-    p_ref, p_row = ref["latency"]["p50"], row["latency"]["p50"]
+    timed = [q for q in shared if ref["questions"][q]["answer_s"] is not None
+             and row["questions"][q]["answer_s"] is not None]
+    ratio = ratio_interval([ref["questions"][q]["answer_s"] for q in timed],
+                           [row["questions"][q]["answer_s"] for q in timed], resamples, seed)
     return {"reference": ref["name"], "questions": len(shared),
             "accuracy": _diff(acc), "recall@5": _diff(rec),
-            "latency_ratio": round(p_row / p_ref, 2) if p_ref and p_row else None}
+            "latency_ratio": round(ratio.value, 2) if ratio else None,
+            # a ratio whose interval holds 1 is not told apart from run-to-run noise
+            "latency_noise": bool(ratio and ratio.lo <= 1.0 <= ratio.hi),
+            "latency_interval": [round(ratio.lo, 2), round(ratio.hi, 2)] if ratio else None}
 
 
 def _diff(iv: Interval | None) -> dict[str, Any] | None:
@@ -176,13 +183,15 @@ def _sentence(ref: dict[str, Any], r: dict[str, Any]) -> str:
     acc = v["accuracy"]
     n = v["questions"]
     more = round(acc["diff"] * n) if acc else 0
-    if more == 0:
+    if acc and acc["lo"] == acc["hi"] == 0:
+        quality = "gets the same questions right"
+    elif more == 0:
         quality = "answers as many questions correctly"
     else:
         word = "more" if more > 0 else "fewer"
         quality = (f"answers {abs(more)} {word} of {n} questions correctly "
                    f"({acc['diff'] * 100:+.0f} points)")
-    if acc:
+    if acc and not acc["lo"] == acc["hi"] == 0:
         quality += (" — within the noise" if acc["noise"] else " — more than the noise") + \
             f" (95 % interval {acc['lo'] * 100:+.0f}..{acc['hi'] * 100:+.0f} points)"
     ratio = v["latency_ratio"]
@@ -194,7 +203,11 @@ def _sentence(ref: dict[str, Any], r: dict[str, Any]) -> str:
         speed = f"answers {1 / ratio:.1f}x faster"
     else:
         speed = "answers as fast"
-    speed += f" (p50 {_secs(r['latency']['p50'])} vs {_secs(ref['latency']['p50'])})"
+    speed += f" (p50 {_secs(r['latency']['p50'])} vs {_secs(ref['latency']['p50'])}"
+    if ratio is not None and v.get("latency_interval"):
+        lo, hi = v["latency_interval"]
+        speed += f"; {'within' if v['latency_noise'] else 'beyond'} the noise, {lo:.1f}–{hi:.1f}x"
+    speed += ")"
     rec = v["recall@5"]
     recall = ""
     if rec:
@@ -273,7 +286,8 @@ def tables(data: dict[str, Any]) -> dict[str, tuple[list[str], list[list[str]]]]
              for r in rows if r.get("index")]),
         "Questions only one configuration got right": (
             ["configuration", "right here and nowhere else"],
-            [[r["name"], ", ".join(r["only_right"]) or "none"] for r in done]),
+            [[r["name"], "; ".join(f"{q} ({r['questions'][q]['question'][:60]})"
+                                   for q in r["only_right"]) or "none"] for r in done]),
     }
 
 

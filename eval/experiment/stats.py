@@ -58,3 +58,25 @@ def paired_difference(a: Sequence[float], b: Sequence[float], resamples: int = 1
     if len(a) != len(b):
         raise ValueError(f"paired values differ in number: {len(a)} and {len(b)}")
     return mean_interval([y - x for x, y in zip(a, b, strict=True)], resamples, seed)
+
+
+def ratio_interval(a: Sequence[float], b: Sequence[float], resamples: int = 1000,
+                   seed: int = 7) -> Interval | None:
+    """``median(b) / median(a)`` over paired questions (a latency ratio), with its bootstrap
+    interval; ``None`` without pairs or with a zero median."""
+    if len(a) != len(b):
+        raise ValueError(f"paired values differ in number: {len(a)} and {len(b)}")
+    n = len(a)
+    if n == 0 or not percentile(a, 50):
+        return None
+    rng = random.Random(seed)
+    ratios = []
+    for _ in range(resamples):
+        idx = [rng.randrange(n) for _ in range(n)]
+        den = percentile([a[i] for i in idx], 50) or 0.0
+        if den > 0:
+            ratios.append((percentile([b[i] for i in idx], 50) or 0.0) / den)
+    value = (percentile(b, 50) or 0.0) / (percentile(a, 50) or 1.0)
+    tail = (100.0 - LEVEL) / 2
+    return Interval(value, percentile(ratios, tail) or value,
+                    percentile(ratios, 100.0 - tail) or value)
