@@ -196,7 +196,8 @@ def test_stage_cache_makes_a_second_index_a_copy(tmp_path: Path, jfk: Path, bear
     cache = StageCache(tmp_path / "cache")
     stores, backends = [], []
     for name in ("first", "second"):
-        settings = Settings.from_env({}, db_dir=tmp_path / name)
+        # OCR off: its models are the slowest to load; its cache works as the faces' one does.
+        settings = Settings.from_env({}, db_dir=tmp_path / name, ocr=False)
         store = LanceStore(settings.db_dir)
         b = cached_backends(settings, cache)
         report = Indexer(store, settings, backends=b).index([jfk, bear, friday])
@@ -219,8 +220,7 @@ def test_stage_cache_makes_a_second_index_a_copy(tmp_path: Path, jfk: Path, bear
     assert shots and all(s.keyframe and Path(s.keyframe).is_file()
                          and Path(s.keyframe).is_relative_to(tmp_path / "second")
                          for s in shots)
-    hits = stores[1].search_vector if hasattr(stores[1], "search_vector") else None
-    del hits
+    assert summary["faces"]["hits"] == len(shots)
     # A damaged entry is recomputed, not trusted.
     key = cache.key("dim", backends[1].embedder.model_id)
     cache.put(key, b"not json")

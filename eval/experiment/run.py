@@ -171,7 +171,7 @@ def _step(exp: Experiment, step_id: str, spec: dict[str, Any], env: dict[str, st
         except json.JSONDecodeError:
             done.unlink()
     say(f"{label}…")
-    spec_path = exp.out / "steps" / f"{step_id}.spec.json"
+    spec_path = exp.out / "steps" / f"{step_id}.spec"
     spec_path.write_text(json.dumps(spec, indent=2), encoding="utf-8")
     pending = exp.out / "steps" / f"{step_id}.result"
     pending.unlink(missing_ok=True)
