@@ -301,7 +301,7 @@ def test_compare_arguments() -> None:
 
 
 def test_compare_answers_with_two_configurations(tmp_path: Path, jfk: Path, bear: Path) -> None:
-    """Two LLM tiers... here the tiny tier with rerank on and off, over a real index: both
+    """The tiny tier with the server's rerank and with rerank off, over a real index: both
     answers, their citations as players, and a timing row each."""
     from assistant.web.chat_service import ChatService
     from assistant.web.compare import CompareCommand
@@ -313,11 +313,36 @@ def test_compare_answers_with_two_configurations(tmp_path: Path, jfk: Path, bear
     assert not Indexer(LanceStore(settings.db_dir), settings).index([jfk, bear]).failures
     service = ChatService(settings, "tiny")
     reply = CompareCommand().run(
-        service, "[tiny+rerank=on | tiny+rerank=off] What does Kennedy ask his fellow "
-                 "Americans?")
+        service, "[tiny | tiny+rerank=off] What does Kennedy ask his fellow Americans?")
     text = reply.text
-    assert "### A: tiny, rerank on" in text and "### B: tiny, rerank off" in text
+    assert "### A: tiny" in text and "### B: tiny, rerank off" in text
     assert text.count("| A |") == 1 and text.count("| B |") == 1
-    assert all(p.url.startswith("/media/") and p.audio for p in reply.players)
+    assert reply.players and all(p.url.startswith("/media/") and p.audio
+                                 for p in reply.players)
     usage = CompareCommand().run(service, "[tiny] no second side")
     assert usage.text.startswith("**/compare:** two sides")
+
+
+@pytest.mark.slow
+def test_example_plan_report_and_cache_speedup(tmp_path: Path) -> None:
+    """The example plan (default tier, fast tier, rerank off over five files): every report
+    section, and each later configuration's indexing >= 3x faster than the first (only the LLM
+    or the rerank differs, so every stage comes from the cache)."""
+    out = tmp_path / "example"
+    res = subprocess.run([sys.executable, "-m", "deerin", "experiment",
+                          str(REPO / "eval/plans/example.toml"), "--out", str(out)], cwd=REPO,
+                         env=dict(os.environ, PYTHONPATH=str(REPO)), capture_output=True,
+                         text=True, check=False)
+    assert res.returncode == 0, res.stderr
+    report = (out / "report.md").read_text(encoding="utf-8")
+    from eval.experiment.report import SECTIONS
+
+    assert all(f"## {s}" in report for s in SECTIONS)
+    data = json.loads((out / "results.json").read_text(encoding="utf-8"))
+    first, *later = data["configurations"]
+    assert [c["status"] for c in data["configurations"]] == ["done"] * 3
+    for c in later:
+        assert c["index"]["speedup_vs_first"] >= 3.0, c["index"]
+        assert all(v["misses"] == 0 for v in c["index"]["cache"].values())
+        assert "vs_reference" in c and c["name"] in " ".join(data["summary"])
+    assert first["answers"]["n"] == 14 and "<svg" in (out / "report.html").read_text()

@@ -152,8 +152,10 @@ class CompareCommand:
         """The server's retriever, or one over the same index with rerank on or off (kept, so
         the rerank model loads once)."""
         from assistant.retrieval import Retriever
+        from assistant.settings import RERANK_OFF, AssistantSettings
 
-        if rerank is None:
+        server_reranks = AssistantSettings.from_env().rerank != RERANK_OFF
+        if rerank is None or rerank == server_reranks:
             return base
         key = (id(base), rerank)
         with self._lock:

@@ -37,9 +37,11 @@ def bar_chart(title: str, series: Sequence[tuple[str, Sequence[Bar]]], unit: str
             value, interval = found
             if value is not None:
                 w = max(1.0, value * scale)
+                # the figure goes after the bar or its whisker, whichever ends later
+                end = max(w, interval[1] * scale if interval is not None else 0.0)
                 out.append(f'<rect x="{_LABEL}" y="{y}" width="{w:.1f}" height="{_ROW - 6}" '
                            f'fill="{_COLOURS[s % len(_COLOURS)]}"/>')
-                out.append(f'<text x="{_LABEL + w + 4:.1f}" y="{y + 14}" font-size="12">'
+                out.append(f'<text x="{_LABEL + end + 4:.1f}" y="{y + 14}" font-size="12">'
                            f'{value:.2f}{escape(unit)}</text>')
             if interval is not None:
                 lo, hi = (_LABEL + interval[0] * scale, _LABEL + interval[1] * scale)
