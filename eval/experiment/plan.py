@@ -33,7 +33,8 @@ from typing import Any
 
 MODES = ("naive", "local", "hybrid", "global", "auto")
 _TOP_KEYS = {"name", "collection", "questions", "defaults", "config", "settings"}
-_SETTINGS: dict[str, type] = {"k": int, "bootstrap": int, "seed": int, "share_indexes": bool}
+_SETTINGS: dict[str, type] = {"k": int, "bootstrap": int, "seed": int, "share_indexes": bool,
+                               "probe": int}
 
 
 class PlanError(ValueError):
@@ -77,7 +78,7 @@ class Plan:
     """A parsed plan. Paths are absolute. ``k`` is the depth of the ranked lists, ``bootstrap``
     the number of resamples over questions and ``seed`` their seed; ``share_indexes`` lets
     configurations with the same index side use one index (off: each builds its own, from the
-    stage cache)."""
+    stage cache); ``probe`` is how many questions the answer-latency probe asks."""
 
     path: Path
     name: str
@@ -88,6 +89,7 @@ class Plan:
     bootstrap: int = 1000
     seed: int = 7
     share_indexes: bool = False
+    probe: int = 5
     warnings: tuple[str, ...] = field(default=())
 
     @property
@@ -166,8 +168,10 @@ def _settings(table: Any, p: Path) -> dict[str, Any]:
         if want is None:
             raise PlanError(f"{p}: settings.{key}: unknown (use {', '.join(_SETTINGS)})")
         number = value if want is int and type(value) is int else 1
-        if type(value) is not want or number < 1:
-            kind = "a positive integer" if want is int else "true or false"
+        least = 0 if key == "probe" else 1  # probe = 0 turns the latency probe off
+        if type(value) is not want or number < least:
+            kind = ("a positive integer" if least else "an integer >= 0") if want is int \
+                else "true or false"
             raise PlanError(f"{p}: settings.{key}: must be {kind}, got {value!r}")
         out[key] = value
     return out

@@ -118,11 +118,29 @@ def _config_row(o: ConfigOutcome) -> dict[str, Any]:
                     "n": len(questions)}
         | {k: m[k] for k in ("answer_hit_rate", "refusal_accuracy", "false_refusal_rate",
                              "citation_precision", "extractive_rate")},
-        "latency": {"p50": m["latency"]["answer"]["p50"], "p95": m["latency"]["answer"]["p95"],
-                    "first_token_p50": m["latency"]["first_token"]["p50"]},
+        "eval_latency": {"p50": m["latency"]["answer"]["p50"],
+                         "p95": m["latency"]["answer"]["p95"],
+                         "first_token_p50": m["latency"]["first_token"]["p50"]},
+        "latency": _probe_latency(o) or {"p50": m["latency"]["answer"]["p50"],
+                                         "p95": m["latency"]["answer"]["p95"],
+                                         "first_token_p50": m["latency"]["first_token"]["p50"],
+                                         "source": "eval answers"},
         "questions": questions,
     })
     return row
+
+
+def _probe_latency(o: ConfigOutcome) -> dict[str, Any] | None:
+    """p50/p95 of the latency probe's answers (see :func:`eval.experiment.step.probe_step`)."""
+    if not o.probe.get("ok") or not o.probe.get("answer_s"):
+        return None
+    from eval.metrics import latency_summary
+
+    answer = latency_summary(o.probe["answer_s"])
+    return {"p50": answer["p50"], "p95": answer["p95"],
+            "first_token_p50": latency_summary(o.probe["first_token_s"])["p50"],
+            "source": f"probe, {len(o.probe['answer_s'])} questions",
+            "peak_rss_mb": round(o.probe["peak_rss_mb"], 1)}
 
 
 def accuracy_interval(row: dict[str, Any], resamples: int, seed: int) -> Interval | None:
@@ -169,7 +187,7 @@ def summary_sentences(rows: list[dict[str, Any]], ref: dict[str, Any] | None) ->
         a = ref["answers"]
         out.append(f"Reference: {ref['name']} ({ref['eval']['llm'] or 'no LLM'}) answers "
                    f"{a['correct']} of {a['n']} questions correctly; answer p50 "
-                   f"{_secs(ref['latency']['p50'])}.")
+                   f"{_secs(ref['latency']['p50'])} ({ref['latency']['source']}).")
     for r in rows:
         if r["status"] != "done":
             out.append(f"{r['name']} did not run: {r['problem']}.")
@@ -203,7 +221,8 @@ def _sentence(ref: dict[str, Any], r: dict[str, Any]) -> str:
         speed = f"answers {1 / ratio:.1f}x faster"
     else:
         speed = "answers as fast"
-    speed += f" (p50 {_secs(r['latency']['p50'])} vs {_secs(ref['latency']['p50'])}"
+    speed += (f" (eval answers p50 {_secs(r['eval_latency']['p50'])} vs "
+              f"{_secs(ref['eval_latency']['p50'])}")
     if ratio is not None and v.get("latency_interval"):
         lo, hi = v["latency_interval"]
         speed += f"; {'within' if v['latency_noise'] else 'beyond'} the noise, {lo:.1f}–{hi:.1f}x"
@@ -276,12 +295,14 @@ def tables(data: dict[str, Any]) -> dict[str, tuple[list[str], list[list[str]]]]
              for r in done]),
         "Cost: speed, size, memory": (
             ["configuration", "indexing s", "real-time factor", "cache speed-up",
-             "index MB", "index peak MB", "answer p50 s", "answer p95 s", "eval peak MB"],
+             "index MB", "index peak MB", "answer p50 s", "answer p95 s", "latency from",
+             "eval peak MB"],
             [[r["name"], index_cell(r, "seconds", 1), index_cell(r, "realtime_factor", 1),
               (f"shared with {r['shared_index_with']}" if r.get("shared_index_with")
                else _speedup(r)),
               index_cell(r, "size_mb", 1), index_cell(r, "peak_rss_mb", 0),
               _f((r.get("latency") or {}).get("p50")), _f((r.get("latency") or {}).get("p95")),
+              (r.get("latency") or {}).get("source", "—"),
               _f((r.get("eval") or {}).get("peak_rss_mb"), 0)]
              for r in rows if r.get("index")]),
         "Questions only one configuration got right": (
@@ -325,9 +346,9 @@ def render_markdown(data: dict[str, Any]) -> str:
                                      "loading included); real-time factor = media seconds / "
                                      "indexing seconds; cache speed-up = the first "
                                      "configuration's indexing time / this one's. Answer "
-                                     "latency is the wall time of each eval answer with the "
-                                     "models loaded. Peak MB = the step process's maximum "
-                                     "resident memory.",
+                                     "latency: the probe's answers (models loaded and warmed, "
+                                     "each question asked once), else the eval's. Peak MB "
+                                     "= the step process's maximum resident memory.",
     }
     for title, (header, rows) in tables(data).items():
         lines += [f"## {title}", ""]

@@ -41,6 +41,7 @@ class ConfigOutcome:
     index_name: str = ""
     index: dict[str, Any] = field(default_factory=dict)
     eval: dict[str, Any] = field(default_factory=dict)
+    probe: dict[str, Any] = field(default_factory=dict)
     problem: str | None = None
     shared_with: str | None = None  # the configuration whose index this one uses
 
@@ -99,6 +100,8 @@ def run_experiment(plan: Plan, out: str | Path, say: Say | None = None,
         if o.problem:
             continue
         o.eval = _run_eval(exp, o, gold, gold_id, base_env, say)
+        if not o.problem and plan.probe:
+            o.probe = _run_probe(exp, o, gold, base_env, say)
     return exp
 
 
@@ -153,6 +156,23 @@ def _run_eval(exp: Experiment, o: ConfigOutcome, gold: Path, gold_id: str,
     if not result.get("ok"):
         o.problem = f"eval failed: {result.get('error', 'unknown error')}"
     return result
+
+
+def _run_probe(exp: Experiment, o: ConfigOutcome, gold: Path, env: dict[str, str],
+               say: Say) -> dict[str, Any]:
+    """The answer-latency probe: the first ``plan.probe`` answerable questions, asked once
+    each after a warm-up. A failed probe only leaves the latency to the eval's timings."""
+    from eval.gold import load_gold
+
+    c = o.config
+    questions = [g.question for g in load_gold(gold) if g.answerable][: exp.plan.probe]
+    spec = {"kind": "probe", "db": str(exp.out / "indexes" / o.index_name), "llm": c.llm,
+            "mode": c.mode, "embedder": c.embedder, "rerank": c.rerank,
+            "questions": questions}
+    step_id = f"probe-{c.slug}-" + content_id(json.dumps(spec, sort_keys=True))[:8]
+    step_env = dict(env, DEERIN_RERANK="default" if c.rerank else "off")
+    step_env.pop("DEERIN_LLM", None)
+    return _step(exp, step_id, spec, step_env, say, f"{c.name}: latency probe")
 
 
 def _step(exp: Experiment, step_id: str, spec: dict[str, Any], env: dict[str, str], say: Say,

@@ -90,7 +90,30 @@ def eval_step(spec: dict[str, Any]) -> dict[str, Any]:
             "results": str(paths["results"]), "warnings": run.warnings}
 
 
-STEPS = {"index": index_step, "eval": eval_step}
+def probe_step(spec: dict[str, Any]) -> dict[str, Any]:
+    """Answer latency as a user meets it: the models loaded and warmed by one question, then
+    each of ``spec["questions"]`` asked once, timed whole and to the first token."""
+    from assistant.service import build_assistant
+    from indexing.settings import Settings
+
+    settings = Settings.from_env({}, db_dir=Path(spec["db"]), embed_model=spec["embedder"])
+    assistant = build_assistant(settings, spec["llm"])
+    if spec["mode"] != "naive":
+        from assistant.graph.service import with_mode
+
+        assistant = with_mode(assistant, spec["mode"])
+    assistant.ask(spec["questions"][0])  # loads and warms every model: not timed
+    answer_s, first_token_s = [], []
+    for question in spec["questions"]:
+        t0 = time.perf_counter()
+        answer = assistant.ask(question)
+        answer_s.append(time.perf_counter() - t0)
+        if answer.timings.get("first_token_s") is not None:
+            first_token_s.append(answer.timings["first_token_s"])
+    return {"ok": True, "answer_s": answer_s, "first_token_s": first_token_s}
+
+
+STEPS = {"index": index_step, "eval": eval_step, "probe": probe_step}
 
 
 def main(argv: list[str]) -> int:
