@@ -242,7 +242,7 @@ def test_killed_experiment_resumes_and_reports(tmp_path: Path, media_dir: Path) 
     files = [str(media_dir / n) for n in ("mdn_bear_transcript_demo.mp3",
                                           "picovoice_leopard_test_en.wav")]
     plan.write_text(f"name = 'resume'\n[collection]\npaths = {json.dumps(files)}\n"
-                    "[questions]\nsheet = 'q.csv'\n[settings]\nbootstrap = 100\n"
+                    "[questions]\nsheet = 'q.csv'\n[settings]\nbootstrap = 100\nprobe = 1\n"
                     "[defaults]\nllm = 'tiny'\nrerank = false\n"
                     "[[config]]\nname = 'tiny'\n[[config]]\nname = 'gone'\n"
                     "llm = '/nowhere/x.gguf'\n", encoding="utf-8")
@@ -274,12 +274,27 @@ def test_killed_experiment_resumes_and_reports(tmp_path: Path, media_dir: Path) 
     assert tiny["status"] == "done" and tiny["answers"]["n"] == 3
     assert tiny["index"]["realtime_factor"] > 0 and tiny["index"]["size_mb"] > 0
     assert tiny["index"]["peak_rss_mb"] > 50 and tiny["eval"]["peak_rss_mb"] > 50
-    assert tiny["latency"]["p50"] is not None and tiny["retrieval"]["baseline"]["recall@5"] \
-        is not None
+    assert tiny["latency"]["source"] == "probe, 1 questions" and tiny["latency"]["p50"] > 0
+    assert tiny["retrieval"]["baseline"]["recall@5"] is not None
     assert data["experiment"]["resumed_steps"] and data["experiment"]["sheet_errors"]
     html = (out / "report.html").read_text(encoding="utf-8")
     assert html.count("<svg") == 5 and "http" not in html.split("<body>")[1].replace(
         "http://www.w3.org/2000/svg", "")
+
+
+def test_bootstrap_marks_noise_and_is_seeded() -> None:
+    from eval.experiment.stats import mean_interval, paired_difference, ratio_interval
+
+    same = paired_difference([1.0, 0.0, 1.0, 1.0], [1.0, 0.0, 1.0, 1.0])
+    assert same is not None and same.value == 0 and same.noise
+    small = paired_difference([1.0, 0.0, 1.0, 0.0, 1.0], [1.0, 1.0, 1.0, 0.0, 1.0])
+    assert small is not None and small.value == 0.2 and small.noise  # one question: noise
+    big = paired_difference([0.0] * 20, [1.0] * 18 + [0.0] * 2)
+    assert big is not None and big.lo > 0 and not big.noise
+    assert mean_interval([0.0, 1.0] * 5, seed=3) == mean_interval([0.0, 1.0] * 5, seed=3)
+    slow = ratio_interval([1.0, 1.1, 0.9, 1.0], [2.0, 2.2, 1.8, 2.1])
+    assert slow is not None and 1.9 < slow.value < 2.2 and slow.lo > 1.0
+    assert mean_interval([]) is None
 
 
 # -- /compare -------------------------------------------------------------------------------------
