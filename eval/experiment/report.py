@@ -225,6 +225,8 @@ def _sentence(ref: dict[str, Any], r: dict[str, Any]) -> str:
               f"{_secs(ref['eval_latency']['p50'])}")
     if ratio is not None and v.get("latency_interval"):
         lo, hi = v["latency_interval"]
+        if ratio <= 0.95 and lo > 0:  # "n x faster": the interval of the same inverse ratio
+            lo, hi = 1 / hi, 1 / lo
         speed += f"; {'within' if v['latency_noise'] else 'beyond'} the noise, {lo:.1f}–{hi:.1f}x"
     speed += ")"
     rec = v["recall@5"]
