@@ -315,6 +315,7 @@ def test_compare_arguments() -> None:
             parse_argument(bad, {})
 
 
+@pytest.mark.slow  # loads the embedder, the reranker and the tiny LLM, and answers twice
 def test_compare_answers_with_two_configurations(tmp_path: Path, jfk: Path, bear: Path) -> None:
     """The tiny tier with the server's rerank and with rerank off, over a real index: both
     answers, their citations as players, and a timing row each."""
