@@ -32,6 +32,8 @@ from deerin.common import (
     settings_of,
 )
 from deerin.enrich_cli import register as register_enrich
+from deerin.experiment_cli import chat_extensions as experiment_extensions
+from deerin.experiment_cli import register as register_experiment
 from deerin.graph_cli import app as graph_app
 from deerin.interaction_cli import chat_extensions
 from deerin.interaction_cli import register as register_interaction
@@ -517,7 +519,7 @@ def chat(
         raise typer.Exit(EXIT_USAGE) from exc
     try:
         run_chat(db, host=host, port=port, llm=llm, k=k, max_tokens=max_tokens,
-                 extensions=chat_extensions())
+                 extensions=[*chat_extensions(), *experiment_extensions()])
     except ValueError as exc:  # a malformed DEERIN_AUTH or Chainlit configuration
         err().print(f"[red]error:[/] {exc}", highlight=False)
         raise typer.Exit(EXIT_USAGE) from exc
@@ -527,6 +529,7 @@ register_interaction(app)  # map, montage, ngrams, export, cut (deerin/interacti
 register_reembed(app)  # reembed (deerin/reembed_cli.py)
 register_enrich(app)  # enrich --captions (deerin/enrich_cli.py)
 register_catalogue(app)  # manifest, catalogue, export catalogue, eval-ocr (deerin/catalogue_cli.py)
+register_experiment(app)  # experiment, questions convert (deerin/experiment_cli.py)
 
 
 def main() -> None:

@@ -103,6 +103,12 @@ def load_gold(path: str | Path) -> list[GoldQuestion]:
     return questions
 
 
+def parse_question(obj: Any, where: str) -> GoldQuestion:
+    """Validate one decoded JSON object and build its :class:`GoldQuestion`; raise
+    ``ValueError("WHERE: problem")`` as :func:`load_gold` does (the question sheet reuses it)."""
+    return _parse(obj, where)
+
+
 def _parse(obj: Any, where: str) -> GoldQuestion:
     """Validate one decoded JSON line and build its :class:`GoldQuestion`."""
     if not isinstance(obj, dict):

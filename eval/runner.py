@@ -205,7 +205,8 @@ def verdict(outcome: SystemOutcome, gold: GoldQuestion, *, answered: bool) -> di
 # -- the run ------------------------------------------------------------------------------------
 def run_eval(gold_path: str | Path | Sequence[str | Path], settings: Settings,
              llm_spec: str | None = None, *, k: int = 5, answer: bool = True,
-             cache_dir: Path | None = None, progress: Progress | None = None) -> EvalRun:
+             cache_dir: Path | None = None, progress: Progress | None = None,
+             mode: str = "naive") -> EvalRun:
     """Run every question of ``gold_path`` through DEERIn and the baseline; return the run.
 
     ``gold_path`` is one gold file or several: several sets share one loading of the models and
@@ -215,9 +216,10 @@ def run_eval(gold_path: str | Path | Sequence[str | Path], settings: Settings,
     of the ranked lists the retrieval metrics read (Recall@5 needs ``k >= 5``). With
     ``answer=False`` no LLM is loaded and only retrieval is measured. Raw segments for the
     baseline are cached in ``cache_dir`` (default: ``<db>/eval-cache``). ``progress(i, n,
-    question)`` is called before each question. Raises ``ValueError`` for a bad gold file (or
-    none, or the same file twice), ``StoreError`` without an index and ``LLMUnavailable`` when
-    the LLM cannot be loaded.
+    question)`` is called before each question. ``mode`` is the retrieval mode of the ranked
+    lists and the answers (``naive``, or a graph mode of :mod:`assistant.graph`). Raises
+    ``ValueError`` for a bad gold file (or none, or the same file twice), ``StoreError``
+    without an index and ``LLMUnavailable`` when the LLM cannot be loaded.
     """
     from assistant.llm import complete, default_llm_spec
     from assistant.service import build_assistant
@@ -234,6 +236,10 @@ def run_eval(gold_path: str | Path | Sequence[str | Path], settings: Settings,
     golds = [gold for _, gold in tagged]
     spec = (llm_spec or default_llm_spec()) if answer else None
     assistant = build_assistant(settings, spec, with_llm=answer)
+    if mode != "naive":
+        from assistant.graph.service import with_mode
+
+        assistant = with_mode(assistant, mode)
     retriever = assistant.retriever
     warnings = _coverage_warnings(golds, retriever.store)
     # Load the embedder and the LLM before the clock runs per question, so the first question's
