@@ -18,6 +18,7 @@ import shutil
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
@@ -102,6 +103,7 @@ class LanceStore:
         # fresh object also checks the index itself (a killed run may have left rows behind).
         self._fts_dirty = False
         self._tables: dict[str, Any] = {}
+        self._pool: ThreadPoolExecutor | None = None  # search's concurrent queries
         self._names: dict[int, tuple[Any, frozenset[str]]] = {}  # id(table) -> (table, columns)
         # A reader sees the table versions the last writer published, not a file half-written.
         self._pins = None if create else published(self.db_dir)
@@ -441,29 +443,27 @@ class LanceStore:
         win_sim: dict[str, float] = {}
         bm25: dict[str, float] = {}
         qvec = None if vector is None else np.asarray(vector, dtype=np.float32)
-        if qvec is not None:
-            for r in self._vector_query(t, qvec, depth, where):
+        w = self._table("windows") if qvec is not None else None
+        query = _fts_query(text)
+        # The three lists are independent queries: run them at once, so a search costs about
+        # the slowest of them rather than their sum (LanceDB's work runs outside the GIL).
+        pool = self._search_pool()
+        vec_job = pool.submit(self._vector_query, t, qvec, depth, where) \
+            if qvec is not None else None
+        win_job = pool.submit(self._vector_query, w, qvec, 3 * depth, where, ["clip_id"]) \
+            if w is not None and qvec is not None else None
+        fts_job = pool.submit(self._fts_rows, t, query, depth, where) if query else None
+        if vec_job is not None:
+            for r in vec_job.result():
                 rows_by_id.setdefault(r["id"], r)
                 clip_sim[r["id"]] = 1.0 - float(r["_distance"])
             ranked["vector"] = list(clip_sim)
-            w = self._table("windows")
-            if w is not None:
-                for r in self._vector_query(w, qvec, 3 * depth, where, ["clip_id"]):
-                    win_sim.setdefault(r["clip_id"], 1.0 - float(r["_distance"]))
-                ranked["window"] = list(win_sim)
-        query = _fts_query(text)
-        if query:
-            try:
-                q = t.search(query, query_type="fts", fts_columns="text") \
-                    .select([*self._columns(t, self._CLIP_COLUMNS), "vector", "_score"]) \
-                    .limit(depth)
-                if where:
-                    q = q.where(where, prefilter=True)
-                rows = q.to_list()
-            except Exception as exc:  # no FTS index yet (never finalized) or a parse error
-                if "index" not in str(exc).lower() and "parse" not in str(exc).lower():
-                    raise
-                rows = []
+        if win_job is not None:
+            for r in win_job.result():
+                win_sim.setdefault(r["clip_id"], 1.0 - float(r["_distance"]))
+            ranked["window"] = list(win_sim)
+        if fts_job is not None:
+            rows = fts_job.result()
             ranked["fts"] = [r["id"] for r in rows]
             for r in rows:
                 rows_by_id.setdefault(r["id"], r)
@@ -501,6 +501,26 @@ class LanceStore:
                             sources=tuple(found_by[cid]), clip_id=cid, similarity=sim,
                             bm25=bm25.get(cid)))
         return hits[:k]
+
+    def _search_pool(self) -> ThreadPoolExecutor:
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(max_workers=3, thread_name_prefix="deerin-search")
+        return self._pool
+
+    def _fts_rows(self, t: Any, query: str, depth: int,
+                  where: str | None) -> list[dict[str, Any]]:
+        try:
+            q = t.search(query, query_type="fts", fts_columns="text") \
+                .select([*self._columns(t, self._CLIP_COLUMNS), "vector", "_score"]) \
+                .limit(depth)
+            if where:
+                q = q.where(where, prefilter=True)
+            rows: list[dict[str, Any]] = q.to_list()
+        except Exception as exc:  # no FTS index yet (never finalized) or a parse error
+            if "index" not in str(exc).lower() and "parse" not in str(exc).lower():
+                raise
+            rows = []
+        return rows
 
     def _vector_query(self, table: Any, qvec: np.ndarray, limit: int, where: str | None,
                       columns: Sequence[str] | None = None) -> list[dict[str, Any]]:
