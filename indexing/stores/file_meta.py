@@ -114,31 +114,29 @@ class FileMetaStore:
         return out
 
 
-def merged(by_source: dict[str, FileMeta]) -> dict[str, Any]:
-    """One view of a file's fields: a field a higher source gives (user, then manifest) wins
-    over the LLM's; empty values never win."""
-    out: dict[str, Any] = {}
+def _winners(by_source: dict[str, FileMeta]) -> dict[str, tuple[str, Any]]:
+    """Each field's winning source and value: a higher source (user, then manifest) wins over
+    the LLM; empty values never win."""
+    out: dict[str, tuple[str, Any]] = {}
     for source in reversed(SOURCES):
         meta = by_source.get(source)
         if meta is None:
             continue
         for key, value in meta.fields.items():
             if value not in (None, "", [], {}):
-                out[key] = value
+                out[key] = (source, value)
     return out
+
+
+def merged(by_source: dict[str, FileMeta]) -> dict[str, Any]:
+    """One view of a file's fields: a field a higher source gives (user, then manifest) wins
+    over the LLM's; empty values never win."""
+    return {key: value for key, (_, value) in _winners(by_source).items()}
 
 
 def provenance(by_source: dict[str, FileMeta]) -> dict[str, str]:
     """Which source each field of :func:`merged` comes from."""
-    out: dict[str, str] = {}
-    for source in reversed(SOURCES):
-        meta = by_source.get(source)
-        if meta is None:
-            continue
-        for key, value in meta.fields.items():
-            if value not in (None, "", [], {}):
-                out[key] = source
-    return out
+    return {key: source for key, (source, _) in _winners(by_source).items()}
 
 
 def _meta(row: dict[str, Any]) -> FileMeta:
