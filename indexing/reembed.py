@@ -18,6 +18,7 @@ from indexing.protocols import Embedder
 from indexing.stages.embed import clip_vectors
 from indexing.stores.base import StoreError
 from indexing.stores.lance import LanceStore
+from indexing.stores.shot_vectors import ShotVector, ShotVectors
 from indexing.types import Clip, Shot
 
 KEYFRAMES = "keyframes"
@@ -46,6 +47,8 @@ def reembed(src: LanceStore, dst_dir: Path, embedder: Embedder,
     dst = LanceStore(dst_dir)
     records = src.media()
     files = skipped = clips_written = 0
+    # Picture-search vectors are CLIP's, not the text embedder's: copied as they are.
+    src_vectors, dst_vectors = ShotVectors(src.db_dir), ShotVectors(dst_dir)
     with dst.writing():
         dst.ensure_embedder(embedder.model_id, embedder.dim)
         scheme = src.id_scheme()
@@ -65,6 +68,7 @@ def reembed(src: LanceStore, dst_dir: Path, embedder: Embedder,
                 vectors, windows = clip_vectors(embedder, clips)
                 dst.add_clips(clips, vectors, windows)
             dst.add_shots(record.media_id, record.path, shots)
+            _copy_shot_vectors(src_vectors, dst_vectors, record.media_id, src.db_dir, dst_dir)
             dst.put_media(record)  # last: marks the file complete
             files += 1
             clips_written += len(clips)
@@ -88,6 +92,17 @@ def _moved(path: str | Path | None, src_dir: Path, dst_dir: Path) -> str | None:
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(p, target)
     return str(target)
+
+
+def _copy_shot_vectors(src: ShotVectors, dst: ShotVectors, media_id: str,
+                       src_dir: Path, dst_dir: Path) -> None:
+    by_model: dict[str, list[ShotVector]] = {}
+    for model, row in src.of_media(media_id):
+        by_model.setdefault(model, []).append(replace(
+            row, frame=_moved(row.frame, src_dir, dst_dir) or "",
+            keyframe=_moved(row.keyframe, src_dir, dst_dir) or ""))
+    for model, rows in by_model.items():
+        dst.add(model, rows)
 
 
 def _moved_clip(clip: Clip, src_dir: Path, dst_dir: Path) -> Clip:

@@ -383,3 +383,25 @@ def test_shot_set_is_well_formed(media_dir: Path, tmp_path: Path) -> None:
                    '"end": 1}]}\n')
     with pytest.raises(ValueError, match=r"bad.jsonl:1 \(id 'x'\): media must be a file name"):
         load_shot_set(bad)
+
+
+def test_reembed_carries_picture_vectors_and_their_frames(
+        clip_index: Path, models: tuple[Path, Path], tmp_path: Path) -> None:
+    from indexing.reembed import reembed
+
+    src = LanceStore(clip_index, create=False)
+    dst_dir = tmp_path / "copy"
+    reembed(src, dst_dir, embedder_from_settings(_settings(clip_index, models)))
+    before, after = ShotVectors(clip_index), ShotVectors(dst_dir)
+    assert after.count() == before.count() == 6 and after.models() == before.models()
+    (media,) = src.media()
+    rows = [row for _, row in after.of_media(media.media_id)]
+    assert all(Path(r.keyframe).is_relative_to(dst_dir) and Path(r.keyframe).is_file()
+               for r in rows)
+    # The copy answers a picture query like its source (the same CLIP vectors).
+    model = before.models()[0]
+    probe = rows[0].vector
+    assert ([(m.shot_index, round(m.similarity, 5)) for m in after.search(model, probe, k=3)]
+            == [(m.shot_index, round(m.similarity, 5)) for m in before.search(model, probe, k=3)])
+    reembed(src, dst_dir, embedder_from_settings(_settings(clip_index, models)))
+    assert after.count() == 6  # a second run adds nothing

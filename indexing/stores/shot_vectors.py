@@ -143,6 +143,17 @@ class ShotVectors:
         where = f"model = {quote(model)} AND media_id = {quote(media_id)}"
         return any(t.count_rows(where) for t in self._tables())
 
+    def of_media(self, media_id: str) -> list[tuple[str, ShotVector]]:
+        """Every stored frame of ``media_id``, with the model that embedded it."""
+        out: list[tuple[str, ShotVector]] = []
+        for t in self._tables():
+            for r in t.search().where(f"media_id = {quote(media_id)}").to_arrow().to_pylist():
+                out.append((r["model"], ShotVector(
+                    r["media_id"], r["media_path"], int(r["shot_index"]), float(r["start"]),
+                    float(r["end"]), float(r["time"]), r["frame"], r["keyframe"],
+                    np.asarray(r["vector"], dtype=np.float32))))
+        return out
+
     def search(self, model: str, vector: np.ndarray, k: int = 10) -> list[ShotMatch]:
         """The ``k`` shots whose best frame is closest to ``vector``, best first."""
         t = self._table(len(vector))
