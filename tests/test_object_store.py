@@ -1,0 +1,170 @@
+"""An index on an object store (``--db s3://bucket/prefix``), end to end.
+
+No S3 is reachable from here, so moto's S3 server (``moto[server]``, a real HTTP server on
+loopback) stands in for the object store: a true system edge. Everything on our side is real:
+LanceDB writing its tables over HTTP, pyarrow's S3 filesystem for ``deerin.json``, published
+versions, the writer lease and keyframes, real ASR, shots and embeddings on real media, and the
+``deerin`` CLI in subprocesses.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from indexing.pipeline import Indexer
+from indexing.settings import Settings
+from indexing.stores.base import StoreError
+from indexing.stores.keyframes import pull_keyframes
+from indexing.stores.lance import LanceStore
+from indexing.stores.lease import LEASE_FILE, ObjectLease
+from indexing.stores.location import IndexLocation
+from indexing.stores.lock import StoreBusy
+from indexing.types import IndexReport
+
+WORKTREE = Path(__file__).resolve().parents[1]
+BUCKET = "deerin"
+
+
+@pytest.fixture(scope="module")
+def s3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    """moto's S3 server on a free loopback port, with the environment a user would set."""
+    import boto3
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    env = {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test",
+           "AWS_REGION": "us-east-1", "DEERIN_S3_ENDPOINT": f"http://{host}:{port}",
+           "DEERIN_CACHE_DIR": str(tmp_path_factory.mktemp("cache")), "DEERIN_LEASE_SECONDS": "20"}
+    with pytest.MonkeyPatch.context() as mp:
+        for k, v in env.items():
+            mp.setenv(k, v)
+        boto3.client("s3", endpoint_url=env["DEERIN_S3_ENDPOINT"]).create_bucket(Bucket=BUCKET)
+        yield env
+    server.stop()
+
+
+def _settings(db: str) -> Settings:
+    # OCR and faces off: they only add model loading (tests/test_ocr.py covers them).
+    return Settings.from_env({}, db_dir=db, ocr=False, faces=False)
+
+
+def _index(db: str, files: list[Path]) -> IndexReport:
+    return Indexer(LanceStore(db), _settings(db)).index(files)
+
+
+def _cli(env: dict[str, str], *args: str, **kw: object) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "deerin", *args], cwd=WORKTREE, text=True,
+                          capture_output=True, timeout=300, check=False,
+                          env={**os.environ, **env, "HF_HUB_OFFLINE": "1", "NO_COLOR": "1"})
+
+
+@pytest.fixture(scope="module")
+def indexed(s3: dict[str, str], leopard: Path, popeye3: Path) -> IndexReport:
+    """Speech only, and a silent film with an .srt (shots, so keyframes)."""
+    return _index(f"s3://{BUCKET}/idx", [leopard, popeye3])
+
+
+def test_an_index_on_s3_is_searched_asked_and_reindexed_as_a_no_op(
+        s3: dict[str, str], indexed: IndexReport, leopard: Path, popeye3: Path,
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from assistant.service import build_assistant
+
+    uri = f"s3://{BUCKET}/idx"
+    assert indexed.indexed == 2 and not indexed.failures
+    remote = IndexLocation.parse(uri)
+    names = remote.list()
+    assert {"deerin.json", "deerin.versions.json", "clips.lance", "media.lance",
+            "keyframes"} <= set(names), names
+    assert LEASE_FILE not in names  # released at the end of the run
+    # Nothing of the index itself is on this machine: only keyframe copies and the pointer.
+    assert not list(remote.local_dir.glob("*.lance"))
+
+    # Another machine: its own (empty) local folder, the same URI.
+    monkeypatch.setenv("DEERIN_CACHE_DIR", str(tmp_path / "other-host"))
+    reader = LanceStore(uri, create=False)
+    assert reader.db_dir != remote.local_dir
+    assert {Path(m.path).name for m in reader.media()} == {leopard.name, popeye3.name}
+    frames = remote.list("keyframes")
+    assert frames and pull_keyframes(reader.location) == len(frames)
+    assert all((reader.db_dir / "keyframes" / f).is_file() for f in frames)
+    assert pull_keyframes(reader.location) == 0  # already copied
+
+    assistant = build_assistant(_settings(uri), "tiny")
+    hits = assistant.retriever.search("the apostle of the middle classes", k=3)
+    assert hits and Path(hits[0].clip.media_path).name == leopard.name
+    answer = assistant.ask("Who is the apostle of the middle classes?")
+    assert answer.retrieved
+
+    again = _index(uri, [leopard, popeye3])
+    assert again.unchanged == 2 and again.indexed == 0
+
+    out = _cli(s3, "status", "--db", uri, "--json")
+    assert out.returncode == 0, out.stderr
+    status = json.loads(out.stdout)
+    assert status["db"] == uri and len(status["files"]) == 2 and status["clips"] > 0
+
+
+def test_a_second_writer_is_refused_by_the_lease(s3: dict[str, str], indexed: IndexReport,
+                                                 leopard: Path) -> None:
+    uri = f"s3://{BUCKET}/idx"
+    location = IndexLocation.parse(uri)
+    with ObjectLease(location):
+        with pytest.raises(StoreBusy, match="writer lease"):
+            ObjectLease(location).acquire()
+        out = _cli(s3, "index", str(leopard), "--db", uri)
+        assert out.returncode == 1, out.stderr
+        assert "writer lease" in out.stderr and "Traceback" not in out.stderr
+    assert not location.exists(LEASE_FILE)
+    with ObjectLease(location):  # free again
+        pass
+
+
+def test_a_killed_run_resumes_with_no_clip_doubled_or_lost(
+        s3: dict[str, str], leopard: Path, popeye3: Path) -> None:
+    uri = f"s3://{BUCKET}/killed"
+    batch = [leopard, popeye3]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "deerin", "index", *map(str, batch), "--db", uri, "--no-ocr",
+         "--no-faces"], cwd=WORKTREE, stderr=subprocess.PIPE, text=True,
+        env={**os.environ, **s3, "HF_HUB_OFFLINE": "1", "NO_COLOR": "1", "COLUMNS": "200"})
+    assert proc.stderr is not None
+    deadline = time.monotonic() + 240
+    for line in proc.stderr:  # kill -9 right after the first file is written
+        if line.startswith("indexed ") or time.monotonic() > deadline:
+            break
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=30)
+    location = IndexLocation.parse(uri)
+    assert location.exists(LEASE_FILE)  # left behind by the killed writer
+    killed_at = len(LanceStore(uri, create=False).media())
+    assert killed_at == 1
+    # Same host, dead pid: the lease is taken over at once, not after its term.
+    report = _index(uri, batch)
+    assert not report.failures and report.unchanged == 1 and report.indexed == 1
+    store = LanceStore(uri, create=False)
+    ids = [c.clip_id for c in store.all_clips()]
+    assert len(ids) == len(set(ids))
+    for m in store.media():
+        assert store.count_clips(m.media_id) == m.clips
+
+
+def test_bad_locations_are_clear_errors(tmp_path: Path) -> None:
+    with pytest.raises(StoreError, match="unsupported index location"):
+        IndexLocation.parse("ftp://host/idx")
+    with pytest.raises(StoreError, match="names no bucket"):
+        IndexLocation.parse("s3://")
+    local = IndexLocation.parse(tmp_path / "db")
+    assert not local.remote and local.lance_uri() == str(tmp_path / "db")
+    # What typer and Settings make of an s3:// --db value names the same index.
+    assert IndexLocation.parse(Path("s3://b/idx")).uri == "s3://b/idx"
