@@ -17,6 +17,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import unquote
 
 import pytest
 
@@ -79,6 +80,7 @@ def test_an_index_on_s3_is_searched_asked_and_reindexed_as_a_no_op(
         s3: dict[str, str], indexed: IndexReport, leopard: Path, popeye3: Path,
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from assistant.service import build_assistant
+    from assistant.web.chat_service import ChatService
 
     uri = f"s3://{BUCKET}/idx"
     assert indexed.indexed == 2 and not indexed.failures
@@ -95,9 +97,18 @@ def test_an_index_on_s3_is_searched_asked_and_reindexed_as_a_no_op(
     reader = LanceStore(uri, create=False)
     assert reader.db_dir != remote.local_dir
     assert {Path(m.path).name for m in reader.media()} == {leopard.name, popeye3.name}
+    # The chat app there copies the keyframes and serves them from its own folder.
+    chat = ChatService(_settings(uri))
+    assert chat.snapshot().exists and chat.db_dir == reader.db_dir
+    film = next(m for m in reader.media() if m.has_video)
+    shot = next(s for s in reader.shots_of(film.media_id) if s.keyframe)
+    url = chat.keyframe_url_of(str(shot.keyframe))
+    assert url is not None, shot.keyframe
+    served = chat.resolve_keyframe(unquote(url.rsplit("/", 1)[-1].removesuffix(".jpg")))
+    assert served is not None and served.is_file(), url
+    assert served.is_relative_to(reader.db_dir / "keyframes")
     frames = remote.list("keyframes")
-    assert frames and pull_keyframes(reader.location) == len(frames)
-    assert all((reader.db_dir / "keyframes" / f).is_file() for f in frames)
+    assert frames and all((reader.db_dir / "keyframes" / f).is_file() for f in frames)
     assert pull_keyframes(reader.location) == 0  # already copied
 
     assistant = build_assistant(_settings(uri), "tiny")
@@ -130,6 +141,7 @@ def test_a_second_writer_is_refused_by_the_lease(s3: dict[str, str], indexed: In
         pass
 
 
+@pytest.mark.slow  # 25-40 s: a second process loads the models
 def test_a_killed_run_resumes_with_no_clip_doubled_or_lost(
         s3: dict[str, str], leopard: Path, popeye3: Path) -> None:
     uri = f"s3://{BUCKET}/killed"
@@ -157,6 +169,29 @@ def test_a_killed_run_resumes_with_no_clip_doubled_or_lost(
     assert len(ids) == len(set(ids))
     for m in store.media():
         assert store.count_clips(m.media_id) == m.clips
+
+
+@pytest.mark.slow
+def test_the_ray_engine_writes_the_same_index_to_s3(s3: dict[str, str], indexed: IndexReport,
+                                                     leopard: Path, popeye3: Path) -> None:
+    import ray
+
+    from indexing.engines.ray_engine import RayIndexer
+
+    uri = f"s3://{BUCKET}/ray"
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    try:
+        report = RayIndexer(LanceStore(uri), _settings(uri), workers=1).index([leopard, popeye3])
+        assert report.indexed == 2 and not report.failures
+        again = RayIndexer(LanceStore(uri), _settings(uri), workers=1).index([leopard, popeye3])
+        assert again.unchanged == 2
+    finally:
+        ray.shutdown()
+    local, ray_made = (LanceStore(f"s3://{BUCKET}/{p}", create=False) for p in ("idx", "ray"))
+    assert (sorted((c.clip_id, c.text) for c in ray_made.all_clips())
+            == sorted((c.clip_id, c.text) for c in local.all_clips()))
+    assert IndexLocation.parse(uri).list("keyframes") == IndexLocation.parse(
+        f"s3://{BUCKET}/idx").list("keyframes")
 
 
 def test_bad_locations_are_clear_errors(tmp_path: Path) -> None:

@@ -228,7 +228,7 @@ class ChatService:
                 # An index built with a relative --db records relative paths; the keyframe
                 # folder is flat, so the file name finds it from any working directory.
                 # So does a remote index's (recorded in its writer's local folder).
-                path = (recorded if recorded.is_absolute() and recorded.exists()
+                path = (recorded if recorded.is_absolute() and not store.location.remote
                         else base / recorded.name)
                 try:
                     real = path.resolve(strict=True)
