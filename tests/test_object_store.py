@@ -126,9 +126,8 @@ def test_an_index_on_s3_is_searched_asked_and_reindexed_as_a_no_op(
     assert status["db"] == uri and len(status["files"]) == 2 and status["clips"] > 0
 
 
-def test_a_second_writer_is_refused_by_the_lease(s3: dict[str, str], indexed: IndexReport,
-                                                 leopard: Path) -> None:
-    uri = f"s3://{BUCKET}/idx"
+def test_a_second_writer_is_refused_by_the_lease(s3: dict[str, str], leopard: Path) -> None:
+    uri = f"s3://{BUCKET}/busy"
     location = IndexLocation.parse(uri)
     with ObjectLease(location):
         with pytest.raises(StoreBusy, match="writer lease"):
@@ -139,6 +138,45 @@ def test_a_second_writer_is_refused_by_the_lease(s3: dict[str, str], indexed: In
     assert not location.exists(LEASE_FILE)
     with ObjectLease(location):  # free again
         pass
+
+
+def test_a_live_writer_keeps_its_lease_past_its_term(s3: dict[str, str],
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DEERIN_LEASE_SECONDS", "1.5")
+    location = IndexLocation.parse(f"s3://{BUCKET}/lease")
+    with ObjectLease(location) as lease:
+        time.sleep(3.5)  # more than two terms: only the renewals keep it
+        with pytest.raises(StoreBusy):
+            ObjectLease(location).acquire()
+        assert lease.held and lease.lost is None
+    assert not location.exists(LEASE_FILE)
+
+
+def test_rebuild_erases_a_remote_index_but_keeps_file_metadata(
+        s3: dict[str, str], tmp_path: Path) -> None:
+    from indexing.stores.file_meta import FileMeta, FileMetaStore
+    from indexing.stores.keyframes import push_keyframes
+    from indexing.stores.lance import erase_index
+
+    uri = f"s3://{BUCKET}/erase"
+    store = LanceStore(uri)
+    store.record_failure("/media/bad.mp4", "not media", "probe")
+    frame = store.db_dir / "keyframes" / "x_0000.jpg"
+    frame.parent.mkdir(parents=True, exist_ok=True)
+    frame.write_bytes(b"jpeg")
+    assert push_keyframes(store.db_dir, [frame]) == 1
+    FileMetaStore(store.db_dir).put(FileMeta("m1", "/media/a.mp4", "manifest", {"title": "A"}))
+    location = store.location
+    assert {"deerin.json", "failures.lance", "keyframes", "file_meta.lance"} <= set(
+        location.list())
+    with ObjectLease(location):
+        erase_index(uri)
+    assert location.list() == ["file_meta.lance"]
+    assert not frame.exists()  # this machine's copy went too
+    with pytest.raises(StoreError, match="no DEERIn index"):
+        LanceStore(uri, create=False)
+    with pytest.raises(StoreError, match="holds no DEERIn index"):
+        erase_index(uri)  # never wipes a prefix that is not an index
 
 
 @pytest.mark.slow  # 25-40 s: a second process loads the models
