@@ -95,8 +95,8 @@ def main() -> None:
             settings = Settings.from_env({}, db_dir=db, ocr=False, faces=False)
             backends = backends or Backends(settings, None)
             if label.startswith("local"):  # models load outside both timed runs
-                backends.transcriber()
-                embedder = backends.embedder()
+                _ = backends.transcriber
+                embedder = backends.embedder
                 embedder.embed_query("warm up")
             row: dict[str, Any] = {"where": label}
             counter.count = 0
