@@ -14,6 +14,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -142,6 +143,34 @@ def test_a_second_writer_is_refused_by_the_lease(s3: dict[str, str], leopard: Pa
         pass
 
 
+@pytest.mark.parametrize("conditional", [True, False], ids=["if-none-match", "read-back"])
+def test_of_two_racing_writers_exactly_one_gets_the_lease(s3: dict[str, str],
+                                                          conditional: bool) -> None:
+    location = IndexLocation.parse(f"s3://{BUCKET}/race-{conditional}")
+    leases = [ObjectLease(location, conditional=conditional) for _ in range(2)]
+    assert all(lease.object.atomic is conditional for lease in leases)
+    start = threading.Barrier(2)
+    outcome: list[str] = []
+
+    def take(lease: ObjectLease) -> None:
+        start.wait()
+        try:
+            lease.acquire()
+            outcome.append("won")
+        except StoreBusy:
+            outcome.append("refused")
+
+    threads = [threading.Thread(target=take, args=(lease,)) for lease in leases]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(outcome) == ["refused", "won"]
+    winner = next(lease for lease in leases if lease.held)
+    winner.release()
+    assert not location.exists(LEASE_FILE)
+
+
 def test_a_live_writer_keeps_its_lease_past_its_term(s3: dict[str, str],
                                                      monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DEERIN_LEASE_SECONDS", "1.5")
@@ -151,6 +180,8 @@ def test_a_live_writer_keeps_its_lease_past_its_term(s3: dict[str, str],
         with pytest.raises(StoreBusy):
             ObjectLease(location).acquire()
         assert lease.held and lease.lost is None
+        # The renewals are conditional: a write over another version of the lease fails.
+        assert lease.object.atomic and lease.object.replace(b"{}", '"stale"') is None
     assert not location.exists(LEASE_FILE)
 
 
