@@ -228,6 +228,16 @@ class IndexLocation:
         return sorted(i.base_name for i in infos)
 
 
+def shown(db_dir: Path | str) -> str:
+    """The index at ``db_dir`` as users name it in ``--db``: its URI when the folder points
+    at a remote index, else the folder's absolute path."""
+    try:
+        location = IndexLocation.parse(db_dir)
+    except StoreError:
+        return str(db_dir)
+    return location.uri or str(location.local_dir.resolve())
+
+
 def cache_dir_of(uri: str, env: dict[str, str] | None = None) -> Path:
     """This machine's local folder for the remote index at ``uri``."""
     env = dict(os.environ if env is None else env)
