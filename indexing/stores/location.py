@@ -15,6 +15,7 @@ there: they come from the standard ``AWS_*`` variables each time an index is ope
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -121,6 +122,11 @@ class IndexLocation:
     # -- small objects -------------------------------------------------------------------------
     def _fs(self) -> tuple[Any, str]:
         """The pyarrow filesystem and the base path of the index in it (remote only)."""
+        return self._s3
+
+    @functools.cached_property
+    def _s3(self) -> tuple[Any, str]:
+        # Built once per location: resolving credentials costs more than a small GET.
         from pyarrow import fs
 
         endpoint = _endpoint(self.env)
