@@ -94,7 +94,7 @@ def index(
     from indexing.engines import EngineError, check_engine, make_indexer
     from indexing.stores.base import StoreError
     from indexing.stores.lance import LanceStore, erase_index
-    from indexing.stores.lock import WriterLock
+    from indexing.stores.lease import writer_lock
 
     if manifest is not None and not manifest.is_file():  # before minutes of indexing
         err().print(f"[red]error:[/] manifest not found: {manifest}", highlight=False)
@@ -106,7 +106,7 @@ def index(
     try:
         check_engine(engine, address, workers)  # before --rebuild erases anything
         # Locked before the store opens, so --rebuild never erases an index being written.
-        with WriterLock(settings.db_dir, wait) as lock:
+        with writer_lock(settings.db_dir, wait) as lock:
             if rebuild:
                 erase_index(settings.db_dir)
             store = LanceStore(settings.db_dir, writer=lock)
@@ -138,7 +138,7 @@ def index(
         f"[bold]{report.indexed} indexed, {report.unchanged} unchanged, "
         f"{len(report.failures)} failed[/]"
         + (f", {len(report.pruned)} pruned" if report.pruned else "")
-        + f" → {settings.db_dir}"
+        + f" → {store.location}"
     )
     if total == 0:
         console.print("[red]error:[/] no media files found under the given paths")
@@ -255,7 +255,7 @@ def status(db: DbOption = None, json_out: JsonOption = False) -> None:
     if json_out:
         records = catalogue_view(store)
         print(json.dumps({
-            "db": str(store.db_dir),
+            "db": str(store.location),
             "embedder": emb[0] if emb else None,
             "files": [{"path": m.path, "kind": m.kind, "duration": m.duration, "clips": m.clips,
                        "shots": m.shots, "language": m.language, "warnings": m.warnings}
@@ -270,7 +270,7 @@ def status(db: DbOption = None, json_out: JsonOption = False) -> None:
         }, indent=2, ensure_ascii=False))
         return
     console = Console()
-    table = Table(title=f"DEERIn index {store.db_dir}")
+    table = Table(title=f"DEERIn index {store.location}")
     for col in ("file", "kind", "duration", "clips", "shots", "lang"):
         table.add_column(col)
     for m in media:

@@ -23,6 +23,7 @@ from indexing.filework import sidecar_language as sidecar_language  # re-exporte
 from indexing.media import MediaError, file_hash
 from indexing.settings import Settings
 from indexing.stores.base import ClipStore, MediaRecord, StoreError
+from indexing.stores.keyframes import push_keyframes
 from indexing.types import Failure, FileResult, IndexReport
 
 # Bring the full-text index up to date at least this often during a long run (if rows changed),
@@ -191,6 +192,8 @@ class Indexer:
             self.store.remove_media(str(media.path))
             self.store.add_clips(output.clips, output.vectors, output.windows)
             self.store.add_shots(media.media_id, str(media.path), output.shots)
+            # An object-store index gets the keyframes before the file counts as complete.
+            push_keyframes(self.store.db_dir, (s.keyframe for s in output.shots))
             if output.shot_vectors:
                 from indexing.stores.shot_vectors import ShotVectors
 

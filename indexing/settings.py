@@ -76,5 +76,15 @@ class Settings:
             values["caption_model"] = env["DEERIN_CAPTION_MODEL"]
         values.update({k: v for k, v in overrides.items() if v is not None})
         if "db_dir" in values:
-            values["db_dir"] = Path(str(values["db_dir"])).expanduser()
+            values["db_dir"] = _db_dir(values["db_dir"])
         return replace(base, **values)  # type: ignore[arg-type]
+
+
+def _db_dir(value: object) -> Path:
+    """The folder ``--db`` / ``DEERIN_DB`` names. For an object-store URI, this machine's
+    folder for that index, which points at it (see :mod:`indexing.stores.location`)."""
+    from indexing.stores.location import IndexLocation, is_uri
+
+    if is_uri(str(value)):
+        return IndexLocation.parse(str(value)).bind().local_dir
+    return Path(str(value)).expanduser()

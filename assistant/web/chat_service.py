@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 
 from assistant.web.auth import AuthConfig
 from assistant.web.media import MediaFile, keyframe_url, media_url
+from indexing.stores.keyframes import pull_keyframes
 
 if TYPE_CHECKING:
     from assistant.answer import Assistant
@@ -176,6 +177,10 @@ class ChatService:
             ):
                 self._gen = _Generation(snap, store=store)
                 if store is not None:
+                    try:  # an object-store index: this host's copy of its keyframes
+                        pull_keyframes(store.location)
+                    except StoreError as exc:  # answers still work, without thumbnails
+                        log.warning("cannot copy the keyframes of %s: %s", store.location, exc)
                     self._index_keyframes(self._gen)
             return self._gen.snapshot
 
@@ -222,7 +227,9 @@ class ChatService:
                 recorded = Path(shot.keyframe)
                 # An index built with a relative --db records relative paths; the keyframe
                 # folder is flat, so the file name finds it from any working directory.
-                path = recorded if recorded.is_absolute() else base / recorded.name
+                # So does a remote index's (recorded in its writer's local folder).
+                path = (recorded if recorded.is_absolute() and not store.location.remote
+                        else base / recorded.name)
                 try:
                     real = path.resolve(strict=True)
                     rel = real.relative_to(base)

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from assistant.web.chat_service import short_name
 from indexing.fmt import fmt_time
+from indexing.stores.location import shown
 
 if TYPE_CHECKING:
     from assistant.answer import Answer, Citation
@@ -150,11 +151,11 @@ def catalogue_text(snapshot: IndexSnapshot, records: Mapping[str, CatalogueView]
 
 def empty_index_text(snapshot: IndexSnapshot) -> str:
     """What to do when there is nothing to search yet."""
-    where = f"`{snapshot.db_dir.resolve()}`"
+    where = f"`{shown(snapshot.db_dir)}`"
     head = (f"**The index at {where} is empty.**" if snapshot.exists
             else f"**There is no DEERIn index at {where} yet.**")
     return (f"{head} Index a folder of footage first, in a terminal:\n\n"
-            f"```\ndeerin index /path/to/footage --db {snapshot.db_dir.resolve()}\n```\n\n"
+            f"```\ndeerin index /path/to/footage --db {shown(snapshot.db_dir)}\n```\n\n"
             "Then start a new chat (or reload this page) and ask away. Indexing transcribes "
             "speech, reads subtitle files and finds the shots of every video, audio or film file "
             "in the folder.")

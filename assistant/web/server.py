@@ -211,6 +211,7 @@ def run_chat(
     """
     from assistant.llm import default_llm_spec
     from indexing.settings import Settings
+    from indexing.stores.location import shown as shown_index
 
     ensure_chainlit_secret(os.environ)
     auth = AuthConfig.from_env()
@@ -222,7 +223,7 @@ def run_chat(
     app = create_app(settings, spec, k=k, auth=auth, max_tokens=max_tokens,
                      extensions=extensions)
     shown = f"[{host}]" if ":" in host else host
-    print(f"DEERIn chat on http://{shown}:{port}  (index {settings.db_dir.resolve()}, LLM {spec}"
+    print(f"DEERIn chat on http://{shown}:{port}  (index {shown_index(settings.db_dir)}, LLM {spec}"
           f"{', login required' if auth.users else ''})", file=sys.stderr, flush=True)
 
     import uvicorn

@@ -18,6 +18,7 @@ from typing import Any
 import pyarrow as pa
 
 from indexing.stores.lance_schema import quote
+from indexing.stores.location import IndexLocation
 
 TABLE = "file_meta"
 SOURCES = ("user", "manifest", "llm")  # highest precedence first
@@ -49,10 +50,8 @@ class FileMetaStore:
     """The ``file_meta`` table of the index in ``db_dir`` (created on first write)."""
 
     def __init__(self, db_dir: Path) -> None:
-        import lancedb  # lazy: keeps `deerin --help` fast
-
         self.db_dir = Path(db_dir)
-        self._db = lancedb.connect(str(self.db_dir))
+        self._db = IndexLocation.parse(self.db_dir).connect()  # the index's own (maybe remote)
 
     def _table(self) -> Any | None:
         try:

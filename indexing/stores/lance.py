@@ -14,7 +14,6 @@ table versions readers see after each completed file (:mod:`indexing.stores.lanc
 from __future__ import annotations
 
 import functools
-import shutil
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -48,6 +47,8 @@ from indexing.stores.lance_schema import (
     window_schema,
 )
 from indexing.stores.lance_versions import VERSIONS_FILE, pin, publish, published
+from indexing.stores.lease import ObjectLease, writer_lock
+from indexing.stores.location import IndexLocation
 from indexing.stores.lock import WriterLock
 from indexing.stores.meta import META_FILE, IndexMeta
 from indexing.types import Clip, ClipKind, Hit, Shot, TextTime
@@ -69,7 +70,7 @@ def _writes(*, ends_file: bool) -> Callable[
             self._unpin()
             result = method(self, *args, **kwargs)
             if ends_file or not self._writer.held:
-                publish(self.db_dir, self._db)
+                publish(self.location, self._db)
             return result
         return writing
     return wrap
@@ -80,25 +81,28 @@ class LanceStore:
 
     META_FILE = META_FILE
 
-    def __init__(self, db_dir: Path, *, create: bool = True,
-                 writer: WriterLock | None = None) -> None:
-        """Open the index in ``db_dir`` (creating it unless ``create`` is false).
+    def __init__(self, db_dir: Path | str | IndexLocation, *, create: bool = True,
+                 writer: WriterLock | ObjectLease | None = None) -> None:
+        """Open the index in ``db_dir`` (creating it unless ``create`` is false): a folder,
+        an ``s3://`` URI or a folder pointing at one (:mod:`indexing.stores.location`).
 
         ``writer`` is a writer lock the caller already holds on ``db_dir`` (see
         :meth:`writing`); by default the store makes its own.
         """
-        import lancedb  # lazy: keeps `deerin --help` fast
-
-        self.db_dir = Path(db_dir)
-        self.meta = IndexMeta(self.db_dir)
+        self.location = IndexLocation.parse(db_dir)
+        # Local files of the index (keyframes, graph...): for a remote index, this machine's
+        # folder for it.
+        self.db_dir = self.location.local_dir
+        self.meta = IndexMeta(self.location)
         if not create and not self.meta.exists():
-            raise StoreError(f"no DEERIn index at {self.db_dir} (run `deerin index PATH` first)")
+            raise StoreError(f"no DEERIn index at {self.location} (run `deerin index PATH` "
+                             "first)")
         self.meta.check_format()
         new = not self.meta.exists()
-        self.db_dir.mkdir(parents=True, exist_ok=True)
-        self._db = lancedb.connect(str(self.db_dir))
+        self.location.bind()
+        self._db = self.location.connect()
         self._lock = threading.Lock()
-        self._writer = writer or WriterLock(self.db_dir)
+        self._writer = writer or writer_lock(self.location)
         # Whether this object changed the clips since the full-text index last caught up; a
         # fresh object also checks the index itself (a killed run may have left rows behind).
         self._fts_dirty = False
@@ -106,12 +110,12 @@ class LanceStore:
         self._pool: ThreadPoolExecutor | None = None  # search's concurrent queries
         self._names: dict[int, tuple[Any, frozenset[str]]] = {}  # id(table) -> (table, columns)
         # A reader sees the table versions the last writer published, not a file half-written.
-        self._pins = None if create else published(self.db_dir)
+        self._pins = None if create else published(self.location)
         if new:
             self.meta.create()
 
     @contextmanager
-    def writing(self, wait: float = 0.0) -> Iterator[WriterLock]:
+    def writing(self, wait: float = 0.0) -> Iterator[WriterLock | ObjectLease]:
         """Hold the exclusive writer lock of this index (for a whole run).
 
         Waits up to ``wait`` seconds for another writer, then raises
@@ -129,7 +133,7 @@ class LanceStore:
                 self._tables.clear()
             yield self._writer
             if outermost:  # a run that raised keeps its last completed file published
-                publish(self.db_dir, self._db)
+                publish(self.location, self._db)
 
     def _unpin(self) -> None:
         """Work on the latest table versions from now on (before writing)."""
@@ -584,7 +588,7 @@ def _fts_query(text: str) -> str:
     return " ".join(w for w in words if w and w.upper() not in {"AND", "OR", "NOT"})
 
 
-def erase_index(db_dir: Path) -> None:
+def erase_index(db_dir: Path | str | IndexLocation) -> None:
     """Delete the DEERIn index in ``db_dir``: its tables, keyframes and metadata, nothing else.
 
     The file-metadata table (manifest and catalogue records) is kept: the rebuilt index picks
@@ -593,19 +597,23 @@ def erase_index(db_dir: Path) -> None:
     Hold the directory's writer lock. Refuses a directory that holds no DEERIn index, so a
     mistyped ``--db`` cannot wipe an unrelated folder.
     """
-    db_dir = Path(db_dir)
-    if not db_dir.exists():
+    location = IndexLocation.parse(db_dir)
+    if not location.remote and not location.local_dir.exists():
         return
-    if not (db_dir / LanceStore.META_FILE).exists():
-        raise StoreError(f"{db_dir} holds no DEERIn index ({LanceStore.META_FILE} missing); "
+    if not location.exists(LanceStore.META_FILE):
+        if location.remote and not location.list():
+            return
+        raise StoreError(f"{location} holds no DEERIn index ({LanceStore.META_FILE} missing); "
                          "not erasing it")
-    for entry in db_dir.iterdir():
-        if entry.name == f"{FILE_META_TABLE}.lance":
+    for name in location.list():
+        if name == f"{FILE_META_TABLE}.lance":
             continue  # what archivists wrote about their files outlives a rebuild of the clips
-        if entry.is_dir() and (entry.suffix == ".lance" or entry.name == "keyframes"):
-            shutil.rmtree(entry)
-    (db_dir / LanceStore.META_FILE).unlink()
-    (db_dir / VERSIONS_FILE).unlink(missing_ok=True)
+        if name.endswith(".lance") or name == "keyframes":
+            location.delete(name)
+    if location.remote:  # this machine's copy of the keyframes goes with them
+        location.delete_local("keyframes")
+    location.delete(LanceStore.META_FILE)
+    location.delete(VERSIONS_FILE)
 
 
 # mypy checks here that LanceStore implements the whole ClipStore protocol.

@@ -16,21 +16,23 @@ versions older than seven days), so a reader's versions outlive any run.
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
+
+from indexing.stores.location import IndexLocation
 
 VERSIONS_FILE = "deerin.versions.json"
 # The tables a store reads; others in the same folder (e.g. a graph's) are not pinned.
 STORE_TABLES = ("media", "clips", "windows", "shots", "failures")
 
 
-def published(db_dir: Path) -> dict[str, int] | None:
+def published(db: Path | IndexLocation) -> dict[str, int] | None:
     """The published version of each table, or None when nothing was published (an index
     written before versions were published, or a fresh one): then readers see the latest."""
     try:
-        data = json.loads((Path(db_dir) / VERSIONS_FILE).read_text())
-    except (FileNotFoundError, ValueError):
+        text = IndexLocation.parse(db).read_text(VERSIONS_FILE)
+        data = json.loads(text) if text is not None else None
+    except ValueError:
         return None
     tables = data.get("tables") if isinstance(data, dict) else None
     if not isinstance(tables, dict):
@@ -38,7 +40,7 @@ def published(db_dir: Path) -> dict[str, int] | None:
     return {str(k): int(v) for k, v in tables.items()}
 
 
-def publish(db_dir: Path, db: Any) -> None:
+def publish(where: Path | IndexLocation, db: Any) -> None:
     """Record the latest version of every store table in ``db`` as the one readers see.
 
     Writes only when a version changed; the file is replaced atomically, so a reader reads
@@ -50,12 +52,10 @@ def publish(db_dir: Path, db: Any) -> None:
             versions[name] = int(db.open_table(name).version)
         except (FileNotFoundError, ValueError):
             continue  # not created yet
-    if versions == published(db_dir):
+    location = IndexLocation.parse(where)
+    if versions == published(location):
         return
-    path = Path(db_dir) / VERSIONS_FILE
-    tmp = path.with_name(f".{VERSIONS_FILE}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps({"tables": versions}, indent=1, sort_keys=True))
-    os.replace(tmp, path)
+    location.write_text(VERSIONS_FILE, json.dumps({"tables": versions}, indent=1, sort_keys=True))
 
 
 def pin(table: Any, name: str, versions: dict[str, int] | None) -> Any | None:

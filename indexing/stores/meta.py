@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from indexing.stores.base import StoreError
+from indexing.stores.location import IndexLocation
 
 META_FILE = "deerin.json"
 # 2: clips carry `language` and `times` (the seconds of each word or cue).
@@ -19,30 +20,29 @@ INDEX_FORMAT = 2
 
 
 class IndexMeta:
-    """The metadata file of the index in ``db_dir``."""
+    """The metadata file of the index at ``db`` (a folder or an :class:`IndexLocation`)."""
 
-    def __init__(self, db_dir: Path) -> None:
-        self.path = Path(db_dir) / META_FILE
+    def __init__(self, db: Path | IndexLocation) -> None:
+        self.location = IndexLocation.parse(db)
+        self.where = str(self.location)  # the index, as users name it in messages
         # The embedder never changes once recorded: remembered so a search does not re-read
         # the file for every query.
         self._embedder: tuple[str, int] | None = None
 
     def exists(self) -> bool:
-        return self.path.exists()
+        return self.location.exists(META_FILE)
 
     def read(self) -> dict[str, Any]:
         """The recorded values (empty for a new index)."""
-        if not self.path.exists():
-            return {}
         try:
-            return json.loads(self.path.read_text())
+            text = self.location.read_text(META_FILE)
+            return {} if text is None else dict(json.loads(text))
         except (OSError, json.JSONDecodeError) as exc:
-            raise StoreError(f"index metadata {self.path} is unreadable: {exc}") from exc
+            raise StoreError(f"index metadata {self.where}/{META_FILE} is unreadable: "
+                             f"{exc}") from exc
 
     def write(self, meta: dict[str, Any]) -> None:
-        tmp = self.path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(meta, indent=2))
-        tmp.replace(self.path)
+        self.location.write_text(META_FILE, json.dumps(meta, indent=2))
 
     def create(self) -> None:
         """Record a new, empty index of the current format."""
@@ -54,7 +54,7 @@ class IndexMeta:
         if not meta:
             return
         found = int(meta.get("format") or 1)
-        db_dir = self.path.parent
+        db_dir = self.where
         if found < INDEX_FORMAT:
             raise StoreError(
                 f"index format {found} is older than this DEERIn (format {INDEX_FORMAT}: clips "
@@ -80,7 +80,7 @@ class IndexMeta:
             self._update(embedder=model_id, dim=dim)
         elif current != (model_id, dim):
             raise StoreError(
-                f"index at {self.path.parent} was built with embedder {current[0]} (dim "
+                f"index at {self.where} was built with embedder {current[0]} (dim "
                 f"{current[1]}); refusing to mix in vectors from {model_id} (dim {dim}). "
                 "Use another --db directory or re-index with the original embedder.")
 
@@ -97,7 +97,7 @@ class IndexMeta:
         elif current != scheme:
             flag = "--full-hash" if current == "full" else "no --full-hash"
             raise StoreError(
-                f"index at {self.path.parent} identifies files by {current} content hashes; "
+                f"index at {self.where} identifies files by {current} content hashes; "
                 f"refusing to mix in {scheme}-hash ids (the same file would get two ids). "
                 f"Index with {flag}, or use another --db directory.")
 

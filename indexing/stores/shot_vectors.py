@@ -20,6 +20,7 @@ import numpy as np
 import pyarrow as pa
 
 from indexing.stores.lance_schema import quote
+from indexing.stores.location import IndexLocation
 
 PREFIX = "shot_vectors"
 
@@ -96,10 +97,8 @@ class ShotVectors:
     """
 
     def __init__(self, db_dir: Path) -> None:
-        import lancedb  # lazy, as in LanceStore
-
         self.db_dir = Path(db_dir)
-        self._db = lancedb.connect(str(self.db_dir))
+        self._db = IndexLocation.parse(self.db_dir).connect()  # the index's own (maybe remote)
 
     def _table(self, dim: int) -> Any | None:
         try:
