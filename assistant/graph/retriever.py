@@ -19,12 +19,16 @@ unchanged; only :meth:`GraphRetriever.candidates` differs by mode:
   links).
 
 Every hit keeps the question's cosine similarity as its score, which the refusal threshold and
-the rerank read, whatever ranking put it in the list.
+the rerank read, whatever ranking put it in the list. The rerank (:meth:`GraphRetriever.rerank`)
+reorders only the ordinary hits, in the places they hold: a clip only the graph found keeps its
+fused place, so the rerank can neither lift it over a reranked single answer (which cost
+single-span recall) nor push it down the list (its likelihood of a question about a theme the
+clip never names is low by construction).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -46,7 +50,7 @@ class Fusion:
 
     head: int = 5  # the ordinary ranking's first hits kept in place (Recall@5 untouched)
     weight: float = 1.0  # the graph list's share of reciprocal-rank fusion after them
-    min_link: float = 0.6  # links weaker than this add no graph clips
+    min_link: float = 0.5  # links weaker than this add no graph clips
     set_head: int = 2  # the head when the question's grammar asks for a set (aggregation)
     file_decay: float = 1.0  # a set question's n-th clip of one file counts file_decay**n
 
@@ -83,6 +87,12 @@ class GraphRetriever(Retriever):
             return fuse_after_head(naive, graph, self.fusion)
         return fuse_after_head(naive, graph, replace(self.fusion, head=self.fusion.set_head),
                                self.fusion.file_decay)
+
+    def rerank(self, query: str, hits: Sequence[Hit]) -> list[Hit]:
+        """The ordinary rerank over the hits some ordinary ranking found, each in the slots
+        those hits hold; a hit only the graph found stays where the fusion put it. A list of
+        graph hits alone (``local``) is reranked as a whole."""
+        return rerank_ordinary(hits, lambda some: super(GraphRetriever, self).rerank(query, some))
 
     def resolve(self, query: str) -> tuple[list[Link], str]:
         """The entities ``query`` links and the mode it is answered in (``auto`` resolved);
@@ -157,6 +167,23 @@ def spread_files(hits: Sequence[Hit], scores: dict[str, float], decay: float,
         placed[h.clip.media_path] = placed.get(h.clip.media_path, 0) + 1
         out.append(h)
     return out
+
+
+def rerank_ordinary(hits: Sequence[Hit],
+                    rerank: Callable[[Sequence[Hit]], list[Hit]]) -> list[Hit]:
+    """``hits`` with those some ordinary ranking found put through ``rerank`` and back into
+    the slots they held; graph-only hits keep their places. All-graph lists (``local``) and
+    lists without graph-only hits go through ``rerank`` whole."""
+    fixed = {i: h for i, h in enumerate(hits) if graph_only(h)}
+    if not fixed or len(fixed) == len(hits):
+        return rerank(hits)
+    ranked = iter(rerank([h for h in hits if not graph_only(h)]))
+    return [fixed[i] if i in fixed else next(ranked) for i in range(len(hits))]
+
+
+def graph_only(h: Hit) -> bool:
+    """Whether only the graph found ``h`` (no ordinary ranking did)."""
+    return h.sources == ("graph",)
 
 
 def _key(h: Hit) -> str:
