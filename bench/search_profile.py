@@ -50,7 +50,9 @@ def _ms(fn: Callable[[Any], Any], items: list[Any]) -> dict[str, float]:
 
 def profile(store: LanceStore, queries: list[tuple[str, np.ndarray]]) -> dict[str, Any]:
     """Time each part of a hybrid search over ``queries`` (text, unit vector) on ``store``."""
-    t = store._table("clips")
+    t: Any = store._table("clips")
+    if t is None:
+        raise SystemExit("no clips table in this index")
     cols = store._columns(t, store._CLIP_COLUMNS)
     texts = [(lance_search.fts_query(q), v) for q, v in queries]
 
@@ -110,7 +112,7 @@ def main() -> None:
     args = ap.parse_args()
     t0 = time.perf_counter()
     store = LanceStore(args.db, create=False)
-    table = store._table("clips")
+    table: Any = store._table("clips")
     print(f"open store + clips table: {1000 * (time.perf_counter() - t0):.1f} ms, "
           f"{table.count_rows():,} clips", flush=True)
     queries = Collection(args.topics).queries(table, args.queries)

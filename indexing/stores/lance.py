@@ -151,6 +151,10 @@ class LanceStore:
     def _table(self, name: str) -> Any | None:
         if name in self._tables:
             return self._tables[name]
+        if self._pins is not None and name not in self._pins:
+            # Unpublished: a reader never sees it, so it need not ask LanceDB (a search asks
+            # for the windows table every time, and an index may have none).
+            return None
         try:
             t = self._db.open_table(name)
         except (FileNotFoundError, ValueError):
