@@ -177,3 +177,18 @@ def test_same_results_through_the_ann_index_with_windows(
         assert_same(reader, text, vec, kinds=[ClipKind.OCR])
     # Every path was taken: clips found by one ranker only (text, vector, window) and by all.
     assert {"fts", "vector", "window", "vector+window+fts"} <= sources, sources
+
+
+def test_an_emptied_store_finds_nothing(tmp_path: Path) -> None:
+    store = LanceStore(tmp_path / "index")
+    store.ensure_embedder("test-vectors", 8)
+    clips = [Clip(media_id="m", media_path="/a/m.mp4", kind=ClipKind.SPEECH, start=0.0,
+                  end=2.0, text="the lighthouse keeper", seq=0)]
+    store.add_clips(clips, np.ones((1, 8), np.float32))
+    store.finalize()
+    hits = store.search("lighthouse", np.ones(8))
+    assert [h.clip.text for h in hits] == ["the lighthouse keeper"]
+    store.remove_media("/a/m.mp4")
+    store.finalize()
+    assert store.search("lighthouse", np.ones(8)) == []
+    assert LanceStore(tmp_path / "index", create=False).search("lighthouse", None) == []
