@@ -9,8 +9,8 @@ The three ranked lists are independent queries and run at once on a small thread
 works outside the GIL), so a search costs about its slowest query rather than their sum. They
 ask only for ids, scores and row ids: a clip's text, times and vector are read once, for the
 clips that made the fused top list, by row id from the same table version. At a million clips
-that halves the cost of a search against queries that return whole rows (bench/search_scale.py,
-README).
+that took about 30 % off a search whose queries returned whole rows (bench/search_profile.py
+``--before``, README); the final read is now most of what is left.
 """
 
 from __future__ import annotations
