@@ -17,10 +17,15 @@ Per size it reports:
 * latency p50/p95 of the exact scan (the baseline, measured in the same run), of the ANN
   vector query, and of the full hybrid search as the assistant calls it
   (``store.search(question, vector, k=40, depth=40)``: BM25 + vector, fused);
-* with ``--compare``, the same for each other ANN index type, built on the same table.
+* with ``--compare``, the same for each other ANN index type, built on the same table;
+* with ``--profile``, the time of each part of hybrid search (``bench/search_profile.py``).
+
+``--keep`` leaves the indexes in ``--out``; ``--reuse`` then measures the queries again on them
+without rebuilding (the collection and its questions are the same: fixed seed).
 
     python bench/search_scale.py --sizes 100000 --compare IVF_PQ --out /tmp/deerin-scale
-    python bench/search_scale.py --sizes 1000000 --out /tmp/deerin-scale
+    python bench/search_scale.py --sizes 1000000 --out /tmp/deerin-scale-1m --keep
+    python bench/search_scale.py --sizes 1000000 --out /tmp/deerin-scale-1m --reuse --profile
 """
 
 from __future__ import annotations
@@ -40,6 +45,7 @@ import numpy as np
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "bench"))
 
 from indexing.stores import lance_index  # noqa: E402
 from indexing.stores.lance import LanceStore  # noqa: E402
@@ -68,6 +74,7 @@ class Collection:
     """Deterministic synthetic clips: topic centres, sentence pools, vocabulary."""
 
     def __init__(self, topics: int, seed: int = 7) -> None:
+        self.seed = seed
         self.rng = np.random.default_rng(seed)
         self.random = random.Random(seed)
         self.sentences = sentences()
@@ -107,17 +114,20 @@ class Collection:
         return clips, self.vectors(topic)
 
     def queries(self, table: Any, n: int) -> list[tuple[str, np.ndarray]]:
-        """Questions near stored clips: a stored vector plus noise, a few words of its text."""
+        """Questions near stored clips: a stored vector plus noise, a few words of its text.
+
+        Seeded on their own, so a run on a kept index (``--reuse``) asks the same questions
+        as the run that built it."""
+        rng, rnd = np.random.default_rng(self.seed + 1), random.Random(self.seed + 1)
         rows = table.search().select(["text", "vector"]).limit(n * 50).to_list()
-        picked = self.random.sample(rows, k=min(n, len(rows)))
+        picked = rnd.sample(rows, k=min(n, len(rows)))
         out = []
         for r in picked:
             v = np.asarray(r["vector"], np.float32)
-            v = v + 0.5 * self.rng.standard_normal(DIM).astype(np.float32) / np.sqrt(DIM)
+            v = v + 0.5 * rng.standard_normal(DIM).astype(np.float32) / np.sqrt(DIM)
             words = r["text"].split()
-            a = self.random.randrange(max(1, len(words) - 5))
-            out.append((" ".join(words[a:a + self.random.randint(2, 5)]),
-                        v / np.linalg.norm(v)))
+            a = rnd.randrange(max(1, len(words) - 5))
+            out.append((" ".join(words[a:a + rnd.randint(2, 5)]), v / np.linalg.norm(v)))
         return out
 
 
@@ -163,11 +173,11 @@ def measure_queries(store: LanceStore, table: Any, queries: list[tuple[str, np.n
             "hybrid_p95_ms": round(pct(hybrid_ms, 0.95), 2)}
 
 
-def run_size(n: int, out: Path, args: argparse.Namespace) -> dict[str, Any]:
-    db = out / f"clips-{n}"
+def build(db: Path, n: int, coll: Collection) -> tuple[float, float]:
+    """Write ``n`` synthetic clips into a fresh store at ``db`` and finalize it; the write and
+    index build times in seconds."""
     if db.exists():
         shutil.rmtree(db)
-    coll = Collection(args.topics)
     store = LanceStore(db)
     store.ensure_embedder("synthetic-384", DIM)
     t0 = time.perf_counter()
@@ -181,6 +191,19 @@ def run_size(n: int, out: Path, args: argparse.Namespace) -> dict[str, Any]:
     store.finalize()  # full-text index, ANN index past the threshold, optimize
     build_s = time.perf_counter() - t0
     print(f"  finalize (indices) {build_s:.0f} s", flush=True)
+    return round(write_s, 1), round(build_s, 1)
+
+
+def run_size(n: int, out: Path, args: argparse.Namespace) -> dict[str, Any]:
+    db = out / f"clips-{n}"
+    coll = Collection(args.topics)
+    reused = args.reuse and (db / LanceStore.META_FILE).exists()
+    if reused:
+        # The same seed gives the same collection: only the queries are measured again.
+        write_s = build_s = None
+        print(f"  reusing the index in {db}", flush=True)
+    else:
+        write_s, build_s = build(db, n, coll)
     reader = LanceStore(db, create=False)
     table = reader._table("clips")
     queries = coll.queries(table, args.queries)
@@ -188,12 +211,16 @@ def run_size(n: int, out: Path, args: argparse.Namespace) -> dict[str, Any]:
     row: dict[str, Any] = {
         "clips": n, "index_type": lance_index.VECTOR_INDEX_TYPE
         if n >= lance_index.VECTOR_INDEX_MIN_ROWS else "none (exact scan)",
-        "write_s": round(write_s, 1), "index_build_s": round(build_s, 1),
+        "write_s": write_s, "index_build_s": build_s,
         "disk_mb": round(dir_size(db) / 1e6, 1),
         "exact_p50_ms": round(statistics.median(exact_ms), 2),
         "exact_p95_ms": round(pct(exact_ms, 0.95), 2),
         **measure_queries(reader, table, queries, exact_ids),
     }
+    if args.profile:
+        from search_profile import profile
+
+        row["profile_ms"] = profile(reader, queries)
     print(json.dumps(row), flush=True)
     rows = [row]
     for other in args.compare:
@@ -216,7 +243,7 @@ def run_size(n: int, out: Path, args: argparse.Namespace) -> dict[str, Any]:
             lance_index.REFINE_FACTOR = kept
         print(json.dumps(alt), flush=True)
         rows.append(alt)
-    if not args.keep:
+    if not (args.keep or args.reuse):
         shutil.rmtree(db)
     return {"size": n, "rows": rows}
 
@@ -237,6 +264,11 @@ def main() -> None:
                     help="the ANN index finalize builds (default: the store's, "
                     f"{lance_index.VECTOR_INDEX_TYPE})")
     ap.add_argument("--keep", action="store_true", help="keep the built indexes")
+    ap.add_argument("--reuse", action="store_true",
+                    help="measure the queries again on the indexes a --keep run left in --out "
+                    "(built if missing; kept)")
+    ap.add_argument("--profile", action="store_true",
+                    help="also time each part of hybrid search (bench/search_profile.py)")
     args = ap.parse_args()
     lance_index.VECTOR_INDEX_TYPE = args.index_type  # what LanceStore.finalize builds
     args.compare = [c for c in args.compare.split(",") if c]
@@ -254,7 +286,7 @@ def main() -> None:
     for size in report:
         for r in size["rows"]:
             build = r.get("index_build_s", r.get("vector_index_build_s"))
-            print(f"{r['clips']:>9,}  {r['index_type']:<13} {build:>8}  {r['disk_mb']:>7}  "
+            print(f"{r['clips']:>9,}  {r['index_type']:<13} {build!s:>8}  {r['disk_mb']:>7}  "
                   f"{r.get('exact_p50_ms', '-'):>9}  {r['ann_p50_ms']:>7}  "
                   f"{r['recall_at_10']:>9}  {r['hybrid_p50_ms']}/{r['hybrid_p95_ms']}")
 

@@ -1,9 +1,7 @@
 """The LanceDB store: media records, clips (text + vector, full-text indexed) and shots on disk.
 
-Search is hybrid: a BM25 full-text query and a vector query run separately and their rankings are
-fused with reciprocal rank fusion, so a clip found by both rises to the top and one found by only
-one still counts. Fusing here (not with LanceDB's built-in hybrid reranker) keeps which ranker
-found what, which the assistant shows users and the eval measures.
+Search is hybrid: a BM25 full-text query and vector queries whose rankings are fused with
+reciprocal rank fusion (:mod:`indexing.stores.lance_search`).
 
 ``deerin.json`` beside the tables records what the index was built with
 (:mod:`indexing.stores.meta`).
@@ -17,7 +15,6 @@ import functools
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
@@ -34,7 +31,6 @@ from indexing.stores.lance_index import (
     ensure_vector_index,
     has_index,
     refresh,
-    tune,
     unindexed_rows,
 )
 from indexing.stores.lance_schema import (
@@ -46,6 +42,8 @@ from indexing.stores.lance_schema import (
     quote,
     window_schema,
 )
+from indexing.stores.lance_search import RRF_K as RRF_K  # fusion's constant, imported from here
+from indexing.stores.lance_search import HybridSearch
 from indexing.stores.lance_versions import VERSIONS_FILE, pin, publish, published
 from indexing.stores.lease import ObjectLease, writer_lock
 from indexing.stores.location import IndexLocation
@@ -53,7 +51,6 @@ from indexing.stores.lock import WriterLock
 from indexing.stores.meta import META_FILE, IndexMeta
 from indexing.types import Clip, ClipKind, Hit, Shot, TextTime
 
-RRF_K = 60  # the usual reciprocal-rank-fusion constant: damps the weight of the very first ranks
 _P = ParamSpec("_P")
 _R = TypeVar("_R")
 
@@ -107,7 +104,6 @@ class LanceStore:
         # fresh object also checks the index itself (a killed run may have left rows behind).
         self._fts_dirty = False
         self._tables: dict[str, Any] = {}
-        self._pool: ThreadPoolExecutor | None = None  # search's concurrent queries
         self._names: dict[int, tuple[Any, frozenset[str]]] = {}  # id(table) -> (table, columns)
         # A reader sees the table versions the last writer published, not a file half-written.
         self._pins = None if create else published(self.location)
@@ -159,6 +155,10 @@ class LanceStore:
     def _table(self, name: str) -> Any | None:
         if name in self._tables:
             return self._tables[name]
+        if self._pins is not None and name not in self._pins:
+            # Unpublished: a reader never sees it, so it need not ask LanceDB (a search asks
+            # for the windows table every time, and an index may have none).
+            return None
         try:
             t = self._db.open_table(name)
         except (FileNotFoundError, ValueError):
@@ -431,109 +431,16 @@ class LanceStore:
             self._fts_dirty = False
             return True
 
+    @functools.cached_property
+    def _searcher(self) -> HybridSearch:
+        return HybridSearch(self._table, self._columns, self._row_to_clip, self._CLIP_COLUMNS)
+
     def search(self, text: str, vector: np.ndarray | None, k: int = 10,
                kinds: Sequence[ClipKind] | None = None, depth: int = 50) -> list[Hit]:
-        """Hybrid search; each hit's ``similarity`` is the mean of the clip's cosine and its
-        best window's cosine (a clip whose window ranks nowhere counts its own cosine)."""
-        t = self._table("clips")
-        if t is None or t.count_rows() == 0:
-            return []
-        where = None
-        if kinds:
-            where = "kind IN (" + ", ".join(quote(k.value) for k in kinds) + ")"
-        ranked: dict[str, list[str]] = {}
-        rows_by_id: dict[str, dict[str, Any]] = {}
-        clip_sim: dict[str, float] = {}
-        win_sim: dict[str, float] = {}
-        bm25: dict[str, float] = {}
-        qvec = None if vector is None else np.asarray(vector, dtype=np.float32)
-        w = self._table("windows") if qvec is not None else None
-        query = _fts_query(text)
-        # The three lists are independent queries: run them at once, so a search costs about
-        # the slowest of them rather than their sum (LanceDB's work runs outside the GIL).
-        pool = self._search_pool()
-        vec_job = pool.submit(self._vector_query, t, qvec, depth, where) \
-            if qvec is not None else None
-        win_job = pool.submit(self._vector_query, w, qvec, 3 * depth, where, ["clip_id"]) \
-            if w is not None and qvec is not None else None
-        fts_job = pool.submit(self._fts_rows, t, query, depth, where) if query else None
-        if vec_job is not None:
-            for r in vec_job.result():
-                rows_by_id.setdefault(r["id"], r)
-                clip_sim[r["id"]] = 1.0 - float(r["_distance"])
-            ranked["vector"] = list(clip_sim)
-        if win_job is not None:
-            for r in win_job.result():
-                win_sim.setdefault(r["clip_id"], 1.0 - float(r["_distance"]))
-            ranked["window"] = list(win_sim)
-        if fts_job is not None:
-            rows = fts_job.result()
-            ranked["fts"] = [r["id"] for r in rows]
-            for r in rows:
-                rows_by_id.setdefault(r["id"], r)
-                bm25[r["id"]] = float(r["_score"])
-        fused: dict[str, float] = {}
-        found_by: dict[str, list[str]] = {}
-        for name, ids in ranked.items():
-            for rank, cid in enumerate(ids):
-                fused[cid] = fused.get(cid, 0.0) + 1.0 / (RRF_K + rank + 1)
-                found_by.setdefault(cid, []).append(name)
-        order = sorted(fused, key=lambda cid: -fused[cid])[: max(k, depth)]
-        if qvec is not None:
-            # A clip only the full-text search found came with its vector: score it here
-            # rather than fetch it again (an id lookup costs as much as the search).
-            for cid in order:
-                row = rows_by_id.get(cid)
-                if cid not in clip_sim and row is not None and row.get("vector") is not None:
-                    clip_sim[cid] = float(np.dot(np.asarray(row["vector"], np.float32), qvec))
-        missing = [cid for cid in order if cid not in rows_by_id
-                   or (qvec is not None and cid not in clip_sim)]
-        if missing:
-            id_list = ", ".join(quote(c) for c in missing)
-            for r in t.search().where(f"id IN ({id_list})") \
-                    .select([*self._columns(t, self._CLIP_COLUMNS), "vector"]) \
-                    .limit(len(missing)).to_list():
-                rows_by_id[r["id"]] = r
-                if qvec is not None:
-                    clip_sim[r["id"]] = float(np.dot(np.asarray(r["vector"], np.float32), qvec))
-        hits = []
-        for cid in order:
-            sim = None
-            if qvec is not None:
-                sim = (clip_sim[cid] + win_sim.get(cid, clip_sim[cid])) / 2
-            hits.append(Hit(clip=self._row_to_clip(rows_by_id[cid]), score=fused[cid],
-                            sources=tuple(found_by[cid]), clip_id=cid, similarity=sim,
-                            bm25=bm25.get(cid)))
-        return hits[:k]
-
-    def _search_pool(self) -> ThreadPoolExecutor:
-        if self._pool is None:
-            self._pool = ThreadPoolExecutor(max_workers=3, thread_name_prefix="deerin-search")
-        return self._pool
-
-    def _fts_rows(self, t: Any, query: str, depth: int,
-                  where: str | None) -> list[dict[str, Any]]:
-        try:
-            q = t.search(query, query_type="fts", fts_columns="text") \
-                .select([*self._columns(t, self._CLIP_COLUMNS), "vector", "_score"]) \
-                .limit(depth)
-            if where:
-                q = q.where(where, prefilter=True)
-            rows: list[dict[str, Any]] = q.to_list()
-        except Exception as exc:  # no FTS index yet (never finalized) or a parse error
-            if "index" not in str(exc).lower() and "parse" not in str(exc).lower():
-                raise
-            rows = []
-        return rows
-
-    def _vector_query(self, table: Any, qvec: np.ndarray, limit: int, where: str | None,
-                      columns: Sequence[str] | None = None) -> list[dict[str, Any]]:
-        cols = self._columns(table, columns if columns is not None else self._CLIP_COLUMNS)
-        q = tune(table.search(qvec, vector_column_name="vector").distance_type("cosine")
-                 .select([*cols, "_distance"]).limit(limit), limit)
-        if where:
-            q = q.where(where, prefilter=True)
-        return q.to_list()
+        """Hybrid search (:mod:`indexing.stores.lance_search`); each hit's ``similarity`` is
+        the mean of the clip's cosine and its best window's cosine (a clip whose window ranks
+        nowhere counts its own cosine)."""
+        return self._searcher.search(text, vector, k=k, kinds=kinds, depth=depth)
 
     def neighbours(self, clip: Clip, radius: int = 1) -> list[Clip]:
         t = self._table("clips")
@@ -575,17 +482,6 @@ def _box(value: Any) -> tuple[float, float, float, float] | None:
         return None
     a, b, c, d = (round(float(v), 4) for v in value)
     return (a, b, c, d)
-
-
-def _fts_query(text: str) -> str:
-    """Reduce a free-text question to plain terms the full-text parser accepts.
-
-    Quotes, colons, brackets and boolean words have query-syntax meaning; users type questions,
-    not queries, so only word characters survive.
-    """
-    words = "".join(ch if ch.isalnum() or ch in "'-" else " " for ch in text).split()
-    words = [w.strip("'-") for w in words]
-    return " ".join(w for w in words if w and w.upper() not in {"AND", "OR", "NOT"})
 
 
 def erase_index(db_dir: Path | str | IndexLocation) -> None:
