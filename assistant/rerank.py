@@ -73,10 +73,10 @@ class LlamaCppReranker:
 
     Thread-safe and cached: up to ``contexts`` sessions score at once, each in a llama.cpp
     context of its own (opened when needed; the model file is mapped once, each context costs
-    its KV cache and logits buffer, ~100 MB), and a score depends only on the question and the
-    passage, so the eval and the chat, which ask about the same clips repeatedly, compute it
-    once (:class:`~assistant.rerank_pool.ScoreCache`). Every context scores exactly as a lone
-    one does: a session's scores do not depend on what the others are doing.
+    its KV cache and logits buffers, ~120 MB resident), and a score depends only on the
+    question and the passage, so the eval and the chat, which ask about the same clips
+    repeatedly, compute it once (:class:`~assistant.rerank_pool.ScoreCache`). Every context
+    scores exactly as a lone one does: a session's scores do not depend on the others'.
     """
 
     def __init__(self, model_path: Path, *, threads: int | None = None, n_ctx: int = 512,
