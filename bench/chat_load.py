@@ -25,6 +25,8 @@ and its time to first token counts from before the rerank. The baseline reranks 
 scoring context (sessions in turn, as before the pool), the candidate with a pool of
 ``--rerank-contexts``; the time spent in rerank (p50/p95 per user) is printed for both. The
 prompts keep their sources in the same order whatever the scores, so replies stay comparable.
+``--baseline batched`` gives the baseline the candidate's batched model, so the two paths
+differ only in the rerank pool.
 """
 
 from __future__ import annotations
@@ -167,6 +169,9 @@ def main() -> None:
                     help="each user reranks first, as the chat does (default on)")
     ap.add_argument("--rerank-contexts", type=int, default=None,
                     help="scoring contexts of the candidate's reranker (default: the chat's)")
+    ap.add_argument("--baseline", choices=("one", "batched"), default="one",
+                    help="the baseline's LLM: one at a time (default), or the candidate's "
+                    "batched model, so that only the rerank pool differs")
     ap.add_argument("--media", type=Path, default=REPO.parent / "shared" / "media")
     args = ap.parse_args()
 
@@ -177,9 +182,9 @@ def main() -> None:
     windows = subtitle_windows(args.media)
     rounds = [int(u) for u in args.users.split(",")]
     t0 = time.perf_counter()
-    one = load_llm(args.llm, threads=args.threads)
     many = load_llm(args.llm, threads=args.threads, parallel=args.parallel,
                     shared_passes=args.shared)
+    one = many if args.baseline == "batched" else load_llm(args.llm, threads=args.threads)
     contexts = args.rerank_contexts or DEFAULT_RERANK_CONTEXTS
     one_rr = many_rr = None
     if args.rerank == "on":
@@ -192,7 +197,8 @@ def main() -> None:
     print(f"model {one.model_id}, loaded in {time.perf_counter() - t0:.1f} s; "
           f"{os.cpu_count()} cores; replies of at most {args.max_tokens} tokens; "
           f"batched: {args.parallel} sequences, "
-          f"{'shared passes' if args.shared else 'exact'}; {args.prompts} prompts; rerank "
+          f"{'shared passes' if args.shared else 'exact'}; {args.prompts} prompts; "
+          f"baseline LLM: {'batched too' if one is many else 'one at a time'}; rerank "
           + (f"on ({RERANK_DEPTH} passages per user; one context -> a pool of {contexts})"
              if one_rr else "off"))
     warm = prompts_for(1, windows, args.prompts)
