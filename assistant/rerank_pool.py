@@ -97,9 +97,20 @@ class ScoreCache:
         self.hits = 0
         self.shared = 0  # scores another thread was computing, waited for instead (benchmarks)
 
+    def get(self, key: bytes) -> float | None:
+        """The score under ``key`` if it is known now (never waits)."""
+        with self._lock:
+            score = self._scores.get(key)
+            if score is not None:
+                self._scores.move_to_end(key)
+                self.hits += 1
+            return score
+
     def get_or_compute(self, key: bytes, compute: Callable[[], float]) -> float:
         """The score under ``key``, computing it with ``compute`` when no thread has it or is
-        computing it. When the computing thread fails, a waiting thread computes it itself."""
+        computing it. When the computing thread fails, a waiting thread computes it itself.
+        ``compute`` must not wait for anything another caller may hold (see
+        :meth:`assistant.rerank.LlamaCppReranker.likelihood`)."""
         while True:
             with self._lock:
                 score = self._scores.get(key)
@@ -124,8 +135,3 @@ class ScoreCache:
             with self._lock:
                 del self._pending[key]
             done.set()
-
-    def clear(self) -> None:
-        """Forget every score (benchmarks measure the scoring, not the cache)."""
-        with self._lock:
-            self._scores.clear()

@@ -85,6 +85,19 @@ def test_a_score_two_sessions_need_is_computed_once(passages: list[str],
     assert reranker.cache.hits == len(passages)  # one session's lookups found the other's
 
 
+def test_sessions_asking_the_same_with_one_context_do_not_deadlock(
+        passages: list[str], serial: list[list[float]]) -> None:
+    """Three sessions ask the same question of the same clips at once through one context: the
+    one that waits for another's score must not hold what that one needs to compute it."""
+    reranker = LlamaCppReranker(require(SMOLLM2), threads=2, contexts=1)
+    # Reversed orders make the sessions claim different passages first.
+    orders = [passages, passages[::-1], passages[1:] + passages[:1]]
+    got = _at_once([lambda o=o: reranker.likelihood(QUESTIONS[0], o) for o in orders])
+    expected = dict(zip(passages, serial[0], strict=True))
+    assert got == [[expected[p] for p in o] for o in orders]
+    assert reranker.cache.hits == 2 * len(passages)  # every score computed once
+
+
 @pytest.fixture(scope="module")
 def batched() -> Iterator[BatchedLlamaCppLLM]:
     llm = load_llm("tiny", parallel=2)
