@@ -99,13 +99,12 @@ class LlamaCppReranker:
         self.max_passage_tokens = max_passage_tokens
         self.max_question_tokens = max_question_tokens
         n_threads = threads or max(1, os.cpu_count() or 1)
-        self._threads = n_threads
 
         def open_context() -> _ScoringContext:
             # logits_all: a score needs the logits at every question position.
             llama = Llama(model_path=str(self.model_path), n_ctx=n_ctx, n_threads=n_threads,
                           n_threads_batch=n_threads, logits_all=True, verbose=False)
-            return _ScoringContext(llama, max_passage_tokens, n_threads)
+            return _ScoringContext(llama, max_passage_tokens)
 
         try:
             self._pool = ContextPool(open_context, contexts)
@@ -143,35 +142,21 @@ class LlamaCppReranker:
         # for another's score then holds a context, and the other computes it with its own,
         # never waiting for a context itself (else two sessions asking the same thing with
         # every context lent could wait for each other forever).
+        # Every context keeps all the threads: dividing them between busy contexts was measured
+        # slower (README, "Many users at once").
         with self._pool.lend() as context:
-
-            def score(passage: str) -> float:
-                # Busy contexts share the threads (a lone one has them all): more threads than
-                # cores cost CPU time (measured: +13 % at 10 chat users with 2 threads each).
-                # The thread count does not change a score (tests/test_rerank_concurrency.py).
-                context.set_threads(max(1, self._threads // max(1, self._pool.busy)))
-                return context.score(passage, q_tokens)
-
             for i in missing:
-                scores[i] = self._cache.get_or_compute(keys[i], partial(score, passages[i]))
+                scores[i] = self._cache.get_or_compute(
+                    keys[i], partial(context.score, passages[i], q_tokens))
         return [s for s in scores if s is not None]
 
 
 class _ScoringContext:
     """One llama.cpp context scoring one passage at a time (its owner keeps it to itself)."""
 
-    def __init__(self, llama: Any, max_passage_tokens: int, threads: int) -> None:
+    def __init__(self, llama: Any, max_passage_tokens: int) -> None:
         self.llama = llama
         self.max_passage_tokens = max_passage_tokens
-        self.threads = threads
-
-    def set_threads(self, threads: int) -> None:
-        """Decode with ``threads`` threads from now on."""
-        if threads != self.threads:
-            import llama_cpp
-
-            llama_cpp.llama_set_n_threads(self.llama.ctx, threads, threads)
-            self.threads = threads
 
     def score(self, passage: str, q_tokens: list[int]) -> float:
         if not q_tokens:

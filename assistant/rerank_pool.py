@@ -45,12 +45,6 @@ class ContextPool(Generic[T]):
         with self._cond:
             return self._made
 
-    @property
-    def busy(self) -> int:
-        """How many contexts are lent out now."""
-        with self._cond:
-            return self._made - len(self._free)
-
     def first(self) -> T:
         """The context made at construction, for uses that do not need a context to themselves
         (e.g. tokenizing: the vocabulary is read-only)."""
