@@ -21,9 +21,9 @@ import hashlib
 import logging
 import os
 import threading
-from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -31,7 +31,8 @@ import numpy as np
 
 from assistant.calibration import RERANK_DEPTH, RERANK_MARGIN, RERANK_WEIGHT
 from assistant.llm.llamacpp import llama_class
-from assistant.settings import RERANK_DEFAULT, RERANK_OFF
+from assistant.rerank_pool import ContextPool, ScoreCache
+from assistant.settings import DEFAULT_RERANK_CONTEXTS, RERANK_DEFAULT, RERANK_OFF
 from indexing.types import Hit
 
 if TYPE_CHECKING:
@@ -69,14 +70,19 @@ class RerankPolicy:
 class LlamaCppReranker:
     """Query likelihood from a GGUF model run in-process by llama.cpp.
 
-    Thread-safe (one llama.cpp context, behind a lock) and cached: the eval and the chat app ask
-    about the same clips repeatedly, and a score depends only on the question and the passage.
+    Thread-safe and cached: up to ``contexts`` sessions score at once, each in a llama.cpp
+    context of its own (opened when needed; the model file is mapped once, each context costs
+    its KV cache and logits buffers, ~120 MB resident), and a score depends only on the
+    question and the passage, so the eval and the chat, which ask about the same clips
+    repeatedly, compute it once (:class:`~assistant.rerank_pool.ScoreCache`). Every context
+    scores exactly as a lone one does: a session's scores do not depend on the others'.
     """
 
     def __init__(self, model_path: Path, *, threads: int | None = None, n_ctx: int = 512,
                  max_passage_tokens: int = 320, max_question_tokens: int = 120,
-                 cache_size: int = 4096) -> None:
-        """Load ``model_path``; raise :class:`RerankerUnavailable` if it cannot be loaded."""
+                 cache_size: int = 4096, contexts: int = 1) -> None:
+        """Load ``model_path``; raise :class:`RerankerUnavailable` if it cannot be loaded.
+        ``cache_size`` 0 keeps no score; ``contexts`` is how many sessions score at once."""
         self.model_path = Path(model_path).expanduser()
         if not self.model_path.is_file():
             raise RerankerUnavailable(f"rerank model not found: {self.model_path}")
@@ -87,49 +93,78 @@ class LlamaCppReranker:
                 f"llama.cpp is not installed ({e}): pip install llama-cpp-python") from e
         if max_passage_tokens + max_question_tokens + 32 > n_ctx:
             raise ValueError("n_ctx is too small for the passage and question budgets")
+        if contexts < 1:
+            raise ValueError(f"a reranker needs at least one scoring context, not {contexts}")
         self.model_id = f"llamacpp:{self.model_path.name}"
         self.max_passage_tokens = max_passage_tokens
         self.max_question_tokens = max_question_tokens
         n_threads = threads or max(1, os.cpu_count() or 1)
+
+        def open_context() -> _ScoringContext:
+            # logits_all: a score needs the logits at every question position.
+            llama = Llama(model_path=str(self.model_path), n_ctx=n_ctx, n_threads=n_threads,
+                          n_threads_batch=n_threads, logits_all=True, verbose=False)
+            return _ScoringContext(llama, max_passage_tokens)
+
         try:
-            # logits_all: a score needs the logits at every question position, not only the last.
-            self._llama: Any = Llama(model_path=str(self.model_path), n_ctx=n_ctx,
-                                     n_threads=n_threads, n_threads_batch=n_threads,
-                                     logits_all=True, verbose=False)
+            self._pool = ContextPool(open_context, contexts)
         except (ValueError, RuntimeError, OSError) as e:
             raise RerankerUnavailable(f"cannot load rerank model {self.model_path}: {e}") from e
-        self._lock = threading.Lock()
-        self._cache: OrderedDict[bytes, float] = OrderedDict()
-        self._cache_size = cache_size
+        # Tokenizing reads only the model's vocabulary, never a context: any context serves.
+        self._llama: Any = self._pool.first().llama
+        self._cache = ScoreCache(cache_size)
+
+    @property
+    def contexts(self) -> int:
+        """How many sessions may score at once."""
+        return self._pool.size
+
+    @property
+    def pool(self) -> ContextPool[_ScoringContext]:
+        """The scoring contexts (how many are open, how often a session waited: benchmarks)."""
+        return self._pool
+
+    @property
+    def cache(self) -> ScoreCache:
+        """The shared scores (hits, scores waited for: benchmarks)."""
+        return self._cache
 
     def likelihood(self, question: str, passages: Sequence[str]) -> list[float]:
         """Mean log-probability per token of ``question`` written after each passage."""
-        with self._lock:
-            q_tokens = self._tokens(question, bos=False)[: self.max_question_tokens]
-            out = []
-            for passage in passages:
-                key = hashlib.blake2b(f"{passage}\x00{question}".encode(), digest_size=16).digest()
-                score = self._cache.get(key)
-                if score is None:
-                    score = self._score(passage, q_tokens)
-                    self._cache[key] = score
-                    if len(self._cache) > self._cache_size:
-                        self._cache.popitem(last=False)
-                else:
-                    self._cache.move_to_end(key)
-                out.append(score)
-            return out
+        q_tokens = _tokens(self._llama, question, bos=False)[: self.max_question_tokens]
+        keys = [hashlib.blake2b(f"{p}\x00{question}".encode(), digest_size=16).digest()
+                for p in passages]
+        scores = [self._cache.get(key) for key in keys]
+        missing = [i for i, score in enumerate(scores) if score is None]
+        if not missing:
+            return [s for s in scores if s is not None]
+        # The context is taken before any score is claimed in the cache: a thread that waits
+        # for another's score then holds a context, and the other computes it with its own,
+        # never waiting for a context itself (else two sessions asking the same thing with
+        # every context lent could wait for each other forever).
+        # Every context keeps all the threads: dividing them between busy contexts was measured
+        # slower (README, "Many users at once").
+        with self._pool.lend() as context:
+            for i in missing:
+                scores[i] = self._cache.get_or_compute(
+                    keys[i], partial(context.score, passages[i], q_tokens))
+        return [s for s in scores if s is not None]
 
-    def _tokens(self, text: str, *, bos: bool) -> list[int]:
-        return list(self._llama.tokenize(text.encode("utf-8"), add_bos=bos, special=False))
 
-    def _score(self, passage: str, q_tokens: list[int]) -> float:
+class _ScoringContext:
+    """One llama.cpp context scoring one passage at a time (its owner keeps it to itself)."""
+
+    def __init__(self, llama: Any, max_passage_tokens: int) -> None:
+        self.llama = llama
+        self.max_passage_tokens = max_passage_tokens
+
+    def score(self, passage: str, q_tokens: list[int]) -> float:
         if not q_tokens:
             return 0.0
-        body = self._tokens(passage, bos=False)[: self.max_passage_tokens]
-        text = self._llama.detokenize(body).decode("utf-8", "ignore")
-        prefix = self._tokens(_PROMPT.format(passage=text), bos=True)
-        llama = self._llama
+        llama = self.llama
+        body = _tokens(llama, passage, bos=False)[: self.max_passage_tokens]
+        text = llama.detokenize(body).decode("utf-8", "ignore")
+        prefix = _tokens(llama, _PROMPT.format(passage=text), bos=True)
         llama.reset()
         # Logits are computed only where they are read (the last prefix token and the question):
         # the output layer over the 49k-token vocabulary costs ~15 % of a scoring pass. llama_cpp
@@ -148,6 +183,10 @@ class LlamaCppReranker:
         logits -= logits.max(axis=1, keepdims=True)
         logprobs = logits - np.log(np.exp(logits).sum(axis=1, keepdims=True))
         return float(logprobs[np.arange(len(q_tokens)), q_tokens].mean())
+
+
+def _tokens(llama: Any, text: str, *, bos: bool) -> list[int]:
+    return list(llama.tokenize(text.encode("utf-8"), add_bos=bos, special=False))
 
 
 def reranker_path(spec: str) -> Path | None:
@@ -171,9 +210,12 @@ def _rerank_model() -> ShippedModel:
     return chosen.model
 
 
-def load_reranker(spec: str, *, threads: int | None = None) -> Reranker | None:
+def load_reranker(spec: str, *, threads: int | None = None,
+                  contexts: int = DEFAULT_RERANK_CONTEXTS) -> Reranker | None:
     """The reranker a spec names: ``off``, ``default`` (the rerank tier of :mod:`weights`) or a
-    GGUF path. Raises :class:`RerankerUnavailable` when the model or llama.cpp is missing."""
+    GGUF path, scoring for up to ``contexts`` callers at once (the second context opens only
+    when two callers score at once). Raises :class:`RerankerUnavailable` when the model or
+    llama.cpp is missing."""
     if spec == RERANK_OFF:
         return None
     path = reranker_path(spec)
@@ -181,7 +223,7 @@ def load_reranker(spec: str, *, threads: int | None = None) -> Reranker | None:
         from weights import missing_message
 
         raise RerankerUnavailable(f"rerank: {missing_message(_rerank_model())}")
-    return LlamaCppReranker(path, threads=threads)
+    return LlamaCppReranker(path, threads=threads, contexts=contexts)
 
 
 class RerankerSlot:
@@ -192,9 +234,11 @@ class RerankerSlot:
     """
 
     def __init__(self, spec: str = RERANK_DEFAULT, *, threads: int | None = None,
-                 reranker: Reranker | None = None) -> None:
+                 reranker: Reranker | None = None,
+                 contexts: int = DEFAULT_RERANK_CONTEXTS) -> None:
         self.spec = spec
         self.threads = threads
+        self.contexts = contexts
         self.problem: str | None = None
         self._reranker = reranker
         self._loaded = reranker is not None or spec == RERANK_OFF
@@ -205,7 +249,8 @@ class RerankerSlot:
         with self._lock:
             if not self._loaded:
                 try:
-                    self._reranker = load_reranker(self.spec, threads=self.threads)
+                    self._reranker = load_reranker(self.spec, threads=self.threads,
+                                                   contexts=self.contexts)
                 except RerankerUnavailable as e:
                     self.problem = str(e)
                     log.warning("rerank disabled: %s", e)

@@ -13,6 +13,8 @@ from dataclasses import dataclass, replace
 
 RERANK_OFF = "off"
 RERANK_DEFAULT = "default"
+DEFAULT_RERANK_CONTEXTS = 2
+"""Sessions that rerank at once when ``DEERIN_RERANK_CONTEXTS`` says nothing (README: measured)."""
 
 
 @dataclass(frozen=True)
@@ -25,7 +27,8 @@ class AssistantSettings:
     LLM, which writes at most ``max_tokens`` tokens. ``parallel`` is how many requests the
     chat's embedded llama.cpp model decodes at once (continuous batching; 1 = one at a time);
     ``shared_passes`` lets them share one forward pass per step (else each token has its own:
-    exact greedy replies).
+    exact greedy replies). ``rerank_contexts`` is how many sessions rerank at once (a llama.cpp
+    context each, opened when needed; 1 = in turn).
     """
 
     llm: str = ""
@@ -34,15 +37,17 @@ class AssistantSettings:
     max_tokens: int = 160
     parallel: int = 4
     shared_passes: bool = False
+    rerank_contexts: int = DEFAULT_RERANK_CONTEXTS
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, /,
                  **overrides: object) -> AssistantSettings:
-        """Read ``DEERIN_LLM``, ``DEERIN_RERANK``, ``DEERIN_LLM_PARALLEL`` and
-        ``DEERIN_LLM_BATCH`` (``exact`` or ``shared``) from ``env`` (default: the process
-        environment), then apply the non-None ``overrides``. Raises ValueError naming the
-        variable when ``DEERIN_LLM_PARALLEL`` is not a whole number from 1 to 64 or
-        ``DEERIN_LLM_BATCH`` is neither."""
+        """Read ``DEERIN_LLM``, ``DEERIN_RERANK``, ``DEERIN_LLM_PARALLEL``,
+        ``DEERIN_LLM_BATCH`` (``exact`` or ``shared``) and ``DEERIN_RERANK_CONTEXTS`` from
+        ``env`` (default: the process environment), then apply the non-None ``overrides``.
+        Raises ValueError naming the variable when ``DEERIN_LLM_PARALLEL`` is not a whole number
+        from 1 to 64, ``DEERIN_LLM_BATCH`` is neither, or ``DEERIN_RERANK_CONTEXTS`` is not a
+        whole number from 1 to 16."""
         env = os.environ if env is None else env
         values: dict[str, object] = {}
         if env.get("DEERIN_LLM", "").strip():
@@ -61,5 +66,11 @@ class AssistantSettings:
                 raise ValueError(f"DEERIN_LLM_BATCH={batch!r}: use exact (each reply's token "
                                  "in a pass of its own) or shared (one pass for all)")
             values["shared_passes"] = batch == "shared"
+        contexts = env.get("DEERIN_RERANK_CONTEXTS", "").strip()
+        if contexts:
+            if not contexts.isdigit() or not 1 <= int(contexts) <= 16:
+                raise ValueError(f"DEERIN_RERANK_CONTEXTS={contexts!r}: give a whole number of "
+                                 "sessions that rerank at once, from 1 to 16")
+            values["rerank_contexts"] = int(contexts)
         values.update({k: v for k, v in overrides.items() if v is not None})
         return replace(cls(), **values)  # type: ignore[arg-type]

@@ -2,6 +2,7 @@
 
     python bench/chat_load.py [--llm default|fast|tiny|PATH.gguf] [--users 1,4,10]
                               [--parallel 4] [--max-tokens 64] [--prompts chat|open]
+                              [--rerank on|off] [--rerank-contexts 2]
 
 With ``--prompts chat`` (the default) each user sends one answer prompt as the chat builds it
 (``build_messages``: the answering system prompt and example, four numbered sources, a
@@ -16,6 +17,16 @@ warmed first. Printed per round: tokens per second (all replies' tokens over the
 time) and p50/p95 time to first token, side by side with ratios, and whether the replies of the
 two paths are identical, and the CPU time each path used (on a shared machine wall times
 follow the other jobs; CPU seconds follow the work done).
+
+With ``--rerank on`` (the default, as the chat runs) each user first reranks its question
+against the ``RERANK_DEPTH`` windows its sources start (the shipped SmolLM2 query likelihood,
+score cache off so every round scores afresh), as the chat does before it writes the prompt,
+and its time to first token counts from before the rerank. The baseline reranks with one
+scoring context (sessions in turn, as before the pool), the candidate with a pool of
+``--rerank-contexts``; the time spent in rerank (p50/p95 per user) is printed for both. The
+prompts keep their sources in the same order whatever the scores, so replies stay comparable.
+``--baseline batched`` gives the baseline the candidate's batched model, so the two paths
+differ only in the rerank pool.
 """
 
 from __future__ import annotations
@@ -27,6 +38,7 @@ import statistics
 import sys
 import threading
 import time
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -59,6 +71,7 @@ class Round:
     wall: float
     cpu: float  # CPU seconds the process used (every thread): robust on a shared machine
     replies: list[str]
+    rerank: list[float]  # each user's seconds in rerank (empty when off)
 
     @property
     def tokens_per_s(self) -> float:
@@ -96,15 +109,26 @@ def prompts_for(users: int, windows: list[str], kind: str = "chat"
             for u in range(users)]
 
 
-def run_round(llm: Any, prompts: list[list[dict[str, str]]], max_tokens: int) -> Round:
-    """All ``prompts`` streamed at once, one thread each."""
+def rerank_passages(users: int, windows: list[str], depth: int) -> list[list[str]]:
+    """What each user's rerank reads: ``depth`` windows from its first source on."""
+    return [[windows[(u * 4 + j) % len(windows)] for j in range(depth)] for u in range(users)]
+
+
+def run_round(llm: Any, prompts: list[list[dict[str, str]]], max_tokens: int,
+              reranker: Any = None, passages: list[list[str]] | None = None) -> Round:
+    """All ``prompts`` streamed at once, one thread each; with a ``reranker``, each user first
+    scores its question (``QUESTIONS``) against its ``passages``."""
     ttft: dict[int, float] = {}
     replies: dict[int, str] = {}
+    reranked: dict[int, float] = {}
     start = threading.Barrier(len(prompts) + 1)
 
     def user(i: int) -> None:
         start.wait()
         t0 = time.perf_counter()
+        if reranker is not None and passages is not None:
+            reranker.likelihood(QUESTIONS[i % len(QUESTIONS)], passages[i])
+            reranked[i] = time.perf_counter() - t0
         parts = []
         for delta in llm.stream(prompts[i], max_tokens=max_tokens, temperature=0.0):
             if not parts:
@@ -122,7 +146,7 @@ def run_round(llm: Any, prompts: list[list[dict[str, str]]], max_tokens: int) ->
     wall, cpu = time.perf_counter() - t0, time.process_time() - c0
     texts = [replies.get(i, "") for i in range(len(prompts))]
     tokens = sum(len(llm._llama.tokenize(r.encode(), add_bos=False)) for r in texts if r)
-    return Round(list(ttft.values()), tokens, wall, cpu, texts)
+    return Round(list(ttft.values()), tokens, wall, cpu, texts, list(reranked.values()))
 
 
 def pct(values: list[float], q: float) -> float:
@@ -141,32 +165,60 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=None, help="llama.cpp threads")
     ap.add_argument("--prompts", choices=("chat", "open"), default="chat",
                     help="the chat's answer prompts, or open requests for a paragraph")
+    ap.add_argument("--rerank", choices=("on", "off"), default="on",
+                    help="each user reranks first, as the chat does (default on)")
+    ap.add_argument("--rerank-contexts", type=int, default=None,
+                    help="scoring contexts of the candidate's reranker (default: the chat's)")
+    ap.add_argument("--baseline", choices=("one", "batched"), default="one",
+                    help="the baseline's LLM: one at a time (default), or the candidate's "
+                    "batched model, so that only the rerank pool differs")
     ap.add_argument("--media", type=Path, default=REPO.parent / "shared" / "media")
     args = ap.parse_args()
 
+    from assistant.calibration import RERANK_DEPTH
     from assistant.llm import load_llm
+    from assistant.settings import DEFAULT_RERANK_CONTEXTS
 
     windows = subtitle_windows(args.media)
     rounds = [int(u) for u in args.users.split(",")]
     t0 = time.perf_counter()
-    one = load_llm(args.llm, threads=args.threads)
     many = load_llm(args.llm, threads=args.threads, parallel=args.parallel,
                     shared_passes=args.shared)
+    one = many if args.baseline == "batched" else load_llm(args.llm, threads=args.threads)
+    contexts = args.rerank_contexts or DEFAULT_RERANK_CONTEXTS
+    one_rr = many_rr = None
+    if args.rerank == "on":
+        from assistant.rerank import LlamaCppReranker
+        from weights import SMOLLM2, require
+
+        one_rr = LlamaCppReranker(require(SMOLLM2), threads=args.threads, cache_size=0)
+        many_rr = LlamaCppReranker(require(SMOLLM2), threads=args.threads, cache_size=0,
+                                   contexts=contexts)
     print(f"model {one.model_id}, loaded in {time.perf_counter() - t0:.1f} s; "
           f"{os.cpu_count()} cores; replies of at most {args.max_tokens} tokens; "
           f"batched: {args.parallel} sequences, "
-          f"{'shared passes' if args.shared else 'exact'}; {args.prompts} prompts")
+          f"{'shared passes' if args.shared else 'exact'}; {args.prompts} prompts; "
+          f"baseline LLM: {'batched too' if one is many else 'one at a time'}; rerank "
+          + (f"on ({RERANK_DEPTH} passages per user; one context -> a pool of {contexts})"
+             if one_rr else "off"))
     warm = prompts_for(1, windows, args.prompts)
-    for llm in (one, many):  # cache the fixed prompt part in both, as a running chat has
-        run_round(llm, warm, 4)
+    warm_passages = rerank_passages(1, windows, 2)
+    # Cache the fixed prompt part in both, as a running chat has; open the rerank contexts.
+    for llm, rr in ((one, one_rr), (many, many_rr)):
+        run_round(llm, warm, 4, rr, warm_passages)
+    if many_rr is not None:
+        with ExitStack() as stack:
+            for _ in range(contexts):
+                stack.enter_context(many_rr.pool.lend())
 
     print(f"\n{'users':>5} | {'tok/s one':>9} {'batched':>8} {'ratio':>6} | "
           f"{'TTFT p50 one':>12} {'batched':>8} {'ratio':>6} | "
           f"{'TTFT p95 one':>12} {'batched':>8} {'ratio':>6} | same replies")
     for users in rounds:
         prompts = prompts_for(users, windows, args.prompts)
-        base = run_round(one, prompts, args.max_tokens)
-        cand = run_round(many, prompts, args.max_tokens)
+        passages = rerank_passages(users, windows, RERANK_DEPTH)
+        base = run_round(one, prompts, args.max_tokens, one_rr, passages)
+        cand = run_round(many, prompts, args.max_tokens, many_rr, passages)
         same = sum(a == b for a, b in zip(base.replies, cand.replies, strict=True))
         b50, c50 = pct(base.ttft, 0.5), pct(cand.ttft, 0.5)
         b95, c95 = pct(base.ttft, 0.95), pct(cand.ttft, 0.95)
@@ -180,6 +232,11 @@ def main() -> None:
               f"{statistics.fmean(base.ttft):.1f} s, batched {statistics.fmean(cand.ttft):.1f} s; "
               f"CPU one {base.cpu:.1f} s, batched {cand.cpu:.1f} s "
               f"({base.cpu / cand.cpu:.2f}x less)", flush=True)
+        if base.rerank and cand.rerank:
+            print(f"      | rerank per user p50/p95: one {pct(base.rerank, 0.5):.1f} / "
+                  f"{pct(base.rerank, 0.95):.1f} s, batched {pct(cand.rerank, 0.5):.1f} / "
+                  f"{pct(cand.rerank, 0.95):.1f} s; summed over users: one "
+                  f"{sum(base.rerank):.1f} s, batched {sum(cand.rerank):.1f} s", flush=True)
     close = getattr(many, "close", None)
     if close is not None:
         close()

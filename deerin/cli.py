@@ -434,7 +434,8 @@ def chat(
     """Chat with the footage in a browser: answers cite clips that play at the cited second.
 
     Set DEERIN_AUTH="user:password[,user2:password2]" to require a login, and
-    DEERIN_LLM_PARALLEL=N to have the embedded model answer N sessions at once (default 4).
+    DEERIN_LLM_PARALLEL=N to have the embedded model answer N sessions at once (default 4),
+    and DEERIN_RERANK_CONTEXTS=N to let N sessions rerank at once (default 2).
     """
     from assistant.llm import LLMUsageError, parse_llm_spec
     from assistant.web.server import run_chat

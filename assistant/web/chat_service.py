@@ -135,7 +135,8 @@ class ChatService:
         self._embedder: Embedder | None = None
         assistant_settings = AssistantSettings.from_env()
         # One reranker for every index version, loaded on the first question.
-        self._rerank = RerankerSlot(assistant_settings.rerank, threads=settings.threads)
+        self._rerank = RerankerSlot(assistant_settings.rerank, threads=settings.threads,
+                                    contexts=assistant_settings.rerank_contexts)
         # Sessions answer at once: the embedded model batches this many replies together.
         self.parallel = assistant_settings.parallel
         self.shared_passes = assistant_settings.shared_passes
