@@ -75,7 +75,7 @@ class ShotSearch:
         if clip is None or self._problem is not None:  # off, or its weights failed to load
             return []
         if self._vectors is None:
-            self._vectors = ShotVectors(self.db_dir)
+            self._vectors = ShotVectors(self.db_dir, pinned=True)
         table = self._vectors
         if not table.count(clip.model_id):
             return []

@@ -405,3 +405,30 @@ def test_reembed_carries_picture_vectors_and_their_frames(
             == [(m.shot_index, round(m.similarity, 5)) for m in before.search(model, probe, k=3)])
     reembed(src, dst_dir, embedder_from_settings(_settings(clip_index, models)))
     assert after.count() == 6  # a second run adds nothing
+
+
+def test_a_reader_sees_picture_vectors_only_once_their_file_is_published(tmp_path: Path) -> None:
+    from indexing.stores.base import MediaRecord
+    from indexing.stores.shot_vectors import ShotVector
+
+    store = LanceStore(tmp_path / "db")
+    v = np.eye(8, dtype=np.float32)
+
+    def frame(media: str, i: int) -> ShotVector:
+        return ShotVector(media, f"/{media}.mp4", i, i, i + 1, i + 0.5, f"{i}.jpg", f"{i}.jpg",
+                          v[i])
+
+    def record(media: str) -> MediaRecord:
+        return MediaRecord(media_id=media, path=f"/{media}.mp4", duration=2.0, size=1,
+                           mtime_ns=1, has_audio=False, has_video=True, clips=0, shots=1,
+                           indexed_at=0.0)
+
+    with store.writing():
+        ShotVectors(store.db_dir).add("m", [frame("a", 0)])
+        store.put_media(record("a"))  # completes file a: publishes its vectors
+        ShotVectors(store.db_dir).add("m", [frame("b", 1)])  # file b is still being indexed
+        reader = ShotVectors(store.db_dir, pinned=True)
+        assert reader.count() == 1 and [m.media_id for m in reader.search("m", v[1])] == ["a"]
+        assert ShotVectors(store.db_dir).count() == 2  # the writer sees its own rows
+        store.put_media(record("b"))
+    assert ShotVectors(store.db_dir, pinned=True).count() == 2

@@ -22,7 +22,8 @@ from typing import Any
 from indexing.stores.location import IndexLocation
 
 VERSIONS_FILE = "deerin.versions.json"
-# The tables a store reads; others in the same folder (e.g. a graph's) are not pinned.
+# The tables a store reads, plus the picture-search tables (``shot_vectors_<width>``); others in
+# the same folder (e.g. a graph's) are not pinned.
 STORE_TABLES = ("media", "clips", "windows", "shots", "failures")
 
 
@@ -46,8 +47,10 @@ def publish(where: Path | IndexLocation, db: Any) -> None:
     Writes only when a version changed; the file is replaced atomically, so a reader reads
     either the previous publication or this one.
     """
+    from indexing.stores.shot_vectors import table_names  # lazy: it imports this module
+
     versions: dict[str, int] = {}
-    for name in STORE_TABLES:
+    for name in (*STORE_TABLES, *table_names(db)):
         try:
             versions[name] = int(db.open_table(name).version)
         except (FileNotFoundError, ValueError):

@@ -20,6 +20,7 @@ import numpy as np
 import pyarrow as pa
 
 from indexing.stores.lance_schema import quote
+from indexing.stores.lance_versions import pin, published
 from indexing.stores.location import IndexLocation
 
 PREFIX = "shot_vectors"
@@ -96,18 +97,32 @@ class ShotVectors:
     into it; writers call it while holding the store's writer lock.
     """
 
-    def __init__(self, db_dir: Path) -> None:
+    def __init__(self, db_dir: Path, *, pinned: bool = False) -> None:
+        """Connect to the index in ``db_dir``. A ``pinned`` reader sees the tables at the
+        versions the last writer published (:mod:`~indexing.stores.lance_versions`), so never
+        a file's picture vectors before its clips; writers (the default) see the latest."""
         self.db_dir = Path(db_dir)
-        self._db = IndexLocation.parse(self.db_dir).connect()  # the index's own (maybe remote)
+        location = IndexLocation.parse(self.db_dir)
+        self._db = location.connect()  # the index's own (maybe remote)
+        pins = published(location) if pinned else None
+        # A publication older than picture search names no shot table: read those as they are
+        # rather than hide vectors an index has had all along.
+        if pins is not None and not any(name.startswith(PREFIX) for name in pins):
+            pins = None
+        self._pins = pins
 
-    def _table(self, dim: int) -> Any | None:
+    def _open(self, name: str) -> Any | None:
         try:
-            return self._db.open_table(table_name(dim))
+            table = self._db.open_table(name)
         except (FileNotFoundError, ValueError):
             return None
+        return pin(table, name, self._pins)
+
+    def _table(self, dim: int) -> Any | None:
+        return self._open(table_name(dim))
 
     def _tables(self) -> list[Any]:
-        return [self._db.open_table(n) for n in table_names(self._db)]
+        return [t for t in map(self._open, table_names(self._db)) if t is not None]
 
     def add(self, model: str, rows: Sequence[ShotVector]) -> int:
         """Upsert ``rows`` made by ``model``; return how many were new."""
