@@ -94,11 +94,15 @@ class ScoreCache:
     def get(self, key: bytes) -> float | None:
         """The score under ``key`` if it is known now (never waits)."""
         with self._lock:
-            score = self._scores.get(key)
-            if score is not None:
-                self._scores.move_to_end(key)
-                self.hits += 1
-            return score
+            return self._known(key)
+
+    def _known(self, key: bytes) -> float | None:
+        """The stored score under ``key``, counted as a hit (call with the lock held)."""
+        score = self._scores.get(key)
+        if score is not None:
+            self._scores.move_to_end(key)
+            self.hits += 1
+        return score
 
     def get_or_compute(self, key: bytes, compute: Callable[[], float]) -> float:
         """The score under ``key``, computing it with ``compute`` when no thread has it or is
@@ -107,10 +111,8 @@ class ScoreCache:
         :meth:`assistant.rerank.LlamaCppReranker.likelihood`)."""
         while True:
             with self._lock:
-                score = self._scores.get(key)
+                score = self._known(key)
                 if score is not None:
-                    self._scores.move_to_end(key)
-                    self.hits += 1
                     return score
                 pending = self._pending.get(key)
                 if pending is None:

@@ -54,23 +54,28 @@ class AssistantSettings:
             values["llm"] = env["DEERIN_LLM"].strip()
         if env.get("DEERIN_RERANK", "").strip():
             values["rerank"] = env["DEERIN_RERANK"].strip()
-        parallel = env.get("DEERIN_LLM_PARALLEL", "").strip()
-        if parallel:
-            if not parallel.isdigit() or not 1 <= int(parallel) <= 64:
-                raise ValueError(f"DEERIN_LLM_PARALLEL={parallel!r}: give a whole number of "
-                                 "parallel LLM requests from 1 to 64")
-            values["parallel"] = int(parallel)
+        parallel = _whole_number(env, "DEERIN_LLM_PARALLEL", 64, "parallel LLM requests")
+        if parallel is not None:
+            values["parallel"] = parallel
         batch = env.get("DEERIN_LLM_BATCH", "").strip().lower()
         if batch:
             if batch not in {"exact", "shared"}:
                 raise ValueError(f"DEERIN_LLM_BATCH={batch!r}: use exact (each reply's token "
                                  "in a pass of its own) or shared (one pass for all)")
             values["shared_passes"] = batch == "shared"
-        contexts = env.get("DEERIN_RERANK_CONTEXTS", "").strip()
-        if contexts:
-            if not contexts.isdigit() or not 1 <= int(contexts) <= 16:
-                raise ValueError(f"DEERIN_RERANK_CONTEXTS={contexts!r}: give a whole number of "
-                                 "sessions that rerank at once, from 1 to 16")
-            values["rerank_contexts"] = int(contexts)
+        contexts = _whole_number(env, "DEERIN_RERANK_CONTEXTS", 16,
+                                 "sessions that rerank at once")
+        if contexts is not None:
+            values["rerank_contexts"] = contexts
         values.update({k: v for k, v in overrides.items() if v is not None})
         return replace(cls(), **values)  # type: ignore[arg-type]
+
+
+def _whole_number(env: Mapping[str, str], name: str, high: int, what: str) -> int | None:
+    """``env[name]`` as a whole number from 1 to ``high``; None when unset or blank."""
+    value = env.get(name, "").strip()
+    if not value:
+        return None
+    if not value.isdigit() or not 1 <= int(value) <= high:
+        raise ValueError(f"{name}={value!r}: give a whole number of {what} from 1 to {high}")
+    return int(value)
