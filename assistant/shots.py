@@ -49,7 +49,7 @@ class ShotSearch:
         if self._problem is not None:
             return self._problem
         if self._embedder is None:
-            from indexing.stages.clip import clip_status
+            from indexing.backends.open_clip import clip_status
 
             ok, message = clip_status(getattr(self.settings, "clip_model", ""))
             if not ok:
@@ -59,7 +59,7 @@ class ShotSearch:
     def embedder(self) -> Any:
         """The CLIP embedder (built on first use), or None when picture search is off."""
         if self._embedder is None and self._problem is None:
-            from indexing.stages.clip import ClipSpecError, clip_from_settings
+            from indexing.backends.open_clip import ClipSpecError, clip_from_settings
 
             try:
                 self._embedder = clip_from_settings(self.settings)

@@ -53,9 +53,9 @@ def child(mode: str, path: Path, asr_seconds: float, chunk_seconds: float) -> di
     import numpy as np
     from faster_whisper.vad import VadOptions, get_speech_timestamps
 
+    from indexing.backends.faster_whisper import FasterWhisperTranscriber
     from indexing.media import decode_audio, decode_audio_blocks
     from indexing.stages.speech_chunks import pause_chunks
-    from indexing.stages.transcribe import FasterWhisperTranscriber
 
     transcriber = None
     if asr_seconds > 0:

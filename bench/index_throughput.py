@@ -83,10 +83,10 @@ def main() -> None:
 def measure(media: Path, asr_model: str, repeat: int, *, recheck: bool) -> str:
     """Time bare recognition and the whole pipeline with one recogniser; return a summary."""
 
+    from indexing.backends.faster_whisper import transcriber_from_settings
     from indexing.media import probe
     from indexing.pipeline import Backends, Indexer
     from indexing.settings import Settings
-    from indexing.stages.transcribe import transcriber_from_settings
     from indexing.stores.lance import LanceStore
 
     files = [media / n for n in SPEECH if (media / n).exists()]
@@ -199,10 +199,11 @@ def measure_clip(media: Path) -> str:
     sys.path.insert(0, str(REPO / "tests"))
     from visual_models import tiny_random_captioner, tiny_random_clip
 
+    from indexing.backends.open_clip import clip_from_settings
     from indexing.media import probe
     from indexing.pipeline import Backends, Indexer
     from indexing.settings import Settings
-    from indexing.stages.clip import clip_from_settings, shot_frames
+    from indexing.stages.picture import shot_frames
     from indexing.stores.lance import LanceStore
     from indexing.stores.shot_vectors import ShotVectors
 
@@ -263,8 +264,8 @@ def measure_clip(media: Path) -> str:
 def _measure_captions(store: object, settings: object, tmp: Path, total: float,
                       build: object) -> str:
     """Time the captions pass over every keyframe of ``store`` (tiny random captioner)."""
-    from indexing.enrich import caption_targets, enrich_captions
-    from indexing.stages.caption import HFCaptioner
+    from indexing.backends.transformers import HFCaptioner
+    from indexing.enrich.captions import caption_targets, enrich_captions
     from indexing.stages.embed import embedder_from_settings
 
     captioner = HFCaptioner(str(build(tmp / "tiny-random-captioner")))  # type: ignore[operator]

@@ -133,8 +133,8 @@ def catalogue(
 ) -> None:
     """Write each file's catalogue record (title, summary, subjects, people, places, dates,
     language) with the LLM; files catalogued from the same inputs are skipped."""
-    from assistant.catalogue import catalogue as run_catalogue
     from assistant.llm import LLMError, LLMUsageError, load_llm, parse_llm_spec
+    from indexing.enrich.catalogue import catalogue as run_catalogue
     from indexing.stores.base import StoreError
 
     try:

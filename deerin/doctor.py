@@ -194,8 +194,8 @@ def _package_file(module: str, *parts: str) -> str | None:
 
 def visual_checks() -> Iterator[Check]:
     """On-screen text and faces (shipped models)."""
-    from indexing.stages.faces import MODEL_LABEL as FACES_MODEL
-    from indexing.stages.ocr import MODEL_LABEL as OCR_MODEL
+    from indexing.backends.mtcnn import MODEL_LABEL as FACES_MODEL
+    from indexing.backends.rapidocr import MODEL_LABEL as OCR_MODEL
 
     det = _package_file("rapidocr_onnxruntime", "models", "ch_PP-OCRv4_det_infer.onnx")
     rec = _package_file("rapidocr_onnxruntime", "models", "ch_PP-OCRv4_rec_infer.onnx")
@@ -216,8 +216,8 @@ def visual_checks() -> Iterator[Check]:
 def picture_checks(env: Mapping[str, str]) -> Iterator[Check]:
     """CLIP shot search and keyframe captions: which model is set, or what their absence
     disables. No weights ship offline, so both are off unless a variable names some."""
-    from indexing.stages.caption import caption_status
-    from indexing.stages.clip import clip_status
+    from indexing.backends.open_clip import clip_status
+    from indexing.backends.transformers import caption_status
 
     ok, detail = clip_status(env.get("DEERIN_CLIP_MODEL"))
     yield Check("CLIP shot search", ok, detail if ok else

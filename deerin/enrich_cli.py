@@ -98,8 +98,8 @@ def enrich(
     )
 
     from deerin.common import settings_of
-    from indexing.enrich import caption_targets, enrich_captions
-    from indexing.stages.caption import CaptionerError, HFCaptioner
+    from indexing.backends.transformers import CaptionerError, HFCaptioner
+    from indexing.enrich.captions import caption_targets, enrich_captions
     from indexing.stages.embed import embedder_from_settings
     from indexing.stores.base import StoreError
 

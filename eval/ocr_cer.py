@@ -113,8 +113,9 @@ def read_gold(path: Path) -> list[GoldFrame]:
 
 def evaluate(gold: list[GoldFrame], media_dir: Path, settings: Settings) -> OcrScore:
     """Read every gold frame as indexing does and score it."""
+    from indexing.backends.rapidocr import reader_from_settings
     from indexing.media import MediaError, probe
-    from indexing.stages.ocr import Sample, caption_clips, load_frame, reader_from_settings
+    from indexing.stages.ocr import Sample, caption_clips, load_frame
     from indexing.stages.ocr_text import WordSplitter
     from indexing.types import Shot
 

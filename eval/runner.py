@@ -389,9 +389,9 @@ def raw_segments(store: LanceStore, settings: Settings,
     read fresh each time (cheap). Returns the segments, warnings (files that are gone or were
     indexed with another recogniser) and the cache file's path.
     """
+    from indexing.backends.faster_whisper import transcriber_from_settings
     from indexing.media import MediaError
     from indexing.stages.subtitles import find_sidecars, read_cues
-    from indexing.stages.transcribe import transcriber_from_settings
 
     cache_path = Path(cache_dir) / _CACHE_FILE
     cache = _read_cache(cache_path)

@@ -71,7 +71,7 @@ class Backends:
     @property
     def transcriber(self) -> Transcriber:
         if self._transcriber is None:
-            from indexing.stages.transcribe import transcriber_from_settings
+            from indexing.backends.faster_whisper import transcriber_from_settings
 
             self._transcriber = transcriber_from_settings(self.settings)
         return self._transcriber
@@ -87,7 +87,7 @@ class Backends:
     @property
     def shots(self) -> ShotDetector:
         if self._shots is None:
-            from indexing.stages.shots import SceneDetectShots
+            from indexing.backends.scenedetect import SceneDetectShots
 
             self._shots = SceneDetectShots.from_settings(self.settings)
         return self._shots
@@ -95,7 +95,7 @@ class Backends:
     @property
     def text_reader(self) -> TextReader:
         if self._text_reader is None:
-            from indexing.stages.ocr import reader_from_settings
+            from indexing.backends.rapidocr import reader_from_settings
 
             self._text_reader = reader_from_settings(self.settings)
         return self._text_reader
@@ -103,7 +103,7 @@ class Backends:
     @property
     def faces(self) -> FaceCounter:
         if self._faces is None:
-            from indexing.stages.faces import MtcnnFaces
+            from indexing.backends.mtcnn import MtcnnFaces
 
             self._faces = MtcnnFaces()
         return self._faces
@@ -112,7 +112,7 @@ class Backends:
     def clip(self) -> Any:
         """The CLIP embedder of picture search, or None when ``clip_model`` is unset."""
         if self._clip is None and self.settings.clip_model:
-            from indexing.stages.clip import clip_from_settings
+            from indexing.backends.open_clip import clip_from_settings
 
             self._clip = clip_from_settings(self.settings)
         return self._clip
@@ -303,7 +303,7 @@ class FileWork:
         or broken model only warns: speech, text and shots are indexed all the same."""
         if not shots or not self.settings.clip_model:
             return []
-        from indexing.stages.clip import embed_shots
+        from indexing.stages.picture import embed_shots
 
         if clock is not None:
             clock.stage("clip")

@@ -93,3 +93,41 @@ class FaceCounter(Protocol):
     model_id: str
 
     def count(self, images: Sequence[np.ndarray]) -> list[int]: ...
+
+
+Message = dict[str, str]
+"""One chat message: ``{"role": "system" | "user" | "assistant", "content": text}``."""
+
+
+@runtime_checkable
+class LLM(Protocol):
+    """A chat model that streams its answer."""
+
+    model_id: str
+
+    def stream(
+        self,
+        messages: list[Message],
+        *,
+        max_tokens: int = 256,
+        temperature: float = 0.1,
+        stop: Sequence[str] = (),
+    ) -> Iterator[str]:
+        """Yield the reply to ``messages`` as text deltas.
+
+        Generation ends at ``max_tokens``, at the model's end of turn, or just before the first
+        ``stop`` string, which is not yielded. Raises :class:`LLMError` (or its subclasses).
+        """
+        ...
+
+
+def complete(
+    llm: LLM,
+    messages: list[Message],
+    *,
+    max_tokens: int = 256,
+    temperature: float = 0.1,
+    stop: Sequence[str] = (),
+) -> str:
+    """The whole reply of ``llm`` to ``messages`` as one string (the joined stream)."""
+    return "".join(llm.stream(messages, max_tokens=max_tokens, temperature=temperature, stop=stop))

@@ -45,7 +45,7 @@ class Settings:
     ocr_side: int = 640
     faces: bool = True  # count faces on shot keyframes (MTCNN)
     # Picture search (open_clip): "" = off; a model folder, "NAME@TAG" or "NAME@CHECKPOINT"
-    # (see indexing.stages.clip.parse_clip_spec). Shots longer than `clip_long_shot` seconds
+    # (see indexing.backends.open_clip.parse_clip_spec). Shots longer than `clip_long_shot` seconds
     # get up to `clip_frames` frames embedded instead of their keyframe alone.
     clip_model: str = ""
     clip_frames: int = 3

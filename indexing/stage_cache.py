@@ -254,13 +254,13 @@ def cached_backends(settings: Settings, cache: StageCache, built_with: str | Non
     Models are built (not loaded: they load on their first miss) from ``settings`` as the
     pipeline builds them.
     """
+    from indexing.backends.faster_whisper import transcriber_from_settings
+    from indexing.backends.mtcnn import MtcnnFaces
+    from indexing.backends.rapidocr import MODEL_LABEL as OCR_MODEL
+    from indexing.backends.rapidocr import reader_from_settings
+    from indexing.backends.scenedetect import SceneDetectShots
     from indexing.pipeline import Backends
     from indexing.stages.embed import embedder_from_settings
-    from indexing.stages.faces import MtcnnFaces
-    from indexing.stages.ocr import MODEL_LABEL as OCR_MODEL
-    from indexing.stages.ocr import reader_from_settings
-    from indexing.stages.shots import SceneDetectShots
-    from indexing.stages.transcribe import transcriber_from_settings
 
     return Backends(
         settings, built_with,

@@ -146,7 +146,7 @@ def test_chat_collection_shows_the_record(jfk_index: Path) -> None:
 
 
 def test_parse_record_accepts_sloppy_json_and_refuses_junk() -> None:
-    from assistant.catalogue import CatalogueError, parse_record
+    from indexing.enrich.catalogue import CatalogueError, parse_record
 
     record = parse_record('Sure! {"title": " A  speech ", "summary": "x", "subjects": "a, b",'
                           ' "people": ["JFK", 3], "places": null} hope this helps')
@@ -273,8 +273,8 @@ def test_records_outlive_a_rebuild(tmp_path: Path) -> None:
 @pytest.mark.slow  # two full prompt evaluations: 118 s on the busy shared machine
 def test_a_reply_that_does_not_parse_is_retried_once_then_reported(jfk_index: Path) -> None:
     """The real tiny tier, its replies cut at 6 tokens so no record can be complete."""
-    from assistant.catalogue import CatalogueError, gather, write_record
     from assistant.llm import load_llm
+    from indexing.enrich.catalogue import CatalogueError, gather, write_record
     from indexing.stores.lance import LanceStore
 
     store = LanceStore(jfk_index, create=False)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 
 from assistant.citations import CheckedSentence, Support, check_answer, focus
-from indexing.stages.embed import SentenceEmbedder
+from indexing.backends.sentence_transformers import SentenceEmbedder
 from indexing.types import Clip, ClipKind, TextTime
 
 LOG = ("The lighthouse on the northern cape was finished in 1892. Its keeper climbed a hundred "

@@ -174,8 +174,8 @@ def test_popeye_buzzard_subtitle_clip(popeye3: Path) -> None:
 
 
 def test_popeye_subtitle_clips_with_real_shots(popeye3: Path, tmp_path: Path) -> None:
+    from indexing.backends.scenedetect import SceneDetectShots
     from indexing.media import probe
-    from indexing.stages.shots import SceneDetectShots
 
     media = probe(popeye3)
     shots = SceneDetectShots().detect(media, tmp_path)

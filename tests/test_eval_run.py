@@ -174,7 +174,7 @@ def test_retrieval_only_run_and_segment_cache(index_db: Path, gold_file: Path, t
     assert info["speech_segments"] > 0 and info["subtitle_segments"] >= 5 + 15  # .vtt + .srt
 
     # A rerun transcribes nothing: the raw segments come from the cache.
-    from indexing.stages import transcribe
+    from indexing.backends import faster_whisper as transcribe
 
     def no_asr(*_a: object, **_k: object) -> None:
         raise AssertionError("transcribed despite the segment cache")

@@ -9,7 +9,7 @@ from pathlib import Path
 import cv2
 import pytest
 
-from indexing.stages.shots import queue_depth
+from indexing.backends.scenedetect import queue_depth
 from indexing.types import ClipKind
 
 FFMPEG = ["ffmpeg", "-nostdin", "-v", "error", "-y"]

@@ -121,7 +121,7 @@ def test_montage_has_n_segments_right_length_and_asr_hears_the_phrase_n_times(
     expected = sum(c.duration for c in plan.cuts)
     probed = float(_ffprobe(out)["format"]["duration"])
     assert abs(probed - expected) <= 2 * frame * n, (probed, expected)
-    from indexing.stages.transcribe import transcriber_from_settings
+    from indexing.backends.faster_whisper import transcriber_from_settings
 
     heard = " ".join(s.text for s in transcriber_from_settings(Settings()).transcribe(out))
     said = re.findall(r"fellow\W+americans", heard.lower())

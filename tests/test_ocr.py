@@ -13,10 +13,11 @@ import pytest
 from typer.testing import CliRunner
 
 from deerin.cli import app
+from indexing.backends.rapidocr import RapidTextReader
 from indexing.media import file_hash, probe
 from indexing.pipeline import Indexer
 from indexing.settings import Settings
-from indexing.stages.ocr import RapidTextReader, Sample, caption_clips, load_frame, sample_times
+from indexing.stages.ocr import Sample, caption_clips, load_frame, sample_times
 from indexing.stages.ocr_text import WordSplitter, is_junk, same_text
 from indexing.stores.lance import LanceStore
 from indexing.types import ClipKind, Shot, TextBox

@@ -9,7 +9,7 @@ import re
 import pytest
 
 from assistant.passages import Passage, nearest_passages, quote, units
-from indexing.stages.embed import SentenceEmbedder
+from indexing.backends.sentence_transformers import SentenceEmbedder
 from indexing.types import Clip, ClipKind, Hit, TextTime
 
 ADDRESS = ("At nine o'clock this morning, mission control in Houston lost contact with our Space "

@@ -26,19 +26,19 @@ from assistant.shots import ShotSearch, fuse_shots, shot_hit
 from assistant.web.picture import found_shots, picture_search_note
 from deerin.cli import app
 from deerin.doctor import picture_checks
-from indexing.enrich import caption_targets, enrich_captions
-from indexing.pipeline import Indexer
-from indexing.settings import Settings
-from indexing.stages.caption import DISABLED_MESSAGE as CAPTIONS_OFF
-from indexing.stages.caption import HFCaptioner
-from indexing.stages.clip import (
+from indexing.backends.open_clip import (
     DISABLED_MESSAGE,
     ClipSpecError,
     clip_status,
     parse_clip_spec,
-    shot_frames,
 )
+from indexing.backends.transformers import DISABLED_MESSAGE as CAPTIONS_OFF
+from indexing.backends.transformers import HFCaptioner
+from indexing.enrich.captions import caption_targets, enrich_captions
+from indexing.pipeline import Indexer
+from indexing.settings import Settings
 from indexing.stages.embed import embedder_from_settings
+from indexing.stages.picture import shot_frames
 from indexing.stores.caption_cache import CaptionCache
 from indexing.stores.lance import LanceStore
 from indexing.stores.shot_vectors import ShotMatch, ShotVectors

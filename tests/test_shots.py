@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from indexing.backends.scenedetect import SceneDetectShots
 from indexing.media import MediaError, probe
 from indexing.protocols import ShotDetector
-from indexing.stages.shots import SceneDetectShots
 from indexing.types import Media, Shot
 
 # ffmpeg scene hints from SOURCES.md; each was checked by eye on frame strips around it.

@@ -13,11 +13,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from indexing.backends.faster_whisper import FasterWhisperTranscriber, transcriber_from_settings
 from indexing.media import MediaError, decode_audio, decode_audio_blocks
 from indexing.protocols import Transcriber
 from indexing.settings import Settings
 from indexing.stages.speech_chunks import pause_chunks
-from indexing.stages.transcribe import FasterWhisperTranscriber, transcriber_from_settings
 from indexing.types import Segment, Word
 
 JFK_DURATION = 11.0

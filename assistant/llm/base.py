@@ -1,5 +1,6 @@
-"""What every LLM backend is: the message type, the streaming protocol, one optional capability,
-and the errors. A leaf module (standard library only) that every backend and caller imports.
+"""What every LLM backend is: the message type and the streaming protocol (defined in
+:mod:`indexing.protocols`), one optional capability, and the errors. Every backend and caller
+imports it; it imports no heavy library.
 
 The design follows simonw/llm's pluggable models: answering code sees an object with a
 ``model_id`` and a ``stream`` method and never knows whether tokens come from an embedded
@@ -8,12 +9,15 @@ llama.cpp or from an Ollama server. Backends are chosen by name in :mod:`assista
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from typing import Protocol, runtime_checkable
 
-Message = dict[str, str]
-"""One chat message: ``{"role": "system" | "user" | "assistant", "content": text}``."""
+# The LLM contract is shared with index-time enrichment, so it lives in the lowest layer.
+from indexing.protocols import LLM, Message, complete
 
+
+__all__ = ["LLM", "ChoiceScorer", "LLMError", "LLMUnavailable", "LLMUsageError", "Message",
+           "complete"]
 
 class LLMError(Exception):
     """A failure of an LLM backend whose message is one clear line meant for the user."""
@@ -27,28 +31,6 @@ class LLMUnavailable(LLMError):
 class LLMUsageError(LLMError):
     """The spec itself is wrong: malformed, or naming no known backend or tier (the CLI exits
     2). The message shows the accepted forms."""
-
-
-@runtime_checkable
-class LLM(Protocol):
-    """A chat model that streams its answer."""
-
-    model_id: str
-
-    def stream(
-        self,
-        messages: list[Message],
-        *,
-        max_tokens: int = 256,
-        temperature: float = 0.1,
-        stop: Sequence[str] = (),
-    ) -> Iterator[str]:
-        """Yield the reply to ``messages`` as text deltas.
-
-        Generation ends at ``max_tokens``, at the model's end of turn, or just before the first
-        ``stop`` string, which is not yielded. Raises :class:`LLMError` (or its subclasses).
-        """
-        ...
 
 
 @runtime_checkable
@@ -67,15 +49,3 @@ class ChoiceScorer(Protocol):
         documents how it treats case and leading spaces.
         """
         ...
-
-
-def complete(
-    llm: LLM,
-    messages: list[Message],
-    *,
-    max_tokens: int = 256,
-    temperature: float = 0.1,
-    stop: Sequence[str] = (),
-) -> str:
-    """The whole reply of ``llm`` to ``messages`` as one string (the joined stream)."""
-    return "".join(llm.stream(messages, max_tokens=max_tokens, temperature=temperature, stop=stop))

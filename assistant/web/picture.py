@@ -13,7 +13,7 @@ SHOTS_SHOWN = 3  # shot players under an answer, besides its citations
 
 def picture_search_note(settings: Any) -> str | None:
     """One plain sentence when shot search is off (no CLIP weights, or unusable ones)."""
-    from indexing.stages.clip import clip_status
+    from indexing.backends.open_clip import clip_status
 
     ok, message = clip_status(getattr(settings, "clip_model", ""))
     return None if ok else message[:1].upper() + message[1:] + "."

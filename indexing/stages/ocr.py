@@ -1,4 +1,5 @@
-"""On-screen text: RapidOCR on shot keyframes and on frames sampled inside long shots.
+"""On-screen text: a text reader (:mod:`indexing.backends.rapidocr`) on shot keyframes and on
+frames sampled inside long shots.
 
 Each caption becomes one clip of kind ``ocr`` that spans the time it stays on screen: readings
 of consecutive sampled frames that say the same (after normalising, see
@@ -17,7 +18,7 @@ import subprocess
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -34,62 +35,10 @@ from indexing.types import Clip, ClipKind, Media, Shot, TextBox, TextTime
 
 if TYPE_CHECKING:
     from indexing.protocols import TextReader
-    from indexing.settings import Settings
 
-MODEL_LABEL = "RapidOCR PP-OCRv4 (rapidocr-onnxruntime)"
 # Mean absolute difference (0-255) of two 32x32 grey thumbnails below which a frame is taken
 # to show the same picture as the previous one, and its reading is reused.
 _SAME_PICTURE = 3.0
-
-
-class RapidTextReader:
-    """A :class:`~indexing.protocols.TextReader` on RapidOCR's shipped PP-OCRv4 ONNX models.
-
-    The angle classifier is off: captions and titles are upright, and it costs a pass per line.
-    ``side`` caps the long side the text detector sees (RapidOCR's default *raises* the short
-    side to 736 px, which makes a 640 px frame five times the work).
-    """
-
-    model_id = MODEL_LABEL
-
-    def __init__(self, side: int = 640, threads: int = 0) -> None:
-        self.side = side
-        self.threads = threads
-        self._engine: Any = None
-
-    def _load(self) -> Any:
-        if self._engine is None:
-            from rapidocr_onnxruntime import RapidOCR
-
-            options: dict[str, Any] = {"det_limit_side_len": self.side, "det_limit_type": "max",
-                                       "use_cls": False}
-            if self.threads > 0:
-                options["intra_op_num_threads"] = self.threads
-            self._engine = RapidOCR(**options)
-        return self._engine
-
-    def read(self, images: Sequence[np.ndarray]) -> list[list[TextBox]]:
-        """The lines of text in each BGR image, with confidence and box (fractions of the
-        image)."""
-        engine = self._load()
-        out = []
-        for image in images:
-            h, w = image.shape[:2]
-            result, _ = engine(image, use_cls=False)
-            lines = []
-            for points, text, score in result or ():
-                xs = [float(p[0]) for p in points]
-                ys = [float(p[1]) for p in points]
-                box = (max(min(xs) / w, 0.0), max(min(ys) / h, 0.0),
-                       min(max(xs) / w, 1.0), min(max(ys) / h, 1.0))
-                lines.append(TextBox(str(text).strip(), float(score), box))
-            out.append(lines)
-        return out
-
-
-def reader_from_settings(settings: Settings) -> RapidTextReader:
-    """The text reader the pipeline uses."""
-    return RapidTextReader(side=settings.ocr_side)
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,7 +2,7 @@
 
 Long files are recognised chunk by chunk so memory does not grow with the file; a chunk ends in
 a pause so that no word is split between two recognitions. The same VAD settings decide what the
-recogniser hears as speech (:mod:`indexing.stages.transcribe`).
+recogniser hears as speech (:mod:`indexing.backends.faster_whisper`).
 """
 
 from __future__ import annotations

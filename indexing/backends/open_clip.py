@@ -1,5 +1,6 @@
-"""Shot embeddings with open_clip: keyframes (and a few frames of long shots) and search texts
-in one joint image-text space, so a typed description finds the shots that look like it.
+"""Image and text embeddings with open_clip, for picture search (:mod:`indexing.stages.picture`):
+keyframes and search texts in one joint space, so a typed description finds the shots that look
+like it.
 
 No PyPI package ships CLIP weights and this project downloads nothing at run time, so the stage
 is off unless ``DEERIN_CLIP_MODEL`` names weights: a local folder in open_clip's layout
@@ -19,11 +20,11 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from indexing.media import file_hash, grab_frame
-from indexing.types import Shot, content_id
+from indexing.media import file_hash
+from indexing.types import content_id
 
 if TYPE_CHECKING:
-    from indexing.stores.shot_vectors import ShotVector
+    pass
 
 OFF_WORDS = frozenset({"", "off", "none", "no"})
 DISABLED_MESSAGE = "shot search disabled: no CLIP weights; set DEERIN_CLIP_MODEL"
@@ -191,72 +192,7 @@ def clip_status(spec_value: str | None) -> tuple[bool, str]:
     return True, spec.label
 
 
-@dataclass(frozen=True, slots=True)
-class ShotFrame:
-    """A frame that stands for a shot in picture search."""
-
-    shot: Shot
-    time: float
-    path: Path
 
 
-def shot_frames(media_id: str, path: Path, shots: Sequence[Shot], keyframe_dir: Path, *,
-                per_long_shot: int = 3, long_shot: float = 8.0,
-                width: int = 640) -> tuple[list[ShotFrame], list[str]]:
-    """The frames to embed: each shot's keyframe, and for shots longer than ``long_shot``
-    seconds up to ``per_long_shot`` frames spread over the shot (the keyframe is the middle
-    one), because one middle frame says little about a 40-second pan. Extra frames are written
-    beside the keyframes as ``{media_id}_{index:04d}_{j}.jpg``. Returns the frames and warnings
-    (a frame ffmpeg cannot read is skipped)."""
-    from indexing.media import MediaError
-
-    frames: list[ShotFrame] = []
-    warnings: list[str] = []
-    for shot in shots:
-        if shot.keyframe is not None and Path(shot.keyframe).is_file():
-            middle = shot.keyframe_time if shot.keyframe_time is not None \
-                else (shot.start + shot.end) / 2
-            frames.append(ShotFrame(shot, middle, Path(shot.keyframe)))
-        if shot.end - shot.start <= long_shot or per_long_shot < 2:
-            continue
-        # Evenly spaced inside the shot, the keyframe's middle slot excluded.
-        n = per_long_shot
-        times = [shot.start + (shot.end - shot.start) * (j + 0.5) / n for j in range(n)]
-        for j, t in enumerate(times):
-            if n % 2 == 1 and j == n // 2:
-                continue
-            out = keyframe_dir / f"{media_id}_{shot.index:04d}_{j}.jpg"
-            try:
-                if not out.is_file():
-                    grab_frame(path, t, out, width=width)
-            except MediaError as exc:
-                warnings.append(f"shot {shot.index} frame at {t:.1f}s skipped: {exc}")
-                continue
-            frames.append(ShotFrame(shot, t, out))
-    return frames, warnings
 
 
-def embed_shots(media_id: str, path: Path, shots: Sequence[Shot], embedder: OpenClipEmbedder,
-                keyframe_dir: Path, *, per_long_shot: int = 3,
-                long_shot: float = 8.0) -> tuple[list[ShotVector], list[str]]:
-    """CLIP vectors of the frames that stand for ``shots`` (see :func:`shot_frames`), ready
-    for :class:`~indexing.stores.shot_vectors.ShotVectors`, and warnings."""
-    from indexing.stores.shot_vectors import ShotVector
-
-    frames, warnings = shot_frames(media_id, path, shots, keyframe_dir,
-                                   per_long_shot=per_long_shot, long_shot=long_shot)
-    readable = []
-    for f in frames:
-        try:
-            from PIL import Image
-
-            with Image.open(f.path) as im:
-                im.verify()
-            readable.append(f)
-        except OSError as exc:  # a truncated JPEG must not cost the other shots
-            warnings.append(f"shot {f.shot.index} frame {f.path.name} unreadable: {exc}")
-    vectors = embedder.embed_images([f.path for f in readable])
-    rows = [ShotVector(media_id, str(path), f.shot.index, f.shot.start, f.shot.end, f.time,
-                       str(f.path), str(f.shot.keyframe or f.path), v)
-            for f, v in zip(readable, vectors, strict=True)]
-    return rows, warnings

@@ -19,11 +19,12 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from indexing.fmt import fmt_time
+from indexing.protocols import complete
 from indexing.types import ClipKind, content_id
 from prompts import load_prompt, render
 
 if TYPE_CHECKING:
-    from assistant.llm import LLM
+    from indexing.protocols import LLM
     from indexing.stores.base import MediaRecord
     from indexing.stores.lance import LanceStore
 
@@ -186,8 +187,6 @@ def write_record(llm: LLM, item: CatalogueInput, *,
 
     Raises :class:`CatalogueError` when neither reply is a usable record (``max_tokens`` caps
     each reply; a record cut short does not parse)."""
-    from assistant.llm.base import complete
-
     messages = messages_for(item)
     reply = complete(llm, messages, max_tokens=max_tokens, temperature=0.0)
     try:
