@@ -15,7 +15,6 @@ from typing import Protocol, runtime_checkable
 # The LLM contract is shared with index-time enrichment, so it lives in the lowest layer.
 from indexing.protocols import LLM, Message, complete
 
-
 __all__ = ["LLM", "ChoiceScorer", "LLMError", "LLMUnavailable", "LLMUsageError", "Message",
            "complete"]
 

@@ -1,4 +1,5 @@
-"""Model backends, one module per library, each implementing a contract of :mod:`indexing.protocols`.
+"""Model backends, one module per library, each implementing a contract of
+:mod:`indexing.protocols`.
 
 ============================  =======================================  ========================
 module                        what it does                             contract
