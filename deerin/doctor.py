@@ -12,6 +12,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from config import Config
 from weights import (
     ANSWER_TIER,
     ASR_BASE,
@@ -219,11 +220,11 @@ def picture_checks(env: Mapping[str, str]) -> Iterator[Check]:
     from indexing.backends.open_clip import clip_status
     from indexing.backends.transformers import caption_status
 
-    ok, detail = clip_status(env.get("DEERIN_CLIP_MODEL"))
+    ok, detail = clip_status(Config.from_env(env)["models.clip"])
     yield Check("CLIP shot search", ok, detail if ok else
                 f"{detail} (a model folder or NAME@TAG): search by what is on screen is "
                 "unavailable", required=False)
-    ok, detail = caption_status(env.get("DEERIN_CAPTION_MODEL"))
+    ok, detail = caption_status(Config.from_env(env)["models.caption"])
     yield Check("keyframe captions", ok, detail if ok else
                 f"{detail}: shots without speech, subtitles or on-screen text are found only "
                 "by their file", required=False)

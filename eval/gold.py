@@ -196,3 +196,27 @@ def _seconds(value: Any, name: str, where: str) -> float:
     if not math.isfinite(seconds) or seconds < 0:
         raise ValueError(f"{where}: '{name}' must be a finite, non-negative number, got {value!r}")
     return seconds
+
+
+def read_questions(path: Path) -> list[str]:
+    """Questions from a text file (one a line) or a JSONL file whose lines carry ``question``
+    or ``query`` (the eval sets); ``//`` comment lines and blank lines are skipped."""
+    questions = []
+    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        line = line.strip()
+        if not line or line.startswith("//"):
+            continue
+        if line.startswith("{"):
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise ValueError(f"{path}:{n}: invalid JSON: {exc.msg}") from exc
+            text = row.get("question") or row.get("query")
+            if not isinstance(text, str) or not text.strip():
+                raise ValueError(f"{path}:{n}: no \"question\" or \"query\" text")
+            questions.append(text.strip())
+        else:
+            questions.append(line)
+    if not questions:
+        raise ValueError(f"{path}: no questions")
+    return questions

@@ -1,4 +1,5 @@
-"""One explicit settings object, built from the environment and command-line flags.
+"""One explicit settings object, built from the configuration (:mod:`config`: defaults,
+``deerin.toml`` files, the environment) and command-line flags.
 
 Nothing here is read at import time: callers build :class:`Settings` when they need it, so tests
 and the chat app can run several configurations in one process.
@@ -10,6 +11,8 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+
+from config import Config
 
 DEFAULT_DB_DIR = "deerin-index"
 
@@ -59,28 +62,32 @@ class Settings:
     threads: int = field(default_factory=lambda: os.cpu_count() or 2)
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None, /, **overrides: object) -> Settings:
-        """Build settings from ``DEERIN_*`` variables, then apply non-None ``overrides``."""
-        env = os.environ if env is None else env
-        base = cls()
-        values: dict[str, object] = {}
-        if env.get("DEERIN_DB"):
-            values["db_dir"] = Path(env["DEERIN_DB"])
-        if env.get("DEERIN_ASR_MODEL"):
-            values["asr_model"] = env["DEERIN_ASR_MODEL"]
-        if env.get("DEERIN_EMBED_MODEL"):
-            values["embed_model"] = env["DEERIN_EMBED_MODEL"]
-        if env.get("DEERIN_CLIP_MODEL"):
-            values["clip_model"] = env["DEERIN_CLIP_MODEL"]
-        if env.get("DEERIN_CAPTION_MODEL"):
-            values["caption_model"] = env["DEERIN_CAPTION_MODEL"]
+    def from_config(cls, config: Config, /, **overrides: object) -> Settings:
+        """Settings from the effective configuration (:func:`config.load_config`), then the
+        non-None ``overrides`` (command-line flags)."""
+        values: dict[str, object] = {
+            "db_dir": config["index.db"],
+            "asr_model": config["models.asr"],
+            "asr_language": config["index.language"] or None,
+            "embed_model": config["models.embedder"],
+            "clip_model": config["models.clip"],
+            "caption_model": config["models.caption"],
+            "shots": config["index.shots"],
+            "ocr": config["index.ocr"],
+            "faces": config["index.faces"],
+        }
         values.update({k: v for k, v in overrides.items() if v is not None})
-        if "db_dir" in values:
-            values["db_dir"] = _db_dir(values["db_dir"])
-        return replace(base, **values)  # type: ignore[arg-type]
+        values["db_dir"] = local_dir(values["db_dir"])
+        return replace(cls(), **values)  # type: ignore[arg-type]
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None, /, **overrides: object) -> Settings:
+        """Settings from ``DEERIN_*`` variables alone (the process environment when ``env`` is
+        omitted; no file is read), then the non-None ``overrides``."""
+        return cls.from_config(Config.from_env(env), **overrides)
 
 
-def _db_dir(value: object) -> Path:
+def local_dir(value: object) -> Path:
     """The folder ``--db`` / ``DEERIN_DB`` names. For an object-store URI, this machine's
     folder for that index, which points at it (see :mod:`indexing.stores.location`)."""
     from indexing.stores.location import IndexLocation, is_uri

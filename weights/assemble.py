@@ -21,6 +21,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from config import Config
 from weights.catalogue import TIERS, Layout, Member, ShippedModel
 
 GGUF_MAGIC = b"GGUF"
@@ -40,8 +41,9 @@ class ModelCorrupt(ModelMissing):
 def cache_dir(env: Mapping[str, str] | None = None) -> Path:
     """Where assembled models live (see the module docstring); not created here."""
     env = os.environ if env is None else env
-    if env.get("DEERIN_CACHE"):
-        return Path(env["DEERIN_CACHE"]).expanduser()
+    chosen = Config.from_env(env)["models.weights_dir"]
+    if chosen:
+        return Path(chosen).expanduser()
     base = env.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
     return Path(base).expanduser() / "deerin" / "models"
 

@@ -13,6 +13,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from assistant.llm.base import LLMError, LLMUnavailable, LLMUsageError, Message
+from config import Config
 
 DEFAULT_OLLAMA_PORT = 11434
 DEFAULT_OLLAMA_HOST = f"http://127.0.0.1:{DEFAULT_OLLAMA_PORT}"
@@ -23,7 +24,7 @@ DEFAULT_OLLAMA_MODEL = "llama3.2"
 def default_ollama_model(env: Mapping[str, str] | None = None) -> str:
     """``DEERIN_OLLAMA_MODEL`` from ``env`` (default: the process environment), else llama3.2."""
     env = os.environ if env is None else env
-    return env.get("DEERIN_OLLAMA_MODEL", "").strip() or DEFAULT_OLLAMA_MODEL
+    return Config.from_env(env)["models.ollama"] or DEFAULT_OLLAMA_MODEL
 
 
 def ollama_host(env: Mapping[str, str] | None = None, value: str | None = None) -> str:

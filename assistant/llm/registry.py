@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from assistant.llm.base import LLM, LLMUnavailable, LLMUsageError
+from config import Config
 
 
 class LLMSpec(NamedTuple):
@@ -186,7 +187,7 @@ def default_llm_spec(env: Mapping[str, str] | None = None) -> str:
     from weights import ANSWER_TIER
 
     env = os.environ if env is None else env
-    return env.get("DEERIN_LLM", "").strip() or ANSWER_TIER
+    return Config.from_env(env)["models.llm"] or ANSWER_TIER
 
 
 def parse_llm_spec(spec: str | None, env: Mapping[str, str] | None = None,

@@ -46,7 +46,9 @@ from typing import Protocol
 import jwt
 from starlette.requests import Request
 
-AUTH_ENV = "DEERIN_AUTH"
+from config import BY_KEY, Config
+
+AUTH_ENV = BY_KEY["chat.auth"].env
 SECRET_ENV = "CHAINLIT_AUTH_SECRET"
 COOKIE_NAME_ENV = "CHAINLIT_AUTH_COOKIE_NAME"
 DEFAULT_COOKIE_NAME = "access_token"
@@ -89,7 +91,7 @@ class AuthConfig:
         """
         source = os.environ if env is None else env
         return cls(
-            users=parse_users(source.get(AUTH_ENV, "")),
+            users=parse_users(Config.from_env(source)["chat.auth"]),
             jwt_secret=source.get(SECRET_ENV) or None,
             cookie_name=source.get(COOKIE_NAME_ENV) or DEFAULT_COOKIE_NAME,
         )
@@ -196,7 +198,7 @@ def ensure_chainlit_secret(env: MutableMapping[str, str]) -> bool:
     as the process, so sessions end on restart; set ``CHAINLIT_AUTH_SECRET`` to keep them.
     Returns whether a key was generated.
     """
-    if env.get(AUTH_ENV, "").strip() and not env.get(SECRET_ENV):
+    if Config.from_env(env)["chat.auth"] and not env.get(SECRET_ENV):
         env[SECRET_ENV] = secrets.token_urlsafe(48)
         return True
     return False

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from assistant.web.extensions import CommandReply, Player
+from config import Config
 
 if TYPE_CHECKING:
     from assistant.answer import Answer
@@ -77,7 +78,7 @@ def parse_argument(argument: str, env: Mapping[str, str] | None = None
     """The two sides and the question of a ``/compare`` argument."""
     env = os.environ if env is None else env
     text = argument.strip()
-    sides = env.get("DEERIN_COMPARE", "").strip() or DEFAULT_SIDES
+    sides = Config.from_env(env)["chat.compare"]
     if text.startswith("["):
         close = text.find("]")
         if close < 0:

@@ -58,20 +58,15 @@ def index_step(spec: dict[str, Any]) -> dict[str, Any]:
 
 def _graph(store: Any) -> dict[str, Any]:
     from indexing.graph.settings import GraphSettings
-    from indexing.graph.store import GraphError
-    from indexing.graph.sync import open_graph_store, update
+    from indexing.graph.sync import sync_graph
 
     t0 = time.perf_counter()
-    try:
-        with store.writing():
-            graph = open_graph_store(store.db_dir, GraphSettings.from_env())
-            try:
-                result = update(store, graph)
-            finally:
-                graph.close()
-    except GraphError as exc:
-        return {"error": f"knowledge graph not built: {exc}"}
-    return {"seconds": time.perf_counter() - t0, "mentions": result.mentions}
+    with store.writing():
+        done = sync_graph(store, GraphSettings.from_env())
+    if done.failed:
+        return {"error": done.problem}
+    return {"seconds": time.perf_counter() - t0,
+            "mentions": done.report.mentions if done.report else 0}
 
 
 def eval_step(spec: dict[str, Any]) -> dict[str, Any]:

@@ -1,19 +1,21 @@
 """Where the graph lives: the embedded store beside the index, or a Neo4j server by URI.
 
-Read from the environment only when asked (:meth:`GraphSettings.from_env`), never at import.
+Read from the configuration only when asked (:meth:`GraphSettings.from_config`), never at
+import.
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
+
+from config import Config
 
 
 @dataclass(frozen=True)
 class GraphSettings:
     """``neo4j_uri`` empty = the embedded store (``<db>/graph/graph.json``); ``enabled`` false
-    (``DEERIN_GRAPH=off``) = ``deerin index`` leaves the graph alone."""
+    (``graph.enabled = false``, ``DEERIN_GRAPH=off``) = ``deerin index`` leaves the graph alone."""
 
     enabled: bool = True
     neo4j_uri: str = ""
@@ -22,20 +24,22 @@ class GraphSettings:
     neo4j_database: str | None = None
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None, /,
-                 **overrides: object) -> GraphSettings:
-        """``DEERIN_GRAPH`` (``off`` disables), ``DEERIN_NEO4J_URI``, ``DEERIN_NEO4J_USER``,
-        ``DEERIN_NEO4J_PASSWORD``, ``DEERIN_NEO4J_DATABASE``; then non-None ``overrides``."""
-        env = os.environ if env is None else env
+    def from_config(cls, config: Config, /, **overrides: object) -> GraphSettings:
+        """Settings from the effective configuration (the ``graph.*`` settings), then the
+        non-None ``overrides``."""
         values: dict[str, object] = {
-            "enabled": env.get("DEERIN_GRAPH", "").strip().lower() not in ("off", "0", "no"),
-            "neo4j_uri": env.get("DEERIN_NEO4J_URI", "").strip(),
+            "enabled": config["graph.enabled"],
+            "neo4j_uri": config["graph.neo4j_uri"],
+            "neo4j_user": config["graph.neo4j_user"],
+            "neo4j_password": config["graph.neo4j_password"],
+            "neo4j_database": config["graph.neo4j_database"] or None,
         }
-        if env.get("DEERIN_NEO4J_USER"):
-            values["neo4j_user"] = env["DEERIN_NEO4J_USER"]
-        if env.get("DEERIN_NEO4J_PASSWORD"):
-            values["neo4j_password"] = env["DEERIN_NEO4J_PASSWORD"]
-        if env.get("DEERIN_NEO4J_DATABASE"):
-            values["neo4j_database"] = env["DEERIN_NEO4J_DATABASE"]
         values.update({k: v for k, v in overrides.items() if v is not None})
         return replace(cls(), **values)  # type: ignore[arg-type]
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None, /,
+                 **overrides: object) -> GraphSettings:
+        """Settings from ``DEERIN_*`` variables alone (the process environment when ``env`` is
+        omitted), then the non-None ``overrides``."""
+        return cls.from_config(Config.from_env(env), **overrides)

@@ -11,7 +11,7 @@ clips) without a pipeline stage of its own.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,8 +19,8 @@ from indexing.graph.build import KnowledgeGraph
 from indexing.graph.extract import EntityExtractor
 from indexing.graph.networkx_store import NetworkxGraphStore
 from indexing.graph.settings import GraphSettings
-from indexing.graph.store import FileKey, GraphStore
-from indexing.stores.base import ClipStore
+from indexing.graph.store import FileKey, GraphError, GraphStore
+from indexing.stores.base import ClipStore, StoreError
 
 _COMMIT_EVERY_S = 60.0  # a long first sync keeps its progress at least this often
 
@@ -34,6 +34,66 @@ class SyncReport:
     mentions: int = 0  # mentions extracted in this run
     seconds: float = 0.0
     warnings: tuple[str, ...] = field(default_factory=tuple)
+
+
+@dataclass(frozen=True)
+class GraphSync:
+    """What :func:`sync_graph` did: ``report`` is None when the graph is off or could not be
+    updated; ``problem`` is then the one-line reason (empty when the graph is just off)."""
+
+    report: SyncReport | None = None
+    problem: str = ""
+
+    @property
+    def failed(self) -> bool:
+        """Whether the graph should have been updated and was not."""
+        return bool(self.problem)
+
+
+def sync_graph(clips: ClipStore, settings: GraphSettings, *,
+               refresh: Collection[FileKey] = ()) -> GraphSync:
+    """Bring the graph of ``clips`` in step with it, as :func:`update` does; ``refresh`` names
+    files whose clips changed in place (captions, catalogue clips) and must be read again.
+
+    The one entry point for every writer (indexing, ``deerin graph build``, enrichment,
+    experiments): the caller holds the clip store's writer lock. A graph that cannot be updated
+    (an unreachable Neo4j, a missing spaCy model) is reported in :attr:`GraphSync.problem`,
+    never raised, so the clips a caller just wrote stand.
+    """
+    if not settings.enabled:
+        return GraphSync()
+    try:
+        graph = open_graph_store(clips.db_dir, settings)
+        try:
+            held = graph.files() if refresh else set()
+            for file in refresh:
+                if file in held:
+                    graph.drop_file(file)
+            return GraphSync(update(clips, graph))
+        finally:
+            graph.close()
+    except GraphError as exc:
+        return GraphSync(problem=f"knowledge graph not updated: {exc}")
+
+
+def current_graph(clips: ClipStore, settings: GraphSettings) -> tuple[KnowledgeGraph, list[str]]:
+    """The knowledge graph of ``clips`` for reading, and warnings. A graph behind the clips is
+    brought up to date first when the writer lock is free, else read as it is with a warning.
+    Raises :class:`~indexing.graph.store.GraphError` when the graph store cannot be used."""
+    graph = open_graph_store(clips.db_dir, settings)
+    try:
+        warnings = list(getattr(graph, "warnings", ()))
+        todo, gone = behind(clips, graph)
+        if todo or gone:
+            try:
+                with clips.writing(0.0):
+                    update(clips, graph)
+            except StoreError:
+                warnings.append("the graph lags the index and another writer holds it; "
+                                "showing the graph as it is")
+        return load_graph(graph), warnings
+    finally:
+        graph.close()
 
 
 def open_graph_store(db_dir: Path, settings: GraphSettings | None = None) -> GraphStore:

@@ -28,13 +28,14 @@ import uuid
 from pathlib import Path
 from types import TracebackType
 
+from config import BY_KEY, Config
 from indexing.stores.base import StoreError
 from indexing.stores.lease_object import lease_object
 from indexing.stores.location import IndexLocation
 from indexing.stores.lock import StoreBusy, WriterLock
 
 LEASE_FILE = ".writer.lease"
-DEFAULT_TERM_S = 60.0
+DEFAULT_TERM_S = float(BY_KEY["storage.lease_seconds"].default)  # type: ignore[arg-type]
 _SETTLE_S = 0.5  # between writing the lease and reading it back
 _POLL_S = 1.0
 
@@ -61,7 +62,7 @@ class ObjectLease:
                  conditional: bool | None = None) -> None:
         self.location = location
         self.wait = wait
-        self.term = float(location.env.get("DEERIN_LEASE_SECONDS") or DEFAULT_TERM_S)
+        self.term = float(Config.from_env(location.env)["storage.lease_seconds"])
         self.host = socket.gethostname()
         self.owner: dict[str, object] = {"id": uuid.uuid4().hex, "host": self.host,
                                          "pid": os.getpid()}

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from config import Config
 from indexing.stores.base import StoreError
 
 REMOTE_FILE = "deerin.remote.json"
@@ -247,7 +248,7 @@ def shown(db_dir: Path | str) -> str:
 def cache_dir_of(uri: str, env: dict[str, str] | None = None) -> Path:
     """This machine's local folder for the remote index at ``uri``."""
     env = dict(os.environ if env is None else env)
-    root = env.get("DEERIN_CACHE_DIR") or str(
+    root = Config.from_env(env)["storage.cache_dir"] or str(
         Path(env.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "deerin")
     slug = re.sub(r"[^A-Za-z0-9._-]+", "-", uri.split("://", 1)[1]).strip("-")[:60]
     digest = hashlib.sha256(uri.encode()).hexdigest()[:10]
@@ -268,7 +269,7 @@ def _normal_uri(value: str) -> str:
 
 
 def _endpoint(env: dict[str, str]) -> str:
-    return env.get("DEERIN_S3_ENDPOINT") or env.get("AWS_ENDPOINT_URL") or ""
+    return Config.from_env(env)["storage.s3_endpoint"] or env.get("AWS_ENDPOINT_URL") or ""
 
 
 def _region(env: dict[str, str]) -> str:

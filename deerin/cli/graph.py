@@ -11,103 +11,68 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from deerin.common import EXIT_USAGE, DbOption, JsonOption, err, fail, open_store
+from deerin.cli.options import (
+    EXIT_USAGE,
+    DbOption,
+    JsonOption,
+    WaitOption,
+    command_config,
+    err,
+    fail,
+    open_store,
+)
 from indexing.fmt import fmt_time
 
 if TYPE_CHECKING:
     from indexing.graph.build import KnowledgeGraph
-    from indexing.graph.sync import SyncReport
     from indexing.stores.lance import LanceStore
 
-app = typer.Typer(no_args_is_help=True, rich_markup_mode="rich",
-                  help="The knowledge graph: entities, where they appear, who appears with whom.")
-
-def sync_graph(store: LanceStore) -> SyncReport | str | None:
-    """Bring the graph of ``store`` in step with its clips (the caller holds the writer lock).
-
-    Returns the sync report, None when the graph is off (``DEERIN_GRAPH=off``), or the one-line
-    error (an unreachable Neo4j, a missing spaCy model) for the caller to print.
-    """
+def current_graph(store: LanceStore) -> KnowledgeGraph:
+    """The graph of ``store``, brought up to date first when the writer lock is free (see
+    :func:`indexing.graph.sync.current_graph`); warnings printed. Raises ``typer.Exit`` with
+    the problem printed when the graph store cannot be used."""
     from indexing.graph.settings import GraphSettings
     from indexing.graph.store import GraphError
-    from indexing.graph.sync import open_graph_store, update
+    from indexing.graph.sync import current_graph as read
 
-    settings = GraphSettings.from_env()
-    if not settings.enabled:
-        return None
     try:
-        graph = open_graph_store(store.db_dir, settings)
-        try:
-            return update(store, graph)
-        finally:
-            graph.close()
+        kg, warnings = read(store, GraphSettings.from_config(command_config(store.db_dir)))
     except GraphError as exc:
-        return f"knowledge graph not updated: {exc}"
+        raise fail(str(exc)) from exc
+    for warning in warnings:
+        err().print(f"[yellow]warning:[/] {escape(warning)}", highlight=False)
+    return kg
 
 
 def _graph(db: Path | None) -> tuple[LanceStore, KnowledgeGraph]:
-    """The store and its graph (see :func:`load_current_graph`)."""
     store = open_store(db)
-    return store, load_current_graph(store)
+    return store, current_graph(store)
 
 
-def load_current_graph(store: LanceStore) -> KnowledgeGraph:
-    """The graph of ``store``; a graph behind the clips is brought up to date first when the
-    writer lock is free (else used as it is, with a warning). Raises ``typer.Exit`` with the
-    problem printed when the graph store cannot be used."""
-    from indexing.graph.settings import GraphSettings
-    from indexing.graph.store import GraphError
-    from indexing.graph.sync import behind, load_graph, open_graph_store, update
-    from indexing.stores.base import StoreError
-
-    try:
-        graph = open_graph_store(store.db_dir, GraphSettings.from_env())
-    except GraphError as exc:
-        raise fail(str(exc)) from exc
-    try:
-        for warning in getattr(graph, "warnings", ()):
-            err().print(f"[yellow]warning:[/] {escape(warning)}", highlight=False)
-        todo, gone = behind(store, graph)
-        if todo or gone:
-            try:
-                with store.writing(0.0):
-                    update(store, graph)
-            except StoreError:
-                err().print("[yellow]warning:[/] the graph lags the index and another writer "
-                             "holds it; showing the graph as it is", highlight=False)
-        return load_graph(graph)
-    except GraphError as exc:
-        raise fail(str(exc)) from exc
-    finally:
-        graph.close()
-
-
-@app.command()
-def build(
-    db: DbOption = None,
-    wait: Annotated[float, typer.Option(
-        "--wait", min=0, help="Seconds to wait for another writer of this index.")] = 0.0,
-) -> None:
+def build(db: DbOption = None, wait: WaitOption = 0.0) -> None:
     """Extract entities from every indexed clip the graph lacks; drop removed files."""
+    from indexing.graph.settings import GraphSettings
+    from indexing.graph.sync import sync_graph
     from indexing.stores.base import StoreError
 
     store = open_store(db)
+    settings = GraphSettings.from_config(command_config(db))
+    if not settings.enabled:
+        raise fail("the knowledge graph is off (graph.enabled = false, DEERIN_GRAPH=off)")
     try:
         with store.writing(wait):
-            result = sync_graph(store)
+            done = sync_graph(store, settings)
     except StoreError as exc:
         raise fail(str(exc)) from exc
-    if result is None:
-        raise fail("the knowledge graph is off (DEERIN_GRAPH=off)")
-    if isinstance(result, str):
-        raise fail(result)
+    if done.report is None:
+        raise fail(done.problem)
+    result = done.report
     for warning in result.warnings:
         err().print(f"[yellow]warning:[/] {escape(warning)}", highlight=False)
     err().print(f"graph: {len(result.added)} file(s) extracted ({result.mentions} mentions), "
-                 f"{len(result.removed)} dropped, in {result.seconds:.1f} s", highlight=False)
+                f"{len(result.removed)} dropped, in {result.seconds:.1f} s", highlight=False)
 
 
-@app.command()
 def entities(
     db: DbOption = None,
     top: Annotated[int, typer.Option("--top", min=1, help="How many.")] = 30,
@@ -131,7 +96,6 @@ def entities(
     Console().print(table)
 
 
-@app.command()
 def show(
     name: Annotated[str, typer.Argument(help="An entity's name or alias, any case.")],
     db: DbOption = None,
@@ -170,7 +134,6 @@ def show(
                   highlight=False)
 
 
-@app.command()
 def export(
     out: Annotated[Path, typer.Option("--out", help="File to write.")],
     fmt: Annotated[str, typer.Option("--format", help="graphml or json")] = "graphml",
@@ -211,7 +174,6 @@ def _write_graphml(g: Any, out: Path) -> None:
     nx.write_graphml(flat, out)
 
 
-@app.command()
 def communities(
     db: DbOption = None,
     level: Annotated[int | None, typer.Option("--level", help="Only this level (0 = top).")]
@@ -243,33 +205,3 @@ def communities(
                   f"— {escape(where)}", highlight=False)
         if r.summary:
             out.print(f"{'  ' * c.level}  {escape(r.summary[:200])}", highlight=False)
-
-
-def eval_modes(qa: list[Path], settings: Any, modes: str, json_out: bool) -> None:
-    """``deerin eval --modes``: retrieval of each mode on the gold sets, one table."""
-    from eval.modes import SET_K, compare_modes, summarize_modes
-    from indexing.graph.store import GraphError
-    from indexing.stores.base import StoreError
-
-    console = err()
-    try:
-        with console.status("loading models…") as spinner:
-            say = spinner.update if console.is_terminal else (lambda _m: None)
-            results = compare_modes(qa, settings, [m for m in modes.split(",") if m.strip()],
-                                    progress=lambda i, n, what: say(f"{i}/{n}: {what}"))
-    except (OSError, ValueError) as exc:
-        raise fail(str(exc), EXIT_USAGE) from exc
-    except (StoreError, GraphError) as exc:
-        raise fail(str(exc)) from exc
-    table = summarize_modes(results)
-    if json_out:
-        print(json.dumps(table, indent=2))
-        return
-    keys = ("n", f"set_recall@{SET_K}", "set_recall@5", "recall@1", "recall@5", "mrr", "p50_s")
-    view = Table(title="DEERIn retrieval by mode")
-    for col in ("set/mode", *keys):
-        view.add_column(col)
-    for name, row in table.items():
-        view.add_row(name, *("-" if row[k] is None else f"{row[k]:.3f}" if isinstance(
-            row[k], float) else str(row[k]) for k in keys))
-    Console().print(view)

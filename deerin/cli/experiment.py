@@ -1,21 +1,26 @@
-"""``deerin experiment`` and ``deerin questions convert``: the experiment workbench (issue 15,
-see :mod:`eval.experiment`), and the chat's ``/compare`` command."""
+"""``deerin experiment`` and ``deerin questions convert``: the experiment workbench (see
+:mod:`eval.experiment`)."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.markup import escape
 
-from deerin.common import EXIT_FAILED, EXIT_OK, EXIT_PARTIAL, EXIT_USAGE, err, fail
+from deerin.cli.options import (
+    EXIT_FAILED,
+    EXIT_OK,
+    EXIT_PARTIAL,
+    EXIT_USAGE,
+    JsonOption,
+    err,
+    fail,
+)
 
-questions_app = typer.Typer(no_args_is_help=True, add_completion=False,
-                            help="Question sheets: CSV an archivist fills, for the eval.")
 
-
-@questions_app.command("convert")
 def convert(
     sheet: Annotated[Path, typer.Argument(help="The question sheet (CSV, see "
                                                "eval/templates/questions.csv).")],
@@ -48,6 +53,7 @@ def experiment(
     out: Annotated[Path | None, typer.Option(
         "--out", help="Experiment folder (default: experiment-<plan name> here). Run again "
         "with the same folder to continue a stopped experiment.")] = None,
+    json_out: JsonOption = False,
 ) -> None:
     """Compare model configurations on your own collection: one report side by side."""
     from eval.experiment.plan import PlanError, load_plan
@@ -71,20 +77,11 @@ def experiment(
     console.print(f"report: {paths['report']}, {paths['html']}, {paths['results']}",
                   highlight=False)
     ran = sum(1 for o in exp.outcomes if not o.problem)
+    if json_out:
+        print(json.dumps({"folder": str(folder), "report": {k: str(v) for k, v in paths.items()},
+                          "configurations": [{"name": o.config.name, "problem": o.problem}
+                                             for o in exp.outcomes],
+                          "left_out": list(exp.sheet_errors)}, indent=2, ensure_ascii=False))
     if ran == 0:
         raise typer.Exit(EXIT_FAILED)
     raise typer.Exit(EXIT_PARTIAL if ran < len(exp.outcomes) else EXIT_OK)
-
-
-def chat_extensions() -> list:  # list[assistant.web.extensions.ChatExtension]
-    """The chat's ``/compare`` command (see :mod:`assistant.web.compare`)."""
-    from assistant.web.compare import CompareCommand
-    from assistant.web.extensions import ChatExtension
-
-    return [ChatExtension(commands=(CompareCommand(),))]
-
-
-def register(app: typer.Typer) -> None:
-    """Add ``experiment`` and ``questions`` to ``app``."""
-    app.command()(experiment)
-    app.add_typer(questions_app, name="questions")

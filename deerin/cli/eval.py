@@ -1,19 +1,33 @@
-"""``deerin eval``: retrieval, citation and refusal metrics on gold sets (see :mod:`eval`)."""
+"""``deerin eval``: retrieval, citation and refusal metrics on gold sets (see :mod:`eval`); the
+retrieval of each GraphRAG mode (``--modes``); picture search on a shot set (``--shots``)."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from deerin.common import EXIT_FAILED, EXIT_USAGE, DbOption, JsonOption, err, settings_of
+from deerin.cli.options import (
+    EXIT_FAILED,
+    EXIT_USAGE,
+    DbOption,
+    JsonOption,
+    LlmOption,
+    err,
+    fail,
+    open_store,
+    settings_of,
+)
+
+if TYPE_CHECKING:
+    from indexing.settings import Settings
 
 
-def eval_cmd(
+def evaluate(
     qa: Annotated[list[Path] | None, typer.Option(
         "--qa", help="Gold questions (JSONL, see eval/sets). Repeat to report each set apart, "
         "e.g. the tuning set and a held-out one.")] = None,
@@ -21,7 +35,7 @@ def eval_cmd(
         "--shots", help="A text->shot set (eval/sets/shots.jsonl): Recall@5 of picture search "
         "(needs CLIP weights, see DEERIN_CLIP_MODEL).")] = None,
     db: DbOption = None,
-    llm: Annotated[str | None, typer.Option("--llm", help="LLM spec, see `deerin ask`.")] = None,
+    llm: LlmOption = None,
     out: Annotated[Path | None, typer.Option(
         "--out", help="Write report.md, results.json and PNG charts here.")] = None,
     no_answer: Annotated[bool, typer.Option(
@@ -33,8 +47,6 @@ def eval_cmd(
 ) -> None:
     """Measure retrieval, citations and refusals on gold sets, against a dense baseline."""
     if shots is not None:
-        from deerin.shots_eval_cli import shot_eval
-
         shot_eval(shots, db, json_out)
         if not qa:
             return
@@ -42,8 +54,6 @@ def eval_cmd(
         err().print("[red]error:[/] give --qa FILE (questions) or --shots FILE (text->shot)")
         raise typer.Exit(EXIT_USAGE)
     if modes:
-        from deerin.graph_cli import eval_modes
-
         eval_modes(qa, settings_of(db), modes, json_out)
         return
     from assistant.llm import LLMError, LLMUsageError
@@ -86,6 +96,66 @@ def eval_cmd(
     Console().print(table)
 
 
-def register(app: typer.Typer) -> None:
-    """Add ``eval`` to the ``deerin`` app."""
-    app.command("eval")(eval_cmd)
+def eval_modes(qa: list[Path], settings: Settings, modes: str, json_out: bool) -> None:
+    """``deerin eval --modes``: retrieval of each mode on the gold sets, one table."""
+    from eval.modes import SET_K, compare_modes, summarize_modes
+    from indexing.graph.store import GraphError
+    from indexing.stores.base import StoreError
+
+    console = err()
+    try:
+        with console.status("loading models…") as spinner:
+            say = spinner.update if console.is_terminal else (lambda _m: None)
+            results = compare_modes(qa, settings, [m for m in modes.split(",") if m.strip()],
+                                    progress=lambda i, n, what: say(f"{i}/{n}: {what}"))
+    except (OSError, ValueError) as exc:
+        raise fail(str(exc), EXIT_USAGE) from exc
+    except (StoreError, GraphError) as exc:
+        raise fail(str(exc)) from exc
+    table = summarize_modes(results)
+    if json_out:
+        print(json.dumps(table, indent=2))
+        return
+    keys = ("n", f"set_recall@{SET_K}", "set_recall@5", "recall@1", "recall@5", "mrr", "p50_s")
+    view = Table(title="DEERIn retrieval by mode")
+    for col in ("set/mode", *keys):
+        view.add_column(col)
+    for name, row in table.items():
+        view.add_row(name, *("-" if row[k] is None else f"{row[k]:.3f}" if isinstance(
+            row[k], float) else str(row[k]) for k in keys))
+    Console().print(view)
+
+
+def shot_eval(path: Path, db: Path | None, json_out: bool) -> None:
+    """Run the shot set in ``path`` against the index ``db`` and print Recall@5; when picture
+    search is off, say so (exit 0: the harness ran, there is nothing to measure)."""
+    from eval.shots import load_shot_set, run_shot_eval
+
+    try:
+        queries = load_shot_set(path)
+    except (OSError, ValueError) as exc:
+        raise fail(str(exc), EXIT_USAGE) from exc
+    store = open_store(db)
+    result = run_shot_eval(store, settings_of(db), queries)
+    if json_out:
+        print(json.dumps(result.to_json(), indent=2))
+    if result.problem:
+        err().print(f"[yellow]shot eval: {len(queries)} queries not scored:[/] "
+                    f"{result.problem}", highlight=False)
+        return
+    if json_out:
+        return
+    table = Table(title=f"DEERIn shot search: {len(result.ranks)} queries over {result.shots} "
+                  "shots")
+    for col in ("metric", "value"):
+        table.add_column(col)
+    table.add_row("model", str(result.model))
+    table.add_row(f"Recall@{result.k}", f"{result.recall:.3f}")
+    table.add_row(f"chance Recall@{result.k}", f"{result.chance_recall:.3f}")
+    Console().print(table)
+    if result.skipped:
+        err().print(f"{len(result.skipped)} queries not scored (their files are not in this "
+                    f"index): {', '.join(result.skipped)}", highlight=False)
+    missed = [q for q, r in result.ranks.items() if r is None]
+    if missed:
+        err().print(f"missed: {', '.join(missed)}", highlight=False)

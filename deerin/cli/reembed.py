@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from deerin.common import EXIT_USAGE, DbOption, err, fail, open_store
+from deerin.cli.options import EXIT_USAGE, DbOption, err, fail, open_store
 
 
 def reembed(
@@ -38,7 +38,3 @@ def reembed(
     err().print(f"{result.files} files ({result.clips} clips) embedded with "
                  f"{embedder.model_id} into {out}; {result.skipped} already there", highlight=False)
 
-
-def register(app: typer.Typer) -> None:
-    """Add ``reembed`` to ``app``."""
-    app.command()(reembed)

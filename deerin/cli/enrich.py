@@ -4,63 +4,23 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 
-from deerin.common import EXIT_FAILED, EXIT_USAGE, DbOption, JsonOption, err, fail, open_store
-
-if TYPE_CHECKING:
-    from indexing.stores.lance import LanceStore
-
-
-def read_questions(path: Path) -> list[str]:
-    """Questions from a text file (one a line) or a JSONL file whose lines carry ``question``
-    or ``query`` (the eval sets); ``//`` comment lines and blank lines are skipped."""
-    questions = []
-    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-        line = line.strip()
-        if not line or line.startswith("//"):
-            continue
-        if line.startswith("{"):
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise ValueError(f"{path}:{n}: invalid JSON: {exc.msg}") from exc
-            text = row.get("question") or row.get("query")
-            if not isinstance(text, str) or not text.strip():
-                raise ValueError(f"{path}:{n}: no \"question\" or \"query\" text")
-            questions.append(text.strip())
-        else:
-            questions.append(line)
-    if not questions:
-        raise ValueError(f"{path}: no questions")
-    return questions
-
-
-def refresh_graph(store: LanceStore, files: tuple[tuple[str, str], ...]) -> str | None:
-    """Re-extract the knowledge graph of ``files`` (their clips changed); the error line, if
-    any. The graph syncs by media id, so files already in it are dropped to be read again."""
-    from indexing.graph.settings import GraphSettings
-    from indexing.graph.store import GraphError
-    from indexing.graph.sync import open_graph_store, update
-
-    settings = GraphSettings.from_env()
-    if not settings.enabled or not files:
-        return None
-    try:
-        graph = open_graph_store(store.db_dir, settings)
-        try:
-            held = graph.files()
-            for f in files:
-                if f in held:
-                    graph.drop_file(f)
-            update(store, graph)
-        finally:
-            graph.close()
-    except GraphError as exc:
-        return f"knowledge graph not updated: {exc}"
-    return None
+from deerin.cli.options import (
+    EXIT_FAILED,
+    EXIT_PARTIAL,
+    EXIT_USAGE,
+    DbOption,
+    JsonOption,
+    WaitOption,
+    command_config,
+    err,
+    fail,
+    open_store,
+    settings_of,
+)
 
 
 def enrich(
@@ -79,8 +39,7 @@ def enrich(
         "JSONL set with question/query fields.")] = None,
     k: Annotated[int, typer.Option("-k", min=1, help="Hits per question for --only-retrieved.")
                  ] = 5,
-    wait: Annotated[float, typer.Option(
-        "--wait", min=0, help="Seconds to wait for another writer of this index.")] = 0.0,
+    wait: WaitOption = 0.0,
     json_out: JsonOption = False,
 ) -> None:
     """Add slow, optional enrichments to an index: keyframe captions as searchable clips.
@@ -97,9 +56,11 @@ def enrich(
         TimeRemainingColumn,
     )
 
-    from deerin.common import settings_of
+    from eval.gold import read_questions
     from indexing.backends.transformers import CaptionerError, HFCaptioner
     from indexing.enrich.captions import caption_targets, enrich_captions
+    from indexing.graph.settings import GraphSettings
+    from indexing.graph.sync import sync_graph
     from indexing.stages.embed import embedder_from_settings
     from indexing.stores.base import StoreError
 
@@ -137,7 +98,8 @@ def enrich(
                     store, captioner, embedder, targets, budget_seconds=budget_seconds,
                     already=already, no_keyframe=missing,
                     progress=lambda done, total: bar.update(task, completed=done))
-            graph_problem = refresh_graph(store, report.files)
+            graph = sync_graph(store, GraphSettings.from_config(command_config(db)),
+                               refresh=report.files)
     except StoreError as exc:
         raise fail(str(exc)) from exc
     except (OSError, ValueError) as exc:  # a model folder transformers cannot read
@@ -157,11 +119,7 @@ def enrich(
            if report.budget_stopped else ""))
     for w in report.warnings:
         console.print(f"[yellow]warning:[/] {w}", highlight=False)
-    if graph_problem:
-        console.print(f"[red]error:[/] {graph_problem}", highlight=False)
-        raise typer.Exit(EXIT_FAILED)
+    if graph.failed:  # the captions stand; only the graph is behind
+        console.print(f"[red]error:[/] {graph.problem}", highlight=False)
+        raise typer.Exit(EXIT_PARTIAL)
 
-
-def register(app: typer.Typer) -> None:
-    """Add ``enrich`` to ``app``."""
-    app.command()(enrich)

@@ -1,14 +1,12 @@
-"""The exploration and interaction commands of ``deerin``: map, montage, ngrams, export, cut.
+"""The exploration and interaction commands of ``deerin``: map, montage, ngrams, cut.
 
-:func:`register` adds them to the main Typer app (:mod:`deerin.cli`). Exit codes follow the main
-CLI: 0 success, 1 nothing could be done (no index, phrase found nowhere, unwritable output),
-2 usage error.
+Exit codes follow the main CLI: 0 success, 1 nothing could be done (no index, phrase found
+nowhere, unwritable output), 2 usage error.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -16,81 +14,27 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from deerin.common import (
+from deerin.cli.cuts import (
+    ExportOption,
+    check_outputs,
+    open_collection,
+    print_cuts,
+    skip_missing,
+    write_exports,
+)
+from deerin.cli.options import (
     EXIT_USAGE,
     DbOption,
+    JsonOption,
+    LlmOption,
     err,
     fail,
-    open_store,
     settings_of,
 )
 from interaction.montage import AUDIO_FORMATS, VIDEO_FORMATS
 
 if TYPE_CHECKING:
     from interaction.collection import Collection
-    from interaction.cuts import Cut, MediaInfo
-
-ExportOption = Annotated[
-    list[Path] | None,
-    typer.Option("--export", help="Also write the cuts here; the suffix picks the format: .edl "
-                 "(CMX 3600), .otio, .xml (FCP 7 XML), .m3u, .json, .vtt/.srt (captions of the "
-                 "sequence). Repeatable.")]
-
-
-def open_collection(db: Path | None) -> Collection:
-    from interaction.collection import Collection
-
-    return Collection.open(open_store(db))
-
-
-def check_outputs(files: Sequence[Path], sequences: Sequence[Path] = ()) -> None:
-    """Exit before any work when an output cannot be written (1) or a sequence export has no
-    known format (2). ``files`` and ``sequences`` must all be writable."""
-    from interaction.exports import ExportError, sequence_format
-    from interaction.montage import MontageError, check_writable
-
-    for p in sequences:
-        try:
-            sequence_format(p)
-        except ExportError as exc:
-            raise fail(str(exc), EXIT_USAGE) from exc
-    for p in [*files, *sequences]:
-        try:
-            check_writable(p)
-        except MontageError as exc:
-            raise fail(str(exc)) from exc
-
-
-def write_exports(cuts: Sequence[Cut], exports: Sequence[Path], name: str) -> None:
-    from interaction.collection import video_rate
-    from interaction.exports import timeline_rate, write_sequence
-
-    if not exports:
-        return
-    rate = timeline_rate(video_rate(cuts))
-    for path in exports:
-        write_sequence(cuts, path, name=name, rate=rate)
-        err().print(f"wrote {path}")
-
-
-def print_cuts(cuts: Sequence[Cut], title: str) -> None:
-    from indexing.fmt import fmt_time
-    from interaction.cuts import sequence_offsets
-
-    table = Table(title=title)
-    for col in ("#", "at", "source", "said"):
-        table.add_column(col, overflow="fold")
-    for i, (c, at) in enumerate(zip(cuts, sequence_offsets(cuts), strict=True), 1):
-        table.add_row(str(i), fmt_time(at), c.label, c.text)
-    Console().print(table)
-
-
-def skip_missing(collection: Collection, media_ids: Sequence[str]) -> dict[str, MediaInfo]:
-    present = collection.present(media_ids)
-    for path in collection.missing(media_ids):
-        err().print(f"[yellow]skipped:[/] {path} is missing since it was indexed")
-    return present
-
 
 # -- montage --------------------------------------------------------------------------------------
 def montage(
@@ -109,7 +53,7 @@ def montage(
     audio_only: Annotated[bool, typer.Option("--audio-only", help="No picture, even for video "
                                              "sources.")] = False,
     export: ExportOption = None,
-    json_out: Annotated[bool, typer.Option("--json", help="Print the cuts as JSON.")] = False,
+    json_out: JsonOption = False,
 ) -> None:
     """Cut every moment a phrase is said into one montage (word times; subtitle cues where there
     is no speech recognition), padded, merged when overlapping, frame-accurate."""
@@ -181,7 +125,7 @@ def ngrams(
                  ] = "2..4",
     top: Annotated[int, typer.Option("--top", min=1, help="How many phrases.")] = 30,
     min_count: Annotated[int, typer.Option("--min-count", min=1)] = 2,
-    json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    json_out: JsonOption = False,
 ) -> None:
     """List the commonest phrases said in the collection (a phrase only ever said inside a
     longer listed one is shown as that one)."""
@@ -254,8 +198,7 @@ def cut(
     seconds: Annotated[float | None, typer.Option(
         "--seconds", min=1.0, help="Length of the cut (default: from the brief, else 60).")
     ] = None,
-    llm: Annotated[str | None, typer.Option("--llm", help="LLM spec, see `deerin ask`.")
-                   ] = None,
+    llm: LlmOption = None,
     db: DbOption = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print the cut as JSON.")] = False,
 ) -> None:
@@ -310,25 +253,3 @@ def cut(
         return
     print_cuts(result.cuts, f"rough cut: {len(result.cuts)} clips, {result.duration:.1f} s of "
                             f"{result.seconds:g} s (chosen by {result.chosen_by})")
-
-
-def chat_extensions() -> list:  # list[assistant.web.extensions.ChatExtension]
-    """What ``deerin chat`` serves besides the chat: ``/map`` and the ``/montage`` command."""
-    from assistant.web.extensions import ChatExtension
-    from exploration.web import map_router
-    from interaction.chat import MontageCommand
-
-    montage_command = MontageCommand()
-    return [ChatExtension(routes=(map_router, montage_command.router),
-                          commands=(montage_command,))]
-
-
-def register(app: typer.Typer) -> None:
-    """Add the exploration and interaction commands to ``app``."""
-    from deerin import export_cli
-
-    app.command("map")(map_cmd)
-    app.command()(montage)
-    app.command()(cut)
-    app.command()(ngrams)
-    app.add_typer(export_cli.app, name="export")

@@ -8,22 +8,31 @@ a file's IIIF Presentation 3 manifest as JSON.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from deerin.common import EXIT_USAGE, DbOption, err, fail, settings_of
-from deerin.interaction_cli import (
+from deerin.cli.cuts import (
     check_outputs,
     open_collection,
     print_cuts,
     skip_missing,
     write_exports,
 )
+from deerin.cli.options import (
+    EXIT_USAGE,
+    DbOption,
+    JsonOption,
+    LlmOption,
+    command_config,
+    err,
+    fail,
+)
 
-app = typer.Typer(no_args_is_help=True, help="Write transcripts, IIIF manifests, search "
-                  "results and answers in formats editors and viewers open.")
+if TYPE_CHECKING:
+    from interaction.cuts import Cut
 
 FilesArgument = Annotated[list[str] | None, typer.Argument(
     help="Indexed files (path or file name); none = every indexed file.")]
@@ -44,12 +53,12 @@ def _pick(collection, wanted: list[str] | None):  # -> list[MediaInfo]
     return list(dict.fromkeys(out))
 
 
-@app.command()
 def transcript(
     files: FilesArgument = None,
     out: Annotated[Path, typer.Option("--out", "-o", help="Folder to write into.")] = Path("."),
     fmt: Annotated[str, typer.Option("--format", "-f", help="vtt, srt or json.")] = "vtt",
     db: DbOption = None,
+    json_out: JsonOption = False,
 ) -> None:
     """Write each file's transcript (speech, and subtitles apart) as WebVTT, SRT or JSON:
     ``<name>.speech.vtt``, ``<name>.subtitle.vtt``."""
@@ -62,18 +71,18 @@ def transcript(
     check_outputs([out / ".deerin-export"])
     collection = open_collection(db)
     chosen = {m.media_id for m in _pick(collection, files)}
-    written = 0
+    written: list[Path] = []
     for tr in collection.transcripts():
         if tr.media_id in chosen:
             path = out / f"{Path(tr.media_path).stem}.{tr.kind.value}.{fmt}"
             write_transcript(tr, path, fmt)
             err().print(f"wrote {path}")
-            written += 1
+            written.append(path)
     if not written:
         err().print("no transcript: the chosen files have no speech or subtitles")
+    print_written(written, json_out)
 
 
-@app.command()
 def iiif(
     files: FilesArgument = None,
     out: Annotated[Path, typer.Option("--out", "-o", help="Folder to write into.")] = Path("."),
@@ -84,11 +93,12 @@ def iiif(
         "--entities/--no-entities",
         help="Add the named entities of the knowledge graph (`deerin graph`).")] = True,
     db: DbOption = None,
+    json_out: JsonOption = False,
 ) -> None:
     """Write a IIIF Presentation 3 manifest per file (``<name>.manifest.json``): an AV canvas
     with the transcript, shots and named entities as annotations, shots as a table of
     contents."""
-    from deerin.graph_cli import load_current_graph
+    from deerin.cli.graph import current_graph
     from indexing.media import MediaError, probe
     from interaction.entities import file_entities
     from interaction.iiif import FileFacts, manifest, validate
@@ -103,12 +113,13 @@ def iiif(
     graph = None
     if entities:
         try:
-            graph = load_current_graph(collection.store)
+            graph = current_graph(collection.store)
         except typer.Exit:
             err().print("[yellow]note:[/] no knowledge graph; writing manifests without entities")
     from assistant.web.media import content_type
 
     present = skip_missing(collection, [m.media_id for m in chosen])
+    written: list[Path] = []
     for info in chosen:
         if info.media_id not in present:
             continue
@@ -129,9 +140,10 @@ def iiif(
         path = out / f"{Path(info.path).stem}.manifest.json"
         path.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
         err().print(f"wrote {path}")
+        written.append(path)
+    print_written(written, json_out)
 
 
-@app.command()
 def search(
     query: Annotated[str, typer.Argument(help="What to look for, in plain words.")],
     out: Annotated[list[Path], typer.Option("--out", "-o", help="Output file(s); the suffix "
@@ -139,50 +151,52 @@ def search(
                                             ".vtt .srt).")],
     k: Annotated[int, typer.Option("-k", min=1, help="How many clips.")] = 10,
     db: DbOption = None,
+    json_out: JsonOption = False,
 ) -> None:
     """Write the clips a search finds, best first, as an EDL, timeline or playlist."""
-    from assistant.retrieval import Retriever
-    from assistant.settings import AssistantSettings
+    import deerin
     from interaction.collection import cuts_of_hits
 
     if not query.strip():
         raise fail("the search text is empty", EXIT_USAGE)
     check_outputs([], out)
     collection = open_collection(db)
-    hits = Retriever(collection.store, settings_of(db),
-                     reranker=AssistantSettings.from_env().rerank).search(query, k=k)
+    hits = deerin.search(query, db, k=k, config=command_config(db))
     present = skip_missing(collection, [h.clip.media_id for h in hits])
     cuts = cuts_of_hits(hits, present)
     if not cuts:
         raise fail(f"no clip matches {query!r}; nothing written")
     write_exports(cuts, out, f"search: {query}")
+    if json_out:
+        print_written(out, True, cuts)
+        return
     print_cuts(cuts, f"{query!r}: {len(cuts)} clips")
 
 
-@app.command()
 def answer(
     question: Annotated[str, typer.Argument(help="A question in plain language.")],
     out: Annotated[list[Path], typer.Option("--out", "-o", help="Output file(s), as for "
                                             "`deerin export search`.")],
-    llm: Annotated[str | None, typer.Option("--llm", help="LLM spec, see `deerin ask`.")
-                   ] = None,
+    llm: LlmOption = None,
     db: DbOption = None,
+    json_out: JsonOption = False,
 ) -> None:
     """Answer a question and write the clips its answer cites (the cited seconds)."""
+    import deerin
     from assistant.answer import QuestionError
     from assistant.llm import LLMError, LLMUsageError
-    from assistant.service import build_assistant
     from indexing.stores.base import StoreError
     from interaction.collection import cut_of
 
     check_outputs([], out)
     try:
-        result = build_assistant(settings_of(db), llm).ask(question)
+        result = deerin.ask(question, db, llm=llm, config=command_config(db)).answer
     except (QuestionError, LLMUsageError) as exc:
         raise fail(str(exc), EXIT_USAGE) from exc
     except (StoreError, LLMError) as exc:
         raise fail(str(exc)) from exc
-    print(result.text)
+    if not json_out:
+        print(result.text)
     if not result.citations:
         raise fail("the answer cites no clip; nothing written")
     collection = open_collection(db)
@@ -192,4 +206,19 @@ def answer(
     if not cuts:
         raise fail("every cited file is missing; nothing written")
     write_exports(cuts, out, f"answer: {question}")
+    if json_out:
+        print_written(out, True, cuts, answer=result.text)
+        return
     print_cuts(cuts, "cited clips")
+
+
+def print_written(paths: Sequence[Path], json_out: bool, cuts: Sequence[Cut] = (),
+                  **extra: str) -> None:
+    """With ``--json``, print the files written (and the cuts they hold) as JSON."""
+    if not json_out:
+        return
+    from interaction.exports import citation
+
+    print(json.dumps({"written": [str(p) for p in paths], **extra}
+                     | ({"cuts": [citation(c) for c in cuts]} if cuts else {}),
+                     indent=2, ensure_ascii=False))

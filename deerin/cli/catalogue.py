@@ -1,9 +1,8 @@
-"""The catalogue commands of ``deerin``: ``manifest load``, ``catalogue``, ``export catalogue``
-and ``eval-ocr``.
+"""The catalogue commands of ``deerin``: ``manifest load``/``set``, ``catalogue``, ``export
+catalogue`` and ``eval-ocr``.
 
-:func:`register` adds them to the main Typer app (:mod:`deerin.cli`). Exit codes follow the main
-CLI: 0 success, 1 nothing could be done, 2 usage error, 3 partial (some rows or files failed,
-the others were done).
+Exit codes follow the main CLI: 0 success, 1 nothing could be done, 2 usage error, 3 partial
+(some rows or files failed, the others were done).
 """
 
 from __future__ import annotations
@@ -17,12 +16,14 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from deerin.common import (
+from deerin.cli.options import (
     EXIT_FAILED,
     EXIT_PARTIAL,
     EXIT_USAGE,
     DbOption,
     JsonOption,
+    LlmOption,
+    WaitOption,
     err,
     fail,
     open_store,
@@ -31,14 +32,7 @@ from deerin.common import (
 
 if TYPE_CHECKING:
     from indexing.file_meta_index import ManifestLoad
-    from indexing.settings import Settings
-    from indexing.stores.lance import LanceStore
 
-manifest_app = typer.Typer(no_args_is_help=True, help="Collection manifests: a CSV of file, "
-                           "title, date, rights, description (and any other columns).")
-
-
-@manifest_app.command("load")
 def manifest_load(
     csv_file: Annotated[Path, typer.Argument(help="The manifest CSV (see "
                                              "eval/templates/manifest.csv).")],
@@ -46,18 +40,22 @@ def manifest_load(
     json_out: JsonOption = False,
 ) -> None:
     """Store a manifest's rows as file metadata; titles and descriptions become searchable."""
+    from deerin.api import load_manifest
+    from indexing.manifest import ManifestError
     from indexing.stores.base import StoreError
 
     store = open_store(db)
     try:
-        report = apply_manifest(store, settings_of(db), csv_file, json_out)
+        report = load_manifest(store, settings_of(db), csv_file)
+    except ManifestError as exc:
+        raise fail(str(exc), EXIT_USAGE) from exc
     except StoreError as exc:
         raise fail(str(exc)) from exc
+    print_manifest_load(report, json_out)
     if report.problems:
         raise typer.Exit(EXIT_PARTIAL if report.loaded else EXIT_FAILED)
 
 
-@manifest_app.command("set")
 def manifest_set(
     file: Annotated[str, typer.Argument(help="An indexed file (path or file name).")],
     values: Annotated[list[str], typer.Argument(help="FIELD=VALUE pairs; FIELD= removes it.")],
@@ -89,20 +87,8 @@ def manifest_set(
     err().print(f"{escape(found[0].name)}: {json.dumps(fields, ensure_ascii=False)}")
 
 
-def apply_manifest(store: LanceStore, settings: Settings, csv_file: Path,
-                   json_out: bool = False) -> ManifestLoad:
-    """Load ``csv_file`` into ``store`` and print what happened (also for ``deerin index
-    --manifest``); exit 2 when the file is no manifest at all."""
-    from indexing.file_meta_index import load_manifest
-    from indexing.manifest import ManifestError
-    from indexing.stages.embed import embedder_from_settings
-
-    built = store.embedder()
-    try:
-        report = load_manifest(store, csv_file, lambda: embedder_from_settings(
-            settings, built[0] if built else None))
-    except ManifestError as exc:
-        raise fail(str(exc), EXIT_USAGE) from exc
+def print_manifest_load(report: ManifestLoad, json_out: bool = False) -> None:
+    """Say what loading a manifest did (also after ``deerin index --manifest``)."""
     if json_out:
         print(json.dumps({
             "loaded": [{"row": r, "file": str(p), "indexed": i} for r, p, i in report.loaded],
@@ -115,7 +101,6 @@ def apply_manifest(store: LanceStore, settings: Settings, csv_file: Path,
     console.print(f"[bold]{len(report.loaded)} rows loaded[/], {len(report.problems)} refused"
                   + (f"; {waiting} describe files not indexed yet (searchable once "
                      "`deerin index` reaches them)" if waiting else ""))
-    return report
 
 
 def catalogue(
@@ -123,12 +108,9 @@ def catalogue(
         "--files", help="Only these indexed files (path or file name); repeatable.")] = None,
     force: Annotated[bool, typer.Option(
         "--force", help="Write records again even where the inputs are unchanged.")] = False,
-    llm: Annotated[str | None, typer.Option(
-        "--llm", help="LLM spec, see `deerin ask` (default: the answering tier).")] = None,
+    llm: LlmOption = None,
     db: DbOption = None,
-    wait: Annotated[float, typer.Option(
-        "--wait", min=0, help="Seconds to wait for another writer of this index (default: none).")
-    ] = 0.0,
+    wait: WaitOption = 0.0,
     json_out: JsonOption = False,
 ) -> None:
     """Write each file's catalogue record (title, summary, subjects, people, places, dates,
@@ -187,6 +169,8 @@ def export_catalogue(
     out: Annotated[Path | None, typer.Option(
         "--out", help="Write here (default: print).")] = None,
     db: DbOption = None,
+    json_out: Annotated[bool, typer.Option(
+        "--json", help="With --out, print what was written as JSON.")] = False,
 ) -> None:
     """Every indexed file's catalogue record (manifest fields win over the LLM's), as JSON
     with DEERIn's, Dublin Core or EBUCore field names."""
@@ -208,6 +192,8 @@ def export_catalogue(
     except OSError as exc:
         raise fail(f"cannot write {out}: {exc.strerror}") from exc
     err().print(f"wrote {len(records)} records to {out}")
+    if json_out:
+        print(json.dumps({"written": [str(out)], "records": len(records)}, indent=2))
 
 
 def eval_ocr(
@@ -241,12 +227,3 @@ def eval_ocr(
         for m in result.missing:
             err().print(f"[yellow]skipped:[/] {escape(m)}")
 
-
-def register(app: typer.Typer) -> None:
-    """Add the catalogue commands to ``app`` (``export catalogue`` to ``deerin export``)."""
-    from deerin import export_cli
-
-    app.add_typer(manifest_app, name="manifest")
-    app.command()(catalogue)
-    app.command("eval-ocr")(eval_ocr)
-    export_cli.app.command("catalogue")(export_catalogue)

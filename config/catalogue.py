@@ -1,0 +1,175 @@
+"""Every setting of DEERIn, in one table: its key in ``deerin.toml``, its environment variable,
+its type, its default and what it does.
+
+This table is the only list. The code reads settings through it (:mod:`config.load`), the
+configuration reference in the docs is generated from it, and a test fails when a ``DEERIN_*``
+name appears in the code without an entry here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Kind:
+    """A setting's type: how its text (from the environment) or TOML value is read."""
+
+    name: str  # "text", "whole number", "number", "yes/no", "path", "choice"
+    low: float | None = None  # numbers: the smallest accepted value
+    high: float | None = None  # numbers: the largest
+    choices: tuple[str, ...] = ()  # "choice": the accepted words
+
+    def describe(self) -> str:
+        """The type as the docs and error messages say it."""
+        if self.choices:
+            return "one of: " + ", ".join(self.choices)
+        if self.low is not None and self.high is not None:
+            return f"{self.name}, {self.low:g} to {self.high:g}"
+        if self.low is not None:
+            return f"{self.name}, at least {self.low:g}"
+        return self.name
+
+
+TEXT = Kind("text")
+PATH = Kind("path")
+YES_NO = Kind("yes/no")
+
+
+def whole(low: int, high: int) -> Kind:
+    """A whole number from ``low`` to ``high``."""
+    return Kind("whole number", low, high)
+
+
+def number(low: float) -> Kind:
+    """A number of at least ``low``."""
+    return Kind("number", low)
+
+
+def choice(*words: str) -> Kind:
+    """One word of ``words``."""
+    return Kind("choice", choices=words)
+
+
+@dataclass(frozen=True, slots=True)
+class Setting:
+    """One setting. ``key`` is dotted (``section.name``) as written in ``deerin.toml``; ``env``
+    the environment variable that overrides it. ``default`` is the typed value used when neither
+    says anything (``None``: the value is derived at run time, as ``default_text`` says).
+    ``secret`` values are never printed. ``scope`` says where the setting may be given:
+    ``any`` (the user file, the index's file, the environment), ``user`` (not in an index's own
+    file: where the index is) or ``env`` (only the environment: which file to read)."""
+
+    key: str
+    env: str
+    kind: Kind
+    default: object
+    help: str
+    default_text: str = ""
+    secret: bool = False
+    scope: str = "any"
+
+    @property
+    def section(self) -> str:
+        """The TOML table the key lives in."""
+        return self.key.split(".", 1)[0]
+
+    @property
+    def name(self) -> str:
+        """The key inside its table."""
+        return self.key.split(".", 1)[1]
+
+    def shown_default(self) -> str:
+        """The default as the docs and ``deerin config show`` print it."""
+        if self.default_text:
+            return self.default_text
+        if isinstance(self.default, bool):
+            return "yes" if self.default else "no"
+        return "" if self.default is None else str(self.default)
+
+
+SETTINGS: tuple[Setting, ...] = (
+    # -- where things live --------------------------------------------------------------------
+    Setting("index.db", "DEERIN_DB", PATH, "deerin-index",
+            "The index: a folder, or s3://BUCKET/PREFIX for an index on an object store. "
+            "`--db` overrides it.", scope="user"),
+    Setting("config.file", "DEERIN_CONFIG", PATH, None,
+            "The user configuration file to read instead of the default one (`--config` "
+            "overrides it).", default_text="$XDG_CONFIG_HOME/deerin/deerin.toml", scope="env"),
+    # -- how footage is indexed ---------------------------------------------------------------
+    Setting("index.language", "DEERIN_LANGUAGE", TEXT, "",
+            "Spoken language code (en, de, ...) for speech recognition; empty: detect it.",
+            default_text="(detect)"),
+    Setting("index.shots", "DEERIN_SHOTS", YES_NO, True,
+            "Detect shots and write one keyframe per shot."),
+    Setting("index.ocr", "DEERIN_OCR", YES_NO, True,
+            "Read on-screen text (RapidOCR) from keyframes and sampled frames."),
+    Setting("index.faces", "DEERIN_FACES", YES_NO, True,
+            "Count faces on shot keyframes (MTCNN)."),
+    # -- models -------------------------------------------------------------------------------
+    Setting("models.asr", "DEERIN_ASR_MODEL", TEXT, "default",
+            "Speech recognition: `default` (shipped tiny.en, other languages re-checked with "
+            "the shipped multilingual base), `base`, or any faster-whisper name or folder."),
+    Setting("models.embedder", "DEERIN_EMBED_MODEL", TEXT, "default",
+            "Text embedder: `default` (the index's own, else MiniLM), `minilm`, `e5`, `a+b` "
+            "(an ensemble), or a sentence-transformers name or folder."),
+    Setting("models.llm", "DEERIN_LLM", TEXT, "",
+            "The answering LLM: `tiny`, `fast`, `default` (shipped GGUF tiers), "
+            "`llamacpp:PATH.gguf` or `ollama[:MODEL]`. `--llm` overrides it.",
+            default_text="default"),
+    Setting("models.rerank", "DEERIN_RERANK", TEXT, "default",
+            "Second-stage rerank: `default` (query likelihood under the shipped tiny tier), "
+            "`off`, or the path of another GGUF model."),
+    Setting("models.ollama", "DEERIN_OLLAMA_MODEL", TEXT, "llama3.2",
+            "The Ollama model a bare `--llm ollama` uses."),
+    Setting("models.clip", "DEERIN_CLIP_MODEL", TEXT, "",
+            "Picture search (open_clip, the `visual` extra): a model folder, NAME@TAG, "
+            "NAME@CHECKPOINT or hf-hub:ORG/REPO; empty: off (no CLIP weights ship offline).",
+            default_text="(off)"),
+    Setting("models.caption", "DEERIN_CAPTION_MODEL", TEXT, "",
+            "Keyframe captions for `deerin enrich --captions`: a transformers image-to-text "
+            "model name or folder; empty: off.", default_text="(off)"),
+    Setting("models.weights_dir", "DEERIN_CACHE", PATH, None,
+            "Where split model weights are assembled once.",
+            default_text="$XDG_CACHE_HOME/deerin/models"),
+    # -- the answering LLM under load ---------------------------------------------------------
+    Setting("llm.parallel", "DEERIN_LLM_PARALLEL", whole(1, 64), 4,
+            "Chat sessions the embedded llama.cpp model answers at once (continuous batching; "
+            "1: one at a time)."),
+    Setting("llm.batch", "DEERIN_LLM_BATCH", choice("exact", "shared"), "exact",
+            "`exact`: each reply's token in a pass of its own (the same reply as alone); "
+            "`shared`: one forward pass for all replies (faster, replies may differ slightly)."),
+    Setting("llm.rerank_contexts", "DEERIN_RERANK_CONTEXTS", whole(1, 16), 2,
+            "Chat sessions that rerank at once (a llama.cpp context each, ~120 MB)."),
+    # -- the chat -----------------------------------------------------------------------------
+    Setting("chat.auth", "DEERIN_AUTH", TEXT, "",
+            "Accounts of the chat, `user:password[,user2:password2]`; required when it listens "
+            "beyond loopback.", default_text="(none)", secret=True),
+    Setting("chat.compare", "DEERIN_COMPARE", TEXT, "default | fast",
+            "The two configurations `/compare` answers with, `A | B`, each an LLM spec "
+            "optionally with `rerank=on|off`."),
+    # -- the knowledge graph ------------------------------------------------------------------
+    Setting("graph.enabled", "DEERIN_GRAPH", YES_NO, True,
+            "Keep the knowledge graph in step when indexing (`no`: leave it alone)."),
+    Setting("graph.neo4j_uri", "DEERIN_NEO4J_URI", TEXT, "",
+            "A Neo4j server (bolt://HOST:7687, the `neo4j` extra); empty: the embedded store "
+            "beside the index.", default_text="(embedded)"),
+    Setting("graph.neo4j_user", "DEERIN_NEO4J_USER", TEXT, "neo4j", "The Neo4j user."),
+    Setting("graph.neo4j_password", "DEERIN_NEO4J_PASSWORD", TEXT, "",
+            "The Neo4j password.", default_text="(none)", secret=True),
+    Setting("graph.neo4j_database", "DEERIN_NEO4J_DATABASE", TEXT, "",
+            "The Neo4j database; empty: the server's default.", default_text="(server default)"),
+    # -- storage ------------------------------------------------------------------------------
+    Setting("storage.cache_dir", "DEERIN_CACHE_DIR", PATH, None,
+            "This machine's folders for indexes on an object store (keyframe copies, pointer "
+            "files).", default_text="$XDG_CACHE_HOME/deerin"),
+    Setting("storage.s3_endpoint", "DEERIN_S3_ENDPOINT", TEXT, "",
+            "An S3-compatible server (MinIO, Ceph, ...) for s3:// indexes; empty: AWS (or "
+            "AWS_ENDPOINT_URL).", default_text="(AWS)"),
+    Setting("storage.lease_seconds", "DEERIN_LEASE_SECONDS", number(5), 60.0,
+            "How long the writer lease of an object-store index lasts unless renewed."),
+)
+"""Every setting, in the order the docs list them."""
+
+BY_KEY = {s.key: s for s in SETTINGS}
+BY_ENV = {s.env: s for s in SETTINGS}

@@ -1,0 +1,143 @@
+"""The ``deerin`` command line: a thin layer over the public API (:mod:`deerin.api`) and the
+layers below it. One module per command group; every command is registered below, in one place,
+in the order ``deerin --help`` lists them.
+
+Exit codes: 0 success, 1 failure (nothing could be done), 2 usage error or bad setting, 3 partial
+failure (some files failed, or the clips were indexed and the knowledge graph was not).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from config import BY_KEY, ConfigError, load_config
+from deerin.cli import (
+    catalogue,
+    chat,
+    enrich,
+    eval,
+    experiment,
+    export,
+    graph,
+    index,
+    interaction,
+    query,
+    reembed,
+    setup,
+)
+from deerin.cli.options import EXIT_USAGE, config_error, err, fail
+
+app = typer.Typer(
+    no_args_is_help=True, rich_markup_mode="rich",
+    help="DEERIn: talk to your footage. Index a folder of video/audio, then search and ask.",
+)
+
+
+def _version(show: bool) -> None:
+    if show:
+        try:
+            print(f"deerin {version('deerin')}")
+        except PackageNotFoundError:  # run from a source tree that was never installed
+            print("deerin (not installed)")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    config_file: Annotated[Path | None, typer.Option(
+        "--config", help="Read settings from this deerin.toml instead of the user's "
+        "(default: $DEERIN_CONFIG, else ~/.config/deerin/deerin.toml). See `deerin config "
+        "show`.")] = None,
+    _show_version: Annotated[bool, typer.Option(
+        "--version", callback=_version, is_eager=True, help="Print the version and exit.")
+    ] = False,
+) -> None:
+    """DEERIn: talk to your footage. Index a folder of video/audio, then search and ask."""
+    if config_file is not None:
+        if not config_file.is_file():
+            raise fail(f"configuration file not found: {config_file}", EXIT_USAGE)
+        # The same as DEERIN_CONFIG, so the programs this command starts read the same file.
+        os.environ[BY_KEY["config.file"].env] = str(config_file.resolve())
+    try:  # a bad setting stops every command at once, with one line (exit 2)
+        load_config()
+    except ConfigError as exc:
+        raise config_error(exc) from exc
+
+
+def _group(help_text: str) -> typer.Typer:
+    return typer.Typer(no_args_is_help=True, rich_markup_mode="rich", help=help_text)
+
+
+# -- every command ------------------------------------------------------------------------------
+graph_app = _group("The knowledge graph: entities, where they appear, who appears with whom.")
+export_app = _group("Write transcripts, IIIF manifests, search results, answers and catalogue "
+                    "records in formats editors, viewers and catalogues open.")
+manifest_app = _group("Collection manifests: a CSV of file, title, date, rights, description "
+                      "(and any other columns).")
+questions_app = _group("Question sheets: CSV an archivist fills, for the eval.")
+config_app = _group("The settings: defaults, deerin.toml files and the environment.")
+
+app.command()(index.index)
+app.command()(index.remove)
+app.command()(index.status)
+app.command()(query.search)
+app.command()(query.ask)
+app.command()(chat.chat)
+app.command()(setup.demo)
+app.command()(setup.doctor)
+app.add_typer(config_app, name="config")
+config_app.command("show")(setup.config_show)
+app.add_typer(graph_app, name="graph")
+graph_app.command()(graph.build)
+graph_app.command()(graph.entities)
+graph_app.command()(graph.show)
+graph_app.command()(graph.export)
+graph_app.command()(graph.communities)
+app.command("map")(interaction.map_cmd)
+app.command()(interaction.montage)
+app.command()(interaction.cut)
+app.command()(interaction.ngrams)
+app.add_typer(export_app, name="export")
+export_app.command()(export.transcript)
+export_app.command()(export.iiif)
+export_app.command()(export.search)
+export_app.command()(export.answer)
+export_app.command("catalogue")(catalogue.export_catalogue)
+app.add_typer(manifest_app, name="manifest")
+manifest_app.command("load")(catalogue.manifest_load)
+manifest_app.command("set")(catalogue.manifest_set)
+app.command()(catalogue.catalogue)
+app.command()(enrich.enrich)
+app.command()(reembed.reembed)
+app.command("eval")(eval.evaluate)
+app.command("eval-ocr")(catalogue.eval_ocr)
+app.command()(experiment.experiment)
+app.add_typer(questions_app, name="questions")
+questions_app.command("convert")(experiment.convert)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    # Model loaders draw their own tqdm bars, which would tear through rich's progress display.
+    os.environ.setdefault("TQDM_DISABLE", "1")
+    # Idle OpenMP workers (llama.cpp, torch) must sleep, not spin: with spinning, a thread per
+    # core stalls whenever anything else runs (see assistant.llm.llamacpp). Torch's runtime
+    # reads it too, so it is set here as well, before any runtime starts.
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    # OpenCV's FFmpeg prints every decoder complaint of a damaged video (hundreds of lines) to
+    # stderr, through the progress display; the pipeline reports such a file in one line.
+    os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
+    try:
+        app()
+    except ConfigError as exc:
+        config_error(exc)
+        sys.exit(EXIT_USAGE)
+    except KeyboardInterrupt:
+        err().print("interrupted")
+        sys.exit(130)

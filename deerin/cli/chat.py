@@ -1,0 +1,60 @@
+"""``deerin chat``: the chat app, with what the layers above the assistant add to it."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from deerin.cli.options import EXIT_USAGE, DbOption, LlmOption, command_config, fail
+
+if TYPE_CHECKING:
+    from assistant.web.extensions import ChatExtension
+
+
+def chat(
+    db: DbOption = None,
+    host: Annotated[str, typer.Option(
+        "--host", help="Address to listen on. Anything but loopback needs the setting chat.auth "
+        "(DEERIN_AUTH).")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", help="Port to listen on.")] = 8000,
+    llm: LlmOption = None,
+    k: Annotated[int | None, typer.Option(
+        "--k", min=1, help="Clips per answer (default: the assistant's).")] = None,
+    max_tokens: Annotated[int | None, typer.Option(
+        "--max-tokens", min=1, help="Longest answer in tokens (default: the assistant's).")
+    ] = None,
+) -> None:
+    """Chat with the footage in a browser: answers cite clips that play at the cited second.
+
+    Accounts come from the setting chat.auth (DEERIN_AUTH="user:password[,user2:password2]");
+    llm.parallel sets how many sessions the embedded model answers at once (default 4) and
+    llm.rerank_contexts how many rerank at once (default 2). See `deerin config show`.
+    """
+    from assistant.llm import LLMUsageError, parse_llm_spec
+    from assistant.web.server import run_chat
+
+    command_config(db)  # the chat server reads the settings from this process's environment
+    try:
+        parse_llm_spec(llm)  # a typo in --llm is a usage error before the server starts
+    except LLMUsageError as exc:
+        raise fail(str(exc), EXIT_USAGE) from exc
+    try:
+        run_chat(db, host=host, port=port, llm=llm, k=k, max_tokens=max_tokens,
+                 extensions=chat_extensions())
+    except ValueError as exc:  # a malformed DEERIN_AUTH or Chainlit configuration
+        raise fail(str(exc), EXIT_USAGE) from exc
+
+
+def chat_extensions() -> list[ChatExtension]:
+    """What ``deerin chat`` serves besides the chat: the collection's ``/map``, the ``/montage``
+    command (:mod:`interaction.chat`) and ``/compare`` (:mod:`assistant.web.compare`)."""
+    from assistant.web.compare import CompareCommand
+    from assistant.web.extensions import ChatExtension
+    from exploration.web import map_router
+    from interaction.chat import MontageCommand
+
+    montage_command = MontageCommand()
+    return [ChatExtension(routes=(map_router, montage_command.router),
+                          commands=(montage_command,)),
+            ChatExtension(commands=(CompareCommand(),))]
