@@ -7,12 +7,11 @@ from pathlib import Path
 
 import pytest
 
+from tests.support import MEDIA_DIR
+
 # No model may be fetched from a hub during tests: every default is shipped by a PyPI package.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-
-REPO = Path(__file__).resolve().parent.parent
-MEDIA_DIR = Path(os.environ.get("DEERIN_TEST_MEDIA", REPO.parent / "shared" / "media")).resolve()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

@@ -34,7 +34,7 @@ from deerin.cli import (
 from deerin.cli.options import EXIT_USAGE, config_error, err, fail
 
 app = typer.Typer(
-    no_args_is_help=True, rich_markup_mode="rich",
+    no_args_is_help=True, rich_markup_mode="markdown",
     help="DEERIn: talk to your footage. Index a folder of video/audio, then search and ask.",
 )
 
@@ -71,7 +71,7 @@ def _main(
 
 
 def _group(help_text: str) -> typer.Typer:
-    return typer.Typer(no_args_is_help=True, rich_markup_mode="rich", help=help_text)
+    return typer.Typer(no_args_is_help=True, rich_markup_mode="markdown", help=help_text)
 
 
 # -- every command ------------------------------------------------------------------------------
