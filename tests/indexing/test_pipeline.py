@@ -298,6 +298,14 @@ def test_missing_index_is_a_clear_error(tmp_path: Path) -> None:
 
 # -- interruption ------------------------------------------------------------------------------
 
+def _stored_files(db: Path) -> int:
+    """Files whose record a running writer has stored (0 while it cannot be read yet)."""
+    try:
+        return len(LanceStore(db, create=False).media())
+    except StoreError:
+        return 0
+
+
 def test_sigkill_mid_run_then_resume_gives_the_same_index(tmp_path: Path, media_dir: Path) -> None:
     names = ["picovoice_leopard_test_en.wav", "mdn_bear_transcript_demo.mp3",
              "librivox_sense_and_sensibility_01_austen_64kb-0870.wav",
@@ -314,11 +322,11 @@ def test_sigkill_mid_run_then_resume_gives_the_same_index(tmp_path: Path, media_
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}
     proc = subprocess.Popen([*DEERIN, "index", str(folder), "--db", str(db)],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
-    # Kill as soon as the first file is stored: later files are then mid-way or not started.
+    # Kill as soon as the first file's record is stored: later files are then mid-way or not
+    # started.
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline and proc.poll() is None:
-        if (db / "media.lance").exists():
-            time.sleep(0.3)
+        if (db / "media.lance").exists() and _stored_files(db):
             break
         time.sleep(0.05)
     assert proc.poll() is None, "the run finished before it could be interrupted"

@@ -59,6 +59,7 @@ def test_readers_never_see_a_half_written_file(tmp_path: Path) -> None:
     db = tmp_path / "index"
     rng = np.random.default_rng(3)
     sizes: list[int] = []
+    seen = threading.Condition()  # notified at every view the reader checks
     stop = threading.Event()
     problems: list[BaseException] = []
 
@@ -68,10 +69,15 @@ def test_readers_never_see_a_half_written_file(tmp_path: Path) -> None:
                 time.sleep(0.05)
                 continue
             try:
-                sizes.append(check_view(db, rng)[0])
+                size = check_view(db, rng)[0]
             except BaseException as exc:  # reported by the test thread
                 problems.append(exc)
+                with seen:
+                    seen.notify_all()
                 return
+            with seen:
+                sizes.append(size)
+                seen.notify_all()
 
     reader = threading.Thread(target=read)
     reader.start()
@@ -80,7 +86,8 @@ def test_readers_never_see_a_half_written_file(tmp_path: Path) -> None:
         writer = run_writer(db, "0.4", "0:9:0", "0:4:1")
         out = writer.communicate(timeout=300)[0]
         assert writer.returncode == 0, out
-        time.sleep(0.5)
+        with seen:  # until the reader has checked the finished index (or failed)
+            seen.wait_for(lambda: problems or (sizes and sizes[-1] == 9), timeout=60)
     finally:
         stop.set()
         reader.join(60)

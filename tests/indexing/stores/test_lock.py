@@ -66,6 +66,21 @@ def _wait_for_lock(db: Path, pid: int, proc: subprocess.Popen[bytes], timeout: f
     pytest.fail("the first writer never took the lock")
 
 
+def _wait_for_open(proc: subprocess.Popen[bytes], path: Path, timeout: float) -> None:
+    """Until ``proc`` holds ``path`` open: a writer opens the lock file, then polls it while it
+    waits (Linux: read from /proc/PID/fd)."""
+    fds = Path(f"/proc/{proc.pid}/fd")
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and proc.poll() is None:
+        try:
+            if any(os.path.realpath(fd) == str(path.resolve()) for fd in fds.iterdir()):
+                return
+        except OSError:  # an fd closed while it was listed
+            pass
+        time.sleep(0.05)
+    pytest.fail(f"the waiting writer never opened {path.name} (exit {proc.poll()})")
+
+
 def test_second_writer_fails_fast_or_waits(tmp_path: Path, media_dir: Path) -> None:
     db = tmp_path / "db"
     tapes = _folder(tmp_path / "tapes", media_dir, "picovoice_leopard_test_en.wav")
@@ -93,8 +108,9 @@ def test_second_writer_fails_fast_or_waits(tmp_path: Path, media_dir: Path) -> N
 
         waiter = subprocess.Popen([*DEERIN, "index", str(more), "--db", str(db), "--wait", "300"],
                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=_ENV)
-        time.sleep(3)
+        _wait_for_open(waiter, db / LOCK_FILE, timeout=120)
         assert waiter.poll() is None, "the waiting writer did not wait"
+        assert (db / LOCK_FILE).read_text().strip() == str(holder.pid)
     finally:
         assert holder.stdin is not None
         holder.stdin.close()
