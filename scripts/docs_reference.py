@@ -7,7 +7,8 @@
     python scripts/docs_reference.py --check    # exit 1 when a committed page is stale
 
 The output depends on the code only: not on the terminal's width, the machine's paths or the
-environment, so ``--check`` (and ``tests/test_docs.py``) can compare it with the committed pages.
+environment, so ``--check`` (and ``tests/docs/test_docs.py``) can compare it with the
+committed pages.
 """
 
 from __future__ import annotations
@@ -18,7 +19,10 @@ import re
 import sys
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any, get_args, get_origin
+from typing import TYPE_CHECKING, Any, get_args, get_origin
+
+if TYPE_CHECKING:
+    from config import Setting
 
 ROOT = Path(__file__).resolve().parent.parent
 CLI_PAGE = ROOT / "docs" / "reference" / "cli.md"
@@ -249,87 +253,45 @@ def cli_reference() -> str:
 # --- configuration reference ----------------------------------------------------------------
 
 
-def _settings() -> tuple[Any, ...]:
-    from config import SETTINGS
-
-    return tuple(SETTINGS)
-
-
-def _section(key: str) -> str:
-    return key.split(".", 1)[0]
-
-
-def _kind(setting: Any) -> str:
-    """The type as the docs say it (``Kind.describe()``, or the kind's own text)."""
-    kind = setting.kind
-    return str(kind.describe()) if hasattr(kind, "describe") else str(kind)
-
-
-def _kind_name(setting: Any) -> str:
-    """The type's bare name: ``whole number``, ``yes/no``, ``choice``, ``text``, ..."""
-    kind = setting.kind
-    name = getattr(kind, "name", None)
-    return str(name) if name else str(kind).split(",", 1)[0]
-
-
-def _default(setting: Any) -> str:
-    """The default as the docs show it."""
-    if hasattr(setting, "shown_default"):
-        return str(setting.shown_default())
-    return str(getattr(setting, "default_text", ""))
-
-
-def _scope(setting: Any) -> str:
-    return str(getattr(setting, "scope", "any"))
+def _toml_value(setting: Setting) -> str | None:
+    """The default as a TOML value, or None when it has no plain TOML form."""
+    value = setting.default
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return f"{value:g}" if isinstance(value, float) else str(value)
+    if isinstance(value, str) and value and '"' not in value and "\\" not in value:
+        return f'"{value}"'
+    return None
 
 
 _SCOPE_NOTES = {"user": "Not read from an index's own file.", "env": "Environment only."}
 
 
-def _toml_value(setting: Any) -> str | None:
-    """The default as a TOML value, or None when it has no plain TOML form."""
-    value = getattr(setting, "default", None)
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (int, float)):
-        return f"{value:g}" if isinstance(value, float) else str(value)
-    if isinstance(value, str) and value and '"' not in value and "\\" not in value:
-        return f'"{value}"'
-    if value is not None or hasattr(setting, "default"):
-        return None
-    text = _default(setting).strip()  # a catalogue with only the shown default
-    kind = _kind_name(setting)
-    if kind in {"whole number", "number"}:
-        return text if re.fullmatch(r"-?\d+(\.\d+)?", text) else None
-    if kind == "yes/no":
-        return {"yes": "true", "true": "true", "no": "false", "false": "false"}.get(text.lower())
-    if not text or text.startswith(("(", "$")) or '"' in text or "\\" in text:
-        return None
-    return f'"{text}"'
-
-
-def _toml_example(settings: tuple[Any, ...]) -> list[str]:
+def _toml_example(settings: tuple[Setting, ...]) -> list[str]:
     """One setting of each section whose default has a plain TOML form, as a file sets it."""
     lines: list[str] = []
     seen: set[str] = set()
     for s in settings:
-        section = _section(s.key)
-        if section in seen or s.secret or "." not in s.key or _scope(s) == "env":
+        section = s.section
+        if section in seen or s.secret or s.scope == "env":
             continue
         value = _toml_value(s)
         if value is None:
             continue
         seen.add(section)
-        lines += [f"[{section}]", f"{s.key.split('.', 1)[1]} = {value}    # {s.env}", ""]
+        lines += [f"[{section}]", f"{s.name} = {value}    # {s.env}", ""]
     return lines[:-1]
 
 
 def config_reference() -> str:
     """Markdown tables of every setting of the ``config`` catalogue, one table per section."""
-    settings = _settings()
-    sections: dict[str, list[Any]] = {}
+    from config import SETTINGS
+
+    settings = tuple(SETTINGS)
+    sections: dict[str, list[Setting]] = {}
     for s in settings:
-        sections.setdefault(_section(s.key), []).append(s)
+        sections.setdefault(s.section, []).append(s)
     lines = [
         GENERATED,
         "",
@@ -362,20 +324,20 @@ def config_reference() -> str:
                   " read, never in a file you share.", ""]
     lines += ["| section | settings |", "|---|---|"]
     for section, members in sections.items():
-        keys = ", ".join(f"`{m.key.split('.', 1)[-1]}`" for m in members)
+        keys = ", ".join(f"`{m.name}`" for m in members)
         lines.append(f"| [`{section}`](#{section}) | {keys} |")
     lines.append("")
     for section, members in sections.items():
         lines += [f"## {section}", "", "| key | environment variable | type | default | help |",
                   "|---|---|---|---|---|"]
         for s in members:
-            kind = _cell(_kind(s)) + (" (**secret**)" if s.secret else "")
-            default = _default(s).strip()
+            kind = _cell(s.kind.describe()) + (" (**secret**)" if s.secret else "")
+            default = s.shown_default().strip()
             if default and not default.startswith("("):
                 default = "`" + default.replace("`", "'") + "`"
             else:
                 default = _cell(default)
-            help_text = " ".join(filter(None, [str(s.help), _SCOPE_NOTES.get(_scope(s), "")]))
+            help_text = " ".join(filter(None, [s.help, _SCOPE_NOTES.get(s.scope, "")]))
             lines.append(f"| `{s.key}` | `{s.env}` | {kind} | {default} | {_cell(help_text)} |")
         lines.append("")
     return "\n".join(lines).rstrip() + "\n"
@@ -384,42 +346,17 @@ def config_reference() -> str:
 # --- main -----------------------------------------------------------------------------------
 
 
-def config_available(anywhere: bool = False) -> bool:
-    """Whether this checkout's settings catalogue can be imported (``anywhere``: any
-    importable ``config`` with ``SETTINGS``, such as a stand-in on ``PYTHONPATH``)."""
-    try:
-        import config
-    except ImportError:
-        return False
-    if not hasattr(config, "SETTINGS"):
-        return False
-    if anywhere:
-        return True
-    where = getattr(config, "__file__", None)
-    return where is not None and Path(where).resolve().is_relative_to(ROOT)
-
-
-def pages(*, any_config: bool = False) -> dict[Path, str]:
-    """Each reference page and its generated text; the configuration page only when the
-    settings catalogue is importable (see :func:`config_available`)."""
-    out = {CLI_PAGE: cli_reference()}
-    if config_available(any_config):
-        out[CONFIG_PAGE] = config_reference()
-    return out
+def pages() -> dict[Path, str]:
+    """Each reference page and its generated text."""
+    return {CLI_PAGE: cli_reference(), CONFIG_PAGE: config_reference()}
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("--check", action="store_true",
                         help="compare the committed pages with generated ones; exit 1 if stale")
-    parser.add_argument("--any-config", action="store_true",
-                        help="take the settings catalogue from any importable `config` package, "
-                        "not only this checkout's")
     args = parser.parse_args(argv)
-    generated = pages(any_config=args.any_config)
-    if CONFIG_PAGE not in generated:
-        print("note: this checkout's settings catalogue `config` is not importable: "
-              f"{CONFIG_PAGE.relative_to(ROOT)} left as it is", file=sys.stderr)
+    generated = pages()
     stale = []
     for page, text in generated.items():
         current = page.read_text(encoding="utf-8") if page.exists() else None

@@ -16,13 +16,13 @@ from typing import Any
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+from tests.support import REPO
+
+ROOT = REPO
 DOCS = ROOT / "docs"
 sys.path.insert(0, str(ROOT / "scripts"))
 
 import docs_reference as ref  # noqa: E402
-
-NO_CONFIG = "the settings catalogue `config` is not importable from this checkout yet"
 
 
 def _headings(markdown: str) -> set[str]:
@@ -56,8 +56,6 @@ def test_cli_reference_is_up_to_date() -> None:
 
 
 def test_configuration_reference_is_up_to_date() -> None:
-    if not ref.config_available():
-        pytest.skip(NO_CONFIG)
     committed = ref.CONFIG_PAGE.read_text(encoding="utf-8")
     assert committed == ref.config_reference(), (
         "docs/reference/configuration.md is stale: run `python scripts/docs_reference.py`")
@@ -70,7 +68,6 @@ def test_check_mode_reports_a_stale_page(tmp_path: Path, monkeypatch: pytest.Mon
     monkeypatch.setattr(ref, "ROOT", tmp_path)
     monkeypatch.setattr(ref, "CLI_PAGE", page)
     monkeypatch.setattr(ref, "CONFIG_PAGE", tmp_path / "configuration.md")
-    monkeypatch.setattr(ref, "config_available", lambda anywhere=False: False)
     assert ref.main(["--check"]) == 1
     assert "stale: cli.md" in capsys.readouterr().err
     assert page.read_text(encoding="utf-8") == "# an old page\n"  # --check writes nothing
@@ -111,45 +108,11 @@ def test_every_option_is_documented() -> None:
 
 
 def test_every_setting_is_in_the_configuration_reference() -> None:
-    if not ref.config_available():
-        pytest.skip(NO_CONFIG)
     from config import SETTINGS
 
     page = ref.CONFIG_PAGE.read_text(encoding="utf-8")
     missing = [s.key for s in SETTINGS if f"`{s.key}`" not in page or f"`{s.env}`" not in page]
     assert not missing, f"settings missing from docs/reference/configuration.md: {missing}"
-
-
-def test_configuration_reference_from_a_catalogue() -> None:
-    """The generator's own behaviour on a small catalogue (whatever `config` holds)."""
-    from dataclasses import dataclass
-
-    @dataclass(frozen=True)
-    class Setting:
-        key: str
-        env: str
-        kind: str
-        default_text: str
-        help: str
-        secret: bool = False
-
-    settings = (
-        Setting("llm.parallel", "DEERIN_LLM_PARALLEL", "whole number", "4", "Replies at once."),
-        Setting("llm.batch", "DEERIN_LLM_BATCH", "one of: exact, shared", "exact", "a | b"),
-        Setting("chat.auth", "DEERIN_AUTH", "text", "(none)", "Accounts.", secret=True),
-    )
-    original = ref._settings
-    ref._settings = lambda: settings  # type: ignore[assignment]
-    try:
-        page = ref.config_reference()
-    finally:
-        ref._settings = original  # type: ignore[assignment]
-    assert "## llm" in page and "## chat" in page
-    row = "| `llm.parallel` | `DEERIN_LLM_PARALLEL` | whole number | `4` | Replies at once. |"
-    assert row in page
-    assert "[llm]\nparallel = 4" in page  # the TOML example
-    assert "DEERIN_AUTH" in page and "**secret**" in page and "[chat]" not in page
-    assert r"a \| b" in page  # a pipe in help does not break the table
 
 
 # --- (c) every page is in the nav, and every nav entry exists ------------------------------
