@@ -168,7 +168,7 @@ class _ScoringContext:
         llama.reset()
         # Logits are computed only where they are read (the last prefix token and the question):
         # the output layer over the 49k-token vocabulary costs ~15 % of a scoring pass. llama_cpp
-        # has no public per-call switch, so its private flag is flipped; tests/test_rerank.py
+        # has no public per-call switch, so its private flag is flipped; tests/assistant/test_rerank.py
         # checks the result against a full pass.
         llama._logits_all = False
         try:

@@ -110,7 +110,7 @@ def speech_index(tmp_path_factory: pytest.TempPathFactory, media_dir: Path) -> P
              "picovoice_leopard_test_en.wav"]
     db = tmp_path_factory.mktemp("speech-index")
     # No on-screen text or faces to find in these two films' frames: reading them would only
-    # slow every session (tests/test_ocr.py indexes footage that has both).
+    # slow every session (tests/indexing/test_ocr_and_faces.py indexes footage that has both).
     settings = Settings.from_env({}, db_dir=db, ocr=False, faces=False)
     report = Indexer(LanceStore(db), settings).index([_media(n) for n in names])
     assert not report.failures, report.failures

@@ -13,7 +13,7 @@ APOC plugin on the server and models LLM-extracted triples, while DEERIn stores 
 their seconds and computes relations itself.
 
 No Neo4j server runs on the development machines: the contract tests run against this backend
-only when ``DEERIN_NEO4J_URI`` is set (see tests/test_graph_store.py).
+only when ``DEERIN_NEO4J_URI`` is set (see tests/indexing/graph/test_graph_stores.py).
 """
 
 from __future__ import annotations

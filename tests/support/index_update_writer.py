@@ -1,4 +1,4 @@
-"""A writer for tests/test_index_updates.py, run in its own process: it indexes synthetic files
+"""A writer for tests/indexing/stores/test_index_updates.py, run in its own process: it indexes synthetic files
 into a LanceDB index the way the pipeline writes a file (remove the old rows, clips with their
 windows, shots, then the media record last), under the writer lock, finalizing every few files.
 
