@@ -168,8 +168,8 @@ class _ScoringContext:
         llama.reset()
         # Logits are computed only where they are read (the last prefix token and the question):
         # the output layer over the 49k-token vocabulary costs ~15 % of a scoring pass. llama_cpp
-        # has no public per-call switch, so its private flag is flipped; tests/assistant/test_rerank.py
-        # checks the result against a full pass.
+        # has no public per-call switch, so its private flag is flipped;
+        # tests/assistant/test_rerank.py checks the result against a full pass.
         llama._logits_all = False
         try:
             if len(prefix) > 1:

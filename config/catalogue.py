@@ -159,6 +159,11 @@ SETTINGS: tuple[Setting, ...] = (
             "The Neo4j password.", default_text="(none)", secret=True),
     Setting("graph.neo4j_database", "DEERIN_NEO4J_DATABASE", TEXT, "",
             "The Neo4j database; empty: the server's default.", default_text="(server default)"),
+    # -- the run ------------------------------------------------------------------------------
+    Setting("runtime.kernels", "DEERIN_KERNELS", choice("portable", "native"), "portable",
+            "`portable`: pin the CPU kernels of CTranslate2, oneDNN, MKL, torch and OpenBLAS to "
+            "AVX2, so another CPU gives the same transcripts, vectors and answers; `native`: "
+            "let each library pick the fastest kernels of this CPU."),
     # -- storage ------------------------------------------------------------------------------
     Setting("storage.cache_dir", "DEERIN_CACHE_DIR", PATH, None,
             "This machine's folders for indexes on an object store (keyframe copies, pointer "

@@ -16,6 +16,7 @@ Each takes ``config``, the settings to use (:func:`config.load_config`); by defa
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -95,6 +96,7 @@ def index(paths: Iterable[str | Path], db: str | Path | None = None, *, prune: b
     from indexing.engines import check_engine, make_indexer
     from indexing.graph.settings import GraphSettings
     from indexing.graph.sync import sync_graph
+    from indexing.machine import fingerprint, machine_facts
     from indexing.stores.lance import LanceStore, erase_index
     from indexing.stores.lease import writer_lock
 
@@ -108,6 +110,9 @@ def index(paths: Iterable[str | Path], db: str | Path | None = None, *, prune: b
         indexer = make_indexer(engine, store, settings, progress=progress, address=address,
                                workers=workers)
         report = indexer.index([Path(p) for p in paths], prune=prune)
+        if report.indexed:  # results depend on the CPU's kernels: say where they were made
+            facts = machine_facts()
+            store.meta.record_machine(facts, fingerprint(facts), time.time())
         graph = sync_graph(store, GraphSettings.from_config(config))  # derived from the clips
         loaded = load_manifest(store, settings, manifest) if manifest is not None else None
     return IndexRun(report, graph, loaded, str(store.location))

@@ -7,11 +7,16 @@ from pathlib import Path
 
 import pytest
 
+from config import Config
+from indexing.machine import pin_kernels
 from tests.support import MEDIA_DIR
 
 # No model may be fetched from a hub during tests: every default is shipped by a PyPI package.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+# The CPU kernels the command line would pin (DEERIN_KERNELS=native runs the suite on this CPU's
+# own choices), set before any test loads a model; subprocesses inherit them.
+pin_kernels(os.environ, Config.from_env()["runtime.kernels"])
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

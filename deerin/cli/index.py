@@ -180,6 +180,7 @@ def status(db: DbOption = None, json_out: JsonOption = False) -> None:
             "clips": store.count_clips(),
             "failures": [{"path": f.path, "reason": f.reason, "stage": f.stage}
                          for f in failures],
+            "machines": store.meta.machines(),
         }, indent=2, ensure_ascii=False))
         return
     console = Console()

@@ -1,4 +1,5 @@
-"""``deerin.json``: what an index was built with — its format, embedder and media-id scheme.
+"""``deerin.json``: what an index was built with — its format, embedder and media-id scheme,
+and the machines that wrote it.
 
 A store refuses to mix in vectors of another embedder or ids of another hashing scheme, and
 refuses to open an index of another format (re-index with ``deerin index --rebuild``). The file
@@ -100,6 +101,23 @@ class IndexMeta:
                 f"index at {self.where} identifies files by {current} content hashes; "
                 f"refusing to mix in {scheme}-hash ids (the same file would get two ids). "
                 f"Index with {flag}, or use another --db directory.")
+
+    def machines(self) -> list[dict[str, Any]]:
+        """The machines that wrote to the index (see :meth:`record_machine`), oldest first."""
+        return list(self.read().get("machines") or [])
+
+    def record_machine(self, facts: dict[str, Any], fingerprint: str, at: float) -> None:
+        """Note that the machine ``facts`` describe (CPU, kernel switches, library versions;
+        see :mod:`indexing.machine`) wrote to the index at ``at``: one entry per fingerprint,
+        with the first and last time, so a reader can tell whether two indexes are comparable."""
+        machines = self.machines()
+        for entry in machines:
+            if entry.get("fingerprint") == fingerprint:
+                entry["last"] = at
+                break
+        else:
+            machines.append({"fingerprint": fingerprint, "first": at, "last": at, **facts})
+        self._update(machines=machines)
 
     def _update(self, **values: Any) -> None:
         meta = self.read()

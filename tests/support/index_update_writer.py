@@ -1,6 +1,7 @@
-"""A writer for tests/indexing/stores/test_index_updates.py, run in its own process: it indexes synthetic files
-into a LanceDB index the way the pipeline writes a file (remove the old rows, clips with their
-windows, shots, then the media record last), under the writer lock, finalizing every few files.
+"""A writer for tests/indexing/stores/test_index_updates.py, run in its own process: it indexes
+synthetic files into a LanceDB index the way the pipeline writes a file (remove the old rows,
+clips with their windows, shots, then the media record last), under the writer lock, finalizing
+every few files.
 
     python tests/support/index_update_writer.py DB PAUSE FIRST:COUNT:REVISION ...
 
