@@ -22,9 +22,10 @@ seconds each stage adds per minute of video, and the OCR share of indexing time.
 prints the seconds the CLIP stage adds per minute of video, split into frame extraction (the
 extra frames of long shots, model-independent) and embedding. No CLIP weights can be fetched
 here, so the model is a TINY RANDOMLY INITIALISED open_clip model
-(tests/support/visual_models.py): its embedding cost is far below a real ViT-B-32's, and the output says so. It then captions every
-keyframe of that index (``deerin enrich --captions``'s pass) with a TINY RANDOM
-VisionEncoderDecoder, for the pass's own cost (model excluded: again a lower bound).
+(tests/support/visual_models.py): its embedding cost is far below a real ViT-B-32's, and the
+output says so. It then captions every keyframe of that index (``deerin enrich --captions``'s
+pass) with a TINY RANDOM VisionEncoderDecoder, for the pass's own cost (model excluded: again a
+lower bound).
 """
 
 from __future__ import annotations
