@@ -34,7 +34,8 @@ def cluster() -> Iterator[Any]:
 
 
 def _settings(db: Path) -> Settings:
-    # OCR and faces off: they only add model loading here (tests/indexing/test_ocr_and_faces.py covers them).
+    # OCR and faces off: they only add model loading here (tests/indexing/test_ocr_and_faces.py
+    # covers them).
     return Settings.from_env({}, db_dir=db, ocr=False, faces=False)
 
 
