@@ -57,7 +57,8 @@ def s3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
 
 
 def _settings(db: str) -> Settings:
-    # OCR and faces off: they only add model loading (tests/indexing/test_ocr_and_faces.py covers them).
+    # OCR and faces off: they only add model loading (tests/indexing/test_ocr_and_faces.py
+    # covers them).
     return Settings.from_env({}, db_dir=db, ocr=False, faces=False)
 
 
