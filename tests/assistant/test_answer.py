@@ -75,16 +75,38 @@ def test_off_collection_question_is_refused(assistant: Assistant) -> None:
     assert "can't find" in answer.text
 
 
-@pytest.mark.parametrize("question", [
-    pytest.param("In which year was the Challenger shuttle lost?", id="year"),  # near Columbia
-    pytest.param("Who directed the film His Girl Friday?", id="director"),  # names only Hildy
-])
-def test_near_miss_asking_for_a_missing_kind_of_answer_is_refused(
-        assistant: Assistant, question: str) -> None:
-    answer = assistant.ask(question)
-    assert answer.refused and not answer.citations, answer.text
-    assert answer.text.startswith(REFUSAL_TEXT), answer.text
-    assert answer.retrieved  # the closest clips are still shown to the user
+# Questions near what the collection says, asking for a kind of answer it does not hold. Each
+# refusal is a judgement on a threshold, and a transcript differing in a word on another CPU can
+# move one across it, so the property tested is the rate, over enough of them that one flip
+# leaves a margin (the rate and every answer given are printed).
+NEAR_MISSES = (
+    "In which year was the Challenger shuttle lost?",  # the Columbia address
+    "Who directed the film His Girl Friday?",  # the clip's dialogue names only Hildy
+    "In what year did President Kennedy die?",  # the inaugural line
+    "How many children did the commander of the Columbia have?",
+    "What is the capital of Texas?",  # debris fell over Texas
+    "How much did the pendulum in the physics lecture cost?",  # 15 kilograms, no price
+    "Which newspaper does Hildy work for?",
+    "What is Mr. Quilter's first name?",  # the leopard test sentence
+    "Who is the voice actor of Popeye?",
+    "How fast was the space shuttle flying when it broke up?",
+)
+NEAR_MISS_REFUSED = 0.8  # of the ten; measured 1.0 with the pinned kernels, see the docs
+
+
+def test_near_misses_asking_for_a_missing_kind_of_answer_are_refused(
+        assistant: Assistant) -> None:
+    answers = [assistant.ask(q) for q in NEAR_MISSES]
+    refused = [a for a in answers if a.refused]
+    rate = len(refused) / len(answers)
+    print(f"near misses refused: {len(refused)}/{len(answers)} (at least {NEAR_MISS_REFUSED})")
+    for a in answers:
+        if not a.refused:
+            print(f"  answered {a.question!r}: {a.text!r}")
+    assert rate >= NEAR_MISS_REFUSED, [a.text for a in answers if not a.refused]
+    for a in refused:
+        assert not a.citations and a.text.startswith(REFUSAL_TEXT), a.text
+        assert a.retrieved  # the closest clips are still shown to the user
 
 
 HISTORY = [("What happened to the space shuttle Columbia?",
