@@ -44,6 +44,7 @@ from indexing.stores.lance_schema import (
 )
 from indexing.stores.lance_search import RRF_K as RRF_K  # fusion's constant, imported from here
 from indexing.stores.lance_search import HybridSearch
+from indexing.stores.lance_tables import shot_table_names
 from indexing.stores.lance_versions import VERSIONS_FILE, pin, publish, published
 from indexing.stores.lease import ObjectLease, writer_lock
 from indexing.stores.location import IndexLocation
@@ -230,9 +231,7 @@ class LanceStore:
     def _per_file_tables(self) -> list[str]:
         """The tables whose rows belong to one file: clips, windows, shots and the
         picture-search tables (:mod:`indexing.stores.shot_vectors`, one per vector width)."""
-        from indexing.stores.shot_vectors import table_names
-
-        return ["clips", "windows", "shots", *table_names(self._db)]
+        return ["clips", "windows", "shots", *shot_table_names(self._db)]
 
     # -- clips and shots -----------------------------------------------------------------------
     @_writes(ends_file=False)
