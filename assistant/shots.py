@@ -136,29 +136,3 @@ def _covers(text: Clip, shot: Clip) -> bool:
     return (text.media_path == shot.media_path and text.shot_index is not None
             and text.shot_index == shot.shot_index
             and text.kind in (ClipKind.CAPTION, ClipKind.OCR))
-
-
-def retrieved_shots(store: Any, settings: Any, questions: Sequence[str],
-                    k: int = 5) -> set[tuple[str, int]]:
-    """The (media id, shot index) pairs under the first ``k`` first-stage hits of each
-    question: the shots answers to these questions would cite, which is where a caption is
-    worth its cost (``deerin enrich --captions --only-retrieved``). A text clip stands for
-    every shot its span overlaps. No rerank: it would not change which clips are near the top
-    enough to matter here, and it costs a model load."""
-    from assistant.retrieval import Retriever
-    from assistant.settings import RERANK_OFF
-
-    retriever = Retriever(store, settings, reranker=RERANK_OFF)
-    shots_of: dict[str, list[Any]] = {}
-    wanted: set[tuple[str, int]] = set()
-    for q in questions:
-        for h in retriever.candidates(q)[:k]:
-            c = h.clip
-            if c.shot_index is not None:
-                wanted.add((c.media_id, c.shot_index))
-                continue
-            if c.media_id not in shots_of:
-                shots_of[c.media_id] = store.shots_of(c.media_id)
-            wanted.update((c.media_id, s.index) for s in shots_of[c.media_id]
-                          if s.start < c.end and s.end > c.start)
-    return wanted

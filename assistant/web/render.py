@@ -17,7 +17,7 @@ from indexing.stores.location import shown
 
 if TYPE_CHECKING:
     from assistant.answer import Answer, Citation
-    from assistant.web.chat_service import IndexSnapshot
+    from assistant.web.snapshot import IndexSnapshot
     from indexing.file_meta_index import CatalogueView
     from indexing.types import Hit
 

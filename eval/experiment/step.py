@@ -17,7 +17,10 @@ import sys
 import time
 import traceback
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from indexing.stores.base import ClipStore
 
 
 def index_step(spec: dict[str, Any]) -> dict[str, Any]:
@@ -56,7 +59,7 @@ def index_step(spec: dict[str, Any]) -> dict[str, Any]:
             "graph": graph}
 
 
-def _graph(store: Any) -> dict[str, Any]:
+def _graph(store: ClipStore) -> dict[str, Any]:
     from indexing.graph.settings import GraphSettings
     from indexing.graph.store import GraphError
     from indexing.graph.sync import open_graph_store, update

@@ -23,7 +23,7 @@ from typing import Any, Concatenate, ParamSpec, TypeVar
 import numpy as np
 import pyarrow as pa
 
-from indexing.stores.base import ClipStore, FailureRecord, MediaRecord, StoreError
+from indexing.stores.base import ClipReader, ClipStore, FailureRecord, MediaRecord, StoreError
 from indexing.stores.file_meta import TABLE as FILE_META_TABLE
 from indexing.stores.lance_index import (
     FTS_INDEX,
@@ -75,7 +75,7 @@ def _writes(*, ends_file: bool) -> Callable[
 
 
 class LanceStore:
-    """A :class:`~indexing.stores.base.ClipStore` in a LanceDB directory."""
+    """A :class:`~indexing.stores.base.ClipStore` (reader and writer) in a LanceDB directory."""
 
     META_FILE = META_FILE
 
@@ -511,5 +511,12 @@ def erase_index(db_dir: Path | str | IndexLocation) -> None:
     location.delete(VERSIONS_FILE)
 
 
-# mypy checks here that LanceStore implements the whole ClipStore protocol.
+def open_reader(where: Path | str | IndexLocation) -> ClipReader:
+    """The index at ``where`` (as :class:`LanceStore` takes it), opened for reading: it shows
+    the versions the last writer published. Raise :class:`StoreError` when there is none."""
+    return LanceStore(where, create=False)
+
+
+# mypy checks here that LanceStore implements the whole store protocol: the reader and the
+# writer halves.
 _: type[ClipStore] = LanceStore
