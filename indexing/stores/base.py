@@ -18,12 +18,9 @@ from typing import Protocol
 
 import numpy as np
 
+from indexing.stores.errors import StoreError as StoreError  # part of the contracts
 from indexing.stores.location import IndexLocation
 from indexing.types import Clip, ClipKind, Hit, Shot
-
-
-class StoreError(Exception):
-    """A store that cannot be used as asked (wrong embedder, unreadable, ...)."""
 
 
 @dataclass(frozen=True, slots=True)

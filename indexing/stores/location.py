@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from indexing.stores.base import StoreError
+from indexing.stores.errors import StoreError
 
 REMOTE_FILE = "deerin.remote.json"
 SCHEMES = ("s3",)
