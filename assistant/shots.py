@@ -19,7 +19,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from indexing.stores.lance import RRF_K
+from indexing.fusion import rrf_score
 from indexing.types import Clip, ClipKind, Hit, media_title
 
 log = logging.getLogger(__name__)
@@ -111,12 +111,11 @@ def fuse_shots(text_hits: Sequence[Hit], shot_hits: Sequence[Hit],
     """
     if not shot_hits:
         return list(text_hits)
-    fused: dict[int, float] = {}
+    # Keyed by place in ``entries``: a shot merged into a text hit adds to that hit's score.
+    fused = {rank: rrf_score(rank) for rank in range(len(text_hits))}
     entries: list[Hit] = list(text_hits)
-    for rank in range(len(text_hits)):
-        fused[rank] = 1.0 / (RRF_K + rank + 1)
     for rank, s in enumerate(shot_hits):
-        gain = weight / (RRF_K + rank + 1)
+        gain = rrf_score(rank, weight)
         same = next((i for i, h in enumerate(entries[:len(text_hits)])
                      if _covers(h.clip, s.clip)), None)
         if same is not None:

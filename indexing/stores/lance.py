@@ -42,7 +42,6 @@ from indexing.stores.lance_schema import (
     quote,
     window_schema,
 )
-from indexing.stores.lance_search import RRF_K as RRF_K  # fusion's constant, imported from here
 from indexing.stores.lance_search import HybridSearch
 from indexing.stores.lance_tables import shot_table_names
 from indexing.stores.lance_versions import VERSIONS_FILE, pin, publish, published
