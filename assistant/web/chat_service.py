@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from assistant.answer import Assistant
     from assistant.llm import LLMCache
     from assistant.retrieval import Retriever
-    from assistant.web.extensions import ChatCommand
+    from assistant.web.extensions import ChatCommand, ChatHost
     from indexing.protocols import Embedder
     from indexing.settings import Settings
     from indexing.stores.base import ClipReader, MediaRecord
@@ -354,6 +354,10 @@ class ChatService:
                 gen.starters = found
         return found
 
+
+
+# mypy checks here that the service offers commands and routes all that ChatHost promises.
+_: type[ChatHost] = ChatService
 
 def _assistant_default(name: str) -> int:
     """A keyword default of :class:`~assistant.answer.Assistant` (one source of truth)."""
