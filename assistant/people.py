@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from indexing.stores.base import ClipStore
+from indexing.stores.base import ClipReader
 from indexing.types import Clip, Hit, Shot
 
 
@@ -18,7 +18,7 @@ def shows_people(clip: Clip, shots: Sequence[Shot]) -> bool:
     return any((s.faces or 0) > 0 and s.start < clip.end and s.end > clip.start for s in shots)
 
 
-def with_people(store: ClipStore, hits: Sequence[Hit]) -> list[Hit]:
+def with_people(store: ClipReader, hits: Sequence[Hit]) -> list[Hit]:
     """The ``hits`` (order kept) whose clip overlaps a shot with faces."""
     shots: dict[str, list[Shot]] = {}
     kept = []

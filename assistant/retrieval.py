@@ -26,17 +26,18 @@ import numpy as np
 
 from assistant.calibration import CANDIDATES, W_LEXICAL, W_SEMANTIC
 from assistant.rerank import Reranker, RerankerSlot, RerankPolicy, rerank_by_likelihood
-from assistant.settings import RERANK_DEFAULT
+from assistant.settings import RERANK_DEFAULT, RERANK_OFF
+from assistant.shots import ShotSearch, fuse_shots
 from indexing.protocols import Embedder
 from indexing.settings import Settings
-from indexing.stores.lance import LanceStore
-from indexing.types import Clip, ClipKind, Hit
+from indexing.stores.base import ClipReader
+from indexing.types import Clip, ClipKind, Hit, Shot
 
 
 class Retriever:
     """Hybrid retrieval with rerank and de-duplication over one store."""
 
-    def __init__(self, store: LanceStore, settings: Settings,
+    def __init__(self, store: ClipReader, settings: Settings,
                  embedder: Embedder | None = None,
                  reranker: Reranker | RerankerSlot | str | None = None,
                  policy: RerankPolicy | None = None) -> None:
@@ -53,8 +54,6 @@ class Retriever:
         elif not isinstance(reranker, RerankerSlot):
             reranker = RerankerSlot(RERANK_DEFAULT, threads=settings.threads, reranker=reranker)
         self._rerank_slot = reranker
-        from assistant.shots import ShotSearch
-
         self.shots = ShotSearch(store.db_dir, settings)
 
     @property
@@ -100,8 +99,6 @@ class Retriever:
         text = dedupe(by_similarity(found))
         if kinds is not None and ClipKind.SHOT not in kinds:
             return text
-        from assistant.shots import fuse_shots
-
         return fuse_shots(text, self.shots.search(query))
 
     def rerank(self, query: str, hits: Sequence[Hit]) -> list[Hit]:
@@ -144,3 +141,26 @@ def _same_moment(a: Clip, b: Clip, min_overlap: float) -> bool:
     inter = min(a.end, b.end) - max(a.start, b.start)
     shorter = max(min(a.duration, b.duration), 1e-6)
     return inter / shorter >= min_overlap
+
+
+def retrieved_shots(store: ClipReader, settings: Settings, questions: Sequence[str],
+                    k: int = 5) -> set[tuple[str, int]]:
+    """The (media id, shot index) pairs under the first ``k`` first-stage hits of each
+    question: the shots answers to these questions would cite, which is where a caption is
+    worth its cost (``deerin enrich --captions --only-retrieved``). A text clip stands for
+    every shot its span overlaps. No rerank: it would not change which clips are near the top
+    enough to matter here, and it costs a model load."""
+    retriever = Retriever(store, settings, reranker=RERANK_OFF)
+    shots_of: dict[str, list[Shot]] = {}
+    wanted: set[tuple[str, int]] = set()
+    for q in questions:
+        for h in retriever.candidates(q)[:k]:
+            c = h.clip
+            if c.shot_index is not None:
+                wanted.add((c.media_id, c.shot_index))
+                continue
+            if c.media_id not in shots_of:
+                shots_of[c.media_id] = store.shots_of(c.media_id)
+            wanted.update((c.media_id, s.index) for s in shots_of[c.media_id]
+                          if s.start < c.end and s.end > c.start)
+    return wanted

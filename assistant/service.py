@@ -7,7 +7,7 @@ from assistant.llm import LLMCache, load_llm, parse_llm_spec
 from assistant.retrieval import Retriever
 from assistant.settings import AssistantSettings
 from indexing.settings import Settings
-from indexing.stores.lance import LanceStore
+from indexing.stores.lance import open_reader
 
 
 def build_assistant(settings: Settings, llm_spec: str | None = None, *, k: int | None = None,
@@ -23,7 +23,7 @@ def build_assistant(settings: Settings, llm_spec: str | None = None, *, k: int |
     spec = llm_spec or options.llm or None
     if with_llm:
         parse_llm_spec(spec)  # a typo in the spec is reported before anything is opened
-    store = LanceStore(settings.db_dir, create=False)
+    store = open_reader(settings.db_dir)
     # Prefix reuse: the system prompt's evaluation is kept between questions (faster first
     # token); replies then depend slightly on the previous question, acceptable for chat.
     llm = load_llm(spec, cache=cache) if with_llm else None

@@ -19,7 +19,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from indexing.stores.lance import RRF_K
+from indexing.fusion import rrf_score
 from indexing.types import Clip, ClipKind, Hit, media_title
 
 log = logging.getLogger(__name__)
@@ -111,12 +111,11 @@ def fuse_shots(text_hits: Sequence[Hit], shot_hits: Sequence[Hit],
     """
     if not shot_hits:
         return list(text_hits)
-    fused: dict[int, float] = {}
+    # Keyed by place in ``entries``: a shot merged into a text hit adds to that hit's score.
+    fused = {rank: rrf_score(rank) for rank in range(len(text_hits))}
     entries: list[Hit] = list(text_hits)
-    for rank in range(len(text_hits)):
-        fused[rank] = 1.0 / (RRF_K + rank + 1)
     for rank, s in enumerate(shot_hits):
-        gain = weight / (RRF_K + rank + 1)
+        gain = rrf_score(rank, weight)
         same = next((i for i, h in enumerate(entries[:len(text_hits)])
                      if _covers(h.clip, s.clip)), None)
         if same is not None:
@@ -136,29 +135,3 @@ def _covers(text: Clip, shot: Clip) -> bool:
     return (text.media_path == shot.media_path and text.shot_index is not None
             and text.shot_index == shot.shot_index
             and text.kind in (ClipKind.CAPTION, ClipKind.OCR))
-
-
-def retrieved_shots(store: Any, settings: Any, questions: Sequence[str],
-                    k: int = 5) -> set[tuple[str, int]]:
-    """The (media id, shot index) pairs under the first ``k`` first-stage hits of each
-    question: the shots answers to these questions would cite, which is where a caption is
-    worth its cost (``deerin enrich --captions --only-retrieved``). A text clip stands for
-    every shot its span overlaps. No rerank: it would not change which clips are near the top
-    enough to matter here, and it costs a model load."""
-    from assistant.retrieval import Retriever
-    from assistant.settings import RERANK_OFF
-
-    retriever = Retriever(store, settings, reranker=RERANK_OFF)
-    shots_of: dict[str, list[Any]] = {}
-    wanted: set[tuple[str, int]] = set()
-    for q in questions:
-        for h in retriever.candidates(q)[:k]:
-            c = h.clip
-            if c.shot_index is not None:
-                wanted.add((c.media_id, c.shot_index))
-                continue
-            if c.media_id not in shots_of:
-                shots_of[c.media_id] = store.shots_of(c.media_id)
-            wanted.update((c.media_id, s.index) for s in shots_of[c.media_id]
-                          if s.start < c.end and s.end > c.start)
-    return wanted

@@ -55,7 +55,7 @@ def child(mode: str, path: Path, asr_seconds: float, chunk_seconds: float) -> di
 
     from indexing.backends.faster_whisper import FasterWhisperTranscriber
     from indexing.media import decode_audio, decode_audio_blocks
-    from indexing.stages.speech_chunks import pause_chunks
+    from indexing.speech_chunks import pause_chunks
 
     transcriber = None
     if asr_seconds > 0:
@@ -118,7 +118,7 @@ def main() -> None:
     ap.add_argument("--child", nargs=2, metavar=("MODE", "FILE"), help=argparse.SUPPRESS)
     args = ap.parse_args()
 
-    from indexing.stages.speech_chunks import DEFAULT_CHUNK_SECONDS
+    from indexing.speech_chunks import DEFAULT_CHUNK_SECONDS
 
     chunk = args.chunk_seconds or DEFAULT_CHUNK_SECONDS
     if args.child:

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from eval.gold import GoldQuestion
+from eval.markdown import cell, table
 from eval.metrics import (
     QuestionResult,
     answer_hit,
@@ -189,19 +190,6 @@ def _span(media: str | None, start: float | None, end: float | None) -> str:
     return f"{media_name(media)} {start:.1f}–{end:.1f} s"
 
 
-def _cell(text: str, limit: int = 90) -> str:
-    text = " ".join(str(text).split())
-    if len(text) > limit:
-        text = text[: limit - 1].rstrip() + "…"
-    return text.replace("|", "\\|")
-
-
-def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(row) + " |" for row in rows]
-    return lines
-
-
 def _counts(qs: Sequence[QuestionOutcome]) -> str:
     n_ans = sum(q.gold.answerable for q in qs)
     return f"{len(qs)} questions ({n_ans} answerable, {len(qs) - n_ans} unanswerable)"
@@ -214,7 +202,7 @@ def _headline(metrics: dict[str, Any]) -> list[str]:
         up = metrics["uplift"].get(key)
         rows.append([label, fmt(metrics[key]), fmt(base.get(key)),
                      "—" if up is None else f"{up:+.3f}"])
-    return _table(["metric", "DEERIn", "baseline", "uplift"], rows)
+    return table(["metric", "DEERIn", "baseline", "uplift"], rows)
 
 
 def _by_set(overall: dict[str, Any], by_set: dict[str, dict[str, Any]]) -> list[str]:
@@ -226,7 +214,7 @@ def _by_set(overall: dict[str, Any], by_set: dict[str, dict[str, Any]]) -> list[
     lines = ["## By set", "",
              "Each gold set on its own. A set used for tuning scores higher than a held-out one "
              "when the tuning fits its questions rather than questions in general.", ""]
-    lines += _table(["metric", *(f"`{n}`" for n in names), "all"], rows)
+    lines += table(["metric", *(f"`{n}`" for n in names), "all"], rows)
     return [*lines, ""]
 
 
@@ -265,7 +253,7 @@ def render_markdown(run: EvalRun, metrics: dict[str, Any]) -> str:
         lines += _misses(qs, run.answered)
     lines += _latency(metrics)
     if run.warnings:
-        lines += ["", "## Warnings", ""] + [f"- {_cell(w, 300)}" for w in run.warnings]
+        lines += ["", "## Warnings", ""] + [f"- {cell(w, 300)}" for w in run.warnings]
     return "\n".join(lines) + "\n"
 
 
@@ -291,7 +279,7 @@ def _per_file(qs: Sequence[QuestionOutcome], answered: bool) -> list[str]:
                      fmt(b["recall@1"], 2), fmt(b["recall@5"], 2),
                      fmt(d["answer_hit_rate"], 2) if answered else "—"])
     header = ["file", "questions", "R@1", "R@5", "baseline R@1", "baseline R@5", "answer hits"]
-    return ["## Per file", "", *_table(header, rows), ""]
+    return ["## Per file", "", *table(header, rows), ""]
 
 
 def _misses(qs: Sequence[QuestionOutcome], answered: bool) -> list[str]:
@@ -304,12 +292,12 @@ def _misses(qs: Sequence[QuestionOutcome], answered: bool) -> list[str]:
             continue
         top = q.deerin.result.retrieved[0] if q.deerin.result.retrieved else None
         bv = verdict(q.baseline, g, answered=False)
-        rows.append([g.id, _cell(g.question, 70), _span(g.media, g.start, g.end),
+        rows.append([g.id, cell(g.question, 70), _span(g.media, g.start, g.end),
                      str(v["hit_rank"] or "—"),
                      _span(*top[:3]) if top else "—",
-                     _cell(q.deerin.texts[0], 60) if top else "—",
+                     cell(q.deerin.texts[0], 60) if top else "—",
                      str(bv["hit_rank"] or "—")])
-    lines += _table(["id", "question", "gold span", "rank", "top retrieved", "its text",
+    lines += table(["id", "question", "gold span", "rank", "top retrieved", "its text",
                      "baseline rank"], rows) if rows else ["None."]
     if not answered:
         return [*lines, ""]
@@ -319,8 +307,8 @@ def _misses(qs: Sequence[QuestionOutcome], answered: bool) -> list[str]:
         problem = _answer_problem(q)
         if problem:
             r = q.deerin.result
-            rows.append([q.gold.id, problem, _cell(q.deerin.error or r.answer, 110)])
-    lines += _table(["id", "problem", "answer"], rows) if rows else ["None."]
+            rows.append([q.gold.id, problem, cell(q.deerin.error or r.answer, 110)])
+    lines += table(["id", "problem", "answer"], rows) if rows else ["None."]
     return [*lines, ""]
 
 
@@ -359,7 +347,7 @@ def _latency(metrics: dict[str, Any]) -> list[str]:
                            ("first token", lat["first_token"]),
                            ("whole answer (ask)", lat["answer"])):
         rows.append([label, fmt(summary["p50"]), fmt(summary["p95"]), fmt(summary["mean"])])
-    return ["## Latency (seconds)", "", *_table(["stage", "p50", "p95", "mean"], rows), "",
+    return ["## Latency (seconds)", "", *table(["stage", "p50", "p95", "mean"], rows), "",
             f"![latency distribution]({LATENCY_CHART})"]
 
 

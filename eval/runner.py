@@ -40,7 +40,7 @@ if TYPE_CHECKING:
     from assistant.answer import Assistant
     from indexing.protocols import Embedder
     from indexing.settings import Settings
-    from indexing.stores.lance import LanceStore
+    from indexing.stores.base import ClipReader
 
 BASELINE_ENGINE = "llama_index.core.VectorStoreIndex (cosine, raw ASR segments + subtitle cues)"
 RETRIEVAL_KEYS = ("recall@1", "recall@5", "mrr", "mean_iou")
@@ -311,7 +311,7 @@ def _run_baseline(baseline: DenseBaseline, gold: GoldQuestion, k: int) -> System
                          tuple(s.text for s, _ in found), timings={"retrieval_s": retrieval_s})
 
 
-def _coverage_warnings(golds: Sequence[GoldQuestion], store: LanceStore) -> list[str]:
+def _coverage_warnings(golds: Sequence[GoldQuestion], store: ClipReader) -> list[str]:
     """Name gold files the index lacks: their questions are misses the index cannot help."""
     indexed = {media_name(m.path) for m in store.media()}
     missing = sorted({g.media for g in golds if g.media and g.media not in indexed})
@@ -379,7 +379,7 @@ def _llama_embedding(embedder: Embedder) -> Any:
     return _Adapter(embedder)
 
 
-def raw_segments(store: LanceStore, settings: Settings,
+def raw_segments(store: ClipReader, settings: Settings,
                  cache_dir: Path) -> tuple[list[RawSegment], list[str], Path]:
     """The raw text units of every indexed file: ASR segments and subtitle cues, time-ordered.
 

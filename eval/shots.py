@@ -20,7 +20,11 @@ import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from indexing.settings import Settings
+    from indexing.stores.base import ClipReader
 
 K = 5
 
@@ -124,7 +128,8 @@ def _chance(total: int, gold: int, k: int) -> float:
     return 1.0 - math.comb(total - gold, min(k, total)) / math.comb(total, min(k, total))
 
 
-def run_shot_eval(store: Any, settings: Any, queries: list[ShotQuery], k: int = K) -> ShotEval:
+def run_shot_eval(store: ClipReader, settings: Settings, queries: list[ShotQuery],
+                  k: int = K) -> ShotEval:
     """Search each query with picture search alone and score its top ``k`` shots."""
     from assistant.shots import ShotSearch
     from indexing.stores.shot_vectors import ShotVectors

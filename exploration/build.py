@@ -15,7 +15,7 @@ from exploration.cluster import clusters, labels
 from exploration.html import Links, page
 from exploration.points import Point, points
 from exploration.project import project
-from indexing.stores.lance import LanceStore
+from indexing.stores.base import ClipReader
 
 THUMB_WIDTH = 240
 
@@ -34,7 +34,7 @@ class EmptyMap(ValueError):
     """Nothing to put on the map (no clip with words at the chosen level)."""
 
 
-def build_map(store: LanceStore, links: Links, *, by: str = "clips", method: str = "umap",
+def build_map(store: ClipReader, links: Links, *, by: str = "clips", method: str = "umap",
               title: str | None = None, threads: int | None = None) -> MapResult:
     """The map page of ``store`` at level ``by`` laid out with ``method``."""
     t0 = time.perf_counter()

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from indexing.stores.lance import LanceStore
+from indexing.stores.base import ClipReader
 from indexing.types import Clip, ClipKind
 
 LEVELS = ("clips", "shots", "files")
@@ -26,7 +26,7 @@ class Point:
     keyframe: str | None = None
 
 
-def points(store: LanceStore, by: str = "clips") -> tuple[list[Point], np.ndarray]:
+def points(store: ClipReader, by: str = "clips") -> tuple[list[Point], np.ndarray]:
     """The points of ``store`` at level ``by`` and their unit vectors (rows aligned).
 
     ``clips``: every clip with words (speech, subtitles). ``shots``: every shot of a video that

@@ -23,10 +23,10 @@ from exploration.points import LEVELS
 from exploration.project import METHODS
 
 if TYPE_CHECKING:
-    from assistant.web.chat_service import ChatService
+    from assistant.web.extensions import ChatHost
 
 
-def map_router(service: ChatService) -> APIRouter:
+def map_router(service: ChatHost) -> APIRouter:
     """The ``GET /map`` route over ``service``'s index."""
     router = APIRouter()
     cache: dict[tuple[object, ...], str] = {}
@@ -47,10 +47,8 @@ def map_router(service: ChatService) -> APIRouter:
         with lock:  # one build at a time; later requests find it made
             page = cache.get(key)
             if page is None:
-                from indexing.stores.lance import LanceStore
-
                 try:
-                    page = build_map(LanceStore(service.db_dir, create=False), links, by=by,
+                    page = build_map(service.open_reader(), links, by=by,
                                      method=method, threads=service.settings.threads,
                                      title=f"DEERIn map ({by})").html
                 except EmptyMap as exc:

@@ -18,8 +18,7 @@ from indexing.stores.file_meta import FileMeta, FileMetaStore, merged
 
 if TYPE_CHECKING:
     from indexing.protocols import Embedder
-    from indexing.stores.base import MediaRecord
-    from indexing.stores.lance import LanceStore
+    from indexing.stores.base import ClipReader, ClipStore, MediaRecord
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,7 +31,7 @@ class ManifestLoad:
     meta_clips: int = 0
 
 
-def load_manifest(store: LanceStore, csv_path: Path,
+def load_manifest(store: ClipStore, csv_path: Path,
                   embedder: Callable[[], Embedder]) -> ManifestLoad:
     """Read ``csv_path`` and store each good row as the ``manifest`` record of its file.
 
@@ -70,7 +69,7 @@ def load_manifest(store: LanceStore, csv_path: Path,
     return ManifestLoad(tuple(loaded), tuple(sorted(problems, key=lambda p: p.row)), written)
 
 
-def refresh_meta_clips(store: LanceStore, media_ids: Iterable[str],
+def refresh_meta_clips(store: ClipStore, media_ids: Iterable[str],
                        embedder: Callable[[], Embedder]) -> int:
     """Rewrite the ``meta`` clip of each indexed file in ``media_ids`` from its merged record,
     then bring the full-text index up to date. Takes the writer lock (re-entrant)."""
@@ -102,7 +101,7 @@ class CatalogueView:
         return str(self.fields.get("title") or "")
 
 
-def catalogue_view(store: LanceStore) -> dict[str, CatalogueView]:
+def catalogue_view(store: ClipReader) -> dict[str, CatalogueView]:
     """Every indexed file's merged record, by media id (files with no record are absent)."""
     from indexing.stores.file_meta import provenance
 
@@ -124,10 +123,10 @@ def catalogue_of_db(db_dir: Path) -> dict[str, CatalogueView]:
     """:func:`catalogue_view` of the index in ``db_dir``; empty when there is no index or it
     cannot be read (the chat shows files without their records rather than failing)."""
     from indexing.stores.base import StoreError
-    from indexing.stores.lance import LanceStore
+    from indexing.stores.lance import open_reader
 
     try:
-        return catalogue_view(LanceStore(db_dir, create=False))
+        return catalogue_view(open_reader(db_dir))
     except (StoreError, OSError, ValueError):
         return {}
 
@@ -137,7 +136,7 @@ def catalogue_titles(db_dir: Path) -> dict[str, str]:
     return {mid: v.title for mid, v in catalogue_of_db(db_dir).items() if v.title}
 
 
-def set_user_fields(store: LanceStore, media: MediaRecord, values: dict[str, str],
+def set_user_fields(store: ClipStore, media: MediaRecord, values: dict[str, str],
                     embedder: Callable[[], Embedder]) -> dict[str, object]:
     """Merge ``values`` into the ``user`` record of one indexed file (an empty value removes
     the field) and refresh its ``meta`` clip; return the user record."""

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from indexing.protocols import Embedder
 from indexing.stages.embed import clip_vectors
-from indexing.stores.base import StoreError
+from indexing.stores.base import ClipReader, StoreError
 from indexing.stores.lance import LanceStore
 from indexing.stores.shot_vectors import ShotVector, ShotVectors
 from indexing.types import Clip, Shot
@@ -33,7 +33,7 @@ class ReembedResult:
     clips: int  # clips written in this run
 
 
-def reembed(src: LanceStore, dst_dir: Path, embedder: Embedder,
+def reembed(src: ClipReader, dst_dir: Path, embedder: Embedder,
             on_file: Callable[[str, int, int], None] | None = None) -> ReembedResult:
     """Write every file of ``src`` into the index at ``dst_dir`` with ``embedder``'s vectors.
 

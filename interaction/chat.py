@@ -23,7 +23,7 @@ from interaction.cuts import Cut, plan_cuts
 from interaction.montage import render
 
 if TYPE_CHECKING:
-    from assistant.web.chat_service import ChatService
+    from assistant.web.extensions import ChatHost
 
 CHAT_MAX_CUTS = 20  # a chat montage stays short enough to watch at once
 CHAT_PAD = 0.3
@@ -46,9 +46,8 @@ class MontageCommand:
         self.cache_dir = (cache_dir or default_cache()).expanduser().resolve()
         self._lock = threading.Lock()  # one render at a time: two cores, and one cache file
 
-    def run(self, service: ChatService, argument: str) -> CommandReply:
+    def run(self, service: ChatHost, argument: str) -> CommandReply:
         """Find ``argument`` (exact words, else word stems), render, and list the sources."""
-        from indexing.stores.lance import LanceStore
         from interaction.phrases import PhraseError, phrase_words
 
         phrase = argument.strip().strip("\"'“”")
@@ -56,7 +55,7 @@ class MontageCommand:
             phrase_words(phrase)
         except PhraseError:
             return CommandReply("Type a phrase after **/montage**, e.g. `/montage ask not`.")
-        collection = Collection.open(LanceStore(service.db_dir, create=False))
+        collection = Collection.open(service.open_reader())
         found = find_moments(collection, phrase)
         how = "said"
         if not found:
@@ -88,7 +87,7 @@ class MontageCommand:
         return CommandReply("\n".join(lines), (Player(f"montage: {phrase}", url,
                                                       audio=not video),))
 
-    def router(self, service: ChatService) -> APIRouter:
+    def router(self, service: ChatHost) -> APIRouter:
         """``/montage/media/<id>/<name>``: the rendered montages, with HTTP Range."""
         del service  # montages are files of the cache folder, whatever the index
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Generic, TypeVar
 
 from indexing.types import Clip, Hit
 from interaction.cuts import Cut, MediaInfo, Occurrence
@@ -18,19 +18,23 @@ from interaction.transcript import Transcript, transcripts
 
 if TYPE_CHECKING:
     from assistant.retrieval import Retriever
-    from indexing.stores.lance import LanceStore
+    from indexing.stores.base import ClipReader
+
+# The store a collection was opened on: read here only through ClipReader, while whoever opened
+# it keeps the store's own type (a command may also write the graph with it).
+Store = TypeVar("Store", bound="ClipReader")
 
 
 @dataclass
-class Collection:
+class Collection(Generic[Store]):
     """One opened index: its files by id, and (read on first use) its transcripts."""
 
-    store: LanceStore
+    store: Store
     media: dict[str, MediaInfo]
     _transcripts: list[Transcript] | None = field(default=None, repr=False)
 
     @classmethod
-    def open(cls, store: LanceStore) -> Collection:
+    def open(cls, store: Store) -> Collection[Store]:
         """The collection of ``store``'s indexed files."""
         media = {m.media_id: MediaInfo(m.media_id, m.path, m.duration, m.has_video)
                  for m in store.media()}

@@ -22,6 +22,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from indexing.fmt import shorten
 from indexing.text import sentence_spans
 from indexing.types import ClipKind
 from interaction.cuts import Cut, sequence_offsets
@@ -76,7 +77,7 @@ def to_timeline(cuts: Sequence[Cut], name: str, rate: int = DEFAULT_RATE) -> Any
             clip.metadata["deerin"] = citation(cut)
             if cut.text:
                 clip.markers.append(otio.schema.Marker(
-                    name=_short(cut.text, 60), marked_range=tr(rt(first, rate), rt(0, rate))))
+                    name=shorten(cut.text, 60), marked_range=tr(rt(first, rate), rt(0, rate))))
             track.append(clip)
         timeline.tracks.append(track)
     return timeline
@@ -126,7 +127,7 @@ def m3u(cuts: Sequence[Cut], name: str) -> str:
     """An extended M3U playlist: each cut as its file with VLC start and stop times."""
     lines = ["#EXTM3U", f"#PLAYLIST:{name}"]
     for c in cuts:
-        lines += [f"#EXTINF:{round(c.duration)},{c.label} — {_short(c.text, 80)}",
+        lines += [f"#EXTINF:{round(c.duration)},{c.label} — {shorten(c.text, 80)}",
                   f"#EXTVLCOPT:start-time={c.start:.3f}", f"#EXTVLCOPT:stop-time={c.end:.3f}",
                   Path(c.media_path).as_uri()]
     return "\n".join(lines) + "\n"
@@ -194,8 +195,3 @@ def _stamp(seconds: float, fmt: str) -> str:
     m, rest = divmod(rest, 60_000)
     s, ms = divmod(rest, 1000)
     return f"{h:02d}:{m:02d}:{s:02d}{',' if fmt == 'srt' else '.'}{ms:03d}"
-
-
-def _short(text: str, limit: int) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[:limit - 1].rsplit(" ", 1)[0] + "…"

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from indexing.fmt import fmt_time
+from indexing.fmt import fmt_time, shorten
 from indexing.types import Clip, Shot, media_title
 from interaction.exports import transcript_cues
 from interaction.transcript import Transcript
@@ -122,7 +122,7 @@ def manifest(facts: FileFacts, transcripts: Sequence[Transcript], shots: Sequenc
                      items=[CanvasRef(id=at(s.start, s.end), type="Canvas")]) for s in shots]
     else:
         toc = [Range(id=f"{root}/range/clip/{i}",
-                     label={"none": [f"{fmt_time(c.start)} {_short(c.text)}"]},
+                     label={"none": [f"{fmt_time(c.start)} {shorten(c.text, 60)}"]},
                      items=[CanvasRef(id=at(c.start, c.end), type="Canvas")])
                for i, c in enumerate(sorted(clips, key=lambda c: c.start), 1)]
     structures = [Range(id=f"{root}/range/contents", label={"en": ["Contents"]}, items=toc)] \
@@ -222,8 +222,3 @@ def _fragment_problems(target: str, canvas_id: str | None,
     if not 0 <= a <= b or (duration is not None and b > duration + 1e-3):
         return [f"target {target}: outside 0..{duration}"]
     return []
-
-
-def _short(text: str, limit: int = 60) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[:limit - 1].rsplit(" ", 1)[0] + "…"

@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from indexing.fmt import shorten
 from interaction.cuts import Cut, MediaInfo, Occurrence
 
 if TYPE_CHECKING:
@@ -150,7 +151,7 @@ def rough_cut(brief: str, retriever: Retriever, llm: LLM | None, media: dict[str
     if llm is None:
         return RoughCut(brief, length, tuple(by_retrieval(offered, length)), "retrieval",
                         "no LLM: kept the best-matching sentences in rank order", tuple(offered))
-    listing = "\n".join(f"[{i}] ({c.duration:.1f} s, {c.name}) {_short(c.text)}"
+    listing = "\n".join(f"[{i}] ({c.duration:.1f} s, {c.name}) {shorten(c.text, 140)}"
                         for i, c in enumerate(offered, 1))
     messages = [{"role": "system", "content": render("roughcut_system", seconds=f"{length:g}")},
                 {"role": "user", "content": render("roughcut_user", brief=brief, clips=listing,
@@ -172,8 +173,3 @@ def rough_cut(brief: str, retriever: Retriever, llm: LLM | None, media: dict[str
                   f" s); the next best by retrieval fill the cut to {length:g} s")
         problems = "; ".join(x for x in (problems, filled) if x)
     return RoughCut(brief, length, tuple(cuts), "llm", problems, tuple(offered), reply)
-
-
-def _short(text: str, limit: int = 140) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[:limit - 1].rsplit(" ", 1)[0] + "…"

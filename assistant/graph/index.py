@@ -24,7 +24,7 @@ from indexing.graph.store import GraphStore
 from indexing.graph.sync import behind, load_graph, open_graph_store
 from indexing.graph.types import Community, CommunityReport
 from indexing.protocols import Embedder
-from indexing.stores.lance import LanceStore
+from indexing.stores.base import ClipReader
 from indexing.types import Clip
 
 NEIGHBOURS = 3  # associated entities followed from each linked one
@@ -44,7 +44,7 @@ class RankedClip:
 class GraphIndex:
     """One index's knowledge graph, ready for questions."""
 
-    def __init__(self, store: LanceStore, kg: KnowledgeGraph, embedder: Embedder | None,
+    def __init__(self, store: ClipReader, kg: KnowledgeGraph, embedder: Embedder | None,
                  cache_dir: Path | None = None, warnings: Sequence[str] = ()) -> None:
         self.store = store
         self.kg = kg
@@ -58,7 +58,7 @@ class GraphIndex:
         self._clip_vectors: dict[str, np.ndarray] = {}
 
     @classmethod
-    def open(cls, store: LanceStore, embedder: Embedder | None,
+    def open(cls, store: ClipReader, embedder: Embedder | None,
              settings: GraphSettings | None = None) -> GraphIndex:
         """Load the graph of ``store``'s index; raise :class:`~indexing.graph.store.GraphError`
         when its store cannot be used. A graph behind the clips is used as it is, with a

@@ -38,7 +38,7 @@ from assistant.graph.intent import IntentParser
 from assistant.graph.linking import Link
 from assistant.graph.modes import check_mode, pick_mode
 from assistant.retrieval import Retriever, dedupe
-from indexing.stores.lance import RRF_K
+from indexing.fusion import rrf
 from indexing.types import ClipKind, Hit
 
 GRAPH_DEPTH = 30  # graph clips considered per question
@@ -195,14 +195,12 @@ def fuse(rankings: Sequence[Sequence[Hit]], weights: Sequence[float] | None = No
     """Reciprocal rank fusion of hit lists (by clip id), list ``i`` weighted by ``weights[i]``
     (1 each by default); each hit keeps its similarity score and gains the sources of every
     list that found it. ``scores``, when given, receives the fused score of each clip id."""
-    fused: dict[str, float] = {} if scores is None else scores
+    fused = rrf(([_key(h) for h in ranking] for ranking in rankings), weights, into=scores)
     first: dict[str, Hit] = {}
     sources: dict[str, list[str]] = {}
-    for i, ranking in enumerate(rankings):
-        w = 1.0 if weights is None else weights[i]
-        for rank, h in enumerate(ranking):
+    for ranking in rankings:
+        for h in ranking:
             key = _key(h)
-            fused[key] = fused.get(key, 0.0) + w / (RRF_K + rank + 1)
             first.setdefault(key, h)
             sources.setdefault(key, [])
             sources[key] += [s for s in h.sources if s not in sources[key]]

@@ -22,17 +22,17 @@ from typing import TYPE_CHECKING
 
 from assistant.web.auth import AuthConfig
 from assistant.web.media import MediaFile, keyframe_url, media_url
+from assistant.web.snapshot import IndexSnapshot
 from indexing.stores.keyframes import pull_keyframes
 
 if TYPE_CHECKING:
     from assistant.answer import Assistant
     from assistant.llm import LLMCache
     from assistant.retrieval import Retriever
-    from assistant.web.extensions import ChatCommand
+    from assistant.web.extensions import ChatCommand, ChatHost
     from indexing.protocols import Embedder
     from indexing.settings import Settings
-    from indexing.stores.base import MediaRecord
-    from indexing.stores.lance import LanceStore
+    from indexing.stores.base import ClipReader, MediaRecord
     from indexing.types import Clip
 
 log = logging.getLogger("deerin.chat")
@@ -51,44 +51,12 @@ great first second third years times knows known which yeah okay gonna wanna
 """.split())
 
 
-# --------------------------------------------------------------------------------------------
-# The index as the chat sees it
-
-
-@dataclass(frozen=True)
-class IndexSnapshot:
-    """The collection at one moment: whether an index exists, and its files."""
-
-    db_dir: Path
-    exists: bool
-    media: tuple[MediaRecord, ...] = ()
-    _by_id: dict[str, MediaRecord] = field(init=False, repr=False, compare=False)
-
-    def __post_init__(self) -> None:
-        # Every Range request looks a file up by id: a dict keeps that O(1) for big collections.
-        object.__setattr__(self, "_by_id", {m.media_id: m for m in self.media})
-
-    @property
-    def signature(self) -> tuple[tuple[str, str, float], ...]:
-        """Changes whenever a file is indexed, re-indexed or removed."""
-        return tuple((m.media_id, m.path, m.indexed_at) for m in self.media)
-
-    @property
-    def clips(self) -> int:
-        """How many clips the indexed files hold."""
-        return sum(m.clips for m in self.media)
-
-    def by_id(self, media_id: str) -> MediaRecord | None:
-        """The record of an indexed file, by content id."""
-        return self._by_id.get(media_id)
-
-
 @dataclass
 class _Generation:
     """Everything built from one version of the index; replaced whole when the index changes."""
 
     snapshot: IndexSnapshot
-    store: LanceStore | None = None
+    store: ClipReader | None = None
     retriever: Retriever | None = None
     assistants: dict[str, Assistant] = field(default_factory=dict)
     keyframes: dict[str, Path] = field(default_factory=dict)  # URL name -> file
@@ -163,10 +131,9 @@ class ChatService:
         so a chat started after ``deerin index`` finished sees the new files.
         """
         from indexing.stores.base import StoreError
-        from indexing.stores.lance import LanceStore
 
         try:
-            store = LanceStore(self.db_dir, create=False)
+            store = self.open_reader()
             media = tuple(store.media())
         except StoreError:
             store, snap = None, IndexSnapshot(self.db_dir, exists=False)
@@ -184,6 +151,13 @@ class ChatService:
                         log.warning("cannot copy the keyframes of %s: %s", store.location, exc)
                     self._index_keyframes(self._gen)
             return self._gen.snapshot
+
+    def open_reader(self) -> ClipReader:
+        """A reader of the index as it is now, opened afresh (raise
+        :class:`~indexing.stores.base.StoreError` when there is none)."""
+        from indexing.stores.lance import open_reader
+
+        return open_reader(self.db_dir)
 
     def _current(self) -> _Generation:
         """The current generation, opening the index first if it was missing so far."""
@@ -380,6 +354,10 @@ class ChatService:
                 gen.starters = found
         return found
 
+
+
+# mypy checks here that the service offers commands and routes all that ChatHost promises.
+_: type[ChatHost] = ChatService
 
 def _assistant_default(name: str) -> int:
     """A keyword default of :class:`~assistant.answer.Assistant` (one source of truth)."""

@@ -20,13 +20,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from assistant.web.extensions import CommandReply, Player
+from assistant.web.extensions import ChatHost, CommandReply, Player
 from config import Config
 
 if TYPE_CHECKING:
     from assistant.answer import Answer
     from assistant.retrieval import Retriever
-    from assistant.web.chat_service import ChatService
 
 DEFAULT_SIDES = "default | fast"
 
@@ -102,7 +101,7 @@ class CompareCommand:
         self._lock = threading.Lock()
         self._retrievers: dict[tuple[int, bool], Retriever] = {}
 
-    def run(self, service: ChatService, argument: str) -> CommandReply:
+    def run(self, service: ChatHost, argument: str) -> CommandReply:
         """Answer the question with both sides, one after the other (same machine, same
         index), and show them side by side."""
         try:
@@ -135,7 +134,7 @@ class CompareCommand:
                   "citations | refused |", "|---|---|---|---|---|---|---|", *rows]
         return CommandReply("\n".join(lines), tuple(players))
 
-    def _answer(self, service: ChatService, side: Side,
+    def _answer(self, service: ChatHost, side: Side,
                 question: str) -> tuple[Answer, float, str | None]:
         from assistant.answer import Assistant
 
@@ -148,7 +147,7 @@ class CompareCommand:
         answer = bot.ask(question)
         return answer, time.perf_counter() - t0, note
 
-    def _retriever(self, service: ChatService, base: Retriever,
+    def _retriever(self, service: ChatHost, base: Retriever,
                    rerank: bool | None) -> Retriever:
         """The server's retriever, or one over the same index with rerank on or off (kept, so
         the rerank model loads once)."""

@@ -2,21 +2,26 @@
 
 The chat app lives in the assistant layer, which never imports the layers above it
 (exploration, interaction). They hand the server a :class:`ChatExtension` instead: routes to
-mount (behind the chat's login when there is one) and slash commands the chat offers. A leaf
-module: the server, the service and the Chainlit module all import it, and it imports none of
-them at run time.
+mount (behind the chat's login when there is one) and slash commands the chat offers. Both are
+given the chat's :class:`ChatHost`: what they may ask of the running chat. A leaf module: the
+server, the service and the Chainlit module all import it, and it imports none of them.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
     from fastapi import APIRouter
 
-    from assistant.web.chat_service import ChatService
+    from assistant.answer import Assistant
+    from assistant.web.snapshot import IndexSnapshot
+    from indexing.settings import Settings
+    from indexing.stores.base import ClipReader
+    from indexing.types import Clip
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,13 +43,51 @@ class CommandReply:
     players: tuple[Player, ...] = ()
 
 
+class ChatHost(Protocol):
+    """What the running chat offers its commands and routes (the chat service implements it):
+    the index it serves, the URLs its players load, and its assistants."""
+
+    settings: Settings
+
+    @property
+    def db_dir(self) -> Path:
+        """Where the index lives."""
+        ...
+
+    def snapshot(self) -> IndexSnapshot:
+        """The collection as it is now (read afresh)."""
+        ...
+
+    def open_reader(self) -> ClipReader:
+        """A reader of the index as it is now, opened afresh; raise
+        :class:`~indexing.stores.base.StoreError` when there is no index."""
+        ...
+
+    def media_url(self, clip: Clip, *, start: float | None = None,
+                  end: float | None = None) -> str:
+        """Where a player loads ``clip`` (``start``/``end`` narrow its span)."""
+        ...
+
+    def keyframe_url_of(self, keyframe: str | None) -> str | None:
+        """The URL of a keyframe file recorded in the index, if the chat serves it."""
+        ...
+
+    def is_audio_only(self, clip: Clip) -> bool:
+        """Whether ``clip`` comes from a file without a picture."""
+        ...
+
+    def assistant(self, llm_spec: str | None = None) -> tuple[Assistant, str | None]:
+        """The shared assistant for ``llm_spec`` and, when its LLM cannot be used, why."""
+        ...
+
+
 class ChatCommand(Protocol):
     """A slash command of the chat: ``/name argument``."""
 
     name: str
     description: str
 
-    def run(self, service: ChatService, argument: str) -> CommandReply:
+    def run(self, service: ChatHost, argument: str) -> CommandReply:
         """Answer ``argument`` (blocking: the chat calls it in a worker thread)."""
         ...
 
@@ -53,5 +96,5 @@ class ChatCommand(Protocol):
 class ChatExtension:
     """Routes (each built from the shared service) and commands added to the chat app."""
 
-    routes: Sequence[Callable[[ChatService], APIRouter]] = ()
+    routes: Sequence[Callable[[ChatHost], APIRouter]] = ()
     commands: Sequence[ChatCommand] = field(default_factory=tuple)

@@ -12,12 +12,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from assistant.web.chat_service import short_name
-from indexing.fmt import fmt_time
+from indexing.fmt import fmt_time, shorten
 from indexing.stores.location import shown
 
 if TYPE_CHECKING:
     from assistant.answer import Answer, Citation
-    from assistant.web.chat_service import IndexSnapshot
+    from assistant.web.snapshot import IndexSnapshot
     from indexing.file_meta_index import CatalogueView
     from indexing.types import Hit
 
@@ -57,7 +57,7 @@ def answer_markdown(answer: Answer, titles: Mapping[str, str] | None = None) -> 
         return answer.text
     lines = [answer.text, "", "**Sources**", ""]
     for c in answer.citations:
-        quote = _shorten(c.clip.text, _QUOTE_CHARS)
+        quote = shorten(c.clip.text, _QUOTE_CHARS, ellipsis_within=False)
         language = f" ({_escape(c.clip.language)})" if c.clip.language else ""
         label = titled(citation_label(c), c.clip.media_id, titles)
         lines.append(f"- **[{c.n}]** {_escape(label)}{language} — "
@@ -83,7 +83,7 @@ def hits_table(hits: tuple[Hit, ...], titles: Mapping[str, str] | None = None) -
         if with_language:
             cells.append(_cell(h.clip.language or "-"))
         cells += [f"{h.score:.3f}", " + ".join(h.sources) or "-",
-                  _cell(_shorten(h.clip.text, _TABLE_WORDS_CHARS))]
+                  _cell(shorten(h.clip.text, _TABLE_WORDS_CHARS, ellipsis_within=False))]
         rows.append("| " + " | ".join(cells) + " |")
     return "\n".join(rows)
 
@@ -140,7 +140,7 @@ def catalogue_text(snapshot: IndexSnapshot, records: Mapping[str, CatalogueView]
                 value = ", ".join(str(v) for v in value)
             if value:
                 source = view.sources.get(key, "")
-                lines.append(f"- {key}: {_escape(_shorten(str(value), 300))}"
+                lines.append(f"- {key}: {_escape(shorten(str(value), 300, ellipsis_within=False))}"
                              + (f" *({source})*" if source == "llm" else ""))
         parts.append("\n".join(lines))
     if not parts:
@@ -159,13 +159,6 @@ def empty_index_text(snapshot: IndexSnapshot) -> str:
             "Then start a new chat (or reload this page) and ask away. Indexing transcribes "
             "speech, reads subtitle files and finds the shots of every video, audio or film file "
             "in the folder.")
-
-
-def _shorten(text: str, limit: int) -> str:
-    words = " ".join(text.split())
-    if len(words) > limit:
-        words = words[:limit].rsplit(" ", 1)[0] + "…"
-    return words
 
 
 def _escape(text: str) -> str:

@@ -82,7 +82,7 @@ def enrich(
         with store.writing(wait):
             only = None
             if asked is not None:
-                from assistant.shots import retrieved_shots
+                from assistant.retrieval import retrieved_shots
 
                 with console.status(f"retrieving for {len(asked)} questions…"):
                     only = retrieved_shots(store, settings, asked, k)

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from html import escape
 from typing import Any
 
-from eval.experiment.report import accuracy_interval, tables
+from eval.experiment.tables import accuracy_interval, tables
 
 _W, _ROW, _LABEL = 640, 26, 190
 _COLOURS = ("#3b6ea5", "#d08c2e", "#5a9e5a", "#a04f7d")

@@ -17,16 +17,18 @@ import sys
 import time
 import traceback
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from indexing.stores.base import ClipStore
 
 
 def index_step(spec: dict[str, Any]) -> dict[str, Any]:
     """Index the collection into ``spec["db"]`` through the stage cache; build the knowledge
     graph too when ``spec["graph"]``."""
-    from indexing.pipeline import Indexer
+    from indexing.pipeline import Indexer, open_store
     from indexing.settings import Settings
     from indexing.stage_cache import StageCache, cached_backends
-    from indexing.stores.lance import LanceStore
 
     visual = bool(spec["visual"])
     settings = Settings.from_env({}, db_dir=Path(spec["db"]), asr_model=spec["asr"],
@@ -34,7 +36,7 @@ def index_step(spec: dict[str, Any]) -> dict[str, Any]:
                                  faces=visual)
     cache = StageCache(spec["cache"])
     t0 = time.perf_counter()
-    store = LanceStore(settings.db_dir)
+    store = open_store(settings)
     built = store.embedder()
     indexer = Indexer(store, settings,
                       backends=cached_backends(settings, cache, built[0] if built else None))
@@ -56,7 +58,7 @@ def index_step(spec: dict[str, Any]) -> dict[str, Any]:
             "graph": graph}
 
 
-def _graph(store: Any) -> dict[str, Any]:
+def _graph(store: ClipStore) -> dict[str, Any]:
     from indexing.graph.settings import GraphSettings
     from indexing.graph.sync import sync_graph
 

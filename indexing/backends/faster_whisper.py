@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from indexing.media import SAMPLE_RATE, decode_audio_blocks
-from indexing.stages.speech_chunks import (
+from indexing.speech_chunks import (
     DEFAULT_CHUNK_SECONDS,
     DEFAULT_VAD_PARAMETERS,
     pause_chunks,

@@ -7,30 +7,12 @@ Both engines share the stage code (:mod:`indexing.filework`) and the driver-side
 
 from __future__ import annotations
 
+from indexing.engines.options import ENGINES, EngineError, check_engine
 from indexing.pipeline import Indexer, Progress
 from indexing.settings import Settings
 from indexing.stores.base import ClipStore
 
-ENGINES = ("local", "ray")
-
-
-class EngineError(Exception):
-    """The engine cannot run (Ray missing, cluster unreachable), or ``usage``: a bad option."""
-
-    def __init__(self, message: str, *, usage: bool = False) -> None:
-        super().__init__(message)
-        self.usage = usage
-
-
-def check_engine(engine: str, address: str | None = None, workers: int | None = None) -> None:
-    """Raise a usage :class:`EngineError` for an engine name or option that cannot work."""
-    if engine not in ENGINES:
-        raise EngineError(f"unknown engine {engine!r} (choose from {', '.join(ENGINES)})",
-                          usage=True)
-    if engine == "local" and (address is not None or workers is not None):
-        raise EngineError("--address and --workers need --engine ray", usage=True)
-    if workers is not None and workers < 1:
-        raise EngineError("--workers must be at least 1", usage=True)
+__all__ = ["ENGINES", "EngineError", "check_engine", "make_indexer"]
 
 
 def make_indexer(engine: str, store: ClipStore, settings: Settings, *,

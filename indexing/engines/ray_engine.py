@@ -28,7 +28,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from indexing.engines import EngineError, check_engine
+from indexing.engines.options import EngineError, check_engine
 from indexing.filework import Backends, FileOutput, FileWork
 from indexing.pipeline import _FINALIZE_EVERY_S, Indexer, Progress
 from indexing.settings import Settings

@@ -25,8 +25,7 @@ from prompts import load_prompt, render
 
 if TYPE_CHECKING:
     from indexing.protocols import LLM
-    from indexing.stores.base import MediaRecord
-    from indexing.stores.lance import LanceStore
+    from indexing.stores.base import ClipReader, ClipStore, MediaRecord
 
 LIST_FIELDS = ("subjects", "people", "places", "dates")
 TEXT_FIELDS = ("title", "summary")
@@ -75,7 +74,7 @@ class CatalogueOutcome:
     seconds: float = 0.0
 
 
-def gather(store: LanceStore, media: MediaRecord) -> CatalogueInput:
+def gather(store: ClipReader, media: MediaRecord) -> CatalogueInput:
     """Collect what the LLM reads about ``media`` from the index (and its graph, if any)."""
     clips = store.clips_of(media.media_id)
     spoken = sorted((c for c in clips if c.kind in (ClipKind.SPEECH, ClipKind.SUBTITLE)),
@@ -90,7 +89,7 @@ def gather(store: LanceStore, media: MediaRecord) -> CatalogueInput:
     return CatalogueInput(media, transcript, screen, captions, language, people, places)
 
 
-def graph_names(store: LanceStore, media_id: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+def graph_names(store: ClipReader, media_id: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """The people and places the knowledge graph found in a file (most mentioned first); none
     when the graph is off or cannot be read."""
     from indexing.graph.settings import GraphSettings
@@ -203,7 +202,7 @@ def write_record(llm: LLM, item: CatalogueInput, *,
                                  f"{reply.strip()[:80]!r}") from second
 
 
-def catalogue(store: LanceStore, llm: Callable[[], LLM], model: str, *,
+def catalogue(store: ClipStore, llm: Callable[[], LLM], model: str, *,
               files: Sequence[MediaRecord] | None = None, force: bool = False,
               progress: Callable[[int, int, str], None] | None = None) -> list[CatalogueOutcome]:
     """Write (or bring up to date) the LLM catalogue record of each file.
@@ -253,7 +252,7 @@ def catalogue(store: LanceStore, llm: Callable[[], LLM], model: str, *,
     return outcomes
 
 
-def _embedder(store: LanceStore) -> Any:
+def _embedder(store: ClipReader) -> Any:
     from indexing.settings import Settings
     from indexing.stages.embed import embedder_from_settings
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from indexing.fmt import exception_text
 from indexing.graph.settings import GraphSettings
 from indexing.graph.store import FileKey, GraphError, GraphStore
 from indexing.graph.types import Mention
@@ -79,13 +80,13 @@ class Neo4jGraphStore:
         except GraphError:
             raise
         except Exception as exc:  # the driver's errors: unreachable, auth, bad URI, ...
-            raise GraphError(f"cannot use Neo4j at {settings.neo4j_uri}: {_short(exc)}") from exc
+            raise GraphError(f"cannot use Neo4j at {settings.neo4j_uri}: {_reason(exc)}") from exc
 
     def _run(self, query: str, **params: Any) -> list[Any]:
         try:
             records, _, _ = self._driver.execute_query(query, params, database_=self._db)
         except Exception as exc:
-            raise GraphError(f"Neo4j at {self.location}: {_short(exc)}") from exc
+            raise GraphError(f"Neo4j at {self.location}: {_reason(exc)}") from exc
         return list(records)
 
     # -- GraphStore ----------------------------------------------------------------------------
@@ -136,8 +137,9 @@ def _file_key(file: FileKey) -> str:
     return f"{file[0]}|{file[1]}"
 
 
-def _short(exc: BaseException) -> str:
-    return " ".join(str(exc).split())[:240] or type(exc).__name__
+def _reason(exc: BaseException) -> str:
+    # The driver spreads a reason over several lines: all of them, folded into one.
+    return exception_text(exc, 240, all_lines=True)
 
 
 _: type[GraphStore] = Neo4jGraphStore

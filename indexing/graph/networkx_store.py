@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from indexing.fmt import exception_text
 from indexing.graph.store import FileKey, GraphError, GraphStore
 from indexing.graph.types import Mention
 
@@ -56,7 +57,7 @@ class NetworkxGraphStore:
             self._extractor = str(data["extractor"]) if data.get("extractor") else None
             self._files = files
         except (OSError, ValueError, KeyError, TypeError) as exc:
-            self.warnings.append(f"graph file {self.path} is unreadable ({_short(exc)}); "
+            self.warnings.append(f"graph file {self.path} is unreadable ({exception_text(exc)}); "
                                  "rebuilding it from the clips")
             self._extractor, self._files, self._dirty = None, {}, True
 
@@ -98,14 +99,11 @@ class NetworkxGraphStore:
                            encoding="utf-8")
             os.replace(tmp, self.path)
         except OSError as exc:
-            raise GraphError(f"cannot write the graph file {self.path}: {_short(exc)}") from exc
+            reason = exception_text(exc)
+            raise GraphError(f"cannot write the graph file {self.path}: {reason}") from exc
         self._dirty = False
 
     def close(self) -> None: ...
-
-
-def _short(exc: BaseException) -> str:
-    return (str(exc).splitlines() or [type(exc).__name__])[0][:200]
 
 
 _: type[GraphStore] = NetworkxGraphStore

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping, Sequence
 
 from indexing.graph.build import KnowledgeGraph
 from indexing.graph.types import Community, CommunityReport, Mention
-from indexing.stores.base import ClipStore
+from indexing.stores.base import ClipReader
 from indexing.text import sentences
 from indexing.types import Clip
 
@@ -24,7 +24,7 @@ SUMMARY_SENTENCES = 2
 _SENTENCE_CHARS = 240
 
 
-def clips_by_id(store: ClipStore, mentions: Iterable[Mention]) -> dict[str, Clip]:
+def clips_by_id(store: ClipReader, mentions: Iterable[Mention]) -> dict[str, Clip]:
     """The clips the ``mentions`` point at, by clip id (read file by file from the store)."""
     wanted: dict[str, set[str]] = defaultdict(set)
     for m in mentions:

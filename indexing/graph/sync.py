@@ -20,7 +20,7 @@ from indexing.graph.extract import EntityExtractor
 from indexing.graph.networkx_store import NetworkxGraphStore
 from indexing.graph.settings import GraphSettings
 from indexing.graph.store import FileKey, GraphError, GraphStore
-from indexing.stores.base import ClipStore, StoreError
+from indexing.stores.base import ClipReader, ClipStore, StoreError
 
 _COMMIT_EVERY_S = 60.0  # a long first sync keeps its progress at least this often
 
@@ -107,14 +107,14 @@ def open_graph_store(db_dir: Path, settings: GraphSettings | None = None) -> Gra
     return NetworkxGraphStore(db_dir)
 
 
-def behind(clips: ClipStore, graph: GraphStore) -> tuple[set[FileKey], set[FileKey]]:
+def behind(clips: ClipReader, graph: GraphStore) -> tuple[set[FileKey], set[FileKey]]:
     """(files to extract, files to drop) for the graph to match the clip store."""
     wanted = {(m.media_id, m.path) for m in clips.media()}
     held = graph.files()
     return wanted - held, held - wanted
 
 
-def update(clips: ClipStore, graph: GraphStore, extractor: EntityExtractor | None = None,
+def update(clips: ClipReader, graph: GraphStore, extractor: EntityExtractor | None = None,
            on_file: Callable[[str, int, int], None] | None = None) -> SyncReport:
     """Bring ``graph`` in step with ``clips`` (see the module docstring); return what changed.
 

@@ -14,8 +14,7 @@ from indexing.types import Clip, ClipKind
 
 if TYPE_CHECKING:
     from indexing.protocols import Embedder
-    from indexing.stores.base import MediaRecord
-    from indexing.stores.lance import LanceStore
+    from indexing.stores.base import ClipWriter, MediaRecord
 
 # Fields read first, in this order; other textual fields (a manifest's extra columns) follow.
 _LEADING = ("title", "description", "summary", "subjects", "people", "places", "date", "dates")
@@ -48,7 +47,7 @@ def meta_clip(media_id: str, media_path: str, duration: float,
                 end=max(duration, 0.0), text=text, language=None)
 
 
-def write_meta_clips(store: LanceStore, embedder: Embedder,
+def write_meta_clips(store: ClipWriter, embedder: Embedder,
                      files: Sequence[tuple[MediaRecord, dict[str, Any]]]) -> int:
     """Replace the ``meta`` clip of each indexed file with one for its current record.
 

@@ -18,11 +18,9 @@ from typing import Protocol
 
 import numpy as np
 
+from indexing.stores.errors import StoreError as StoreError  # part of the contracts
+from indexing.stores.location import IndexLocation
 from indexing.types import Clip, ClipKind, Hit, Shot
-
-
-class StoreError(Exception):
-    """A store that cannot be used as asked (wrong embedder, unreadable, ...)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,13 +60,63 @@ class FailureRecord:
     at: float
 
 
-class ClipStore(Protocol):
-    """The index the pipeline writes and the assistant reads.
+class ClipReader(Protocol):
+    """What an index offers those who read it: its files, their clips and shots, search.
+
+    The assistant, the graph, the chat, the map and the interaction layer need only this; a
+    reader never takes the writer lock and sees the index as the last writer published it.
+    """
+
+    db_dir: Path  # this machine's folder of the index (its keyframe images, its graph)
+    location: IndexLocation  # where the index lives: that folder, or an object store
+
+    def embedder(self) -> tuple[str, int] | None:
+        """The (model_id, dim) that built this store, or None for an empty store."""
+        ...
+
+    def id_scheme(self) -> str | None:
+        """How this store's media ids were hashed (``sampled`` or ``full``), None if not yet."""
+        ...
+
+    # -- media -------------------------------------------------------------------------------
+    def media(self) -> list[MediaRecord]: ...
+
+    def media_by_path(self, path: str) -> MediaRecord | None: ...
+
+    # -- clips and shots ---------------------------------------------------------------------
+    def clips_of(self, media_id: str) -> list[Clip]: ...
+
+    def all_clips(self) -> list[Clip]: ...
+
+    def clip_vectors(self) -> tuple[list[Clip], np.ndarray]:
+        """Every clip with its stored vector, row for row (for maps of the collection)."""
+        ...
+
+    def shots_of(self, media_id: str) -> list[Shot]: ...
+
+    def count_clips(self, media_id: str | None = None) -> int: ...
+
+    # -- search ------------------------------------------------------------------------------
+    def search(self, text: str, vector: np.ndarray | None, k: int = 10,
+               kinds: Sequence[ClipKind] | None = None, depth: int = 50) -> list[Hit]:
+        """Hybrid search: full-text and vector rankings fused (reciprocal rank fusion)."""
+        ...
+
+    def neighbours(self, clip: Clip, radius: int = 1) -> list[Clip]:
+        """The clips just before and after ``clip`` in the same file and kind."""
+        ...
+
+    # -- failures ----------------------------------------------------------------------------
+    def failures(self) -> list[FailureRecord]: ...
+
+
+class ClipWriter(Protocol):
+    """What the indexing pipeline and index-time enrichment do to an index.
 
     Writers hold :meth:`writing` for their whole run; readers never take it.
     """
 
-    db_dir: Path  # where the index (and its keyframe images) live
+    db_dir: Path  # where the writer puts the index's keyframe images
 
     def writing(self, wait: float = 0.0) -> AbstractContextManager[object]:
         """The exclusive writer lock: waits up to ``wait`` s for another writer, else raises
@@ -79,20 +127,12 @@ class ClipStore(Protocol):
         """Record the embedder on first use; raise :class:`StoreError` if another built it."""
         ...
 
-    def embedder(self) -> tuple[str, int] | None:
-        """The (model_id, dim) that built this store, or None for an empty store."""
-        ...
-
     def ensure_id_scheme(self, scheme: str) -> None:
         """Record how media ids are hashed on first use; raise :class:`StoreError` if the store
         was built with another scheme (ids of the same file would differ)."""
         ...
 
     # -- media -------------------------------------------------------------------------------
-    def media(self) -> list[MediaRecord]: ...
-
-    def media_by_path(self, path: str) -> MediaRecord | None: ...
-
     def put_media(self, record: MediaRecord) -> None:
         """Mark a file as completely indexed (call after its clips and shots are written)."""
         ...
@@ -113,28 +153,14 @@ class ClipStore(Protocol):
         ``clips``, vector); return how many clips were new."""
         ...
 
+    def remove_clips(self, media_path: str, kind: ClipKind) -> None:
+        """Drop the clips (and their windows) of one kind of one file, to replace them."""
+        ...
+
     def add_shots(self, media_id: str, media_path: str, shots: Sequence[Shot]) -> None: ...
-
-    def clips_of(self, media_id: str) -> list[Clip]: ...
-
-    def all_clips(self) -> list[Clip]: ...
-
-    def shots_of(self, media_id: str) -> list[Shot]: ...
-
-    def count_clips(self, media_id: str | None = None) -> int: ...
 
     def finalize(self) -> bool:
         """Bring search indices up to date after writes; return whether anything was done."""
-        ...
-
-    # -- search ------------------------------------------------------------------------------
-    def search(self, text: str, vector: np.ndarray | None, k: int = 10,
-               kinds: Sequence[ClipKind] | None = None, depth: int = 50) -> list[Hit]:
-        """Hybrid search: full-text and vector rankings fused (reciprocal rank fusion)."""
-        ...
-
-    def neighbours(self, clip: Clip, radius: int = 1) -> list[Clip]:
-        """The clips just before and after ``clip`` in the same file and kind."""
         ...
 
     # -- failures ----------------------------------------------------------------------------
@@ -142,4 +168,7 @@ class ClipStore(Protocol):
 
     def clear_failure(self, path: str) -> None: ...
 
-    def failures(self) -> list[FailureRecord]: ...
+
+class ClipStore(ClipReader, ClipWriter, Protocol):
+    """The index the pipeline writes and reads back (which files are done, which embedder):
+    both halves, for those that do both."""

@@ -23,7 +23,7 @@ from typing import Any, Concatenate, ParamSpec, TypeVar
 import numpy as np
 import pyarrow as pa
 
-from indexing.stores.base import ClipStore, FailureRecord, MediaRecord, StoreError
+from indexing.stores.base import ClipReader, ClipStore, FailureRecord, MediaRecord, StoreError
 from indexing.stores.file_meta import TABLE as FILE_META_TABLE
 from indexing.stores.lance_index import (
     FTS_INDEX,
@@ -42,8 +42,8 @@ from indexing.stores.lance_schema import (
     quote,
     window_schema,
 )
-from indexing.stores.lance_search import RRF_K as RRF_K  # fusion's constant, imported from here
 from indexing.stores.lance_search import HybridSearch
+from indexing.stores.lance_tables import shot_table_names
 from indexing.stores.lance_versions import VERSIONS_FILE, pin, publish, published
 from indexing.stores.lease import ObjectLease, writer_lock
 from indexing.stores.location import IndexLocation
@@ -74,7 +74,7 @@ def _writes(*, ends_file: bool) -> Callable[
 
 
 class LanceStore:
-    """A :class:`~indexing.stores.base.ClipStore` in a LanceDB directory."""
+    """A :class:`~indexing.stores.base.ClipStore` (reader and writer) in a LanceDB directory."""
 
     META_FILE = META_FILE
 
@@ -230,9 +230,7 @@ class LanceStore:
     def _per_file_tables(self) -> list[str]:
         """The tables whose rows belong to one file: clips, windows, shots and the
         picture-search tables (:mod:`indexing.stores.shot_vectors`, one per vector width)."""
-        from indexing.stores.shot_vectors import table_names
-
-        return ["clips", "windows", "shots", *table_names(self._db)]
+        return ["clips", "windows", "shots", *shot_table_names(self._db)]
 
     # -- clips and shots -----------------------------------------------------------------------
     @_writes(ends_file=False)
@@ -512,5 +510,12 @@ def erase_index(db_dir: Path | str | IndexLocation) -> None:
     location.delete(VERSIONS_FILE)
 
 
-# mypy checks here that LanceStore implements the whole ClipStore protocol.
+def open_reader(where: Path | str | IndexLocation) -> ClipReader:
+    """The index at ``where`` (as :class:`LanceStore` takes it), opened for reading: it shows
+    the versions the last writer published. Raise :class:`StoreError` when there is none."""
+    return LanceStore(where, create=False)
+
+
+# mypy checks here that LanceStore implements the whole store protocol: the reader and the
+# writer halves.
 _: type[ClipStore] = LanceStore

@@ -22,11 +22,11 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
+from indexing.fusion import rrf
 from indexing.stores.lance_index import tune
 from indexing.stores.lance_schema import quote
 from indexing.types import Clip, ClipKind, Hit
 
-RRF_K = 60  # the usual reciprocal-rank-fusion constant: damps the weight of the very first ranks
 ROW_ID = "_rowid"
 
 Columns = Callable[[Any, Sequence[str]], list[str]]
@@ -155,13 +155,11 @@ class HybridSearch:
 def fuse(ranked: dict[str, list[str]]) -> tuple[dict[str, float], dict[str, list[str]]]:
     """Reciprocal rank fusion of ranked id lists: each id's summed score, and which lists
     (by name, in ``ranked``'s order) found it."""
-    fused: dict[str, float] = {}
     found_by: dict[str, list[str]] = {}
     for name, ids in ranked.items():
-        for rank, cid in enumerate(ids):
-            fused[cid] = fused.get(cid, 0.0) + 1.0 / (RRF_K + rank + 1)
+        for cid in ids:
             found_by.setdefault(cid, []).append(name)
-    return fused, found_by
+    return rrf(ranked.values()), found_by
 
 
 def _vector_ids(table: Any, qvec: np.ndarray, limit: int, where: str | None,

@@ -19,12 +19,10 @@ import json
 from pathlib import Path
 from typing import Any
 
+from indexing.stores.lance_tables import STORE_TABLES, shot_table_names
 from indexing.stores.location import IndexLocation
 
 VERSIONS_FILE = "deerin.versions.json"
-# The tables a store reads, plus the picture-search tables (``shot_vectors_<width>``); others in
-# the same folder (e.g. a graph's) are not pinned.
-STORE_TABLES = ("media", "clips", "windows", "shots", "failures")
 
 
 def published(db: Path | IndexLocation) -> dict[str, int] | None:
@@ -42,15 +40,14 @@ def published(db: Path | IndexLocation) -> dict[str, int] | None:
 
 
 def publish(where: Path | IndexLocation, db: Any) -> None:
-    """Record the latest version of every store table in ``db`` as the one readers see.
+    """Record the latest version of every store table and picture-search table in ``db`` as
+    the one readers see.
 
     Writes only when a version changed; the file is replaced atomically, so a reader reads
     either the previous publication or this one.
     """
-    from indexing.stores.shot_vectors import table_names  # lazy: it imports this module
-
     versions: dict[str, int] = {}
-    for name in (*STORE_TABLES, *table_names(db)):
+    for name in (*STORE_TABLES, *shot_table_names(db)):
         try:
             versions[name] = int(db.open_table(name).version)
         except (FileNotFoundError, ValueError):

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from config import Config
-from indexing.stores.base import StoreError
+from indexing.stores.errors import StoreError
 
 REMOTE_FILE = "deerin.remote.json"
 SCHEMES = ("s3",)

@@ -6,7 +6,7 @@ so a model of another width never needs a table dropped under a reader. Every ro
 model that made it, and a search reads only the rows of the model it queries with, so
 switching ``DEERIN_CLIP_MODEL`` never mixes spaces. Rows are keyed by media id, shot, frame
 time and model: re-adding a shot is a no-op. The index's own ``remove_media``/``prune_orphans``
-clear these tables with the clips (``LanceStore`` finds them by :data:`PREFIX`).
+clear these tables with the clips (their names: :mod:`indexing.stores.lance_tables`).
 """
 
 from __future__ import annotations
@@ -20,27 +20,9 @@ import numpy as np
 import pyarrow as pa
 
 from indexing.stores.lance_schema import quote
+from indexing.stores.lance_tables import SHOT_VECTORS_PREFIX, shot_table_name, shot_table_names
 from indexing.stores.lance_versions import pin, published
 from indexing.stores.location import IndexLocation
-
-PREFIX = "shot_vectors"
-
-
-def table_name(dim: int) -> str:
-    """The table holding vectors of width ``dim``."""
-    return f"{PREFIX}_{dim}"
-
-
-def table_names(db: Any) -> list[str]:
-    """The picture-search tables of a LanceDB connection."""
-    names: list[str] = []
-    token = None
-    while True:
-        page = db.list_tables(page_token=token)
-        names += [n for n in page.tables if n.startswith(PREFIX)]
-        token = page.page_token
-        if not token:
-            return sorted(names)
 
 
 def shot_vector_schema(dim: int) -> pa.Schema:
@@ -107,7 +89,7 @@ class ShotVectors:
         pins = published(location) if pinned else None
         # A publication older than picture search names no shot table: read those as they are
         # rather than hide vectors an index has had all along.
-        if pins is not None and not any(name.startswith(PREFIX) for name in pins):
+        if pins is not None and not any(name.startswith(SHOT_VECTORS_PREFIX) for name in pins):
             pins = None
         self._pins = pins
 
@@ -119,10 +101,10 @@ class ShotVectors:
         return pin(table, name, self._pins)
 
     def _table(self, dim: int) -> Any | None:
-        return self._open(table_name(dim))
+        return self._open(shot_table_name(dim))
 
     def _tables(self) -> list[Any]:
-        return [t for t in map(self._open, table_names(self._db)) if t is not None]
+        return [t for t in map(self._open, shot_table_names(self._db)) if t is not None]
 
     def add(self, model: str, rows: Sequence[ShotVector]) -> int:
         """Upsert ``rows`` made by ``model``; return how many were new."""
@@ -131,7 +113,7 @@ class ShotVectors:
         dim = int(np.asarray(rows[0].vector).shape[-1])
         t = self._table(dim)
         if t is None:
-            t = self._db.create_table(table_name(dim), schema=shot_vector_schema(dim),
+            t = self._db.create_table(shot_table_name(dim), schema=shot_vector_schema(dim),
                                       exist_ok=True)
         data = [{"id": f"{r.media_id}:{r.shot_index}:{r.time:.3f}:{model}",
                  "media_id": r.media_id, "media_path": r.media_path,

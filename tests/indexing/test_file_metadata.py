@@ -129,8 +129,8 @@ def test_manifest_makes_a_file_findable_by_title_and_shown(tmp_path: Path, jfk_i
 
 
 def test_chat_collection_shows_the_record(jfk_index: Path) -> None:
-    from assistant.web.chat_service import IndexSnapshot
     from assistant.web.render import collection_text
+    from assistant.web.snapshot import IndexSnapshot
     from indexing.file_meta_index import catalogue_of_db
     from indexing.stores.file_meta import FileMeta, FileMetaStore
     from indexing.stores.lance import LanceStore

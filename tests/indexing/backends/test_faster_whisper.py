@@ -17,7 +17,7 @@ from indexing.backends.faster_whisper import FasterWhisperTranscriber, transcrib
 from indexing.media import MediaError, decode_audio, decode_audio_blocks
 from indexing.protocols import Transcriber
 from indexing.settings import Settings
-from indexing.stages.speech_chunks import pause_chunks
+from indexing.speech_chunks import pause_chunks
 from indexing.types import Segment, Word
 
 JFK_DURATION = 11.0

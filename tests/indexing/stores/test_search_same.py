@@ -18,10 +18,11 @@ from typing import Any
 import numpy as np
 import pytest
 
+from indexing.fusion import RRF_K
 from indexing.stores import lance_index
 from indexing.stores.lance import LanceStore
 from indexing.stores.lance_schema import quote
-from indexing.stores.lance_search import RRF_K, fts_query
+from indexing.stores.lance_search import fts_query
 from indexing.types import Clip, ClipKind, Hit
 from tests.support import MEDIA_DIR
 
