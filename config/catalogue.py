@@ -171,7 +171,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("storage.s3_endpoint", "DEERIN_S3_ENDPOINT", TEXT, "",
             "An S3-compatible server (MinIO, Ceph, ...) for s3:// indexes; empty: AWS (or "
             "AWS_ENDPOINT_URL).", default_text="(AWS)"),
-    Setting("storage.lease_seconds", "DEERIN_LEASE_SECONDS", number(5), 60.0,
+    Setting("storage.lease_seconds", "DEERIN_LEASE_SECONDS", number(1), 60.0,
             "How long the writer lease of an object-store index lasts unless renewed."),
 )
 """Every setting, in the order the docs list them."""

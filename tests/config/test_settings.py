@@ -107,7 +107,7 @@ def test_the_environment_alone_and_its_types() -> None:
     ({"DEERIN_LLM_PARALLEL": "2.5"}, "takes a whole number"),
     ({"DEERIN_LLM_BATCH": "fast"}, "llm.batch takes one of: exact, shared"),
     ({"DEERIN_GRAPH": "maybe"}, "graph.enabled takes a yes/no"),
-    ({"DEERIN_LEASE_SECONDS": "1"}, "takes a number, at least 5"),
+    ({"DEERIN_LEASE_SECONDS": "0.5"}, "takes a number, at least 1"),
 ])
 def test_a_bad_value_is_one_line_naming_the_variable(env: dict[str, str], message: str) -> None:
     with pytest.raises(ConfigError) as info:
