@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from extras import require_extra
 from typer.testing import CliRunner
 
 from indexing.graph.networkx_store import NetworkxGraphStore
@@ -85,7 +86,7 @@ def test_writes_are_durable_after_commit(tmp_path: Path) -> None:
 
 
 def test_unreachable_neo4j_is_one_clear_error() -> None:
-    pytest.importorskip("neo4j")
+    require_extra("neo4j")
     from indexing.graph.neo4j_store import Neo4jGraphStore
 
     with pytest.raises(GraphError) as err:
@@ -95,7 +96,7 @@ def test_unreachable_neo4j_is_one_clear_error() -> None:
 
 def test_index_with_unreachable_neo4j_exits_1_and_keeps_the_clips(
         tmp_path: Path, jfk: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    pytest.importorskip("neo4j")
+    require_extra("neo4j")
     from deerin.cli import app
     from indexing.stores.lance import LanceStore
 

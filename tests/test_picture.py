@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from extras import require_extra
 from typer.testing import CliRunner
 from visual_models import tiny_random_captioner, tiny_random_clip
 
@@ -43,6 +44,8 @@ from indexing.stores.caption_cache import CaptionCache
 from indexing.stores.lance import LanceStore
 from indexing.stores.shot_vectors import ShotMatch, ShotVectors
 from indexing.types import Clip, ClipKind, Hit, Shot
+
+require_extra("visual")  # open_clip runs every test here (the tiny CLIP model)
 
 
 @pytest.fixture(scope="module")

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from extras import require_extra
 
 from indexing.engines.ray_engine import RayIndexer
 from indexing.pipeline import Indexer, NullProgress
@@ -27,6 +28,7 @@ WORKTREE = Path(__file__).resolve().parents[1]
 @pytest.fixture(scope="module")
 def cluster() -> Iterator[Any]:
     """One local Ray instance for the whole module (starting one takes seconds)."""
+    require_extra("ray")
     import ray
 
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
@@ -180,6 +182,7 @@ def test_the_cli_refuses_ray_options_without_the_ray_engine(tmp_path: Path,
 
 
 def test_doctor_reports_the_installed_ray() -> None:
+    require_extra("ray")
     from importlib.metadata import version
 
     from deerin.doctor import ray_check, run_checks
