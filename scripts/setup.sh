@@ -15,6 +15,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+say() { echo "setup: $*"; }
+die() { echo "setup: $*" >&2; exit 1; }
+
 PY=${PYTHON:-python3}
 VENV=${DEERIN_VENV:-.venv}
 LOCK=constraints.txt
@@ -25,23 +28,24 @@ while [ $# -gt 0 ]; do
   case "$1" in
     --no-test) TEST=0 ;;
     --extras) EXTRAS="${EXTRAS:+$EXTRAS,}${2:?--extras needs a list, e.g. visual,ray}"; shift ;;
-    -h|--help) sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
-    *) echo "setup: unknown option $1 (see bash scripts/setup.sh --help)" >&2; exit 2 ;;
+    -h|--help) awk 'NR > 1 && !/^#/ { exit } NR > 1 { sub(/^# ?/, ""); print }' "$0"; exit 0 ;;
+    *) echo "setup: unknown option $1 (see: bash scripts/setup.sh --help)" >&2; exit 2 ;;
   esac
   shift
 done
 EXTRAS=${EXTRAS// /}
+TORCH_MODE=${DEERIN_TORCH:-auto}
+[ -n "${DEERIN_SKIP_TORCH:-}" ] && TORCH_MODE=skip
+case "$TORCH_MODE" in auto|cpu|cuda|skip) ;; *) die "DEERIN_TORCH must be cpu, cuda or skip" ;; esac
 
-# The CPU builds of torch. The visual extra needs torchvision, whose wheels are built against one
-# torch release each: torchvision 0.29.1 imports only beside torch 2.14.1 (next to the 2.13.0 CPU
-# build PyPI's torchvision fails with "operator torchvision::nms does not exist"), so picture
-# search moves torch to 2.14.1. Keep these in step with scripts/lock.sh.
+# Where the CPU builds of torch live. The visual extra needs torchvision, whose wheels are built
+# against one torch release each: torchvision 0.29.1 imports only beside torch 2.14.1 (next to the
+# 2.13.0 CPU build, PyPI's torchvision fails with "operator torchvision::nms does not exist"), so
+# picture search moves torch to 2.14.1 (the CPU build where the CPU index answers, else PyPI's
+# CUDA build). Keep these in step with scripts/lock.sh.
 CPU_INDEX=https://download.pytorch.org/whl/cpu
 VISUAL_TORCH=2.14.1
 VISUAL_TORCHVISION=0.29.1
-
-say() { echo "setup: $*"; }
-die() { echo "setup: $*" >&2; exit 1; }
 
 # --- Python 3.11 or newer.
 command -v "$PY" >/dev/null || die "no $PY found: install Python 3.11 or newer (or set PYTHON)"
@@ -90,13 +94,10 @@ installed() {  # installed MODULE: its version without a local label, or nothing
 }
 
 # --- torch first, pinned, so nothing later pulls a different (multi-GB) build.
-TORCH_MODE=${DEERIN_TORCH:-auto}
-[ -n "${DEERIN_SKIP_TORCH:-}" ] && TORCH_MODE=skip
 if [ "$TORCH_MODE" = auto ]; then
   TORCH_MODE=cpu
   command -v nvidia-smi >/dev/null && nvidia-smi -L >/dev/null 2>&1 && TORCH_MODE=cuda
 fi
-case "$TORCH_MODE" in cpu|cuda|skip) ;; *) die "DEERIN_TORCH must be cpu, cuda or skip" ;; esac
 want_torch=("torch==${DEERIN_TORCH_VERSION:-$(sed -n 's/^torch==//p' "$LOCK")}")
 # A venv that already has torchvision keeps the visual torch, so a re-run does not break it.
 if [[ ",$EXTRAS," == *,visual,* || ",$EXTRAS," == *,all,* || -n "$(installed torchvision)" ]]; then
