@@ -2,8 +2,9 @@
 module may import them at load time, and a missing one is a single line naming the extra and its
 pip command (in `deerin doctor`, picture search, the Ray engine and the Neo4j graph store).
 
-The same tests run in the lean virtualenv (extras missing) and in CI's extras virtualenv
-(installed): each checks the branch that holds where it runs."""
+These tests run in the default virtualenv (extras missing) and in CI's extras virtualenv
+(installed): each checks the side that holds where it runs. Tests that need an extra carry
+``@pytest.mark.extra(NAME)`` (tests/conftest.py skips them, naming it, where it is missing)."""
 
 from __future__ import annotations
 

@@ -13,7 +13,6 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from extras import require_extra
 from typer.testing import CliRunner
 
 from indexing.graph.networkx_store import NetworkxGraphStore
@@ -85,8 +84,8 @@ def test_writes_are_durable_after_commit(tmp_path: Path) -> None:
     assert not list((tmp_path / "graph").glob("*.tmp"))
 
 
+@pytest.mark.extra("neo4j")
 def test_unreachable_neo4j_is_one_clear_error() -> None:
-    require_extra("neo4j")
     from indexing.graph.neo4j_store import Neo4jGraphStore
 
     with pytest.raises(GraphError) as err:
@@ -94,9 +93,9 @@ def test_unreachable_neo4j_is_one_clear_error() -> None:
     assert "bolt://127.0.0.1:1" in str(err.value) and "\n" not in str(err.value)
 
 
+@pytest.mark.extra("neo4j")
 def test_index_with_unreachable_neo4j_exits_1_and_keeps_the_clips(
         tmp_path: Path, jfk: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    require_extra("neo4j")
     from deerin.cli import app
     from indexing.stores.lance import LanceStore
 

@@ -21,7 +21,6 @@ from pathlib import Path
 from urllib.parse import unquote
 
 import pytest
-from extras import require_extra
 
 from indexing.pipeline import Indexer
 from indexing.settings import Settings
@@ -244,9 +243,9 @@ def test_a_killed_run_resumes_with_no_clip_doubled_or_lost(
 
 
 @pytest.mark.slow
+@pytest.mark.extra("ray")
 def test_the_ray_engine_writes_the_same_index_to_s3(s3: dict[str, str], indexed: IndexReport,
                                                      leopard: Path, popeye3: Path) -> None:
-    require_extra("ray")
     import ray
 
     from indexing.engines.ray_engine import RayIndexer

@@ -17,7 +17,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from extras import require_extra
 from typer.testing import CliRunner
 from visual_models import tiny_random_captioner, tiny_random_clip
 
@@ -45,7 +44,7 @@ from indexing.stores.lance import LanceStore
 from indexing.stores.shot_vectors import ShotMatch, ShotVectors
 from indexing.types import Clip, ClipKind, Hit, Shot
 
-require_extra("visual")  # open_clip runs every test here (the tiny CLIP model)
+pytestmark = pytest.mark.extra("visual")  # the tiny CLIP model runs on open_clip
 
 
 @pytest.fixture(scope="module")

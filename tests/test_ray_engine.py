@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from extras import require_extra
 
 from indexing.engines.ray_engine import RayIndexer
 from indexing.pipeline import Indexer, NullProgress
@@ -28,7 +27,6 @@ WORKTREE = Path(__file__).resolve().parents[1]
 @pytest.fixture(scope="module")
 def cluster() -> Iterator[Any]:
     """One local Ray instance for the whole module (starting one takes seconds)."""
-    require_extra("ray")
     import ray
 
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
@@ -75,6 +73,7 @@ def reference(tmp_path_factory: pytest.TempPathFactory,
     return _clips(db)
 
 
+@pytest.mark.extra("ray")
 def test_ray_makes_the_local_clips_and_names_the_bad_file(
         cluster: Any, tmp_path: Path, files: list[Path],
         reference: dict[str, list[tuple[str, str, str]]]) -> None:
@@ -120,6 +119,7 @@ class _KillOnFirstFile(NullProgress):
 
 
 @pytest.mark.slow
+@pytest.mark.extra("ray")
 def test_a_killed_worker_is_replaced_and_no_clip_is_doubled_or_lost(
         cluster: Any, tmp_path: Path, files: list[Path], jfk: Path, bear: Path,
         reference: dict[str, list[tuple[str, str, str]]]) -> None:
@@ -143,6 +143,7 @@ def test_a_killed_worker_is_replaced_and_no_clip_is_doubled_or_lost(
 
 
 @pytest.mark.slow
+@pytest.mark.extra("ray")
 def test_a_killed_driver_leaves_an_index_the_next_run_completes(
         cluster: Any, tmp_path: Path, files: list[Path], jfk: Path, bear: Path,
         reference: dict[str, list[tuple[str, str, str]]]) -> None:
@@ -181,8 +182,8 @@ def test_the_cli_refuses_ray_options_without_the_ray_engine(tmp_path: Path,
     assert not (tmp_path / "db").exists()
 
 
+@pytest.mark.extra("ray")
 def test_doctor_reports_the_installed_ray() -> None:
-    require_extra("ray")
     from importlib.metadata import version
 
     from deerin.doctor import ray_check, run_checks
