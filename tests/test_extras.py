@@ -43,10 +43,13 @@ def _module_level_imports(tree: ast.Module) -> set[str]:
 
 
 def test_extras_match_pyproject() -> None:
+    from indexing.backends.open_clip import VISUAL_MODULES
+
     extras = tomllib.loads((REPO / "pyproject.toml").read_text())["project"][
         "optional-dependencies"]
     assert set(EXTRAS) <= set(extras)
     assert {"visual", "ray", "neo4j", "s3", "test", "docs"} <= set(extras)
+    assert EXTRAS["visual"][0] == VISUAL_MODULES  # doctor and picture search agree
 
 
 def test_optional_packages_are_imported_lazily() -> None:
