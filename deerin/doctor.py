@@ -126,7 +126,7 @@ def run_checks(env: Mapping[str, str],
         ok = _has_module(module)
         yield Check(label, ok, "installed" if ok else f"missing: {disables}",
                     required=module != "ollama")
-    yield ray_check()
+    yield from extra_checks()
     for row in model_report(env):
         tiers = f" [tier {', '.join(row['tiers'])}]" if row["tiers"] else ""
         name = f"{row['role']}: {row['label']}{tiers}"
@@ -167,6 +167,46 @@ def run_checks(env: Mapping[str, str],
                 required=False)
 
 
+# The optional extras (pyproject's [project.optional-dependencies]): the modules each brings,
+# and what it turns on. `ray` has its own check, which also names the installed version.
+EXTRAS: dict[str, tuple[tuple[str, ...], str]] = {
+    "visual": (("open_clip", "torchvision"), "picture search (DEERIN_CLIP_MODEL)"),
+    "ray": (("ray",), "distributed indexing (`deerin index --engine ray`)"),
+    "neo4j": (("neo4j",), "the graph on a Neo4j server (DEERIN_NEO4J_URI)"),
+    "s3": (("botocore",), "conditional writes for the writer lease of an s3:// index"),
+}
+
+
+def extra_hint(extra: str) -> str:
+    """The command that installs an extra."""
+    return f"pip install 'deerin[{extra}]'"
+
+
+def extra_missing(extra: str) -> tuple[str, ...]:
+    """The modules of ``extra`` that are not installed (found on disk, not imported)."""
+    missing = []
+    for module in EXTRAS[extra][0]:
+        try:
+            if not _has_module(module):
+                missing.append(module)
+        except ValueError:  # imported already, without a spec: it is there
+            pass
+    return tuple(missing)
+
+
+def extra_checks() -> Iterator[Check]:
+    """One check per optional extra: "off" with the pip command when it is not installed."""
+    for extra, (_, turns_on) in EXTRAS.items():
+        if extra == "ray":
+            yield ray_check()
+            continue
+        missing = extra_missing(extra)
+        yield Check(f"extra {extra}", not missing,
+                    f"installed: {turns_on}" if not missing else
+                    f"{turns_on} needs it ({', '.join(missing)} missing): {extra_hint(extra)}",
+                    required=False)
+
+
 def ray_check() -> Check:
     """The Ray engine (``deerin index --engine ray``): Ray's version, read from its package
     metadata (importing Ray takes seconds)."""
@@ -176,8 +216,8 @@ def ray_check() -> Check:
     try:
         found = version("ray")
     except PackageNotFoundError:
-        return Check(name, False, "missing: `deerin index --engine ray` is unavailable (pip "
-                     'install "ray[data]"); the local engine is unaffected', required=False)
+        return Check(name, False, "`deerin index --engine ray` needs the ray extra: "
+                     f"{extra_hint('ray')} (the local engine is unaffected)", required=False)
     return Check(name, True, f"ray {found}: `deerin index --engine ray`", required=False)
 
 

@@ -24,12 +24,21 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    if config.getoption("--slow"):
-        return
-    skip = pytest.mark.skip(reason="slow: run with --slow")
+    from deerin.doctor import extra_hint, extra_missing
+
+    slow = not config.getoption("--slow")
     for item in items:
-        if "slow" in item.keywords:
-            item.add_marker(skip)
+        if slow and "slow" in item.keywords:
+            item.add_marker(pytest.mark.skip(reason="slow: run with --slow"))
+        # @pytest.mark.extra("visual"): skipped, naming the extra, where it is not installed
+        # (CI runs `pytest -m extra` in a virtualenv that has the extras: .ci/run).
+        for mark in item.iter_markers("extra"):
+            for extra in mark.args:
+                missing = extra_missing(extra)
+                if missing:
+                    item.add_marker(pytest.mark.skip(
+                        reason=f"needs the {extra} extra ({', '.join(missing)} missing): "
+                               f"{extra_hint(extra)}"))
 
 
 def _media(name: str) -> Path:

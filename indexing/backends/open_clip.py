@@ -28,13 +28,32 @@ if TYPE_CHECKING:
 
 OFF_WORDS = frozenset({"", "off", "none", "no"})
 DISABLED_MESSAGE = "shot search disabled: no CLIP weights; set DEERIN_CLIP_MODEL"
+# open_clip and the torchvision it imports come with the `visual` extra, not the default install.
+VISUAL_MODULES = ("open_clip", "torchvision")
+VISUAL_MISSING = "picture search needs the visual extra: pip install 'deerin[visual]'"
 _CONFIG = "open_clip_config.json"
 _WEIGHTS = ("open_clip_model.safetensors", "open_clip_pytorch_model.bin")
 _BATCH = 16
 
 
 class ClipSpecError(ValueError):
-    """A ``DEERIN_CLIP_MODEL`` value that names no usable model."""
+    """A ``DEERIN_CLIP_MODEL`` value that names no usable model (or none this install can run:
+    the ``visual`` extra is missing)."""
+
+
+def visual_missing() -> tuple[str, ...]:
+    """The modules of the ``visual`` extra that are not installed (found on disk, not imported:
+    importing torch and open_clip takes seconds)."""
+    import importlib.util
+
+    missing = []
+    for module in VISUAL_MODULES:
+        try:
+            if importlib.util.find_spec(module) is None:
+                missing.append(module)
+        except ValueError:  # imported already, without a spec: it is there
+            pass
+    return tuple(missing)
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,7 +186,11 @@ def clip_from_settings(settings: Any) -> OpenClipEmbedder | None:
     """The configured CLIP embedder, or ``None`` when picture search is off; raises
     :class:`ClipSpecError` for a setting that names no model."""
     spec = parse_clip_spec(getattr(settings, "clip_model", ""))
-    return None if spec is None else OpenClipEmbedder(spec)
+    if spec is None:
+        return None
+    if visual_missing():
+        raise ClipSpecError(VISUAL_MISSING)
+    return OpenClipEmbedder(spec)
 
 
 def clip_status(spec_value: str | None) -> tuple[bool, str]:
@@ -180,13 +203,8 @@ def clip_status(spec_value: str | None) -> tuple[bool, str]:
         return False, f"shot search disabled: DEERIN_CLIP_MODEL is unusable: {exc}"
     if spec is None:
         return False, DISABLED_MESSAGE
-    try:
-        import importlib.util
-
-        if importlib.util.find_spec("open_clip") is None:
-            return False, "shot search disabled: open-clip-torch is not installed"
-    except ValueError:
-        pass
+    if visual_missing():
+        return False, f"shot search disabled: {VISUAL_MISSING}"
     if spec.folder is None:
         return True, f"{spec.label} (open_clip downloads it on first use: needs a network)"
     return True, spec.label

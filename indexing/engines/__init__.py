@@ -7,12 +7,12 @@ Both engines share the stage code (:mod:`indexing.filework`) and the driver-side
 
 from __future__ import annotations
 
-from indexing.engines.options import ENGINES, EngineError, check_engine
+from indexing.engines.options import ENGINES, RAY_MISSING, EngineError, check_engine
 from indexing.pipeline import Indexer, Progress
 from indexing.settings import Settings
 from indexing.stores.base import ClipStore
 
-__all__ = ["ENGINES", "EngineError", "check_engine", "make_indexer"]
+__all__ = ["ENGINES", "RAY_MISSING", "EngineError", "check_engine", "make_indexer"]
 
 
 def make_indexer(engine: str, store: ClipStore, settings: Settings, *,

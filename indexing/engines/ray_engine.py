@@ -28,7 +28,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from indexing.engines.options import EngineError, check_engine
+from indexing.engines.options import RAY_MISSING, EngineError, check_engine
 from indexing.filework import Backends, FileOutput, FileWork
 from indexing.pipeline import _FINALIZE_EVERY_S, Indexer, Progress
 from indexing.settings import Settings
@@ -194,7 +194,7 @@ class _connected:
         try:
             import ray
         except ImportError as exc:
-            raise EngineError('the Ray engine needs Ray: pip install "ray[data]"') from exc
+            raise EngineError(RAY_MISSING) from exc
         if not ray.is_initialized():
             try:
                 with warnings.catch_warnings():

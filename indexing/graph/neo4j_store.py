@@ -68,8 +68,8 @@ class Neo4jGraphStore:
         try:
             import neo4j
         except ImportError as exc:
-            raise GraphError("DEERIN_NEO4J_URI is set but the neo4j driver is not installed: "
-                             "pip install 'deerin[neo4j]'") from exc
+            raise GraphError("DEERIN_NEO4J_URI is set, and the graph on Neo4j needs the neo4j "
+                             "extra: pip install 'deerin[neo4j]'") from exc
         try:
             self._driver = neo4j.GraphDatabase.driver(
                 settings.neo4j_uri, auth=(settings.neo4j_user, settings.neo4j_password),

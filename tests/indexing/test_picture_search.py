@@ -45,6 +45,8 @@ from indexing.types import Clip, ClipKind, Hit, Shot
 from tests.support import REPO
 from tests.support.visual_models import tiny_random_captioner, tiny_random_clip
 
+pytestmark = pytest.mark.extra("visual")  # the tiny CLIP model runs on open_clip
+
 
 @pytest.fixture(scope="module")
 def models(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:

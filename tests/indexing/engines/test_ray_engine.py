@@ -73,6 +73,7 @@ def reference(tmp_path_factory: pytest.TempPathFactory,
     return _clips(db)
 
 
+@pytest.mark.extra("ray")
 def test_ray_makes_the_local_clips_and_names_the_bad_file(
         cluster: Any, tmp_path: Path, files: list[Path],
         reference: dict[str, list[tuple[str, str, str]]]) -> None:
@@ -118,6 +119,7 @@ class _KillOnFirstFile(NullProgress):
 
 
 @pytest.mark.slow
+@pytest.mark.extra("ray")
 def test_a_killed_worker_is_replaced_and_no_clip_is_doubled_or_lost(
         cluster: Any, tmp_path: Path, files: list[Path], jfk: Path, bear: Path,
         reference: dict[str, list[tuple[str, str, str]]]) -> None:
@@ -141,6 +143,7 @@ def test_a_killed_worker_is_replaced_and_no_clip_is_doubled_or_lost(
 
 
 @pytest.mark.slow
+@pytest.mark.extra("ray")
 def test_a_killed_driver_leaves_an_index_the_next_run_completes(
         cluster: Any, tmp_path: Path, files: list[Path], jfk: Path, bear: Path,
         reference: dict[str, list[tuple[str, str, str]]]) -> None:
@@ -179,6 +182,7 @@ def test_the_cli_refuses_ray_options_without_the_ray_engine(tmp_path: Path,
     assert not (tmp_path / "db").exists()
 
 
+@pytest.mark.extra("ray")
 def test_doctor_reports_the_installed_ray() -> None:
     from importlib.metadata import version
 

@@ -84,8 +84,8 @@ def test_writes_are_durable_after_commit(tmp_path: Path) -> None:
     assert not list((tmp_path / "graph").glob("*.tmp"))
 
 
+@pytest.mark.extra("neo4j")
 def test_unreachable_neo4j_is_one_clear_error() -> None:
-    pytest.importorskip("neo4j")
     from indexing.graph.neo4j_store import Neo4jGraphStore
 
     with pytest.raises(GraphError) as err:
@@ -93,9 +93,9 @@ def test_unreachable_neo4j_is_one_clear_error() -> None:
     assert "bolt://127.0.0.1:1" in str(err.value) and "\n" not in str(err.value)
 
 
+@pytest.mark.extra("neo4j")
 def test_index_with_unreachable_neo4j_exits_1_and_keeps_the_clips(
         tmp_path: Path, jfk: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    pytest.importorskip("neo4j")
     from deerin.cli import app
     from indexing.stores.lance import LanceStore
 

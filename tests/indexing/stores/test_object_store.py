@@ -244,6 +244,7 @@ def test_a_killed_run_resumes_with_no_clip_doubled_or_lost(
 
 
 @pytest.mark.slow
+@pytest.mark.extra("ray")
 def test_the_ray_engine_writes_the_same_index_to_s3(s3: dict[str, str], indexed: IndexReport,
                                                      leopard: Path, popeye3: Path) -> None:
     import ray
