@@ -163,7 +163,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("runtime.kernels", "DEERIN_KERNELS", choice("portable", "native"), "portable",
             "`portable`: pin the CPU kernels of CTranslate2, oneDNN, MKL, torch and OpenBLAS to "
             "AVX2, so another CPU gives the same transcripts, vectors and answers; `native`: "
-            "let each library pick the fastest kernels of this CPU."),
+            "let each library pick the fastest kernels of this CPU. Read when `deerin` starts, "
+            "so not from an index's own file.", scope="user"),
     # -- storage ------------------------------------------------------------------------------
     Setting("storage.cache_dir", "DEERIN_CACHE_DIR", PATH, None,
             "This machine's folders for indexes on an object store (keyframe copies, pointer "

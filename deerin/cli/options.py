@@ -58,10 +58,8 @@ def command_config(db: Path | None = None) -> Config:
     """The settings a command runs with: defaults, the user's ``deerin.toml``, the index's own
     (of ``--db``, else the configured index), the environment. Values from files are put into
     the process environment too, so what the command starts (the chat server, Ray workers,
-    experiment steps) sees them (a later call sees them as the environment), with the CPU
-    kernel switches of ``runtime.kernels`` (:mod:`indexing.machine`). A bad setting exits
+    experiment steps) sees them (a later call sees them as the environment). A bad setting exits
     2 with one line."""
-    from indexing.machine import pin_kernels
     from indexing.settings import local_dir
 
     try:
@@ -71,8 +69,6 @@ def command_config(db: Path | None = None) -> Config:
     except ConfigError as exc:
         raise config_error(exc) from exc
     os.environ.update(cfg.file_environ())
-    # Before any library that reads them loads (commands load models after this call).
-    pin_kernels(os.environ, cfg["runtime.kernels"])
     return cfg
 
 

@@ -21,6 +21,7 @@ from eval.experiment.run import ConfigOutcome, Experiment
 from eval.experiment.stats import Interval, paired_difference, ratio_interval
 from eval.experiment.tables import tables
 from eval.markdown import table
+from indexing.machine import describe, machine_facts
 
 REPORT_MD = "report.md"
 RESULTS_JSON = "results.json"
@@ -68,6 +69,7 @@ def results_dict(exp: Experiment) -> dict[str, Any]:
             "collection": [str(p) for p in plan.collection], "k": plan.k,
             "bootstrap": plan.bootstrap, "seed": plan.seed,
             "share_indexes": plan.share_indexes, "resumed_steps": exp.resumed_steps,
+            "machine": machine_facts(),
             "reference": ref["name"] if ref else None,
             "written": datetime.now(UTC).isoformat(timespec="seconds"),
         },
@@ -246,7 +248,8 @@ def render_markdown(data: dict[str, Any]) -> str:
              f"{len(exp['collection'])} collection path(s); plan `{exp['plan']}`; written "
              f"{exp['written']}. Intervals: {exp['bootstrap']} bootstrap resamples over "
              f"questions (seed {exp['seed']}); \"≈ noise\" marks a difference whose 95 % "
-             "interval contains zero.", ""]
+             "interval contains zero.", "",
+             f"Machine: {describe(exp['machine'])}.", ""]
     if exp["sheet_errors"]:
         lines += ["Rows of the question sheet left out:", "",
                   *(f"- {e}" for e in exp["sheet_errors"]), ""]

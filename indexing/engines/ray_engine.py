@@ -30,6 +30,7 @@ from typing import Any
 
 from indexing.engines.options import RAY_MISSING, EngineError, check_engine
 from indexing.filework import Backends, FileOutput, FileWork
+from indexing.machine import kernel_switches
 from indexing.pipeline import _FINALIZE_EVERY_S, Indexer, Progress
 from indexing.settings import Settings
 from indexing.stores.base import ClipStore
@@ -201,8 +202,11 @@ class _connected:
                     # Starting a local instance forks this process, which has LanceDB open: its
                     # fork warning concerns the child, and Ray's children never use LanceDB.
                     warnings.filterwarnings("ignore", message="lancedb fork support")
+                    # Workers compute what this process would: the same kernel switches,
+                    # in their environment before they import numpy or CTranslate2.
                     ray.init(address=self.address, include_dashboard=False,
-                             log_to_driver=False, configure_logging=False)
+                             log_to_driver=False, configure_logging=False,
+                             runtime_env={"env_vars": kernel_switches()})
             except (ConnectionError, RuntimeError, ValueError) as exc:
                 where = self.address or "a local Ray instance"
                 raise EngineError(f"cannot reach Ray at {where}: {_first_line(exc)}") from exc
