@@ -111,6 +111,11 @@ class Answer:
     timings: dict[str, float] = field(default_factory=dict)
     raw: str = ""  # what the LLM wrote before checking (for debugging and the eval report)
     extractive: bool = False
+    # The (media path, start, end) of each passage the answering model read, in prompt order.
+    read: tuple[tuple[str, float, float], ...] = ()
+    # What refused the question: "evidence" (no clip close enough to read), "judge" (the
+    # model's sentences failed the checks and no passage was judged to answer); "" = answered.
+    gate: str = ""
 
     def to_json(self) -> dict[str, object]:
         return {"answer": self.text, "refused": self.refused,
@@ -184,7 +189,7 @@ class Assistant:
         if not hits or strength < self.min_evidence:
             timings["total_s"] = time.perf_counter() - t0
             yield Event("answer", answer=Answer(question, query, REFUSAL_TEXT, True, (),
-                                                tuple(hits), timings))
+                                                tuple(hits), timings, gate="evidence"))
             return
         if self.llm is None:  # no LLM configured: quote the best clip
             answer = self._extractive(question, query, hits, timings)
@@ -272,7 +277,8 @@ class Assistant:
         )
         citations = tuple(cite(new[n], passages[n - 1], _support_spans(checked, n))
                           for n in order)
-        return Answer(question, query, text, False, citations, tuple(hits), timings, raw)
+        return Answer(question, query, text, False, citations, tuple(hits), timings, raw,
+                      read=_spans_of(passages))
 
     def _fallback(self, question: str, query: str, hits: Sequence[Hit],
                   passages: Sequence[Passage], timings: dict[str, float],
@@ -280,27 +286,36 @@ class Assistant:
         """The model's answer failed the checks: quote a passage the judge finds answering,
         or refuse when none does (or quote the nearest passage when there is no judge)."""
         if self.judge is None or not passages:
-            return self._extractive(question, query, hits, timings, raw, passages)
+            return self._extractive(question, query, hits, timings, raw, passages,
+                                    read=passages)
         t = time.perf_counter()
         judged = list(passages[:JUDGED_PASSAGES])
         best, odds = self.judge.best_answering(query, [p.text for p in judged])
         timings["judge_s"] = time.perf_counter() - t
         timings["answers_log_odds"] = odds
         if odds >= self.judge.calibration.answers:
-            return self._extractive(question, query, hits, timings, raw, [judged[best]])
-        return Answer(question, query, REFUSAL_TEXT, True, (), tuple(hits), timings, raw)
+            return self._extractive(question, query, hits, timings, raw, [judged[best]],
+                                    read=passages)
+        return Answer(question, query, REFUSAL_TEXT, True, (), tuple(hits), timings, raw,
+                      read=_spans_of(passages), gate="judge")
 
     def _extractive(self, question: str, query: str, hits: Sequence[Hit],
                     timings: dict[str, float], raw: str = "",
-                    passages: Sequence[Passage] = ()) -> Answer:
-        """Quote the given passage, or the best clip's passage nearest the question."""
+                    passages: Sequence[Passage] = (), *,
+                    read: Sequence[Passage] = ()) -> Answer:
+        """Quote the given passage, or the best clip's passage nearest the question; ``read``
+        are the passages the model read before (none without an LLM)."""
         if not passages:
             passages = nearest_passages(query, hits[:1], self.retriever.embedder, 1)
         p = passages[0]
         where = f"{Path(p.hit.clip.media_path).name} at {fmt_time(p.seconds()[0])}"
         text = f"The closest passage is in {where}: \u201c{quote(p)}\u201d [1]."
         return Answer(question, query, text, False, (cite(1, p),), tuple(hits), timings, raw,
-                      extractive=True)
+                      extractive=True, read=_spans_of(read or passages))
+
+
+def _spans_of(passages: Sequence[Passage]) -> tuple[tuple[str, float, float], ...]:
+    return tuple((p.hit.clip.media_path, *p.seconds()) for p in passages)
 
 
 def _support_spans(checked: Sequence[CheckedSentence], n: int) -> list[tuple[int, int]]:

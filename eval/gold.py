@@ -13,8 +13,11 @@ and ``null`` media, start and end. Blank lines and lines starting with ``//`` ar
 set can carry comments. Keys beyond the seven above are tolerated (a set may carry notes or
 tags), but every one of the seven must be present: a misspelt key then shows up as a missing one.
 An answer said in several places lists them all in an optional ``spans`` key
-(``[{"media": ..., "start": ..., "end": ...}, ...]``, the first repeating media/start/end), which
-:func:`eval.metrics.set_recall` reads.
+(``[{"media": ..., "start": ..., "end": ...}, ...]``, the first repeating media/start/end): a
+clip at any of them is a hit, and :func:`eval.metrics.set_recall` reads them all. Optional keys:
+``expect_all`` (true: a list question, every ``expect`` item must be in the answer), ``kind``
+(what the question tests: fact, paraphrase, yes_no, position, list, german, mixed, near_miss,
+off_collection; reports break figures down by it) and ``lang`` (the question's language code).
 
 Loading is strict because a silently wrong gold line (swapped times, a path instead of a name)
 turns into a wrong metric that nobody notices.
@@ -51,6 +54,9 @@ class GoldQuestion:
     # Every gold span, for questions whose answer is said in several places (optional key
     # ``spans``: [{"media", "start", "end"}, ...]); empty = the one span above.
     spans: tuple[tuple[str, float, float], ...] = ()
+    expect_all: bool = False  # a list question: every expect item must be in the answer
+    kind: str = ""  # what the question tests (see the module docstring); "" = not said
+    lang: str = ""  # the question's language code, "" = not said (English)
 
     @property
     def gold_spans(self) -> tuple[tuple[str, float, float], ...]:
@@ -139,13 +145,14 @@ def _parse(obj: Any, where: str) -> GoldQuestion:
             raise ValueError(f"{where}: 'expect' items must be strings with letters or digits, "
                              f"got {item!r}")
 
+    extra = _optional(obj, where)
     media, start, end = obj["media"], obj["start"], obj["end"]
     if not answerable:
         if media is not None or start is not None or end is not None:
             raise ValueError(f"{where}: an unanswerable question must have null media, start "
                              "and end")
         return GoldQuestion(id=qid, question=question, media=None, start=None, end=None,
-                            expect=tuple(expect), answerable=False)
+                            expect=tuple(expect), answerable=False, **extra)
 
     if not isinstance(media, str) or not media.strip():
         raise ValueError(f"{where}: an answerable question needs 'media' (a file name)")
@@ -161,7 +168,22 @@ def _parse(obj: Any, where: str) -> GoldQuestion:
         # Without expected words the answer-hit metric cannot judge the question.
         raise ValueError(f"{where}: an answerable question needs at least one 'expect' item")
     return GoldQuestion(id=qid, question=question, media=media, start=start_s, end=end_s,
-                        expect=tuple(expect), answerable=True, spans=_spans(obj, where))
+                        expect=tuple(expect), answerable=True, spans=_spans(obj, where), **extra)
+
+
+def _optional(obj: dict[str, Any], where: str) -> dict[str, Any]:
+    """The optional ``expect_all``, ``kind`` and ``lang`` keys, validated."""
+    out: dict[str, Any] = {}
+    if "expect_all" in obj:
+        if not isinstance(obj["expect_all"], bool):
+            raise ValueError(f"{where}: 'expect_all' must be true or false")
+        out["expect_all"] = obj["expect_all"]
+    for key in ("kind", "lang"):
+        if key in obj:
+            if not isinstance(obj[key], str) or not obj[key].strip():
+                raise ValueError(f"{where}: '{key}' must be a non-empty string")
+            out[key] = obj[key].strip()
+    return out
 
 
 def _spans(obj: dict[str, Any], where: str) -> tuple[tuple[str, float, float], ...]:

@@ -10,6 +10,11 @@ Conventions used throughout:
   (score, kind); only the first three are read.
 * Files are compared by **file name**: the basename of the indexed path must equal ``gold.media``.
   Two files with the same name in different folders are therefore indistinguishable to the eval.
+* A retrieved or cited span *hits* a gold span when it holds the core of it: an overlap of at
+  least ``min(1 s, half the gold span)`` (:func:`core_overlap`), at any of the question's gold
+  spans. A clip that grazes a span's edge plays none of the answer.
+* An answer is judged on its own words (:func:`answer_words`): file names, clock times and
+  citation markers are taken out first, so a quotation's file name never "answers" a question.
 * A metric that is undefined for the input (a rate over zero questions, a precision over zero
   citations, a percentile of no timings) is ``None``, never ``NaN`` and never an exception, so it
   survives ``json.dumps`` and reads as "not measured" in a report.
@@ -25,11 +30,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from eval.gold import GoldQuestion
+from indexing.settings import AUDIO_EXTENSIONS, VIDEO_EXTENSIONS
 
 # Spans closer than this are treated as touching, not overlapping: times pass through float
 # arithmetic and millisecond rounding (clip ids use 3 decimals), so 5.0 and 5.0000000001 are the
 # same boundary.
 MIN_OVERLAP_S = 1e-6
+# How much of a gold span a clip must hold to count as finding it: a second of it, or half of a
+# span shorter than two seconds (then the clip plays the core of the answer).
+CORE_S = 1.0
 
 Span = tuple[str, float, float]
 RetrievedClip = tuple[str, float, float, float, str]  # media, start, end, score, kind
@@ -74,6 +83,12 @@ def media_name(media: str) -> str:
     return re.split(r"[/\\]", str(media))[-1]
 
 
+def core_overlap(g_start: float, g_end: float) -> float:
+    """The seconds of the gold span ``[g_start, g_end]`` a span must hold to find it:
+    ``min(1 s, half the gold span)``."""
+    return min(CORE_S, (g_end - g_start) / 2.0)
+
+
 def _spans_hit(start: float, end: float, g_start: float, g_end: float) -> bool:
     _check_span(start, end)
     _check_span(g_start, g_end)
@@ -83,28 +98,29 @@ def _spans_hit(start: float, end: float, g_start: float, g_end: float) -> bool:
         return start <= g_start <= end
     if end - start <= 0.0:
         return g_start <= start <= g_end
-    return overlap(start, end, g_start, g_end) > MIN_OVERLAP_S
+    shared = overlap(start, end, g_start, g_end)
+    return shared > MIN_OVERLAP_S and shared >= core_overlap(g_start, g_end) - MIN_OVERLAP_S
 
 
 def is_hit(media: str, start: float, end: float, gold: GoldQuestion) -> bool:
     """Whether the span ``(media, start, end)`` points at the answer of ``gold``.
 
-    True when the file name of ``media`` equals ``gold.media`` and the span overlaps the gold span
-    by more than :data:`MIN_OVERLAP_S` (a positive overlap). Spans that merely touch — a clip
-    ending exactly where the gold span starts — are *not* hits: such a clip plays none of the
-    answer. The exception is a zero-length span (an instant), which can never overlap by a
-    positive amount: an instant is a hit when it lies within the other span, ends included.
-    Always False for an unanswerable question. Right times in the wrong file are not a hit.
+    True when the file name of ``media`` equals the file of one of ``gold``'s spans
+    (:attr:`~eval.gold.GoldQuestion.gold_spans`: the main one and its alternates) and the span
+    holds the core of it: at least :func:`core_overlap` seconds (a second, or half a span
+    shorter than two). Spans that merely touch or graze the edge are *not* hits: such a clip
+    plays none of the answer. A zero-length span (an instant) is a hit when it lies within the
+    other span, ends included. Always False for an unanswerable question. Right times in the
+    wrong file are not a hit.
     """
-    if not gold.answerable or gold.media is None or gold.start is None or gold.end is None:
-        return False
-    if media_name(media) != gold.media:
-        return False
-    return _spans_hit(start, end, gold.start, gold.end)
+    name = media_name(media)
+    return any(name == g_media and _spans_hit(start, end, g0, g1)
+               for g_media, g0, g1 in gold.gold_spans)
 
 
 def rank_of_first_hit(retrieved: Sequence[SpanLike], gold: GoldQuestion) -> int | None:
-    """The 1-based rank of the first retrieved span that :func:`is_hit` ``gold``, else ``None``.
+    """The 1-based rank of the first retrieved span that :func:`is_hit` ``gold`` (any of its
+    spans), else ``None``.
 
     ``retrieved`` is in rank order, best first. ``None`` for an empty list, for no hit, and for an
     unanswerable question.
@@ -118,7 +134,7 @@ def rank_of_first_hit(retrieved: Sequence[SpanLike], gold: GoldQuestion) -> int 
 
 def set_recall(retrieved: Sequence[SpanLike], gold: GoldQuestion, k: int) -> float | None:
     """Share of ``gold``'s spans (:attr:`GoldQuestion.gold_spans`) that one of the first ``k``
-    retrieved spans hits (same file, positive overlap, as :func:`is_hit`); None when the
+    retrieved spans hits (same file, the core of the span, as :func:`is_hit`); None when the
     question has no gold span (unanswerable)."""
     spans = gold.gold_spans
     if not spans:
@@ -240,20 +256,49 @@ def normalize_text(text: str) -> str:
     return _NON_WORD.sub(" ", joined).strip()
 
 
-def answer_hit(answer: str, expect: Sequence[str]) -> bool:
-    """Whether any ``expect`` item appears in ``answer`` as whole words.
+_MEDIA_FILE = re.compile(
+    r"[^\s\"\u201c\u201d]+\.(?:" + "|".join(
+        sorted(e.lstrip(".") for e in (*VIDEO_EXTENSIONS, *AUDIO_EXTENSIONS))) + r")\b",
+    re.IGNORECASE)
+_CLOCK = re.compile(r"\b\d{1,2}:\d{2}(?::\d{2})?(?:[.,]\d+)?\b")
+# The two words of a yes/no answer, in the languages of the test media.
+_POLARITY = {"yes": "yes", "ja": "yes", "no": "no", "nein": "no"}
+
+
+def answer_words(answer: str) -> str:
+    """``answer`` without what is not its own words: citation markers, media file names and
+    clock times (a quotation names its file and second, and the file name of one of the Popeye
+    films would otherwise "answer" a question whose expected word is Sinbad)."""
+    return _CLOCK.sub(" ", _MEDIA_FILE.sub(" ", _CITATION_MARKER.sub(" ", answer)))
+
+
+def answer_hit(answer: str, expect: Sequence[str], *, every: bool = False) -> bool:
+    """Whether ``answer`` holds the expected answer, judged on :func:`answer_words`.
 
     Both sides go through :func:`normalize_text`; an item matches when its normalised words occur
     consecutively in the normalised answer, on word boundaries (``"ten"`` is not found in
-    ``"often"``, ``"class"`` is not found in ``"classes"``). Items that normalise to nothing never
-    match. False for an empty ``expect``.
+    ``"often"``, ``"class"`` is not found in ``"classes"``). Any item is enough, or every item with
+    ``every`` (a list question). When every item is a yes or a no (``yes``, ``no``, ``ja``,
+    ``nein``), the answer must *start* with that polarity, in either language: "No, the crew did
+    not return" hits ``["no"]``, a quotation that happens to hold a "no" does not. Items that
+    normalise to nothing never match. False for an empty ``expect``.
     """
-    padded = f" {normalize_text(answer)} "
-    for item in expect:
-        needle = normalize_text(item)
-        if needle and f" {needle} " in padded:
-            return True
-    return False
+    words = normalize_text(answer_words(answer))
+    needles = [normalize_text(item) for item in expect]
+    needles = [n for n in needles if n]
+    if not needles:
+        return False
+    if all(n in _POLARITY for n in needles):
+        first = words.split(" ", 1)[0]
+        return first in _POLARITY and _POLARITY[first] in {_POLARITY[n] for n in needles}
+    padded = f" {words} "
+    found = [f" {n} " in padded for n in needles]
+    return all(found) if every else any(found)
+
+
+def gold_answer_hit(answer: str, gold: GoldQuestion) -> bool:
+    """:func:`answer_hit` with the gold question's own rule (every item for a list question)."""
+    return answer_hit(answer, gold.expect, every=gold.expect_all)
 
 
 def _share(flags: Sequence[bool]) -> float | None:
@@ -304,7 +349,7 @@ def raw_answer_hit_rate(records: Sequence[QuestionResult]) -> float | None:
     checking: set beside ``answer_hit_rate`` it shows whether the model or the checking lost a
     correct answer. ``None`` when the LLM answered no answerable question.
     """
-    return _share([answer_hit(r.raw, r.gold.expect)
+    return _share([gold_answer_hit(r.raw, r.gold)
                    for r in records if r.gold.answerable and r.raw.strip()])
 
 
@@ -375,7 +420,11 @@ class QuestionResult:
     retrieval-only baseline has no generation). ``extractive`` marks an answer that is the quote
     fallback (the LLM's text failed the citation check, or no LLM ran); ``raw`` is what the LLM
     wrote before any checking, ``""`` when it wrote nothing (a refusal before generation, a
-    retrieval-only run). Lists passed in are stored as tuples so a result stays immutable.
+    retrieval-only run). ``read`` are the spans of the passages the answering model read (empty
+    when it read none), and ``gate`` names what refused the question (``evidence``: no clip was
+    close enough to read; ``judge``: the model's answer failed the checks and no passage was
+    judged to answer; ``""``: not refused). Lists passed in are stored as tuples so a result
+    stays immutable.
     """
 
     gold: GoldQuestion
@@ -387,11 +436,14 @@ class QuestionResult:
     generation_s: float | None = None
     extractive: bool = False  # the answer is the quote fallback, not the LLM's checked text
     raw: str = ""  # the LLM's unchecked output; empty when no LLM wrote anything
+    read: Sequence[Span] = ()  # the passages the answering model read
+    gate: str = ""  # what refused the question; "" when it was answered
 
     def __post_init__(self) -> None:
         # Accept lists (e.g. straight from JSON) but keep the frozen result truly immutable.
         object.__setattr__(self, "retrieved", tuple(tuple(r) for r in self.retrieved))
         object.__setattr__(self, "citations", tuple(tuple(c) for c in self.citations))
+        object.__setattr__(self, "read", tuple(tuple(c) for c in self.read))
 
     @property
     def retrieved_spans(self) -> list[Span]:
@@ -399,13 +451,80 @@ class QuestionResult:
         return [(m, s, e) for m, s, e, *_ in self.retrieved]
 
 
+def passage_hit(record: QuestionResult) -> bool:
+    """Whether a passage the answering model read holds the core of the gold span."""
+    return any(is_hit(m, s, e, record.gold) for m, s, e, *_ in record.read)
+
+
+def refusals_by_gate(records: Sequence[QuestionResult]) -> dict[str, dict[str, int]]:
+    """How many refusals each gate made, apart for answerable (false refusals) and unanswerable
+    questions: ``{"answerable": {gate: n}, "unanswerable": {gate: n}}``."""
+    out: dict[str, dict[str, int]] = {"answerable": {}, "unanswerable": {}}
+    for r in records:
+        if r.refused:
+            side = out["answerable" if r.gold.answerable else "unanswerable"]
+            gate = r.gate or "unknown"
+            side[gate] = side.get(gate, 0) + 1
+    return out
+
+
+# Each headline rate as a sum over questions: (numerator, denominator) per question, so a
+# bootstrap can resample questions and recompute the rate (a ratio of sums, as pooled).
+Contribution = tuple[float, float]
+
+
+def contributions(record: QuestionResult, answered: bool = True) -> dict[str, Contribution]:
+    """What one question adds to each rate of :func:`summarize`: ``(numerator, denominator)``,
+    ``(0, 0)`` where it does not count. Summing a key over questions and dividing gives the
+    rate; resampling questions gives its bootstrap interval (:mod:`eval.stats`)."""
+    g = record.gold
+    rank = rank_of_first_hit(record.retrieved_spans, g) if g.answerable else None
+    ans = 1.0 if g.answerable else 0.0
+    out: dict[str, Contribution] = {
+        "recall@1": (float(rank == 1), ans),
+        "recall@3": (float(rank is not None and rank <= 3), ans),
+        "recall@5": (float(rank is not None and rank <= 5), ans),
+        "mrr": (1.0 / rank if rank else 0.0, ans),
+    }
+    if not answered:
+        return out
+    cited = [is_hit(m, s, e, g) for m, s, e, *_ in record.citations] if g.answerable else []
+    hit = g.answerable and not record.refused and gold_answer_hit(record.answer, g)
+    read = g.answerable and passage_hit(record)
+    out |= {k: (n if d else 0.0, d) for k, (n, d) in {
+        "passage_recall": (float(read), ans),
+        "answer_hit_rate": (float(hit), ans),
+        "answer_hit_when_read": (float(hit), float(read)),
+        "refusal_accuracy": (float(record.refused), 1.0 - ans),
+        "false_refusal_rate": (float(record.refused), ans),
+        "citation_precision": (float(sum(cited)), float(len(cited))),
+        "citation_precision_model": (float(sum(cited)), float(len(cited)))
+        if not record.extractive else (0.0, 0.0),
+        "citation_precision_quote": (float(sum(cited)), float(len(cited)))
+        if record.extractive else (0.0, 0.0),
+        "extractive_rate": (float(record.extractive), float(not record.refused)),
+    }.items()}  # a question outside a rate's denominator adds nothing to its numerator
+    return out
+
+
+def rate(values: Sequence[Contribution]) -> float | None:
+    """The rate a list of :func:`contributions` makes; None over an empty denominator."""
+    den = sum(d for _, d in values)
+    return sum(n for n, _ in values) / den if den else None
+
+
 def summarize(records: Sequence[QuestionResult]) -> dict[str, Any]:
     """The metrics dict for one run.
 
-    Keys: ``n`` (questions), ``recall@1``, ``recall@5``, ``mrr``, ``mean_iou`` (retrieval, over
-    answerable questions), ``citation_precision`` (pooled over citations of answerable
-    questions), ``answer_hit_rate`` (share of answerable questions whose answer was not refused
-    and contains an ``expect`` item — a refusal that echoes the question's words is no answer),
+    Keys: ``n`` (questions), ``recall@1``, ``recall@3`` (the clips the answering model reads),
+    ``recall@5``, ``mrr``, ``mean_iou`` (retrieval, over answerable questions),
+    ``citation_precision`` (pooled over citations of answerable questions), and apart for the
+    model's own sentences and for quotations (``citation_precision_model``/``_quote``),
+    ``passage_recall`` (share of answerable questions where a passage the model read holds the
+    gold span), ``answer_hit_rate`` (share of answerable questions whose answer was not refused
+    and holds the expected answer, see :func:`gold_answer_hit` — a refusal that echoes the
+    question's words is no answer), ``answer_hit_when_read`` (the same over the questions whose
+    passages held the answer), ``refusals_by_gate`` (see :func:`refusals_by_gate`),
     ``refusal_accuracy`` (over unanswerable questions), ``false_refusal_rate`` (over answerable
     questions), ``extractive_rate`` (see :func:`extractive_rate`), ``raw_answer_hit_rate`` (see
     :func:`raw_answer_hit_rate`), ``invented_number_rate`` (see :func:`invented_number_rate`)
@@ -417,14 +536,21 @@ def summarize(records: Sequence[QuestionResult]) -> dict[str, Any]:
     answerable = [r for r in records if r.gold.answerable]
     ranks = [rank_of_first_hit(r.retrieved_spans, r.gold) for r in answerable]
     refused = [r.refused for r in records]
-    hits = [not r.refused and answer_hit(r.answer, r.gold.expect) for r in answerable]
+    hits = [not r.refused and gold_answer_hit(r.answer, r.gold) for r in answerable]
+    parts = [contributions(r) for r in records]
     return {
         "n": len(records),
         "recall@1": recall_at_k(ranks, 1),
+        "recall@3": recall_at_k(ranks, 3),
         "recall@5": recall_at_k(ranks, 5),
         "mrr": mrr(ranks),
         "mean_iou": mean_best_iou([r.retrieved_spans for r in records], golds),
         "citation_precision": citation_precision([r.citations for r in records], golds),
+        "citation_precision_model": rate([p["citation_precision_model"] for p in parts]),
+        "citation_precision_quote": rate([p["citation_precision_quote"] for p in parts]),
+        "passage_recall": rate([p["passage_recall"] for p in parts]),
+        "answer_hit_when_read": rate([p["answer_hit_when_read"] for p in parts]),
+        "refusals_by_gate": refusals_by_gate(records),
         "citation_iou": citation_iou(records),
         "answer_hit_rate": _share(hits),
         "refusal_accuracy": refusal_accuracy(refused, golds),

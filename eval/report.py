@@ -39,12 +39,17 @@ LATENCY_CHART = "latency.png"
 
 HEADLINE: tuple[tuple[str, str], ...] = (
     ("recall@1", "Recall@1"),
+    ("recall@3", "Recall@3 (what the model reads)"),
     ("recall@5", "Recall@5"),
     ("mrr", "MRR"),
     ("mean_iou", "mean IoU (best hit)"),
+    ("passage_recall", "passage recall (read the answer)"),
     ("citation_precision", "citation precision"),
+    ("citation_precision_model", "citation precision, model sentences"),
+    ("citation_precision_quote", "citation precision, quotations"),
     ("citation_iou", "mean IoU (cited span)"),
     ("answer_hit_rate", "answer hit rate"),
+    ("answer_hit_when_read", "answer hit when the answer was read"),
     ("refusal_accuracy", "refusal accuracy"),
     ("false_refusal_rate", "false-refusal rate"),
     ("extractive_rate", "quote-fallback rate"),
@@ -120,14 +125,17 @@ def _question_json(q: QuestionOutcome, answered: bool) -> dict[str, Any]:
         r = q.deerin.result
         deerin |= {
             "answer": r.answer, "refused": r.refused, "extractive": r.extractive,
-            "raw": r.raw, "error": q.deerin.error,
+            "raw": r.raw, "error": q.deerin.error, "gate": r.gate,
+            "read": [{"media": m, "start": s, "end": e} for m, s, e in r.read],
             "citations": [{"n": n, "media": c[0], "start": c[1], "end": c[2],
                            "hit": is_hit(c[0], c[1], c[2], g),
                            "overlap_s": citation_overlap(c, g)}
                           for n, c in zip(q.deerin.citation_numbers, r.citations, strict=True)],
         }
     return {"id": g.id, "set": q.set_name, "question": g.question, "answerable": g.answerable,
-            "gold": {"media": g.media, "start": g.start, "end": g.end, "expect": list(g.expect)},
+            "gold": {"media": g.media, "start": g.start, "end": g.end, "expect": list(g.expect),
+                     "expect_all": g.expect_all, "kind": g.kind, "lang": g.lang,
+                     "spans": [{"media": m, "start": s, "end": e} for m, s, e in g.spans]},
             "deerin": deerin, "baseline": _system_json(q.baseline, g, answered=False)}
 
 
@@ -162,7 +170,11 @@ def records_from_results(data: dict[str, Any], set_name: str | None = None,
         g = q["gold"]
         gold = GoldQuestion(id=q["id"], question=q["question"], media=g["media"],
                             start=g["start"], end=g["end"], expect=tuple(g["expect"]),
-                            answerable=q["answerable"])
+                            answerable=q["answerable"],
+                            spans=tuple((x["media"], x["start"], x["end"])
+                                        for x in g.get("spans", ())),
+                            expect_all=bool(g.get("expect_all", False)),
+                            kind=g.get("kind", ""), lang=g.get("lang", ""))
         for system, out in (("deerin", deerin), ("baseline", baseline)):
             s = q[system]
             out.append(QuestionResult(
@@ -173,7 +185,9 @@ def records_from_results(data: dict[str, Any], set_name: str | None = None,
                 citations=[(c["media"], c["start"], c["end"]) for c in s.get("citations", [])],
                 retrieval_s=s["timings"].get("retrieval_s"),
                 generation_s=s["timings"].get("generation_s"),
-                extractive=bool(s.get("extractive", False)), raw=s.get("raw") or ""))
+                extractive=bool(s.get("extractive", False)), raw=s.get("raw") or "",
+                read=[(x["media"], x["start"], x["end"]) for x in s.get("read", [])],
+                gate=s.get("gate", "")))
     return deerin, baseline
 
 
@@ -198,12 +212,48 @@ def _counts(qs: Sequence[QuestionOutcome]) -> str:
 
 def _headline(metrics: dict[str, Any]) -> list[str]:
     base = metrics["baseline"]
+    intervals = metrics.get("uplift_interval", {})
     rows = []
     for key, label in HEADLINE:
         up = metrics["uplift"].get(key)
+        ci = intervals.get(key)
         rows.append([label, fmt(metrics[key]), fmt(base.get(key)),
-                     "—" if up is None else f"{up:+.3f}"])
-    return table(["metric", "DEERIn", "baseline", "uplift"], rows)
+                     "—" if up is None else f"{up:+.3f}",
+                     "—" if not ci else f"[{ci[1]:+.3f}, {ci[2]:+.3f}]"
+                     + (" ≈ noise" if ci[1] <= 0.0 <= ci[2] else "")])
+    return table(["metric", "DEERIn", "baseline", "uplift", "95 % interval (paired)"], rows)
+
+
+def _gates(metrics: dict[str, Any]) -> list[str]:
+    """Which gate refused how many questions: a false refusal names the check to look at."""
+    gates = metrics.get("refusals_by_gate") or {}
+    names = sorted({g for side in gates.values() for g in side})
+    if not names:
+        return []
+    rows = [[g, str(gates.get("answerable", {}).get(g, 0)),
+             str(gates.get("unanswerable", {}).get(g, 0))] for g in names]
+    return ["## Refusals by gate", "",
+            "`evidence`: no clip was close enough to read; `judge`: the model's sentences failed "
+            "the checks and no passage was judged to answer.", "",
+            *table(["gate", "answerable (false refusals)", "unanswerable (right)"], rows), ""]
+
+
+def _by_kind(qs: Sequence[QuestionOutcome]) -> list[str]:
+    """Answer hits and refusals per question kind (for sets that tag their questions)."""
+    kinds = sorted({q.gold.kind for q in qs if q.gold.kind})
+    if not kinds or not any(q.deerin.result.answer for q in qs):
+        return []
+    rows = []
+    for kind in kinds:
+        group = [q for q in qs if q.gold.kind == kind]
+        answerable = [q for q in group if q.gold.answerable]
+        hits = sum(bool(verdict(q.deerin, q.gold, answered=True)["answer_hit"])
+                   for q in answerable)
+        refused = sum(q.deerin.result.refused for q in group)
+        rows.append([kind, str(len(group)),
+                     f"{hits}/{len(answerable)}" if answerable else "—", str(refused)])
+    return ["## By kind of question", "",
+            *table(["kind", "questions", "answer hits", "refused"], rows), ""]
 
 
 def _by_set(overall: dict[str, Any], by_set: dict[str, dict[str, Any]]) -> list[str]:
@@ -241,6 +291,7 @@ def render_markdown(run: EvalRun, metrics: dict[str, Any]) -> str:
     ]
     lines += _headline(metrics)
     lines += ["", f"![metrics vs baseline]({METRICS_CHART})", ""]
+    lines += _gates(metrics)
     if run.multi_set:
         by_set = run.metrics_by_set()
         lines += _by_set(metrics, by_set)
@@ -248,9 +299,12 @@ def render_markdown(run: EvalRun, metrics: dict[str, Any]) -> str:
             set_qs = run.set_questions(name)
             lines += [f"## Set `{name}`", "", f"`{run.gold_sets[name]}` — {_counts(set_qs)}", "",
                       "### Headline", "", *_headline(set_metrics), ""]
+            lines += _demote(_gates(set_metrics))
+            lines += _demote(_by_kind(set_qs))
             lines += _demote(_per_file(set_qs, run.answered))
             lines += _demote(_misses(set_qs, run.answered))
     else:
+        lines += _by_kind(qs)
         lines += _per_file(qs, run.answered)
         lines += _misses(qs, run.answered)
     lines += _latency(metrics)

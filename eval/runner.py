@@ -27,14 +27,17 @@ from typing import TYPE_CHECKING, Any
 from eval.gold import GoldQuestion, load_gold
 from eval.metrics import (
     QuestionResult,
-    answer_hit,
     best_iou,
+    contributions,
+    gold_answer_hit,
     is_hit,
     latency_summary,
     media_name,
+    passage_hit,
     rank_of_first_hit,
     summarize,
 )
+from eval.stats import paired_rate_difference
 
 if TYPE_CHECKING:
     from assistant.answer import Assistant
@@ -43,10 +46,13 @@ if TYPE_CHECKING:
     from indexing.stores.base import ClipReader
 
 BASELINE_ENGINE = "llama_index.core.VectorStoreIndex (cosine, raw ASR segments + subtitle cues)"
-RETRIEVAL_KEYS = ("recall@1", "recall@5", "mrr", "mean_iou")
-ANSWER_KEYS = ("citation_precision", "citation_iou", "answer_hit_rate", "refusal_accuracy",
-               "false_refusal_rate", "extractive_rate", "raw_answer_hit_rate",
-               "invented_number_rate")
+RETRIEVAL_KEYS = ("recall@1", "recall@3", "recall@5", "mrr", "mean_iou")
+ANSWER_KEYS = ("citation_precision", "citation_precision_model", "citation_precision_quote",
+               "citation_iou", "passage_recall", "answer_hit_rate", "answer_hit_when_read",
+               "refusal_accuracy", "false_refusal_rate", "extractive_rate",
+               "raw_answer_hit_rate", "invented_number_rate", "refusals_by_gate")
+# The retrieval rates whose gain over the baseline gets a paired bootstrap interval.
+UPLIFT_RATES = ("recall@1", "recall@3", "recall@5", "mrr")
 _CACHE_FILE = "baseline_segments.json"
 _CACHE_FORMAT = 1
 
@@ -171,6 +177,13 @@ def metrics_of(questions: Sequence[QuestionOutcome], *, answered: bool) -> dict[
     m["baseline"] = base
     m["uplift"] = {key: (m[key] - base[key] if m[key] is not None and base[key] is not None
                          else None) for key in RETRIEVAL_KEYS}
+    # Small sets are noisy: the same questions resampled for both systems.
+    ours = [contributions(q.deerin.result, answered=False) for q in questions]
+    theirs = [contributions(q.baseline.result, answered=False) for q in questions]
+    m["uplift_interval"] = {}
+    for key in UPLIFT_RATES:
+        ci = paired_rate_difference([c[key] for c in theirs], [c[key] for c in ours])
+        m["uplift_interval"][key] = ci.as_list() if ci is not None else None
     return m
 
 
@@ -195,8 +208,10 @@ def verdict(outcome: SystemOutcome, gold: GoldQuestion, *, answered: bool) -> di
     return out | {
         "refused": r.refused,
         "refusal_correct": r.refused != gold.answerable,
-        "answer_hit": (not r.refused and answer_hit(r.answer, gold.expect)
+        "answer_hit": (not r.refused and gold_answer_hit(r.answer, gold)
                        if gold.answerable else None),
+        "passage_hit": passage_hit(r) if gold.answerable else None,
+        "gate": r.gate,
         "citation_hits": ([is_hit(m, s, e, gold) for m, s, e, *_ in r.citations]
                           if gold.answerable else None),
     }
@@ -298,7 +313,8 @@ def _run_deerin(assistant: Assistant, gold: GoldQuestion, k: int, answer: bool) 
     # A citation stands for the seconds it cites (the supporting words), not its whole clip.
     citations = [(c.clip.media_path, c.start, c.end) for c in ans.citations]
     result = QuestionResult(gold, retrieved, ans.text, ans.refused, citations, retrieval_s,
-                            ans.timings.get("generation_s"), ans.extractive, ans.raw)
+                            ans.timings.get("generation_s"), ans.extractive, ans.raw,
+                            ans.read, ans.gate)
     return SystemOutcome(result, texts, tuple(c.n for c in ans.citations), timings)
 
 

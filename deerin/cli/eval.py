@@ -43,6 +43,10 @@ def evaluate(
     modes: Annotated[str | None, typer.Option(
         "--modes", help="Compare retrieval modes instead, e.g. naive,local,hybrid,global "
         "(set-recall@10 and Recall@5 per set and mode; no LLM).")] = None,
+    against: Annotated[Path | None, typer.Option(
+        "--against", help="results.json of an earlier run: print each rate before and after "
+        "with a paired bootstrap interval of the difference (and write compare.md with "
+        "--out).")] = None,
     json_out: JsonOption = False,
 ) -> None:
     """Measure retrieval, citations and refusals on gold sets, against a dense baseline."""
@@ -56,6 +60,12 @@ def evaluate(
     if modes:
         eval_modes(qa, settings_of(db), modes, json_out)
         return
+    before = None
+    if against is not None:
+        try:
+            before = json.loads(against.read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError) as exc:
+            raise fail(f"cannot read {against}: {exc}", EXIT_USAGE) from exc
     from assistant.llm import LLMError, LLMUsageError
     from eval.report import HEADLINE, fmt, printed_metrics, write_report
     from eval.runner import run_eval
@@ -80,6 +90,16 @@ def evaluate(
     if out is not None:
         paths = write_report(run, out)
         console.print(f"report written to {paths['report']}", highlight=False)
+    if before is not None:
+        from eval.compare import compare, render
+        from eval.report import results_dict
+
+        lines = render(compare(before, results_dict(run)))
+        if out is not None:
+            (out / "compare.md").write_text(
+                f"# Against `{against}`\n\n" + "\n".join(lines) + "\n", encoding="utf-8")
+        if not json_out:
+            Console().print("\n".join(lines), highlight=False, markup=False)
     if json_out:
         print(json.dumps(printed_metrics(run), indent=2))
         return

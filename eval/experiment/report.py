@@ -18,9 +18,9 @@ from typing import Any
 
 from eval.experiment.html import render_html
 from eval.experiment.run import ConfigOutcome, Experiment
-from eval.experiment.stats import Interval, paired_difference, ratio_interval
 from eval.experiment.tables import tables
 from eval.markdown import table
+from eval.stats import Interval, paired_difference, ratio_interval
 from indexing.machine import describe, machine_facts
 
 REPORT_MD = "report.md"

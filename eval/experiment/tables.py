@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from eval.experiment.stats import Interval, mean_interval
+from eval.stats import Interval, mean_interval
 
 
 def accuracy_interval(row: dict[str, Any], resamples: int, seed: int) -> Interval | None:

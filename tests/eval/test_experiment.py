@@ -283,7 +283,7 @@ def test_killed_experiment_resumes_and_reports(tmp_path: Path, media_dir: Path) 
 
 
 def test_bootstrap_marks_noise_and_is_seeded() -> None:
-    from eval.experiment.stats import mean_interval, paired_difference, ratio_interval
+    from eval.stats import mean_interval, paired_difference, ratio_interval
 
     same = paired_difference([1.0, 0.0, 1.0, 1.0], [1.0, 0.0, 1.0, 1.0])
     assert same is not None and same.value == 0 and same.noise

@@ -241,8 +241,9 @@ def test_latency_summary() -> None:
 
 # --- summarize ----------------------------------------------------------------------------------
 
-KEYS = {"n", "recall@1", "recall@5", "mrr", "mean_iou", "citation_precision", "citation_iou",
-        "answer_hit_rate",
+KEYS = {"n", "recall@1", "recall@3", "recall@5", "mrr", "mean_iou", "citation_precision",
+        "citation_precision_model", "citation_precision_quote", "passage_recall",
+        "answer_hit_when_read", "refusals_by_gate", "citation_iou", "answer_hit_rate",
         "refusal_accuracy", "false_refusal_rate", "extractive_rate", "raw_answer_hit_rate",
         "invented_number_rate", "latency"}
 
@@ -301,7 +302,8 @@ def test_summarize_empty_run() -> None:
     s = summarize([])
     assert set(s) == KEYS
     assert s["n"] == 0
-    assert all(s[k] is None for k in KEYS - {"n", "latency"})
+    assert all(s[k] is None for k in KEYS - {"n", "latency", "refusals_by_gate"})
+    assert s["refusals_by_gate"] == {"answerable": {}, "unanswerable": {}}
     assert s["latency"]["retrieval"] == {"p50": None, "p95": None, "mean": None}
 
 

@@ -84,7 +84,7 @@ def headline_rows(report_md: str) -> dict[str, list[str]]:
     rows = {}
     for line in section.splitlines():
         cells = [c.strip() for c in line.strip().strip("|").split("|")]
-        if line.startswith("| ") and len(cells) == 4:
+        if line.startswith("| ") and len(cells) == 5:
             rows[cells[0]] = cells[1:]
     return rows
 
@@ -123,6 +123,8 @@ def test_cli_eval_writes_a_consistent_report(index_db: Path, gold_file: Path,
     for key in (*RETRIEVAL_KEYS, *ANSWER_KEYS):
         if metrics[key] is None:  # e.g. no LLM output on an answerable question
             assert deerin[key] is None, key
+        elif isinstance(metrics[key], dict):  # refusals by gate
+            assert deerin[key] == metrics[key], key
         else:
             assert deerin[key] == pytest.approx(metrics[key]), key
     for key in RETRIEVAL_KEYS:
@@ -130,6 +132,10 @@ def test_cli_eval_writes_a_consistent_report(index_db: Path, gold_file: Path,
         assert metrics["uplift"][key] == pytest.approx(metrics[key] - metrics["baseline"][key])
     for key in ANSWER_KEYS:
         assert metrics["baseline"][key] is None  # the baseline does not answer
+    for key, interval in metrics["uplift_interval"].items():  # paired bootstrap, 95 %
+        if interval is not None:
+            value, lo, hi = interval
+            assert lo <= value <= hi and value == pytest.approx(metrics["uplift"][key]), key
     for key in ("citation_precision", "answer_hit_rate", "refusal_accuracy",
                 "false_refusal_rate", "invented_number_rate"):
         assert metrics[key] is not None, key  # defined whenever there are answers

@@ -60,6 +60,37 @@ def paired_difference(a: Sequence[float], b: Sequence[float], resamples: int = 1
     return mean_interval([y - x for x, y in zip(a, b, strict=True)], resamples, seed)
 
 
+def paired_rate_difference(a: Sequence[tuple[float, float]], b: Sequence[tuple[float, float]],
+                           resamples: int = 2000, seed: int = 7) -> Interval | None:
+    """The difference ``rate(b) - rate(a)`` of two rates over the same questions, each rate a
+    ratio of sums of per-question ``(numerator, denominator)`` (so pooled rates such as
+    citation precision are resampled as they are computed), with its paired bootstrap interval.
+    ``None`` when either rate is undefined. Raises ValueError when the lists differ in length."""
+    if len(a) != len(b):
+        raise ValueError(f"paired values differ in number: {len(a)} and {len(b)}")
+
+    def rate(values: Sequence[tuple[float, float]], idx: Sequence[int]) -> float | None:
+        den = sum(values[i][1] for i in idx)
+        return sum(values[i][0] for i in idx) / den if den else None
+
+    n = len(a)
+    every = range(n)
+    ra, rb = rate(a, every), rate(b, every)
+    if ra is None or rb is None:
+        return None
+    rng = random.Random(seed)
+    diffs = []
+    for _ in range(resamples):
+        idx = [rng.randrange(n) for _ in range(n)]
+        x, y = rate(a, idx), rate(b, idx)
+        if x is not None and y is not None:
+            diffs.append(y - x)
+    tail = (100.0 - LEVEL) / 2
+    value = rb - ra
+    return Interval(value, percentile(diffs, tail) or 0.0 if diffs else value,
+                    percentile(diffs, 100.0 - tail) or 0.0 if diffs else value)
+
+
 def ratio_interval(a: Sequence[float], b: Sequence[float], resamples: int = 1000,
                    seed: int = 7) -> Interval | None:
     """``median(b) / median(a)`` over paired questions (a latency ratio), with its bootstrap
