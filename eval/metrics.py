@@ -278,9 +278,10 @@ def answer_hit(answer: str, expect: Sequence[str], *, every: bool = False) -> bo
     Both sides go through :func:`normalize_text`; an item matches when its normalised words occur
     consecutively in the normalised answer, on word boundaries (``"ten"`` is not found in
     ``"often"``, ``"class"`` is not found in ``"classes"``). Any item is enough, or every item with
-    ``every`` (a list question). When every item is a yes or a no (``yes``, ``no``, ``ja``,
-    ``nein``), the answer must *start* with that polarity, in either language: "No, the crew did
-    not return" hits ``["no"]``, a quotation that happens to hold a "no" does not. Items that
+    ``every`` (a list question). When an item is a yes or a no (``yes``, ``no``, ``ja``,
+    ``nein``: a yes/no question, whose other items only name the fact that settles it), the
+    answer must *start* with that polarity, in either language: "No, the crew did not return"
+    hits ``["no"]``, a quotation that happens to hold a "no" does not. Items that
     normalise to nothing never match. False for an empty ``expect``.
     """
     words = normalize_text(answer_words(answer))
@@ -288,9 +289,10 @@ def answer_hit(answer: str, expect: Sequence[str], *, every: bool = False) -> bo
     needles = [n for n in needles if n]
     if not needles:
         return False
-    if all(n in _POLARITY for n in needles):
+    polar = {_POLARITY[n] for n in needles if n in _POLARITY}
+    if polar:  # a yes/no question: answered by the first word, whatever else the answer says
         first = words.split(" ", 1)[0]
-        return first in _POLARITY and _POLARITY[first] in {_POLARITY[n] for n in needles}
+        return first in _POLARITY and _POLARITY[first] in polar
     padded = f" {words} "
     found = [f" {n} " in padded for n in needles]
     return all(found) if every else any(found)

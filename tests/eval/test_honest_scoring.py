@@ -66,6 +66,8 @@ def test_yes_no_is_the_first_word_in_either_language() -> None:
     assert answer_hit("Ja [1].", ["yes"])
     assert not answer_hit("There were no survivors [1].", ["no"])  # a "no" inside is no answer
     assert not answer_hit("Yes and no.", ["no"])
+    assert answer_hit("No, over Texas [1].", ["no", "Texas"])
+    assert not answer_hit("It fell over Texas [1].", ["no", "Texas"])  # the fact, but no "no"
 
 
 def test_a_list_question_needs_every_item() -> None:
