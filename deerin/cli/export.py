@@ -16,6 +16,7 @@ import typer
 
 from deerin.cli.cuts import (
     check_outputs,
+    exit_if_refused,
     open_collection,
     print_cuts,
     skip_missing,
@@ -166,11 +167,12 @@ def search(
     cuts = cuts_of_hits(hits, present)
     if not cuts:
         raise fail(f"no clip matches {query!r}; nothing written")
-    write_exports(cuts, out, f"search: {query}")
+    refused = write_exports(cuts, out, f"search: {query}")
     if json_out:
-        print_written(out, True, cuts)
-        return
-    print_cuts(cuts, f"{query!r}: {len(cuts)} clips")
+        print_written([p for p in out if p not in refused], True, cuts)
+    else:
+        print_cuts(cuts, f"{query!r}: {len(cuts)} clips")
+    exit_if_refused(refused)
 
 
 def answer(
@@ -205,11 +207,12 @@ def answer(
             if (cut := cut_of(c.clip, present, c.start, c.end)) is not None]
     if not cuts:
         raise fail("every cited file is missing; nothing written")
-    write_exports(cuts, out, f"answer: {question}")
+    refused = write_exports(cuts, out, f"answer: {question}")
     if json_out:
-        print_written(out, True, cuts, answer=result.text)
-        return
-    print_cuts(cuts, "cited clips")
+        print_written([p for p in out if p not in refused], True, cuts, answer=result.text)
+    else:
+        print_cuts(cuts, "cited clips")
+    exit_if_refused(refused)
 
 
 def print_written(paths: Sequence[Path], json_out: bool, cuts: Sequence[Cut] = (),
