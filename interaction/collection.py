@@ -19,7 +19,7 @@ from interaction.transcript import Transcript, transcripts
 if TYPE_CHECKING:
     from assistant.retrieval import Retriever
     from indexing.stores.base import ClipReader
-    from interaction.timecode import Timing
+    from indexing.timecode import Timing
 
 # The store a collection was opened on: read here only through ClipReader, while whoever opened
 # it keeps the store's own type (a command may also write the graph with it).
@@ -106,7 +106,7 @@ def cut_timing(cuts: Sequence[Cut]) -> tuple[Timing, list[str]]:
     timecode (ffprobe), the timeline at the first picture source's rate. Files that cannot
     be probed or timed are one-line problems naming them."""
     from indexing.media import MediaError, probe
-    from interaction.timecode import timeline_timing
+    from indexing.timecode import timeline_timing
 
     probed = []
     problems: list[str] = []

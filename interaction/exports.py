@@ -20,9 +20,9 @@ from typing import Any
 
 from indexing.fmt import shorten
 from indexing.text import sentence_spans
+from indexing.timecode import Timing
 from indexing.types import ClipKind
 from interaction.cuts import Cut, sequence_offsets
-from interaction.timecode import Timing
 from interaction.timeline import FCPX_REFUSAL, citation, write_timeline
 from interaction.transcript import Transcript
 

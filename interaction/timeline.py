@@ -22,8 +22,8 @@ from pathlib import Path
 from typing import Any
 
 from indexing.fmt import shorten
+from indexing.timecode import SourceTiming, Timing
 from interaction.cuts import Cut
-from interaction.timecode import SourceTiming, Timing
 
 ADAPTERS = {".otio": "otio_json", ".edl": "cmx_3600", ".xml": "fcp_xml"}
 FCPX_REFUSAL = ("cannot write {name}: the only Final Cut Pro X adapter for OpenTimelineIO "

@@ -15,12 +15,12 @@ from typer.testing import CliRunner
 from deerin.cli import app
 from indexing.stages.subtitles import read_cues
 from indexing.stores.lance import LanceStore
+from indexing.timecode import SourceTiming, Timing
 from indexing.types import ClipKind
 from interaction.collection import Collection, find_moments
 from interaction.cuts import plan_cuts
 from interaction.exports import write_sequence, write_transcript
 from interaction.iiif import Entity, FileFacts, manifest, validate
-from interaction.timecode import SourceTiming, Timing
 from interaction.timeline import frame_range
 
 runner = CliRunner()

@@ -11,18 +11,16 @@ import pytest
 
 from deerin.cli.cuts import write_exports
 from indexing.media import probe
+from indexing.timecode import (
+    SourceTiming,
+    Timing,
+    start_frame,
+    timeline_timing,
+)
 from indexing.types import ClipKind
 from interaction.collection import cut_timing
 from interaction.cuts import Cut, Occurrence
 from interaction.exports import ExportError, sequence_format, write_sequence
-from interaction.timecode import (
-    SourceTiming,
-    TimecodeError,
-    Timing,
-    start_frame,
-    timecode_rate,
-    timeline_timing,
-)
 from interaction.timeline import frame_range
 from tests.support.media import frame_bytes, make_video
 
@@ -44,26 +42,6 @@ def sources(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     return {rate: make_video(folder / f"src_{rate.replace('/', '_')}{ext}", rate=rate,
                              timecode=tc, video=codec, audio=("-c:a", "pcm_s16le"))
             for rate, tc, ext, codec in SOURCES}
-
-
-def test_rates_and_timecodes_are_read_exactly() -> None:
-    assert timecode_rate("30000/1001") == Fraction(30000, 1001)
-    assert timecode_rate("2997/100") == Fraction(30000, 1001)  # ffprobe's rounded form
-    assert timecode_rate(23.976) == Fraction(24000, 1001)
-    assert timecode_rate("25/1") == 25 and timecode_rate(30.0) == 30
-    assert timecode_rate("17.3") is None and timecode_rate("0/0") is None
-    import opentimelineio as otio
-
-    for tc, rate in (("10:00:00;00", Fraction(30000, 1001)), ("10:00:00:00", Fraction(30000,
-                     1001)), ("01:00:00:00", Fraction(24000, 1001)), ("23:59:59;29",
-                     Fraction(30000, 1001)), ("00:10:00;00", Fraction(60000, 1001))):
-        first, drop = start_frame(tc, rate)
-        assert drop == (";" in tc)
-        assert first == otio.opentime.from_timecode(tc, float(rate)).value
-    with pytest.raises(TimecodeError, match="does not exist"):
-        start_frame("00:01:00;00", Fraction(30000, 1001))  # frames 0 and 1 are dropped
-    with pytest.raises(TimecodeError, match="not a timecode"):
-        start_frame("10h00", Fraction(25))
 
 
 def test_ffprobe_gives_each_source_its_rate_and_start_timecode(sources) -> None:
