@@ -86,7 +86,7 @@ def probe(path: Path, media_id: str | None = None) -> Media:
     streams: list[Stream] = []
     width = height = 0
     fps = 0.0
-    frame_rate = ""
+    frame_rate = pixel_format = ""
     has_video = has_audio = False
     for s in info.get("streams") or []:
         kind = s.get("codec_type", "data")
@@ -103,6 +103,7 @@ def probe(path: Path, media_id: str | None = None) -> Media:
             # The base rate first: a variable-rate file's average says nothing of its frames.
             frame_rate = next((str(r) for r in (s.get("r_frame_rate"), s.get("avg_frame_rate"))
                                if _rate(r) > 0), "")
+            pixel_format = str(s.get("pix_fmt") or "")
         elif kind == "audio":
             has_audio = True
     if not (has_audio or has_video):
@@ -118,6 +119,7 @@ def probe(path: Path, media_id: str | None = None) -> Media:
         mtime_ns=st.st_mtime_ns, has_audio=has_audio, has_video=has_video, width=width,
         height=height, fps=fps, streams=tuple(streams), frame_rate=frame_rate,
         timecode=_tag(info, "timecode"), reel=_tag(info, "reel_name"),
+        container=str(fmt.get("format_name") or ""), pixel_format=pixel_format,
     )
 
 

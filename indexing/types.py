@@ -62,6 +62,10 @@ class Media:
     frame_rate: str = ""
     timecode: str = ""
     reel: str = ""
+    # ffprobe's container names ("mxf", "mov,mp4,m4a,3gp,3g2,mj2") and the picture's pixel
+    # format ("yuv422p10le"): what decides whether a browser can play the file.
+    container: str = ""
+    pixel_format: str = ""
 
     @property
     def name(self) -> str:
