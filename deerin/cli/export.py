@@ -7,6 +7,7 @@ a file's IIIF Presentation 3 manifest as JSON.
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Sequence
 from pathlib import Path
@@ -101,6 +102,7 @@ def iiif(
     contents."""
     from deerin.cli.graph import current_graph
     from indexing.media import MediaError, probe
+    from indexing.proxies import proxy_of
     from interaction.entities import file_entities
     from interaction.iiif import FileFacts, manifest, validate
 
@@ -131,9 +133,15 @@ def iiif(
             continue
         clips = collection.store.clips_of(info.media_id)
         trs = [t for t in collection.transcripts() if t.media_id == info.media_id]
+        kind = content_type(Path(info.path), not info.has_video)
+        # A master no browser plays is served as its access copy: say what the route sends.
+        proxy = proxy_of(collection.store.db_dir, info.media_id)
+        if proxy is not None:
+            kind = "video/mp4" if info.has_video else "audio/mp4"
+            with contextlib.suppress(MediaError, OSError):
+                probed = probe(proxy, media_id=info.media_id)
         facts = FileFacts(info.media_id, info.path, info.duration, info.has_video,
-                          probed.width, probed.height,
-                          content_type(Path(info.path), not info.has_video))
+                          probed.width, probed.height, kind)
         data = manifest(facts, trs, collection.store.shots_of(info.media_id), clips,
                         file_entities(graph, info.media_id) if graph is not None else (),
                         base_url=base_url)

@@ -87,3 +87,19 @@ def test_an_mxf_source_plays_in_the_chat(master: Path, index_db: Path, chat_url:
     assert state["width"] == 320 and abs(state["duration"] - 6.0) < 0.2
     assert 2.0 < state["time"] <= 4.2  # playing inside the cited span
     assert (hashlib.sha256(master.read_bytes()).hexdigest(), master.stat().st_mtime_ns) == before
+
+
+def test_the_iiif_manifest_paints_what_the_route_serves(index_db: Path, tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from deerin.cli import app
+
+    result = CliRunner().invoke(app, ["export", "iiif", "--db", str(index_db), "--out",
+                                      str(tmp_path), "--no-entities"])
+    assert result.exit_code == 0, result.output
+    (written,) = tmp_path.glob("*.manifest.json")
+    import json
+
+    body = json.loads(written.read_text())["items"][0]["items"][0]["items"][0]["body"]
+    assert body["format"] == "video/mp4" and body["id"].endswith("/harbour.mxf")
+    assert (body["width"], body["height"]) == (320, 240)
