@@ -106,6 +106,11 @@ SETTINGS: tuple[Setting, ...] = (
             "Read on-screen text (RapidOCR) from keyframes and sampled frames."),
     Setting("index.faces", "DEERIN_FACES", YES_NO, True,
             "Count faces on shot keyframes (MTCNN)."),
+    Setting("index.proxies", "DEERIN_PROXIES", YES_NO, True,
+            "Make, once, an H.264/AAC access copy in the index's folder of each file a browser "
+            "cannot play (MXF, ProRes, DV, MPEG-2, HEVC, 10-bit...), which the chat's players "
+            "and the media route serve; the master is only read. `no`: such files index but do "
+            "not play in the chat."),
     # -- models -------------------------------------------------------------------------------
     Setting("models.asr", "DEERIN_ASR_MODEL", TEXT, "default",
             "Speech recognition: `default` (shipped tiny.en, other languages re-checked with "

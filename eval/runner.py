@@ -407,7 +407,7 @@ def raw_segments(store: ClipReader, settings: Settings,
     """
     from indexing.backends.faster_whisper import transcriber_from_settings
     from indexing.media import MediaError
-    from indexing.stages.subtitles import find_sidecars, read_cues
+    from indexing.stages.subtitles import find_sidecars, read_subtitles
 
     cache_path = Path(cache_dir) / _CACHE_FILE
     cache = _read_cache(cache_path)
@@ -441,7 +441,7 @@ def raw_segments(store: ClipReader, settings: Settings,
         for sidecar in find_sidecars(path):
             try:
                 out += [RawSegment(record.path, c.start, c.end, c.text, "subtitle")
-                        for c in read_cues(sidecar) if c.text.strip()]
+                        for c in read_subtitles(sidecar).cues if c.text.strip()]
             except (ValueError, OSError) as exc:
                 warnings.append(f"baseline: subtitles {sidecar.name} skipped: {exc}")
     if dirty:

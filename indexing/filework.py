@@ -1,5 +1,6 @@
-"""The model work on one file, shared by every engine: probe → transcribe (audio) + sidecar
-subtitles + shots and keyframes (picture) → faces → on-screen text → clips → embeddings.
+"""The model work on one file, shared by every engine: probe → transcribe (audio) + subtitles
+(sidecars and tracks inside the file) + shots and keyframes (picture) → faces → on-screen text
+→ clips → embeddings.
 
 :class:`FileWork` turns a path into a plain, picklable :class:`FileOutput` (or a
 :class:`~indexing.types.Failure`) and never touches the store: the local engine calls it in its
@@ -231,7 +232,6 @@ class FileWork:
         from indexing.stages.clips import speech_clips, subtitle_clips
         from indexing.stages.embed import clip_vectors
         from indexing.stages.meta_clips import meta_clip
-        from indexing.stages.subtitles import find_sidecars, read_cues
 
         s = self.settings
         warnings: list[str] = []
@@ -240,17 +240,7 @@ class FileWork:
         if media.has_audio:
             segments = self._transcribe(media, clock)
             language = next((seg.language for seg in segments if seg.language), "") or ""
-        # One track per sidecar (film.en.srt and film.de.srt are two tracks, not one stream).
-        tracks: list[tuple[str | None, list[Cue]]] = []
-        for sidecar in find_sidecars(media.path):
-            clock.stage("subtitles")
-            try:
-                cues = read_cues(sidecar)
-            except (ValueError, OSError) as exc:
-                warnings.append(f"subtitles {sidecar.name} skipped: {exc}")
-                continue
-            if cues:
-                tracks.append((sidecar_language(sidecar, media.path), cues))
+        tracks = self._subtitles(media, warnings, clock)
         shots: list[Shot] = []
         if media.has_video and s.shots:
             clock.stage("shots")
@@ -296,6 +286,36 @@ class FileWork:
             asr_model=self.backends.transcriber.model_id if segments else "",
             warnings=tuple(warnings), seconds=0.0, shot_vectors=tuple(shot_vectors),
             clip_model=self.backends.clip.model_id if shot_vectors else "")
+
+    def _subtitles(self, media: Media, warnings: list[str],
+                   clock: _Clock) -> list[tuple[str | None, list[Cue]]]:
+        """One ``(language, cues)`` track per sidecar (film.en.srt and film.de.scc are two
+        tracks) and per text subtitle track inside the file; what was skipped only warns."""
+        from indexing.stages.embedded_subtitles import embedded_tracks
+        from indexing.stages.subtitles import find_sidecars, on_file_clock, read_subtitles
+
+        tracks: list[tuple[str | None, list[Cue]]] = []
+        for sidecar in find_sidecars(media.path):
+            clock.stage("subtitles")
+            try:
+                found = read_subtitles(sidecar)
+            except (ValueError, OSError) as exc:
+                warnings.append(f"subtitles {sidecar.name} skipped: {exc}")
+                continue
+            if found.skipped:
+                warnings.append(f"subtitles {sidecar.name}: {len(found.skipped)} cue(s) "
+                                f"skipped: " + "; ".join(found.skipped[:3]))
+            cues, note = on_file_clock(list(found.cues), media)
+            if note:
+                warnings.append(f"subtitles {sidecar.name}: {note}")
+            if cues:
+                tracks.append((sidecar_language(sidecar, media.path), cues))
+        if any(s.kind == "subtitle" for s in media.streams):
+            clock.stage("subtitles")
+            inside, more = embedded_tracks(media)
+            warnings.extend(more)
+            tracks += [(t.language, list(t.track.cues)) for t in inside]
+        return tracks
 
     def embed_shots(self, media_id: str, path: Path, shots: list[Shot], keyframe_dir: Path,
                     warnings: list[str], clock: _Clock | None = None) -> list[Any]:

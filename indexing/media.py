@@ -86,6 +86,7 @@ def probe(path: Path, media_id: str | None = None) -> Media:
     streams: list[Stream] = []
     width = height = 0
     fps = 0.0
+    frame_rate = pixel_format = ""
     has_video = has_audio = False
     for s in info.get("streams") or []:
         kind = s.get("codec_type", "data")
@@ -99,6 +100,10 @@ def probe(path: Path, media_id: str | None = None) -> Media:
             has_video = True
             width, height = int(s.get("width") or 0), int(s.get("height") or 0)
             fps = _rate(s.get("avg_frame_rate")) or _rate(s.get("r_frame_rate"))
+            # The base rate first: a variable-rate file's average says nothing of its frames.
+            frame_rate = next((str(r) for r in (s.get("r_frame_rate"), s.get("avg_frame_rate"))
+                               if _rate(r) > 0), "")
+            pixel_format = str(s.get("pix_fmt") or "")
         elif kind == "audio":
             has_audio = True
     if not (has_audio or has_video):
@@ -112,8 +117,25 @@ def probe(path: Path, media_id: str | None = None) -> Media:
     return Media(
         media_id=media_id or file_hash(path), path=path, duration=duration, size=st.st_size,
         mtime_ns=st.st_mtime_ns, has_audio=has_audio, has_video=has_video, width=width,
-        height=height, fps=fps, streams=tuple(streams),
+        height=height, fps=fps, streams=tuple(streams), frame_rate=frame_rate,
+        timecode=_tag(info, "timecode"), reel=_tag(info, "reel_name"),
+        container=str(fmt.get("format_name") or ""), pixel_format=pixel_format,
     )
+
+
+def _tag(info: dict, name: str) -> str:
+    """A tag of the container, else of its first stream that has it: MOV keeps the start
+    timecode on its tmcd data track, MXF on the material package, DV and MPEG-2 on the
+    picture stream."""
+    found = (info.get("format") or {}).get("tags") or {}
+    if found.get(name):
+        return str(found[name]).strip()
+    streams = sorted(info.get("streams") or [], key=lambda s: s.get("codec_type") != "video")
+    for s in streams:
+        value = (s.get("tags") or {}).get(name)
+        if value:
+            return str(value).strip()
+    return ""
 
 
 def _float(value: object) -> float:

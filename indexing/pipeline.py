@@ -20,11 +20,11 @@ from typing import Any
 from indexing.discover import discover
 from indexing.filework import Backends, FileOutput, FileWork, NullProgress, Progress
 from indexing.filework import sidecar_language as sidecar_language  # re-exported (older callers)
-from indexing.media import MediaError, file_hash
+from indexing.media import MediaError, file_hash, probe
 from indexing.settings import Settings
 from indexing.stores.base import ClipStore, MediaRecord, StoreError
 from indexing.stores.keyframes import push_keyframes
-from indexing.types import Failure, FileResult, IndexReport
+from indexing.types import Failure, FileResult, IndexReport, Media
 
 # Bring the full-text index up to date at least this often during a long run (if rows changed),
 # so searches during a run of hours stay fast.
@@ -119,6 +119,9 @@ class Indexer:
         gone = [m.path for m in self.store.media() if not Path(m.path).exists()]
         for p in gone:
             self.store.remove_media(p)
+        from indexing.proxies import prune_proxies
+
+        prune_proxies(self.store.db_dir, (m.media_id for m in self.store.media()))
         return gone
 
     def screen(self, path: Path) -> FileResult | Failure | str:
@@ -131,8 +134,10 @@ class Indexer:
             return Failure(path, f"cannot read: {exc.strerror}", "stat")
         known = self.store.media_by_path(key)
         if known and known.size == st.st_size and known.mtime_ns == st.st_mtime_ns:
-            # Picture search switched on after the file was indexed: embed its stored shots.
-            warnings = tuple(self._backfill_shot_vectors(known.media_id, path))
+            # Picture search switched on after the file was indexed: embed its stored shots;
+            # an access copy missing (a killed run, proxies switched on): make it.
+            warnings = tuple(self._backfill_shot_vectors(known.media_id, path)
+                             + self._backfill_proxy(known.media_id, path))
             return FileResult(path, known.media_id, "unchanged", known.clips, known.shots,
                               known.duration, warnings=warnings)
         try:
@@ -212,8 +217,38 @@ class Indexer:
         self.store.put_media(record)  # last: marks the file complete
         self.store.clear_failure(str(path))
         self._spent("store", time.monotonic() - t)
+        # After the record: a run killed while transcoding keeps the file's index, and the
+        # next run makes the copy it finds missing (see screen).
+        warnings = output.warnings + tuple(self._proxy(media))
         return FileResult(media.path, media.media_id, "indexed", len(output.clips),
-                          len(output.shots), media.duration, output.seconds, output.warnings)
+                          len(output.shots), media.duration, output.seconds, warnings)
+
+    def _proxy(self, media: Media) -> list[str]:
+        """Make the browser-playable access copy ``media`` needs, if any (index.proxies)."""
+        if not self.settings.proxies:
+            return []
+        from indexing.proxies import ensure_proxy
+
+        self.progress.stage("proxy")
+        t = time.monotonic()
+        _, warning = ensure_proxy(media, self.store.db_dir)
+        self._spent("proxy", time.monotonic() - t)
+        return [warning] if warning else []
+
+    def _backfill_proxy(self, media_id: str, path: Path) -> list[str]:
+        """The access copy of an unchanged file that needs one and has none."""
+        if not self.settings.proxies:
+            return []
+        from indexing.proxies import PROXY_DIR, proxy_of
+
+        folder = self.store.db_dir / PROXY_DIR
+        if proxy_of(self.store.db_dir, media_id) or (folder / f"{media_id}.none").exists():
+            return []
+        try:
+            media = probe(path, media_id)
+        except (MediaError, OSError) as exc:
+            return [f"no browser-playable copy: {exc}"]
+        return self._proxy(media)
 
     def _backfill_shot_vectors(self, media_id: str, path: Path) -> list[str]:
         """Embed the stored shots of an unchanged file that has no vectors of the current

@@ -47,6 +47,8 @@ class Settings:
     ocr_per_minute: float = 20.0
     ocr_side: int = 640
     faces: bool = True  # count faces on shot keyframes (MTCNN)
+    # An H.264/AAC access copy, in the index's folder, of each file a browser cannot play.
+    proxies: bool = True
     # Picture search (open_clip): "" = off; a model folder, "NAME@TAG" or "NAME@CHECKPOINT"
     # (see indexing.backends.open_clip.parse_clip_spec). Shots longer than `clip_long_shot` seconds
     # get up to `clip_frames` frames embedded instead of their keyframe alone.
@@ -75,6 +77,7 @@ class Settings:
             "shots": config["index.shots"],
             "ocr": config["index.ocr"],
             "faces": config["index.faces"],
+            "proxies": config["index.proxies"],
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
         values["db_dir"] = local_dir(values["db_dir"])

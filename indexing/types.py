@@ -56,6 +56,16 @@ class Media:
     height: int = 0
     fps: float = 0.0
     streams: tuple[Stream, ...] = ()
+    # The picture's exact frame rate as ffprobe states it ("30000/1001"; "" without a picture),
+    # the start timecode of the source ("10:00:00;00"; "" when none is recorded) and the tape
+    # or reel name the file carries: what timelines need to cite the master's own frames.
+    frame_rate: str = ""
+    timecode: str = ""
+    reel: str = ""
+    # ffprobe's container names ("mxf", "mov,mp4,m4a,3gp,3g2,mj2") and the picture's pixel
+    # format ("yuv422p10le"): what decides whether a browser can play the file.
+    container: str = ""
+    pixel_format: str = ""
 
     @property
     def name(self) -> str:

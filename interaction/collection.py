@@ -19,6 +19,7 @@ from interaction.transcript import Transcript, transcripts
 if TYPE_CHECKING:
     from assistant.retrieval import Retriever
     from indexing.stores.base import ClipReader
+    from indexing.timecode import Timing
 
 # The store a collection was opened on: read here only through ClipReader, while whoever opened
 # it keeps the store's own type (a command may also write the graph with it).
@@ -100,15 +101,19 @@ def cuts_of_hits(hits: Sequence[Hit], media: Mapping[str, MediaInfo]) -> list[Cu
     return out
 
 
-def video_rate(cuts: Sequence[Cut]) -> float | None:
-    """The frame rate of the first video file among ``cuts`` (ffprobe), if any."""
+def cut_timing(cuts: Sequence[Cut]) -> tuple[Timing, list[str]]:
+    """The timing of a timeline of ``cuts``: each source's exact frame rate and start
+    timecode (ffprobe), the timeline at the first picture source's rate. Files that cannot
+    be probed or timed are one-line problems naming them."""
     from indexing.media import MediaError, probe
+    from indexing.timecode import timeline_timing
 
-    for path in dict.fromkeys(c.media_path for c in cuts if c.has_video):
+    probed = []
+    problems: list[str] = []
+    for path in dict.fromkeys(c.media_path for c in cuts):
         try:
-            fps = probe(Path(path), media_id="-").fps
-        except (MediaError, OSError):
-            continue
-        if fps > 0:
-            return fps
-    return None
+            probed.append(probe(Path(path), media_id="-"))
+        except (MediaError, OSError) as exc:
+            problems.append(f"{Path(path).name}: {exc}")
+    timing, more = timeline_timing(probed)
+    return timing, problems + more

@@ -1,15 +1,11 @@
 """Exports editors and players open: edit decision lists, timelines, playlists, transcripts.
 
 Sequences of cuts (a montage, search results, a rough cut) go out as an OpenTimelineIO
-timeline, written by OTIO's own adapters: ``.otio`` (OTIO JSON), ``.edl`` (CMX 3600, the
-``otio-cmx3600-adapter``) and ``.xml``/``.fcpxml`` (Final Cut Pro 7 XML, which Premiere and
-Resolve import; the ``otio-fcp-adapter``). Source ranges are whole frames at the timeline rate,
-so every format states the same cut and a round trip through OTIO gives back identical ranges.
-The timeline has a picture track V1 (every cut, so an EDL lists every event; an audio file has
-no picture there) and a sound track A1. Each clip keeps, as OTIO metadata and as a marker with
-the words, where it came from. ``.m3u`` is a playlist with VLC start/stop options (no OTIO
-adapter writes one); ``.json`` lists the cuts with their sources; ``.vtt``/``.srt`` caption the
-sequence (what is said in each cut, on the sequence's clock).
+timeline (:mod:`interaction.timeline`: ``.otio``, ``.edl``, ``.xml``), each clip citing its
+source's own frames at the source's exact rate from its start timecode; ``.fcpxml`` is refused
+with the reason. ``.m3u`` is a playlist with VLC start/stop options (no OTIO adapter writes
+one); ``.json`` lists the cuts with their sources; ``.vtt``/``.srt`` caption the sequence
+(what is said in each cut, on the sequence's clock).
 
 A file's own transcript goes out as WebVTT, SRT or JSON (:func:`write_transcript`): one cue per
 sentence, split when longer than a reading line allows; subtitles keep their own cues.
@@ -24,15 +20,16 @@ from typing import Any
 
 from indexing.fmt import shorten
 from indexing.text import sentence_spans
+from indexing.timecode import Timing
 from indexing.types import ClipKind
 from interaction.cuts import Cut, sequence_offsets
+from interaction.timeline import FCPX_REFUSAL, citation, write_timeline
 from interaction.transcript import Transcript
 
 SEQUENCE_FORMATS = {".otio": "otio_json", ".edl": "cmx_3600", ".xml": "fcp_xml",
-                    ".fcpxml": "fcp_xml", ".m3u": "m3u", ".m3u8": "m3u", ".json": "json",
-                    ".vtt": "vtt", ".srt": "srt"}
+                    ".m3u": "m3u", ".m3u8": "m3u", ".json": "json", ".vtt": "vtt",
+                    ".srt": "srt"}
 TRANSCRIPT_FORMATS = ("vtt", "srt", "json")
-DEFAULT_RATE = 25
 CUE_SECONDS = 7.0  # a caption longer than this is split at a word
 CUE_CHARS = 84  # two lines of 42 characters, the usual broadcast limit
 
@@ -42,7 +39,10 @@ class ExportError(ValueError):
 
 
 def sequence_format(path: Path) -> str:
-    """The export format a file name asks for; :class:`ExportError` for an unknown suffix."""
+    """The export format a file name asks for; :class:`ExportError` for an unknown suffix or
+    one that is refused (``.fcpxml``, see :mod:`interaction.timeline`)."""
+    if path.suffix.lower() == ".fcpxml":
+        raise ExportError(FCPX_REFUSAL.format(name=path.name))
     fmt = SEQUENCE_FORMATS.get(path.suffix.lower())
     if fmt is None:
         raise ExportError(f"cannot export to {path.name}: use one of "
@@ -50,63 +50,14 @@ def sequence_format(path: Path) -> str:
     return fmt
 
 
-def timeline_rate(fps: float | None) -> int:
-    """The whole-number frame rate of an exported timeline: the video's own rate rounded
-    (29.97 -> 30; CMX 3600 timecode is counted in whole frames), else 25."""
-    return round(fps) if fps and 1 <= fps <= 120 else DEFAULT_RATE
-
-
-def to_timeline(cuts: Sequence[Cut], name: str, rate: int = DEFAULT_RATE) -> Any:
-    """An ``opentimelineio.schema.Timeline`` of ``cuts`` one after another, at ``rate``."""
-    import opentimelineio as otio
-
-    rt = otio.opentime.RationalTime
-    tr = otio.opentime.TimeRange
-    timeline = otio.schema.Timeline(name=name)
-    for kind, track_name in ((otio.schema.TrackKind.Video, "V1"),
-                             (otio.schema.TrackKind.Audio, "A1")):
-        track = otio.schema.Track(name=track_name, kind=kind)
-        for cut in cuts:
-            first, frames = frame_range(cut, rate)
-            available = tr(rt(0, rate), rt(max(first + frames, round(cut.media_duration * rate)),
-                                            rate))
-            ref = otio.schema.ExternalReference(target_url=Path(cut.media_path).as_uri(),
-                                                available_range=available)
-            clip = otio.schema.Clip(name=cut.name, media_reference=ref,
-                                    source_range=tr(rt(first, rate), rt(frames, rate)))
-            clip.metadata["deerin"] = citation(cut)
-            if cut.text:
-                clip.markers.append(otio.schema.Marker(
-                    name=shorten(cut.text, 60), marked_range=tr(rt(first, rate), rt(0, rate))))
-            track.append(clip)
-        timeline.tracks.append(track)
-    return timeline
-
-
-def frame_range(cut: Cut, rate: int) -> tuple[int, int]:
-    """The cut as ``(first frame, frame count)`` at ``rate`` (at least one frame)."""
-    first = round(cut.start * rate)
-    return first, max(1, round(cut.end * rate) - first)
-
-
-def citation(cut: Cut) -> dict[str, Any]:
-    """Where a cut comes from, as plain JSON: file, id, seconds, words, and the moments in it."""
-    return {"media": cut.media_path, "media_id": cut.media_id, "start": round(cut.start, 3),
-            "end": round(cut.end, 3), "text": cut.text, "label": cut.label,
-            "moments": [{"start": round(o.start, 3), "end": round(o.end, 3), "text": o.text,
-                         "kind": o.kind.value, "context": o.context,
-                         **({"score": o.score} if o.score != 1.0 else {})}
-                        for o in cut.occurrences]}
-
-
 def write_sequence(cuts: Sequence[Cut], path: Path, *, name: str = "DEERIn",
-                   rate: int = DEFAULT_RATE) -> Path:
-    """Write ``cuts`` as the format ``path``'s suffix names (see :data:`SEQUENCE_FORMATS`)."""
+                   timing: Timing | None = None) -> Path:
+    """Write ``cuts`` as the format ``path``'s suffix names (see :data:`SEQUENCE_FORMATS`).
+    Timelines count frames with ``timing`` (default: 25 fps, every source from frame 0; see
+    :func:`interaction.collection.cut_timing`)."""
     fmt = sequence_format(path)
     if fmt in ("otio_json", "cmx_3600", "fcp_xml"):
-        import opentimelineio as otio
-
-        otio.adapters.write_to_file(to_timeline(cuts, name, rate), str(path), adapter_name=fmt)
+        write_timeline(cuts, path, name, timing or Timing())
     elif fmt == "m3u":
         path.write_text(m3u(cuts, name), encoding="utf-8")
     elif fmt == "json":

@@ -282,7 +282,8 @@ class ChatService:
 
     # -- media routes --------------------------------------------------------------------------
     def resolve_media(self, media_id: str) -> MediaFile | None:
-        """The indexed file with this content id (``None`` for anything else)."""
+        """The indexed file with this content id, or its browser-playable access copy when it
+        has one (``None`` for anything else)."""
         gen = self._current()
         record = gen.snapshot.by_id(media_id)
         if record is None and gen.store is not None:
@@ -290,6 +291,14 @@ class ChatService:
             record = self.snapshot().by_id(media_id)
         if record is None:
             return None
+        # A master no browser plays (MXF, ProRes, DV...) is served as the access copy indexing
+        # made of it; the seconds are the same, so #t=start,end lands on the cited words.
+        from indexing.proxies import proxy_of
+
+        proxy = proxy_of(self.db_dir, media_id)
+        if proxy is not None:
+            return MediaFile(proxy.resolve(), audio_only=not record.has_video,
+                             media_type="video/mp4" if record.has_video else "audio/mp4")
         return MediaFile(Path(record.path), audio_only=not record.has_video)
 
     def resolve_keyframe(self, name: str) -> Path | None:

@@ -164,25 +164,56 @@ def catalogue(
 
 
 def export_catalogue(
-    fmt: Annotated[str, typer.Option("--format", help="json | dc (Dublin Core) | ebucore")
-                   ] = "json",
+    fmt: Annotated[str, typer.Option("--format", help="json (DEERIn's fields and their "
+                                     "sources) | dc (oai_dc XML) | ebucore (EBUCore XML) | "
+                                     "pbcore (PBCore 2.1 XML)")] = "json",
     out: Annotated[Path | None, typer.Option(
-        "--out", help="Write here (default: print).")] = None,
+        "--out", help="json: write this file (default: print). XML: the folder to write one "
+        "document per file into (required).")] = None,
     db: DbOption = None,
     json_out: Annotated[bool, typer.Option(
         "--json", help="With --out, print what was written as JSON.")] = False,
 ) -> None:
-    """Every indexed file's catalogue record (manifest fields win over the LLM's), as JSON
-    with DEERIn's, Dublin Core or EBUCore field names."""
-    from indexing.catalogue_formats import FORMATS, render_record
+    """Every indexed file's catalogue record (manifest fields win over the LLM's): as JSON, or
+    as oai_dc, EBUCore or PBCore XML documents validated against their published schemas. A
+    record that cannot be valid (no title, a date that is no date) is reported and not
+    written."""
+    from indexing.catalogue_formats import FORMATS, plain_record
+    from indexing.catalogue_xml import XML_FORMATS, write_records
     from indexing.file_meta_index import catalogue_view
 
     if fmt not in FORMATS:
         raise fail(f"unknown format {fmt!r}: one of {', '.join(FORMATS)}", EXIT_USAGE)
+    if fmt in XML_FORMATS and out is None:
+        raise fail(f"--format {fmt} writes one XML document per file: give --out FOLDER",
+                   EXIT_USAGE)
+    if fmt in XML_FORMATS and out is not None and out.exists() and not out.is_dir():
+        raise fail(f"--out {out} is a file; {fmt} needs a folder", EXIT_USAGE)
     store = open_store(db)
     view = catalogue_view(store)
-    records = [render_record(fmt, m, view[m.media_id].fields, view[m.media_id].sources)
-               for m in store.media() if m.media_id in view]
+    media = store.media()
+    if fmt in XML_FORMATS:
+        assert out is not None  # for mypy: checked above
+        try:
+            written, refused = write_records(
+                fmt, [(m, view[m.media_id].fields if m.media_id in view else None)
+                      for m in media], out)
+        except OSError as exc:
+            raise fail(f"cannot write into {out}: {exc.strerror or exc}") from exc
+        console = err()
+        for r in refused:
+            console.print(f"[red]not written:[/] {escape(r.reason)}")
+        console.print(f"wrote {len(written)} {fmt} records to {out}"
+                      + (f"; {len(refused)} not written" if refused else ""))
+        if json_out:
+            print(json.dumps({"written": [str(w.out) for w in written],
+                              "refused": [{"file": r.media_path, "reason": r.reason}
+                                          for r in refused]}, indent=2, ensure_ascii=False))
+        if refused:
+            raise typer.Exit(EXIT_PARTIAL if written else EXIT_FAILED)
+        return
+    records = [plain_record(m, view[m.media_id].fields, view[m.media_id].sources)
+               for m in media if m.media_id in view]
     text = json.dumps(records, indent=2, ensure_ascii=False)
     if out is None:
         print(text)

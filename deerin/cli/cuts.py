@@ -9,9 +9,10 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
-from deerin.cli.options import EXIT_USAGE, err, fail, open_store
+from deerin.cli.options import EXIT_PARTIAL, EXIT_USAGE, err, fail, open_store
 
 if TYPE_CHECKING:
     from interaction.collection import Collection
@@ -21,7 +22,8 @@ ExportOption = Annotated[
     list[Path] | None,
     typer.Option("--export", help="Also write the cuts here; the suffix picks the format: .edl "
                  "(CMX 3600), .otio, .xml (FCP 7 XML), .m3u, .json, .vtt/.srt (captions of the "
-                 "sequence). Repeatable.")]
+                 "sequence); timelines cite each source's frames from its start timecode. "
+                 "Repeatable.")]
 
 
 def open_collection(db: Path | None) -> Collection:
@@ -49,17 +51,39 @@ def check_outputs(files: Sequence[Path], sequences: Sequence[Path] = ()) -> None
             raise fail(str(exc)) from exc
 
 
-def write_exports(cuts: Sequence[Cut], exports: Sequence[Path], name: str) -> None:
-    """Write ``cuts`` as each sequence file in ``exports`` (the suffix picks the format)."""
-    from interaction.collection import video_rate
-    from interaction.exports import timeline_rate, write_sequence
+def write_exports(cuts: Sequence[Cut], exports: Sequence[Path], name: str) -> list[Path]:
+    """Write ``cuts`` as each sequence file in ``exports`` (the suffix picks the format), the
+    timelines at their sources' exact rates and start timecodes. Returns the exports left
+    unwritten: an EDL or FCP XML when a source's frames cannot be counted in timecode (each
+    reason said on one line; the other exports are written all the same)."""
+    from interaction.collection import cut_timing
+    from interaction.exports import sequence_format, write_sequence
+    from interaction.timeline import FRAME_FORMATS
 
     if not exports:
-        return
-    rate = timeline_rate(video_rate(cuts))
+        return []
+    timing, problems = cut_timing(cuts)
+    console = err()
+    for problem in problems:
+        console.print(f"[yellow]timecode:[/] {escape(problem)}")
+    refused: list[Path] = []
     for path in exports:
-        write_sequence(cuts, path, name=name, rate=rate)
-        err().print(f"wrote {path}")
+        if problems and sequence_format(path) in FRAME_FORMATS:
+            console.print(f"[red]not written:[/] {escape(str(path))}: it counts every source "
+                          "in timecode frames, and the sources above have none")
+            refused.append(path)
+            continue
+        write_sequence(cuts, path, name=name, timing=timing)
+        console.print(f"wrote {escape(str(path))}"
+                      + (f" ({timing.name} fps)" if sequence_format(path) in (
+                          "otio_json", "cmx_3600", "fcp_xml") else ""))
+    return refused
+
+
+def exit_if_refused(refused: Sequence[Path]) -> None:
+    """Exit 3 (partial) when some export was left unwritten."""
+    if refused:
+        raise typer.Exit(EXIT_PARTIAL)
 
 
 def print_cuts(cuts: Sequence[Cut], title: str) -> None:

@@ -7,6 +7,7 @@ a file's IIIF Presentation 3 manifest as JSON.
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Sequence
 from pathlib import Path
@@ -16,6 +17,7 @@ import typer
 
 from deerin.cli.cuts import (
     check_outputs,
+    exit_if_refused,
     open_collection,
     print_cuts,
     skip_missing,
@@ -100,6 +102,7 @@ def iiif(
     contents."""
     from deerin.cli.graph import current_graph
     from indexing.media import MediaError, probe
+    from indexing.proxies import proxy_of
     from interaction.entities import file_entities
     from interaction.iiif import FileFacts, manifest, validate
 
@@ -130,9 +133,15 @@ def iiif(
             continue
         clips = collection.store.clips_of(info.media_id)
         trs = [t for t in collection.transcripts() if t.media_id == info.media_id]
+        kind = content_type(Path(info.path), not info.has_video)
+        # A master no browser plays is served as its access copy: say what the route sends.
+        proxy = proxy_of(collection.store.db_dir, info.media_id)
+        if proxy is not None:
+            kind = "video/mp4" if info.has_video else "audio/mp4"
+            with contextlib.suppress(MediaError, OSError):
+                probed = probe(proxy, media_id=info.media_id)
         facts = FileFacts(info.media_id, info.path, info.duration, info.has_video,
-                          probed.width, probed.height,
-                          content_type(Path(info.path), not info.has_video))
+                          probed.width, probed.height, kind)
         data = manifest(facts, trs, collection.store.shots_of(info.media_id), clips,
                         file_entities(graph, info.media_id) if graph is not None else (),
                         base_url=base_url)
@@ -166,11 +175,12 @@ def search(
     cuts = cuts_of_hits(hits, present)
     if not cuts:
         raise fail(f"no clip matches {query!r}; nothing written")
-    write_exports(cuts, out, f"search: {query}")
+    refused = write_exports(cuts, out, f"search: {query}")
     if json_out:
-        print_written(out, True, cuts)
-        return
-    print_cuts(cuts, f"{query!r}: {len(cuts)} clips")
+        print_written([p for p in out if p not in refused], True, cuts)
+    else:
+        print_cuts(cuts, f"{query!r}: {len(cuts)} clips")
+    exit_if_refused(refused)
 
 
 def answer(
@@ -205,11 +215,12 @@ def answer(
             if (cut := cut_of(c.clip, present, c.start, c.end)) is not None]
     if not cuts:
         raise fail("every cited file is missing; nothing written")
-    write_exports(cuts, out, f"answer: {question}")
+    refused = write_exports(cuts, out, f"answer: {question}")
     if json_out:
-        print_written(out, True, cuts, answer=result.text)
-        return
-    print_cuts(cuts, "cited clips")
+        print_written([p for p in out if p not in refused], True, cuts, answer=result.text)
+    else:
+        print_cuts(cuts, "cited clips")
+    exit_if_refused(refused)
 
 
 def print_written(paths: Sequence[Path], json_out: bool, cuts: Sequence[Cut] = (),

@@ -42,6 +42,9 @@ def index(
         "--no-ocr", help="Do not read on-screen text (RapidOCR) from video.")] = False,
     no_faces: Annotated[bool, typer.Option(
         "--no-faces", help="Do not count faces on shot keyframes.")] = False,
+    no_proxies: Annotated[bool, typer.Option(
+        "--no-proxies", help="Make no browser-playable copies of files a browser cannot play "
+        "(MXF, ProRes, DV...; the setting index.proxies).")] = False,
     json_out: JsonOption = False,
     wait: WaitOption = 0.0,
     full_hash: Annotated[bool, typer.Option(
@@ -84,7 +87,8 @@ def index(
                 address=address, workers=workers, manifest=manifest, progress=progress,
                 config=command_config(db), asr_model=asr_model, asr_language=language,
                 shots=False if no_shots else None, full_hash=full_hash or None,
-                ocr=False if no_ocr else None, faces=False if no_faces else None)
+                ocr=False if no_ocr else None, faces=False if no_faces else None,
+                proxies=False if no_proxies else None)
     except EngineError as exc:
         raise fail(str(exc), EXIT_USAGE if exc.usage else EXIT_FAILED) from exc
     except ManifestError as exc:

@@ -17,6 +17,7 @@ from rich.table import Table
 from deerin.cli.cuts import (
     ExportOption,
     check_outputs,
+    exit_if_refused,
     open_collection,
     print_cuts,
     skip_missing,
@@ -92,17 +93,18 @@ def montage(
                             progress=lambda i, n: spinner.update(f"rendering cut {i}/{n}…"))
     except MontageError as exc:
         raise fail(str(exc)) from exc
-    write_exports(plan.cuts, exports, f"montage: {phrase}")
+    refused = write_exports(plan.cuts, exports, f"montage: {phrase}")
     if json_out:
         from interaction.exports import citation
 
         print(json.dumps({"out": str(out), "video": result.video,
                           "duration": round(result.duration, 3), "cuts": [
                               citation(c) for c in plan.cuts]}, indent=2, ensure_ascii=False))
-        return
-    print_cuts(plan.cuts, f"{phrase!r}: {len(plan.cuts)} cuts")
-    err().print(f"wrote {out} ({'video' if result.video else 'audio'}, "
-                 f"{result.duration:.2f} s)")
+    else:
+        print_cuts(plan.cuts, f"{phrase!r}: {len(plan.cuts)} cuts")
+        err().print(f"wrote {out} ({'video' if result.video else 'audio'}, "
+                    f"{result.duration:.2f} s)")
+    exit_if_refused(refused)
 
 
 def _moments(collection: Collection, phrase: str, mode: str, db: Path | None,
@@ -235,7 +237,7 @@ def cut(
         raise fail(f"no clip for {brief!r}: {result.note or 'nothing fits'}; nothing written")
     if result.note:
         err().print(f"[yellow]note:[/] {result.note}")
-    write_exports(result.cuts, exports, f"rough cut: {brief}")
+    refused = write_exports(result.cuts, exports, f"rough cut: {brief}")
     if preview is not None:
         try:
             rendered = render(result.cuts, preview)
@@ -250,6 +252,7 @@ def cut(
                           "note": result.note, "llm_reply": result.llm_reply,
                           "cuts": [citation(c) for c in result.cuts]}, indent=2,
                          ensure_ascii=False))
-        return
-    print_cuts(result.cuts, f"rough cut: {len(result.cuts)} clips, {result.duration:.1f} s of "
-                            f"{result.seconds:g} s (chosen by {result.chosen_by})")
+    else:
+        print_cuts(result.cuts, f"rough cut: {len(result.cuts)} clips, {result.duration:.1f} s "
+                                f"of {result.seconds:g} s (chosen by {result.chosen_by})")
+    exit_if_refused(refused)

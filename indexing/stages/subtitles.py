@@ -1,22 +1,40 @@
-"""Sidecar subtitles: find ``.srt``/``.vtt`` files next to a media file and read their cues.
+"""Sidecar subtitles: find the subtitle files next to a media file and read their cues.
 
-Both formats are parsed here by one small line-oriented reader, so ingesting subtitles needs no
-extra dependency. Real archive sidecars are messy (written by many tools over many years), so the
-reader accepts the common deviations — byte-order marks, CRLF, Windows code pages, formatting
-tags, missing cue numbers, a missing blank line between cues, a stray blank line inside a cue —
-and rejects only what it cannot time: a bad timing line, or text that belongs to no cue (say, a
-file that is not subtitles at all), raises :class:`ValueError` naming the file and the line.
+Sidecars are ``.srt``/``.vtt`` (parsed here by one small line-oriented reader), SCC and
+TTML/DFXP/EBU-TT (``.scc``, ``.ttml``, ``.dfxp``, and ``.xml`` files whose root is a TTML
+``<tt>``; read with pycaption in :mod:`indexing.stages.caption_files`). Real archive sidecars
+are messy (written by many tools over many years), so the SRT/VTT reader accepts the common
+deviations — byte-order marks, CRLF, Windows code pages, formatting tags, missing cue numbers, a
+missing blank line between cues, a stray blank line inside a cue.
+
+:func:`read_cues` is strict: a bad timing line, or text that belongs to no cue, raises
+:class:`ValueError` naming the file and the line. :func:`read_subtitles`, which indexing uses,
+reads every format and skips a malformed cue (reporting it with its line) rather than the whole
+file; only a file with no readable cue at all is refused.
 """
 
 from __future__ import annotations
 
 import html
 import re
+from dataclasses import dataclass
 from pathlib import Path
 
-from indexing.types import Cue
+from indexing.types import Cue, Media
 
-_SUBTITLE_SUFFIXES = (".srt", ".vtt")
+# In order of preference when several sidecars share the media file's exact stem.
+_SUBTITLE_SUFFIXES = (".srt", ".vtt", ".ttml", ".dfxp", ".xml", ".scc")
+_TTML_SUFFIXES = (".ttml", ".dfxp", ".xml")
+_TTML_NAMESPACE = b"http://www.w3.org/ns/ttml"
+
+
+@dataclass(frozen=True, slots=True)
+class SubtitleTrack:
+    """The cues read from one subtitle file or track, and the cues skipped (one line each,
+    naming where and why)."""
+
+    cues: tuple[Cue, ...]
+    skipped: tuple[str, ...] = ()
 
 # One tag in ``movie.<tag>.srt``: a language code (en, eng, pt-BR, zh_Hant) or a common flavour
 # marker. Anything else (``movie.part2.srt``) is probably a different programme, not a sidecar.
@@ -69,12 +87,88 @@ def find_sidecars(media_path: Path) -> list[Path]:
         try:
             if not entry.is_file():
                 continue
+            if suffix == ".xml" and not _looks_like_ttml(entry):
+                continue  # a metadata sidecar, not subtitles
         except OSError:
             continue
         bucket.append(entry)
     exact.sort(key=lambda p: (_SUBTITLE_SUFFIXES.index(p.suffix.lower()), p.name))
     tagged.sort(key=lambda p: p.name)
     return exact + tagged
+
+
+def _looks_like_ttml(path: Path) -> bool:
+    """Whether an ``.xml`` file declares the TTML namespace near its start."""
+    with path.open("rb") as f:
+        return _TTML_NAMESPACE in f.read(4096)
+
+
+def read_subtitles(path: Path) -> SubtitleTrack:
+    """Read a subtitle file of any supported format (by suffix), skipping malformed cues.
+
+    Raises :class:`ValueError` naming the file when it holds no readable cue and something in
+    it was malformed (a file that is not subtitles at all), :class:`OSError` when it cannot be
+    read.
+    """
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix == ".scc" or suffix in _TTML_SUFFIXES:
+        from indexing.stages.caption_files import read_scc, read_ttml
+
+        cues, skipped = (read_scc if suffix == ".scc" else read_ttml)(path)
+        return SubtitleTrack(tuple(cues), tuple(skipped))
+    return parse_subtitle_text(_decode(path.read_bytes()), str(path))
+
+
+def parse_subtitle_text(text: str, name: str) -> SubtitleTrack:
+    """Parse SRT or WebVTT ``text`` (from a file or a track called ``name``), skipping
+    malformed cues; :class:`ValueError` when nothing in it is a readable cue."""
+    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    problems: list[str] = []
+    cues = _parse(lines, name, problems)
+    if problems and not cues:
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        raise ValueError(problems[0] + more)
+    return SubtitleTrack(tuple(cues), tuple(problems))
+
+
+def on_file_clock(cues: list[Cue], media: Media) -> tuple[list[Cue], str]:
+    """``cues`` on the file's own clock, and a note when they had to be moved.
+
+    Broadcast caption files (SCC, EBU-TT) are often timed on the master's timecode: a file
+    starting at 10:00:00:00 has its first caption at 10:00:05:00, not at 5 s. When every cue
+    starts at or after the file's start timecode and some end beyond its duration, they are
+    moved back by that timecode. A file that records no start timecode but whose cues all lie
+    hours beyond its end is taken to start on the hour its first cue is in (the usual
+    01:00:00:00 programme start).
+    """
+    if not cues:
+        return cues, ""
+    first = min(c.start for c in cues)
+    last = max(c.end for c in cues)
+    if last <= media.duration + 1.0:
+        return cues, ""
+    offset, origin = 0.0, ""
+    if media.timecode:
+        from indexing.timecode import TimecodeError, start_frame, timecode_rate
+
+        rate = timecode_rate(media.frame_rate or media.fps) if (media.frame_rate or
+                                                                media.fps) else None
+        try:
+            if rate is not None:
+                offset = start_frame(media.timecode, rate)[0] / float(rate)
+                origin = f"the file's start timecode {media.timecode}"
+        except TimecodeError:
+            offset = 0.0
+    if not offset and first >= 3600 and first > media.duration:
+        offset = float(int(first // 3600) * 3600)
+        origin = f"{int(offset // 3600):02d}:00:00:00 (the hour the first cue is in; the file " \
+                 "records no start timecode)"
+    if not offset or first < offset - 0.5:
+        return cues, f"cues run to {last:.0f} s, past the file's end ({media.duration:.0f} s)"
+    moved = [Cue(max(0.0, round(c.start - offset, 3)), max(0.0, round(c.end - offset, 3)),
+                 c.text) for c in cues]
+    return moved, f"cues timed from {origin}: moved to the file's clock"
 
 
 def _is_tag_chain(tags: str) -> bool:
@@ -131,8 +225,11 @@ class _Draft:
         self.lines: list[str] = []
 
 
-def _parse(lines: list[str], name: str) -> list[Cue]:
+def _parse(lines: list[str], name: str, problems: list[str] | None = None) -> list[Cue]:
+    """The cues of ``lines``. Without ``problems`` the first malformed thing raises; with it,
+    each malformed cue is skipped (its lines up to the next blank one) and reported there."""
     drafts: list[_Draft] = []
+    dropping = False  # inside a cue whose timing line was malformed
     current: _Draft | None = None
     # Lines seen since the last blank line that are not part of an open cue: a cue number or a
     # WebVTT identifier (then a timing line follows), or text that lost its cue to a stray blank
@@ -148,13 +245,13 @@ def _parse(lines: list[str], name: str) -> list[Cue]:
         line = raw_line.strip()
         if not line:
             if pending:
-                _flush_orphans(pending, drafts, name)
+                _flush_orphans(pending, drafts, name, problems)
                 pending = []
             current = None
-            skipping = False
+            skipping = dropping = False
             at_block_start = True
             continue
-        if skipping:
+        if skipping or dropping:
             continue
         if is_vtt and at_block_start and _VTT_SKIP_BLOCK.match(line):
             skipping = True
@@ -162,14 +259,21 @@ def _parse(lines: list[str], name: str) -> list[Cue]:
         at_block_start = False
 
         if "-->" in line:
-            start, end = _parse_timing(line, number, name)
+            try:
+                start, end = _parse_timing(line, number, name)
+            except ValueError as exc:
+                if problems is None:
+                    raise
+                problems.append(str(exc))
+                current, pending, dropping = None, [], True
+                continue
             if current is not None and current.lines and current.lines[-1].isdigit():
                 # No blank line before this cue: the previous cue swallowed our cue number.
                 current.lines.pop()
             if pending:
                 # The last pending line is this cue's number/identifier; anything before it is
                 # text orphaned by a stray blank line.
-                _flush_orphans(pending[:-1], drafts, name)
+                _flush_orphans(pending[:-1], drafts, name, problems)
                 pending = []
             current = _Draft(start, end)
             drafts.append(current)
@@ -181,7 +285,7 @@ def _parse(lines: list[str], name: str) -> list[Cue]:
     # Text outside any cue has raised by now, so a file without cues here is empty or holds
     # only WebVTT header/NOTE blocks: valid, just nothing to index.
     if pending:
-        _flush_orphans(pending, drafts, name)
+        _flush_orphans(pending, drafts, name, problems)
 
     cues = []
     for draft in drafts:
@@ -192,18 +296,23 @@ def _parse(lines: list[str], name: str) -> list[Cue]:
     return cues
 
 
-def _flush_orphans(pending: list[tuple[int, str]], drafts: list[_Draft], name: str) -> None:
+def _flush_orphans(pending: list[tuple[int, str]], drafts: list[_Draft], name: str,
+                   problems: list[str] | None = None) -> None:
     """Attach text lines that follow a blank line but have no timing line of their own."""
     if not pending:
         return
     number, line = pending[-1]
+    reason = ""
     if len(pending) == 1 and line.isdigit():
-        raise ValueError(f"{name}, line {number}: cue {line} has no timing line")
-    if not drafts:
-        raise ValueError(
-            f"{name}, line {pending[0][0]}: expected a 'start --> end' timing line, "
-            f"got {pending[0][1][:60]!r}"
-        )
+        reason = f"{name}, line {number}: cue {line} has no timing line"
+    elif not drafts:
+        reason = (f"{name}, line {pending[0][0]}: expected a 'start --> end' timing line, "
+                  f"got {pending[0][1][:60]!r}")
+    if reason:
+        if problems is None:
+            raise ValueError(reason)
+        problems.append(reason)
+        return
     # A blank line inside a cue's text is a common authoring slip; keep the text with its cue.
     drafts[-1].lines.extend(text for _, text in pending)
 

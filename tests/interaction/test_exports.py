@@ -6,6 +6,7 @@ from __future__ import annotations
 import copy
 import json
 import shutil
+from fractions import Fraction
 from pathlib import Path
 
 import pytest
@@ -14,11 +15,13 @@ from typer.testing import CliRunner
 from deerin.cli import app
 from indexing.stages.subtitles import read_cues
 from indexing.stores.lance import LanceStore
+from indexing.timecode import SourceTiming, Timing
 from indexing.types import ClipKind
 from interaction.collection import Collection, find_moments
 from interaction.cuts import plan_cuts
-from interaction.exports import frame_range, write_sequence, write_transcript
+from interaction.exports import write_sequence, write_transcript
 from interaction.iiif import Entity, FileFacts, manifest, validate
+from interaction.timeline import frame_range
 
 runner = CliRunner()
 
@@ -40,13 +43,14 @@ def test_timelines_round_trip_with_identical_source_ranges(cuts, tmp_path: Path,
     import opentimelineio as otio
 
     rate = 30
-    path = write_sequence(cuts, tmp_path / f"cut{suffix}", name="country", rate=rate)
+    timing = Timing(rate=Fraction(rate))
+    path = write_sequence(cuts, tmp_path / f"cut{suffix}", name="country", timing=timing)
     back = otio.adapters.read_from_file(str(path), **({"rate": rate} if suffix == ".edl"
                                                       else {}))
     clips = list(back.video_tracks()[0].find_clips())
     got = [(c.source_range.start_time.to_frames(), c.source_range.duration.to_frames(),
             c.source_range.start_time.rate) for c in clips]
-    assert got == [(*frame_range(c, rate), rate) for c in cuts]
+    assert got == [(*frame_range(c, SourceTiming(Fraction(rate))), rate) for c in cuts]
     assert [Path(c.name).name for c in clips] == [c.name for c in cuts]
     if suffix != ".edl":  # EDL has no URLs of its own beyond comments; the others keep them
         assert [c.media_reference.target_url for c in clips] == [
