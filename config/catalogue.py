@@ -157,7 +157,7 @@ SETTINGS: tuple[Setting, ...] = (
             "each request came to.", default_text="(the request's)"),
     Setting("chat.cors_origins", "DEERIN_CORS_ORIGINS", TEXT, "*",
             "Web origins that may read IIIF documents, media and keyframes from another site "
-            "(a IIIF viewer), comma-separated; `*` any, empty none. With accounts, `*` "
+            "(a IIIF viewer), comma-separated; `*` any, `none` none. With accounts, `*` "
             "requests must carry a token or Basic credentials (never the chat's cookie); "
             "listed origins may also send the cookie."),
     # -- the knowledge graph ------------------------------------------------------------------

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 
 DEFAULT_COLLECTION = "default"
 ANY_ORIGIN = "*"
+NO_ORIGIN = "none"
 # A collection name is a URL path segment that needs no escaping.
 _COLLECTION = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
 
@@ -53,6 +54,8 @@ class WebSettings:
     def from_config(cls, config: Config) -> WebSettings:
         """The settings ``chat.collection``, ``chat.public_url`` and ``chat.cors_origins``."""
         origins = str(config["chat.cors_origins"]).split(",")
+        if [o.strip().lower() for o in origins] == [NO_ORIGIN]:
+            origins = []
         return cls(collection=str(config["chat.collection"]).strip(),
                    public_url=str(config["chat.public_url"]).strip(),
                    cors_origins=tuple(o.strip() for o in origins))
