@@ -12,6 +12,8 @@ from __future__ import annotations
 import json
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +24,7 @@ from httpx_sse import connect_sse
 from indexing.media import file_hash
 from indexing.stores.lance import LanceStore
 from tests.support.api import PASSWORD, USER, assert_error, basic
-from tests.support.chat import CHAT_INDEXED
+from tests.support.chat import CHAT_INDEXED, serving, start_chat
 
 QUESTION = "How many joules does the lecturer say are enough to kill you?"
 API_PATHS = {"/api/files", "/api/files/{media_id}", "/api/clips/{clip_id}", "/api/search",
@@ -183,6 +185,49 @@ def test_get_ask_serves_event_source(api: httpx.Client) -> None:
     with connect_sse(api, "GET", "/api/ask", params={"question": QUESTION, "k": 2}) as source:
         names = [event.event for event in source.iter_sse()]
     assert names[0] == "clips" and names[-1] == "done"
+
+
+@pytest.fixture(scope="module")
+def narrow(api_index: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[httpx.Client]:
+    """A server that answers one question at once (so four may wait), with the tiny model."""
+    server = start_chat(api_index, tmp_path_factory.mktemp("narrow"), args=("--llm", "tiny"),
+                        extra_env={"DEERIN_LLM_PARALLEL": "1"})
+    with serving(server) as url, httpx.Client(base_url=url, timeout=300) as client:
+        yield client
+
+
+def open_until_refused(client: httpx.Client, stack: ExitStack) -> int:
+    """Open answer streams (headers only) until one is refused; return how many were not."""
+    for opened in range(12):
+        r = stack.enter_context(client.stream("POST", "/api/ask", json={"question": QUESTION}))
+        if r.status_code == 429:
+            r.read()
+            assert_error(r, 429, "too many")
+            assert r.headers["retry-after"] == "5"
+            return opened
+        assert r.status_code == 200
+    pytest.fail("twelve answers at once were all accepted")
+
+
+def test_too_many_answers_are_refused_and_closed_streams_give_their_place_back(
+        narrow: httpx.Client) -> None:
+    with ExitStack() as stack:
+        first = open_until_refused(narrow, stack)
+    assert first >= 5  # one answering, four waiting (more if one ended meanwhile)
+    # Every stream was dropped mid-answer. Once the server has seen that, a question is
+    # answered to the end again...
+    deadline = time.monotonic() + 120
+    while True:
+        with connect_sse(narrow, "POST", "/api/ask", json={"question": QUESTION}) as source:
+            if source.response.status_code == 200:
+                names = [event.event for event in source.iter_sse()]
+                break
+        assert time.monotonic() < deadline, "the dropped streams kept their places"
+        time.sleep(0.2)  # polled: the server frees a place when it notices the disconnect
+    assert names[0] == "clips" and names[-1] == "done"
+    # ...and no place stayed taken: as many are let in as the first time.
+    with ExitStack() as stack:
+        assert open_until_refused(narrow, stack) >= 5
 
 
 # --- bad requests ----------------------------------------------------------------------------
