@@ -98,8 +98,7 @@ def annotation_pages(facts: FileFacts, transcripts: Sequence[Transcript] = (),
     canvas_id = f"{root}/canvas/1"
 
     def at(a: float, b: float) -> str:
-        a, b = max(0.0, a), min(facts.duration, b) if facts.duration > 0 else b
-        return f"{canvas_id}#t={a:.3f},{max(b, a):.3f}"
+        return _span(canvas_id, facts.duration, a, b)
 
     def page(kind: str, items: list[Any]) -> Any:
         return AnnotationPage(id=f"{root}/page/{kind}", label={"en": [_PAGE_LABELS[kind]]},
@@ -145,6 +144,12 @@ def annotation_pages(facts: FileFacts, transcripts: Sequence[Transcript] = (),
     return pages
 
 
+def _span(canvas_id: str, duration: float, a: float, b: float) -> str:
+    """``canvas#t=a,b``, clipped to the canvas's duration."""
+    a, b = max(0.0, a), min(duration, b) if duration > 0 else b
+    return f"{canvas_id}#t={a:.3f},{max(b, a):.3f}"
+
+
 def _region(target: str, box: tuple[float, float, float, float] | None,
             facts: FileFacts) -> str:
     """``canvas#t=a,b`` narrowed to the pixels of ``box`` (fractions of the picture) when the
@@ -188,8 +193,7 @@ def manifest(facts: FileFacts, transcripts: Sequence[Transcript], shots: Sequenc
         id=f"{root}/annotation/painting", motivation="painting", body=body, target=canvas_id)])
 
     def at(a: float, b: float) -> str:
-        a, b = max(0.0, a), min(facts.duration, b) if facts.duration > 0 else b
-        return f"{canvas_id}#t={a:.3f},{max(b, a):.3f}"
+        return _span(canvas_id, facts.duration, a, b)
 
     pages = list(annotation_pages(
         facts, transcripts, shots, entities, [c for c in clips if c.kind is ClipKind.OCR],

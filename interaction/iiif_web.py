@@ -17,6 +17,7 @@ read of its clips, shots and entities: it is built once per index version and ke
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import threading
@@ -27,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 from fastapi import APIRouter, HTTPException, Request
 from starlette.responses import JSONResponse
 
+from indexing.types import ClipKind
 from interaction.iiif import (
     PAGE_KINDS,
     Entity,
@@ -104,8 +106,6 @@ class IiifRoutes:
                 raise HTTPException(404, f"no annotation page {kind!r} (one of "
                                          f"{', '.join(PAGE_KINDS)})")
             parts = self._parts_of(media_id)
-            from indexing.types import ClipKind
-
             pages = annotation_pages(
                 parts.facts, parts.transcripts, parts.shots, parts.entities,
                 [c for c in parts.clips if c.kind is ClipKind.OCR],
@@ -114,8 +114,6 @@ class IiifRoutes:
             found = pages.get(kind)
             if found is None:
                 raise HTTPException(404, f"{media_id} has no {kind} annotations")
-            import json
-
             return _ld(json.loads(found.jsonld()))
 
         @router.api_route("/{rest:path}", methods=["GET", "HEAD"], include_in_schema=False)

@@ -49,6 +49,7 @@ from assistant.web.api_models import (
     hit_out,
 )
 from assistant.web.auth import SECRET_ENV, AuthConfig
+from assistant.web.chat_service import MAX_K
 from assistant.web.streaming import IDLE
 
 if TYPE_CHECKING:
@@ -193,7 +194,8 @@ def api_router(service: ChatHost, auth: AuthConfig, gate: AskGate) -> APIRouter:
                 response_class=EventStream, responses=ask_doc, dependencies=scoped)
     async def ask_get(request: Request,
                       question: Annotated[str, Query(max_length=4000)],
-                      k: Annotated[int | None, Query(ge=1, le=10)] = None) -> StreamingResponse:
+                      k: Annotated[int | None, Query(ge=1, le=MAX_K)] = None
+                      ) -> StreamingResponse:
         """As ``POST /api/ask``, without history, for a browser's ``EventSource``."""
         return await _ask(request, question, [], k)
 

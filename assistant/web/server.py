@@ -252,7 +252,8 @@ def run_chat(
                      extensions=extensions, web=web)
     shown = f"[{host}]" if ":" in host else host
     print(f"DEERIn chat on http://{shown}:{port}  (index {shown_index(settings.db_dir)}, LLM {spec}"
-          f"{', login required' if auth.users else ''})", file=sys.stderr, flush=True)
+          f"{', login required' if auth.users else ''}; API /api/docs)", file=sys.stderr,
+          flush=True)
 
     import uvicorn
 

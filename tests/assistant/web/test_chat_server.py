@@ -280,6 +280,12 @@ def test_missing_index_opens_a_chat_that_explains(tmp_path: Path) -> None:
         assert f"deerin index /path/to/footage --db {missing}" in messages[0]
         # Nothing is suggested for an empty collection, and no index was created by asking.
         assert httpx.get(srv.url + "/project/settings").json()["starters"] == []
+        # The API says the same: nothing listed; what needs an index is unavailable, in JSON.
+        assert httpx.get(srv.url + "/api/files").json()["total"] == 0
+        for r in (httpx.get(srv.url + "/api/search", params={"q": "anything"}),
+                  httpx.post(srv.url + "/api/ask", json={"question": "anything?"}),
+                  httpx.get(srv.url + "/api/clips/" + "0" * 20)):
+            assert r.status_code == 503 and "no DEERIn index" in r.json()["error"]["message"]
         assert not missing.exists()
     finally:
         srv.stop()
