@@ -3,18 +3,20 @@
 
 One time-based Canvas (``duration``; ``width``/``height`` for video) is painted with the file
 itself, served by the chat app's media route (HTTP Range, so IIIF AV viewers can seek). On the
-canvas, up to four annotation pages (:data:`PAGE_KINDS`): the transcript (``supplementing``, one
-textual body per caption, targeting ``canvas#t=start,end``), the shots (``highlighting``, with
-their keyframe as thumbnail when one is served), the named entities found in the transcript
-(``tagging``) and the on-screen text (``supplementing``, targeting ``canvas#xywh=...&t=...``:
-where and when it is shown). ``structures`` is the table of contents: one Range per shot, or
+canvas, up to five annotation pages (:data:`PAGE_KINDS`): the captions (``supplementing``, one
+WebVTT file per transcript kind, speech and subtitles, as in the IIIF cookbook's caption recipe:
+what AV viewers show as captions), the transcript (``supplementing``, one textual body per
+caption, targeting ``canvas#t=start,end``), the shots (``highlighting``, with their keyframe as
+thumbnail when one is served), the named entities found in the transcript (``tagging``) and the
+on-screen text (``supplementing``, targeting ``canvas#xywh=...&t=...``: where and when it is
+shown). ``structures`` is the table of contents: one Range per shot, or
 per clip for a file without shots.
 
 Every id is an HTTP(S) URI under ``base_url`` (Presentation 3 requires it), laid out as the chat
 app serves them (:mod:`interaction.iiif_web`), so each id can be fetched:
 ``/iiif/<collection>/manifest.json`` the Collection, ``/iiif/<collection>/<media id>/
-manifest.json`` a file's Manifest, ``.../page/<kind>`` its annotation pages; ``/media/<id>/
-<name>`` plays the file.
+manifest.json`` a file's Manifest, ``.../page/<kind>`` its annotation pages, ``.../captions/
+<speech|subtitle>.vtt`` its captions; ``/media/<id>/<name>`` plays the file.
 """
 
 from __future__ import annotations
@@ -33,10 +35,10 @@ from interaction.transcript import Transcript
 
 DEFAULT_BASE = "http://127.0.0.1:8000"
 DEFAULT_COLLECTION = "default"
-PAGE_KINDS = ("transcript", "shots", "entities", "ocr")
+PAGE_KINDS = ("captions", "transcript", "shots", "entities", "ocr")
 """The annotation pages a canvas may have, by the last segment of their ids."""
-_PAGE_LABELS = {"transcript": "Transcript", "shots": "Shots", "entities": "Named entities",
-                "ocr": "On-screen text"}
+_PAGE_LABELS = {"captions": "Captions", "transcript": "Transcript", "shots": "Shots",
+                "entities": "Named entities", "ocr": "On-screen text"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +68,12 @@ def file_root(media_id: str, *, base_url: str = DEFAULT_BASE,
               collection: str = DEFAULT_COLLECTION) -> str:
     """Where every id of a file's manifest lives: ``<base>/iiif/<collection>/<media id>``."""
     return f"{base_url.rstrip('/')}/iiif/{collection}/{media_id}"
+
+
+def captions_url(media_id: str, kind: str, *, base_url: str = DEFAULT_BASE,
+                 collection: str = DEFAULT_COLLECTION) -> str:
+    """Where the chat app serves a file's captions of ``kind`` (speech, subtitle) as WebVTT."""
+    return f"{file_root(media_id, base_url=base_url, collection=collection)}/captions/{kind}.vtt"
 
 
 def collection_document(name: str, files: Sequence[tuple[str, str]], *,
@@ -105,6 +113,20 @@ def annotation_pages(facts: FileFacts, transcripts: Sequence[Transcript] = (),
                               items=items)
 
     pages: dict[str, Any] = {}
+    timed = [tr for tr in transcripts if tr.times]
+    if timed:
+        pages["captions"] = page("captions", [
+            Annotation(id=f"{root}/annotation/captions/{tr.kind.value}",
+                       motivation="supplementing", target=canvas_id,
+                       body=AnnotationBody(id=captions_url(facts.media_id, tr.kind.value,
+                                                           base_url=base_url,
+                                                           collection=collection),
+                                           type="Text", format="text/vtt",
+                                           label={"en": [f"{tr.kind.value.capitalize()} "
+                                                         "(WebVTT)"]},
+                                           **({"language": tr.language} if tr.language
+                                              else {})))
+            for tr in timed])
     cues = [(tr, cue) for tr in transcripts for cue in transcript_cues(tr)]
     if cues:
         pages["transcript"] = page("transcript", [

@@ -170,8 +170,17 @@ def test_pages_hold_the_transcript_entities_and_on_screen_text(site: str) -> Non
     assert "Houston" in [a["body"]["value"] for a in pages["entities"]["items"]]
     assert any("Columbia" in a["body"]["value"] for a in pages["transcript"]["items"])
     friday = get_json(by_name["his girl friday clip"])
-    assert friday["items"][0]["annotations"][0]["items"][0]["body"]["language"] == "en"
-    assert set(PAGE_KINDS) == {"transcript", "shots", "entities", "ocr"}
+    pages = {p["id"].rsplit("/", 1)[1]: p for p in friday["items"][0]["annotations"]}
+    assert pages["transcript"]["items"][0]["body"]["language"] == "en"
+    assert set(PAGE_KINDS) == {"captions", "transcript", "shots", "entities", "ocr"}
+    # The captions viewers show: one WebVTT file per transcript kind, readable cross-origin.
+    files = {a["body"]["id"].rsplit("/", 1)[1]: a["body"] for a in pages["captions"]["items"]}
+    assert set(files) == {"speech.vtt", "subtitle.vtt"}
+    vtt = httpx.get(files["subtitle.vtt"]["id"], headers={"Origin": "https://viewer.example"})
+    assert vtt.status_code == 200 and vtt.headers["content-type"].startswith("text/vtt")
+    assert vtt.headers["access-control-allow-origin"] == "*"
+    assert vtt.text.startswith("WEBVTT") and "Hildy!" in vtt.text and " --> " in vtt.text
+    assert "00:00:0" in httpx.get(files["speech.vtt"]["id"]).text
 
 
 def test_unknown_collection_file_or_page_is_a_json_404(site: str, jfk: Path) -> None:
@@ -184,6 +193,7 @@ def test_unknown_collection_file_or_page_is_a_json_404(site: str, jfk: Path) -> 
                        ("/iiif/default/..%2F..%2Fetc%2Fpasswd/manifest.json", ""),
                        (f"/iiif/default/{media_id}/page/painting", "painting"),
                        (f"/iiif/default/{media_id}/page/nonsense", "nonsense"),
+                       (f"/iiif/default/{media_id}/captions/ocr.vtt", "ocr"),
                        ("/iiif/default", ""), ("/iiif/", "")):
         assert_error(httpx.get(site + path), 404, word)
 
