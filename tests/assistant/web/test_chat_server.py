@@ -221,6 +221,11 @@ def test_media_needs_the_same_login_as_the_chat(guarded: ChatServer,
                      ).status_code == 401
     r = httpx.get(url, headers={**ranged, **basic(USER, PASSWORD)})
     assert r.status_code == 206 and len(r.content) == 100
+    # This server made its signing key at start-up: a token says it lapses with a restart.
+    token = httpx.post(f"{guarded.url}/api/token", headers=basic(USER, PASSWORD)).json()
+    assert "CHAINLIT_AUTH_SECRET" in token["note"]
+    bearer = {"Authorization": f"Bearer {token['access_token']}", **ranged}
+    assert httpx.get(url, headers=bearer).status_code == 206
 
     # Chainlit's login page is on, and its session cookie opens the media routes too.
     config = httpx.get(guarded.url + "/auth/config").json()
