@@ -76,7 +76,8 @@ ERROR_SCHEMA = {
                                             "message": {"type": "string"}}}},
 }
 _ERROR_TEXT = {400: "Malformed JSON", 401: "No valid credentials (when the server has "
-               "accounts)", 404: "No such collection, file or clip", 422: "A parameter or "
+               "accounts)", 403: "Tokens are issued for a password only (HTTP Basic)",
+               404: "No such collection, file or clip", 422: "A parameter or "
                "field out of bounds, named in the message", 429: "Too many answers at once: "
                "retry after the seconds of Retry-After", 503: "No index yet, or the language "
                "model cannot be used"}
@@ -217,16 +218,20 @@ def api_router(service: ChatHost, auth: AuthConfig, gate: AskGate) -> APIRouter:
                            headers=SSE_HEADERS)
 
     @router.post("/token", summary="Get an API token", tags=["auth"],
-                 responses=errors(400, 422))
+                 responses=errors(400, 403, 422))
     def token(request: Request, body: Annotated[TokenIn | None, Body()] = None) -> TokenOut:
-        """A bearer token for the account the request authenticates as (HTTP Basic, or a
-        token still valid), lasting ``days``. Send it as ``Authorization: Bearer TOKEN`` to
-        every API, IIIF and media route, or as an OpenAI client's API key."""
+        """A bearer token for the account whose password the request carries (HTTP Basic),
+        lasting ``days``. Send it as ``Authorization: Bearer TOKEN`` to every API, IIIF and
+        media route, or as an OpenAI client's API key."""
         days = body.days if body is not None else TOKEN_DAYS_DEFAULT
-        user = auth.identify(request)
-        if not auth.users or user is None:
+        if not auth.users:
             raise HTTPException(400, "this server has no accounts (setting chat.auth): its "
                                      "routes need no token")
+        # Only a password issues tokens: a leaked token cannot keep itself alive.
+        user = auth.password_user(request)
+        if user is None:
+            raise HTTPException(403, "tokens are issued for an account's password: send HTTP "
+                                     "Basic credentials")
         try:
             issued = auth.issue_token(user, days * 86400)
         except ValueError as exc:

@@ -179,6 +179,10 @@ class AuthConfig:
             user = self.token_user(token)
             if user is not None:
                 return user
+        return self.password_user(request)
+
+    def password_user(self, request: Request) -> str | None:
+        """The account whose HTTP Basic credentials ``request`` carries, if they are right."""
         credentials = _basic_credentials(request.headers.get("authorization"))
         if credentials is not None and self.check_password(*credentials):
             return credentials[0]
