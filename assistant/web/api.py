@@ -280,7 +280,7 @@ async def _ask_events(service: ChatHost, gate: AskGate, base: str, question: str
                       history: list[tuple[str, str]], k: int | None) -> AsyncIterator[bytes]:
     """The event stream of one answer (see the module docstring)."""
     from assistant.answer import Event
-    from assistant.web.api_models import hit_out as hit
+    from assistant.web.errors import error_body
 
     notes: list[str] = []
     try:
@@ -290,7 +290,7 @@ async def _ask_events(service: ChatHost, gate: AskGate, base: str, question: str
             elif isinstance(step, Note):
                 notes.append(step.text)
             elif isinstance(step, Event) and step.kind == "retrieved":
-                clips = [hit(h, service, base).model_dump() for h in step.hits]
+                clips = [hit_out(h, service, base).model_dump() for h in step.hits]
                 yield sse("clips", {"clips": clips})
             elif isinstance(step, Event) and step.kind == "token":
                 yield sse("token", {"text": step.token})
@@ -299,6 +299,4 @@ async def _ask_events(service: ChatHost, gate: AskGate, base: str, question: str
         yield sse("done", {})
     except Exception as exc:  # the status line is sent: the failure travels as an event
         status, message = failure(exc)
-        from assistant.web.errors import error_body
-
         yield sse("error", error_body(status, message))
