@@ -153,6 +153,18 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("chat.compare", "DEERIN_COMPARE", TEXT, "default | fast",
             "The two configurations `/compare` answers with, `A | B`, each an LLM spec "
             "optionally with `rerank=on|off`."),
+    Setting("chat.collection", "DEERIN_COLLECTION", TEXT, "default",
+            "The name the served collection goes by in IIIF and API URLs "
+            "(`/iiif/NAME/manifest.json`, `?collection=NAME`): letters, digits, `-`, `_`."),
+    Setting("chat.public_url", "DEERIN_PUBLIC_URL", TEXT, "",
+            "The address clients reach the chat at, e.g. `https://deerin.example.org` behind a "
+            "proxy: the base of IIIF ids and of the links the API returns; empty: the address "
+            "each request came to.", default_text="(the request's)"),
+    Setting("chat.cors_origins", "DEERIN_CORS_ORIGINS", TEXT, "*",
+            "Web origins that may read IIIF documents, media and keyframes from another site "
+            "(a IIIF viewer), comma-separated; `*` any, `none` none. With accounts, `*` "
+            "requests must carry a token or Basic credentials (never the chat's cookie); "
+            "listed origins may also send the cookie."),
     # -- the knowledge graph ------------------------------------------------------------------
     Setting("graph.enabled", "DEERIN_GRAPH", YES_NO, True,
             "Keep the knowledge graph in step when indexing (`no`: leave it alone)."),

@@ -19,7 +19,17 @@ if TYPE_CHECKING:
 
 def file_entities(graph: KnowledgeGraph, media_id: str) -> list[Entity]:
     """The named entities mentioned in the file ``media_id``, in time order."""
-    out = [Entity(m.said_start, m.said_end, m.surface, entity.label)
-           for entity in graph.entities(labels=sorted(ENTITY_LABELS))
-           for m in entity.mentions if m.media_id == media_id]
-    return sorted(out, key=lambda e: (e.start, e.end, e.text))
+    return entities_by_file(graph).get(media_id, [])
+
+
+def entities_by_file(graph: KnowledgeGraph) -> dict[str, list[Entity]]:
+    """Every file's named entities (by media id), each list in time order; one pass over the
+    graph."""
+    out: dict[str, list[Entity]] = {}
+    for entity in graph.entities(labels=sorted(ENTITY_LABELS)):
+        for m in entity.mentions:
+            out.setdefault(m.media_id, []).append(
+                Entity(m.said_start, m.said_end, m.surface, entity.label))
+    for found in out.values():
+        found.sort(key=lambda e: (e.start, e.end, e.text))
+    return out

@@ -18,10 +18,16 @@ import):
 ``CHAINLIT_AUTH_COOKIE_NAME``
     The cookie Chainlit stores that JWT in (Chainlit's default: ``access_token``).
 
-A request to a media route is let through when auth is configured and it carries either a
-Chainlit session token that verifies against ``CHAINLIT_AUTH_SECRET`` (the ``access_token``
-cookie, its ``access_token_0``, ``access_token_1``, ... chunks for long tokens, or an
-``Authorization: Bearer`` header) or HTTP Basic credentials matching ``DEERIN_AUTH``.
+A request to a media, IIIF or API route is let through when auth is configured and it carries
+either a token that verifies against ``CHAINLIT_AUTH_SECRET`` (Chainlit's session token in the
+``access_token`` cookie or its ``access_token_0``, ``access_token_1``, ... chunks for long
+tokens, or any such token in an ``Authorization: Bearer`` header) or HTTP Basic credentials
+matching ``DEERIN_AUTH``. A token names its account (``identifier``); while ``DEERIN_AUTH``
+lists accounts, a token of an account no longer listed is refused.
+
+API tokens (:meth:`AuthConfig.issue_token`, ``POST /api/token``) are the same HS256 JWTs with an
+audience of their own (:data:`API_AUDIENCE`): they open the media, IIIF and API routes, while
+Chainlit, which checks no audience, refuses them as chat sessions.
 
 Chainlit's own ``chainlit.auth.decode_jwt`` is not called: importing ``chainlit`` writes a
 ``.chainlit/`` config directory into the working directory, and the helper reads the secret
@@ -39,6 +45,7 @@ import hmac
 import ipaddress
 import os
 import secrets
+import time
 from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass
 from typing import Protocol
@@ -53,6 +60,8 @@ SECRET_ENV = "CHAINLIT_AUTH_SECRET"
 COOKIE_NAME_ENV = "CHAINLIT_AUTH_COOKIE_NAME"
 DEFAULT_COOKIE_NAME = "access_token"
 REALM = "DEERIn"
+API_AUDIENCE = "deerin-api"
+"""The ``aud`` claim of API tokens: what tells them from chat sessions."""
 
 # Chainlit splits long tokens into numbered cookies; a bound keeps a hostile request with
 # thousands of cookies from costing more than a few lookups.
@@ -76,12 +85,14 @@ class AuthConfig:
     """Who may use the app, and how their requests prove it.
 
     ``users`` holds ``(user, password)`` pairs from ``DEERIN_AUTH``; ``jwt_secret`` is
-    Chainlit's signing key. Auth is enabled when either is set.
+    Chainlit's signing key (also of API tokens). Auth is enabled when either is set.
     """
 
     users: tuple[tuple[str, str], ...] = ()
     jwt_secret: str | None = None
     cookie_name: str = DEFAULT_COOKIE_NAME
+    # The key was made at start-up (:func:`ensure_chainlit_secret`): tokens die with the process.
+    ephemeral_secret: bool = False
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> AuthConfig:
@@ -119,27 +130,63 @@ class AuthConfig:
         return found
 
     def check_token(self, token: str) -> bool:
-        """Whether ``token`` is a valid, unexpired Chainlit session JWT."""
+        """Whether ``token`` is a valid, unexpired session or API token of an account."""
+        return self.token_user(token) is not None
+
+    def token_user(self, token: str) -> str | None:
+        """The account a valid, unexpired token (a Chainlit session JWT or an API token) names,
+        else ``None``."""
         if not self.jwt_secret or not token:
-            return False
+            return None
         try:
             claims = jwt.decode(
-                token, self.jwt_secret, algorithms=["HS256"], options={"require": ["exp"]}
+                token, self.jwt_secret, algorithms=["HS256"],
+                options={"require": ["exp"], "verify_aud": False},
             )
         except jwt.PyJWTError:
-            return False
+            return None
+        if claims.get("aud") not in (None, API_AUDIENCE):
+            return None
         # Chainlit builds a cl.User from the claims; a token without an identifier is not one.
-        return isinstance(claims.get("identifier"), str)
+        user = claims.get("identifier")
+        if not isinstance(user, str) or not user:
+            return None
+        if self.users and not any(hmac.compare_digest(_digest(user), _digest(known))
+                                  for known, _ in self.users):
+            return None  # an account since removed from DEERIN_AUTH
+        return user
+
+    def issue_token(self, user: str, lifetime: float) -> str:
+        """An API token for ``user``, valid for ``lifetime`` seconds (see :data:`API_AUDIENCE`).
+
+        Raises :class:`ValueError` when there is no signing key.
+        """
+        if not self.jwt_secret:
+            raise ValueError(f"no signing key to issue tokens with: set {SECRET_ENV}")
+        now = int(time.time())
+        claims = {"identifier": user, "metadata": {"provider": "api-token"},
+                  "aud": API_AUDIENCE, "iat": now, "exp": now + max(1, int(lifetime))}
+        return jwt.encode(claims, self.jwt_secret, algorithm="HS256")
 
     def check_request(self, request: Request) -> bool:
         """Whether ``request`` may be served: always when auth is off, else with valid proof."""
-        if not self.enabled:
-            return True
+        return not self.enabled or self.identify(request) is not None
+
+    def identify(self, request: Request) -> str | None:
+        """The account ``request`` proves it acts for (a token, else Basic credentials), or
+        ``None``; says nothing about whether auth is on."""
         for token in self._tokens(request):
-            if self.check_token(token):
-                return True
+            user = self.token_user(token)
+            if user is not None:
+                return user
+        return self.password_user(request)
+
+    def password_user(self, request: Request) -> str | None:
+        """The account whose HTTP Basic credentials ``request`` carries, if they are right."""
         credentials = _basic_credentials(request.headers.get("authorization"))
-        return credentials is not None and self.check_password(*credentials)
+        if credentials is not None and self.check_password(*credentials):
+            return credentials[0]
+        return None
 
     def challenge(self) -> str | None:
         """``Basic`` when passwords are accepted, so a browser opening a media URL directly

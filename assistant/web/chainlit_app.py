@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import threading
 from collections.abc import AsyncIterator, Iterator
 from typing import TYPE_CHECKING, Any, cast
 
@@ -36,6 +35,7 @@ from assistant.web.render import (
     span_label,
 )
 from assistant.web.state import service_from
+from assistant.web.streaming import IDLE, in_thread
 
 if TYPE_CHECKING:
     from chainlit.types import CommandDict
@@ -47,7 +47,6 @@ if TYPE_CHECKING:
 log = logging.getLogger("deerin.chat")
 
 HISTORY_TURNS = 6  # the assistant reads the last 3; a few more keep the chat's thread visible
-_DONE = object()
 
 
 def _service() -> ChatService:
@@ -268,47 +267,10 @@ async def _say(reply: cl.Message | None, text: str) -> None:
 
 
 async def _events(stream: Iterator[Event]) -> AsyncIterator[Event]:
-    """Run a blocking event stream in a worker thread and yield its events here.
-
-    The thread pushes into an asyncio queue, so tokens reach the browser as they are made while
-    the event loop keeps serving other chats. If this chat is stopped, the worker is told to
-    stop and closes the stream, which releases the LLM (llama.cpp holds a lock until then).
-    """
-    loop = asyncio.get_running_loop()
-    queue: asyncio.Queue[object] = asyncio.Queue()
-    stop = threading.Event()
-
-    def put(item: object) -> None:
-        try:
-            loop.call_soon_threadsafe(queue.put_nowait, item)
-        except RuntimeError:  # the loop is gone (server shutting down): nobody is listening
-            stop.set()
-
-    def work() -> None:
-        try:
-            for event in stream:
-                if stop.is_set():
-                    break
-                put(event)
-        except BaseException as exc:  # handed to the chat, which reports it in one line
-            put(exc)
-        finally:
-            close = getattr(stream, "close", None)
-            if close is not None:
-                close()
-            put(_DONE)
-
-    threading.Thread(target=work, name="deerin-answer", daemon=True).start()
-    try:
-        while True:
-            item = await queue.get()
-            if item is _DONE:
-                return
-            if isinstance(item, BaseException):
-                raise item
-            yield cast("Event", item)
-    finally:
-        stop.set()
+    """The events of a blocking answer stream, as they are made (:func:`in_thread`)."""
+    async for event in in_thread(stream):
+        if event is not IDLE:  # never sent: no idle_after
+            yield cast("Event", event)
 
 
 # -- players -------------------------------------------------------------------------------------

@@ -11,10 +11,8 @@ starters.
 from __future__ import annotations
 
 import logging
-import math
 import re
 import threading
-from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,7 +20,11 @@ from typing import TYPE_CHECKING
 
 from assistant.web.auth import AuthConfig
 from assistant.web.media import MediaFile, keyframe_url, media_url
+from assistant.web.settings import WebSettings
 from assistant.web.snapshot import IndexSnapshot
+from assistant.web.starters import suggest_questions as suggest_questions
+from assistant.web.starters import title_of as title_of
+from assistant.web.starters import varied
 from indexing.stores.keyframes import pull_keyframes
 
 if TYPE_CHECKING:
@@ -32,7 +34,7 @@ if TYPE_CHECKING:
     from assistant.web.extensions import ChatCommand, ChatHost
     from indexing.protocols import Embedder
     from indexing.settings import Settings
-    from indexing.stores.base import ClipReader, MediaRecord
+    from indexing.stores.base import ClipReader
     from indexing.types import Clip
 
 log = logging.getLogger("deerin.chat")
@@ -40,15 +42,6 @@ log = logging.getLogger("deerin.chat")
 MAX_K = 10
 # Keyframe names in URLs must match the media router's pattern: letters, digits, "_.-".
 _UNSAFE_NAME = re.compile(r"[^A-Za-z0-9_.-]+")
-# Words that name a file's form rather than its content, dropped from suggested questions.
-_TITLE_NOISE = frozenset("audio video clip part excerpt test demo sample mixture".split())
-# Frequent in any speech, about nothing: never the topic of a suggested question.
-_FILLER = frozenset("""
-today tonight yesterday tomorrow going think really right little thing things something nothing
-everything anything people never always every still maybe perhaps would could should might
-there their where these those which while whose about after again being below thank thanks
-great first second third years times knows known which yeah okay gonna wanna
-""".split())
 
 
 @dataclass
@@ -70,7 +63,8 @@ class ChatService:
     ``llm_spec`` is the default backend (see :func:`assistant.llm.parse_llm_spec`); sessions may
     choose another in their settings. ``k`` (clips per answer) and ``max_tokens`` (answer length)
     default to the :class:`~assistant.answer.Assistant`'s own defaults. ``commands`` are the
-    extra slash commands the chat offers.
+    extra slash commands the chat offers; ``web`` how the collection is named and linked to
+    (default: from the environment).
     """
 
     def __init__(
@@ -83,12 +77,14 @@ class ChatService:
         cache: LLMCache | None = None,
         max_tokens: int | None = None,
         commands: Sequence[ChatCommand] = (),
+        web: WebSettings | None = None,
     ) -> None:
         from assistant.llm import LLMCache
         from assistant.rerank import RerankerSlot
         from assistant.settings import AssistantSettings
 
         self.settings = settings
+        self.web = web if web is not None else WebSettings.from_env()
         self.llm_spec = (llm_spec or "").strip() or "llamacpp"
         self.k = max(1, min(MAX_K, k if k is not None else _assistant_default("k")))
         self.auth = auth or AuthConfig()
@@ -158,6 +154,16 @@ class ChatService:
         from indexing.stores.lance import open_reader
 
         return open_reader(self.db_dir)
+
+    def reader(self) -> ClipReader:
+        """The reader of the current index, shared (see :meth:`open_reader` for a fresh one);
+        raise :class:`~indexing.stores.base.StoreError` when there is no index."""
+        from indexing.stores.base import StoreError
+
+        store = self._current().store
+        if store is None:
+            raise StoreError(f"no DEERIn index at {self.db_dir} (run `deerin index PATH`)")
+        return store
 
     def _current(self) -> _Generation:
         """The current generation, opening the index first if it was missing so far."""
@@ -349,7 +355,7 @@ class ChatService:
             store = gen.store
         texts: dict[str, list[str]] = {}
         if store is not None:
-            for m in _varied(snap.media, limit * 3):
+            for m in varied(snap.media, limit * 3):
                 if m.clips:
                     try:
                         clips = store.clips_of(m.media_id)
@@ -375,73 +381,6 @@ def _assistant_default(name: str) -> int:
     from assistant.answer import Assistant
 
     return int(inspect.signature(Assistant).parameters[name].default)
-
-
-def _varied(media: tuple[MediaRecord, ...], n: int) -> list[MediaRecord]:
-    """Up to ``n`` files, alternating video and audio so suggestions cover both."""
-    video = [m for m in media if m.has_video]
-    audio = [m for m in media if not m.has_video]
-    out: list[MediaRecord] = []
-    while (video or audio) and len(out) < n:
-        for group in (audio, video):
-            if group and len(out) < n:
-                out.append(group.pop(0))
-    return out
-
-
-def title_of(name: str) -> str:
-    """A file name as words: ``lewin_physicsworks_lecture_audio.webm`` → ``lewin physicsworks
-    lecture``.
-
-    Not :func:`indexing.types.media_title`, which titles the text that gets embedded: that
-    one drops every number and keeps form words (``popeye sinbad part3``), this one keeps years
-    and drops form words and part numbers (``popeye sinbad 1936``), for a question a user reads.
-    """
-    stem = name.rsplit(".", 1)[0]
-    words = [w for w in re.split(r"[\s_\-.]+", stem) if w]
-    kept = [w for w in words if w.lower() not in _TITLE_NOISE and not re.fullmatch(
-        r"(part)?\d{1,3}", w.lower())]
-    return " ".join(kept or words)
-
-
-def suggest_questions(
-    media: tuple[MediaRecord, ...] | list[MediaRecord],
-    texts: dict[str, list[str]],
-    *,
-    limit: int = 3,
-) -> list[tuple[str, str]]:
-    """Questions about the files in ``texts`` (media id → clip texts), one per file.
-
-    Each asks about the word most particular to that file (frequent in it, rare in the others),
-    so retrieval has something to find: ``("Energy — lewin physicsworks lecture", "What is said
-    about energy in lewin physicsworks lecture?")``.
-    """
-    from indexing.text import is_negator, is_stopword, tokens
-
-    counts: dict[str, Counter[str]] = {}
-    for media_id, clip_texts in texts.items():
-        said: Counter[str] = Counter()
-        for text in clip_texts:
-            said.update(w for w in tokens(text) if len(w) >= 5 and w.isalpha()
-                        and not is_stopword(w) and not is_negator(w) and w not in _FILLER)
-        counts[media_id] = said
-    files_with: Counter[str] = Counter()
-    for said in counts.values():
-        files_with.update(said.keys())
-    n_files = max(1, len(counts))
-    out: list[tuple[str, str]] = []
-    for m in media:
-        words = counts.get(m.media_id)
-        if not words or len(out) >= limit:
-            continue
-        tf = words
-        best = max(tf, key=lambda w: (tf[w] * math.log(1 + n_files / files_with[w]), w))
-        if tf[best] < 2:
-            continue  # a word said once is as likely noise as topic
-        title = title_of(m.name)
-        out.append((f"{best.capitalize()} — {title}",
-                    f"What is said about {best} in {title}?"))
-    return out
 
 
 def short_name(name: str, limit: int = 18) -> str:

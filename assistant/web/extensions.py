@@ -18,6 +18,8 @@ if TYPE_CHECKING:
     from fastapi import APIRouter
 
     from assistant.answer import Assistant
+    from assistant.retrieval import Retriever
+    from assistant.web.settings import WebSettings
     from assistant.web.snapshot import IndexSnapshot
     from indexing.settings import Settings
     from indexing.stores.base import ClipReader
@@ -48,6 +50,7 @@ class ChatHost(Protocol):
     the index it serves, the URLs its players load, and its assistants."""
 
     settings: Settings
+    web: WebSettings  # the collection's name in URLs, the public address, CORS origins
 
     @property
     def db_dir(self) -> Path:
@@ -60,6 +63,16 @@ class ChatHost(Protocol):
 
     def open_reader(self) -> ClipReader:
         """A reader of the index as it is now, opened afresh; raise
+        :class:`~indexing.stores.base.StoreError` when there is no index."""
+        ...
+
+    def reader(self) -> ClipReader:
+        """The shared reader of the current index (cheap: not reopened); raise
+        :class:`~indexing.stores.base.StoreError` when there is no index."""
+        ...
+
+    def retriever(self) -> Retriever:
+        """The shared retriever over the current index (loads the embedder once); raise
         :class:`~indexing.stores.base.StoreError` when there is no index."""
         ...
 

@@ -29,12 +29,16 @@ import sys
 import threading
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
+from dataclasses import replace
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request
 
+from assistant.web.api import api_router
+from assistant.web.api_ask import AskGate
+from assistant.web.api_docs import docs_router
 from assistant.web.auth import (
     SECRET_ENV,
     AuthConfig,
@@ -42,8 +46,12 @@ from assistant.web.auth import (
     warn_if_exposed,
 )
 from assistant.web.chat_service import ChatService
+from assistant.web.cors import CorsPolicy, PathCors
+from assistant.web.errors import install_json_errors
 from assistant.web.extensions import ChatExtension
 from assistant.web.media import auth_dependency, media_router
+from assistant.web.openai_compat import openai_router
+from assistant.web.settings import WebSettings
 from assistant.web.state import put_service
 
 if TYPE_CHECKING:
@@ -54,6 +62,11 @@ if TYPE_CHECKING:
 CHAT_MODULE = Path(__file__).resolve().with_name("chainlit_app.py")
 APP_ROOT_ENV = "CHAINLIT_APP_ROOT"
 ENV_FILE_ENV = "CHAINLIT_ENV_FILE"
+# Where errors are JSON, and where other sites may read (IIIF viewers: documents and media).
+JSON_PREFIXES = ("/api/", "/v1/", "/iiif/")
+CORS_PREFIXES = ("/iiif/", "/media/", "/keyframes/")
+# Answers waiting for a turn, per answer the embedded model decodes at once; more get a 429.
+WAITING_PER_SLOT = 4
 
 
 # --------------------------------------------------------------------------------------------
@@ -122,29 +135,33 @@ def create_app(
     max_tokens: int | None = None,
     warm_up: bool = True,
     extensions: Sequence[ChatExtension] = (),
+    web: WebSettings | None = None,
 ) -> FastAPI:
-    """DEERIn's chat app: media routes, then Chainlit (:data:`CHAT_MODULE`) mounted at ``/``.
+    """DEERIn's chat app: media routes, the HTTP API (``/api``, ``/v1``), then Chainlit
+    (:data:`CHAT_MODULE`) mounted at ``/``.
 
     ``auth`` defaults to :meth:`AuthConfig.from_env` (after a signing key is generated for
     ``DEERIN_AUTH`` if none is set). Chainlit reads its signing key from the process environment
     only, so an ``auth`` with a key puts that key there. ``app_root`` is where Chainlit keeps
     its config (default :func:`default_app_root`). ``warm_up`` loads the models in the
     background at start-up. ``extensions`` add routes (behind the login, when there is one)
-    and chat commands (see :mod:`assistant.web.extensions`). Only one app per process:
-    Chainlit's server is a singleton.
+    and chat commands (see :mod:`assistant.web.extensions`). ``web`` names the collection in
+    URLs and says who may read across origins (default: :meth:`WebSettings.from_env`). Only
+    one app per process: Chainlit's server is a singleton.
     """
+    web = web if web is not None else WebSettings.from_env()
     root = prepare_app_root(app_root or default_app_root())
     _point_chainlit_at(root)
     if auth is None:
-        ensure_chainlit_secret(os.environ)
-        auth = AuthConfig.from_env()
+        generated = ensure_chainlit_secret(os.environ)
+        auth = replace(AuthConfig.from_env(), ephemeral_secret=generated)
     elif auth.jwt_secret:
         os.environ[SECRET_ENV] = auth.jwt_secret
     elif auth.users:
         raise ValueError("password auth needs a signing key: give the AuthConfig a jwt_secret")
 
     service = ChatService(settings, llm_spec, k=k, auth=auth, cache=cache, max_tokens=max_tokens,
-                          commands=[c for e in extensions for c in e.commands])
+                          commands=[c for e in extensions for c in e.commands], web=web)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -155,12 +172,22 @@ def create_app(
     app = FastAPI(title="DEERIn", lifespan=lifespan, docs_url=None, redoc_url=None,
                   openapi_url=None)
     put_service(app.state, service)  # library users and tests find it on the returned app too
+    install_json_errors(app, JSON_PREFIXES)
+    app.add_middleware(PathCors, policy=CorsPolicy(web.cors_origins, service.login_required),
+                       prefixes=CORS_PREFIXES)
     # Before the mount: Chainlit's catch-all would otherwise answer these paths with its page.
     guard = auth if service.login_required else None
     app.include_router(media_router(service.resolve_media, guard,
                                     resolve_keyframe=service.resolve_keyframe))
     app.include_router(_nothing_else(guard))
     guarded = [Depends(auth_dependency(guard))] if guard is not None else None
+    gate = AskGate(service.parallel, WAITING_PER_SLOT * service.parallel)
+    api = api_router(service, auth, gate)
+    v1 = openai_router(service, gate)
+    # The document first: the API's catch-all would answer its paths with a 404.
+    app.include_router(docs_router([api, v1], service.login_required))
+    app.include_router(api, dependencies=guarded)
+    app.include_router(v1, dependencies=guarded)
     for extension in extensions:
         for make_router in extension.routes:
             app.include_router(make_router(service), dependencies=guarded)
@@ -213,18 +240,20 @@ def run_chat(
     from indexing.settings import Settings
     from indexing.stores.location import shown as shown_index
 
-    ensure_chainlit_secret(os.environ)
-    auth = AuthConfig.from_env()
+    web = WebSettings.from_env()  # a bad value stops here, before anything is loaded
+    generated = ensure_chainlit_secret(os.environ)
+    auth = replace(AuthConfig.from_env(), ephemeral_secret=generated)
     warning = warn_if_exposed(host, bool(auth.users))
     if warning:
         print(warning, file=sys.stderr, flush=True)
     settings = Settings.from_env(db_dir=db)
     spec = llm or default_llm_spec()
     app = create_app(settings, spec, k=k, auth=auth, max_tokens=max_tokens,
-                     extensions=extensions)
+                     extensions=extensions, web=web)
     shown = f"[{host}]" if ":" in host else host
     print(f"DEERIn chat on http://{shown}:{port}  (index {shown_index(settings.db_dir)}, LLM {spec}"
-          f"{', login required' if auth.users else ''})", file=sys.stderr, flush=True)
+          f"{', login required' if auth.users else ''}; API /api/docs)", file=sys.stderr,
+          flush=True)
 
     import uvicorn
 

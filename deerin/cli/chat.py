@@ -47,14 +47,16 @@ def chat(
 
 
 def chat_extensions() -> list[ChatExtension]:
-    """What ``deerin chat`` serves besides the chat: the collection's ``/map``, the ``/montage``
-    command (:mod:`interaction.chat`) and ``/compare`` (:mod:`assistant.web.compare`)."""
+    """What ``deerin chat`` serves besides the chat and its API: the collection's ``/map``, the
+    ``/montage`` command (:mod:`interaction.chat`), the IIIF manifests under ``/iiif``
+    (:mod:`interaction.iiif_web`) and ``/compare`` (:mod:`assistant.web.compare`)."""
     from assistant.web.compare import CompareCommand
     from assistant.web.extensions import ChatExtension
     from exploration.web import map_router
     from interaction.chat import MontageCommand
+    from interaction.iiif_web import iiif_router
 
     montage_command = MontageCommand()
-    return [ChatExtension(routes=(map_router, montage_command.router),
+    return [ChatExtension(routes=(map_router, montage_command.router, iiif_router),
                           commands=(montage_command,)),
             ChatExtension(commands=(CompareCommand(),))]

@@ -88,9 +88,9 @@ def transcript(
 def iiif(
     files: FilesArgument = None,
     out: Annotated[Path, typer.Option("--out", "-o", help="Folder to write into.")] = Path("."),
-    base_url: Annotated[str, typer.Option(
-        "--base-url", help="Where the chat app serves the media (ids are made under it).")
-    ] = "http://127.0.0.1:8000",
+    base_url: Annotated[str | None, typer.Option(
+        "--base-url", help="Where the chat app is reached (ids are made under it; default: "
+        "the setting chat.public_url, else http://127.0.0.1:8000).")] = None,
     entities: Annotated[bool, typer.Option(
         "--entities/--no-entities",
         help="Add the named entities of the knowledge graph (`deerin graph`).")] = True,
@@ -98,14 +98,21 @@ def iiif(
     json_out: JsonOption = False,
 ) -> None:
     """Write a IIIF Presentation 3 manifest per file (``<name>.manifest.json``): an AV canvas
-    with the transcript, shots and named entities as annotations, shots as a table of
-    contents."""
+    with the transcript, shots, named entities and on-screen text as annotations, shots as a
+    table of contents. Its ids are those ``deerin chat`` serves the manifest under
+    (``/iiif/COLLECTION/MEDIA_ID/manifest.json``, the setting chat.collection)."""
+    from assistant.web.settings import WebSettings
     from deerin.cli.graph import current_graph
     from indexing.media import MediaError, probe
     from indexing.proxies import proxy_of
     from interaction.entities import file_entities
-    from interaction.iiif import FileFacts, manifest, validate
+    from interaction.iiif import DEFAULT_BASE, FileFacts, manifest, validate
 
+    try:
+        web = WebSettings.from_config(command_config(db))
+    except ValueError as exc:
+        raise fail(str(exc), EXIT_USAGE) from exc
+    base_url = base_url or web.public_url or DEFAULT_BASE
     if not base_url.startswith(("http://", "https://")):
         raise fail("--base-url must be an http(s) URL", EXIT_USAGE)
     if not out.is_dir():
@@ -144,7 +151,7 @@ def iiif(
                           probed.width, probed.height, kind)
         data = manifest(facts, trs, collection.store.shots_of(info.media_id), clips,
                         file_entities(graph, info.media_id) if graph is not None else (),
-                        base_url=base_url)
+                        base_url=base_url, collection=web.collection)
         validate(data)
         path = out / f"{Path(info.path).stem}.manifest.json"
         path.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")

@@ -86,6 +86,10 @@ class ClipReader(Protocol):
     # -- clips and shots ---------------------------------------------------------------------
     def clips_of(self, media_id: str) -> list[Clip]: ...
 
+    def clip(self, clip_id: str) -> Clip | None:
+        """The clip with this content id (:attr:`Clip.clip_id`), or ``None``."""
+        ...
+
     def all_clips(self) -> list[Clip]: ...
 
     def clip_vectors(self) -> tuple[list[Clip], np.ndarray]:

@@ -329,6 +329,16 @@ class LanceStore:
         clips = [self._row_to_clip(r) for r in rows]
         return sorted(clips, key=lambda c: (c.kind.value, c.start, c.seq))
 
+    def clip(self, clip_id: str) -> Clip | None:
+        """The clip with this content id, or ``None``: one keyed lookup, not a scan of the
+        file's clips (large tables have a B-tree on ``id``)."""
+        t = self._table("clips")
+        if t is None:
+            return None
+        rows = (t.search().where(f"id = {quote(clip_id)}")
+                .select(self._columns(t, self._CLIP_COLUMNS)).limit(1).to_list())
+        return self._row_to_clip(rows[0]) if rows else None
+
     def all_clips(self) -> list[Clip]:
         """Every clip in the store (for evaluation baselines and exports)."""
         t = self._table("clips")

@@ -105,9 +105,12 @@ def test_iiif_manifest_validates_and_bad_ones_do_not(collection: Collection) -> 
     assert body["type"] == "Video" and body["id"].endswith(
         f"/media/{popeye.media_id}/popeye_sinbad_1936_part3.mkv")
     pages = {p["id"].rsplit("/", 1)[1]: p for p in canvas["annotations"]}
-    assert set(pages) == {"transcript", "shots", "entities"}
+    assert set(pages) == {"captions", "transcript", "shots", "entities"}
     assert len(pages["shots"]["items"]) == len(shots)
-    assert all("#t=" in a["target"] for p in pages.values() for a in p["items"])
+    # Captions are whole WebVTT files on the whole canvas; every other annotation is timed.
+    assert all("#t=" in a["target"] for kind, p in pages.items() if kind != "captions"
+               for a in p["items"])
+    assert [a["body"]["format"] for a in pages["captions"]["items"]] == ["text/vtt"] * len(trs)
     toc = data["structures"][0]["items"]
     assert len(toc) == len(shots) and toc[0]["items"][0]["type"] == "Canvas"
 

@@ -221,6 +221,11 @@ def test_media_needs_the_same_login_as_the_chat(guarded: ChatServer,
                      ).status_code == 401
     r = httpx.get(url, headers={**ranged, **basic(USER, PASSWORD)})
     assert r.status_code == 206 and len(r.content) == 100
+    # This server made its signing key at start-up: a token says it lapses with a restart.
+    token = httpx.post(f"{guarded.url}/api/token", headers=basic(USER, PASSWORD)).json()
+    assert "CHAINLIT_AUTH_SECRET" in token["note"]
+    bearer = {"Authorization": f"Bearer {token['access_token']}", **ranged}
+    assert httpx.get(url, headers=bearer).status_code == 206
 
     # Chainlit's login page is on, and its session cookie opens the media routes too.
     config = httpx.get(guarded.url + "/auth/config").json()
@@ -280,6 +285,12 @@ def test_missing_index_opens_a_chat_that_explains(tmp_path: Path) -> None:
         assert f"deerin index /path/to/footage --db {missing}" in messages[0]
         # Nothing is suggested for an empty collection, and no index was created by asking.
         assert httpx.get(srv.url + "/project/settings").json()["starters"] == []
+        # The API says the same: nothing listed; what needs an index is unavailable, in JSON.
+        assert httpx.get(srv.url + "/api/files").json()["total"] == 0
+        for r in (httpx.get(srv.url + "/api/search", params={"q": "anything"}),
+                  httpx.post(srv.url + "/api/ask", json={"question": "anything?"}),
+                  httpx.get(srv.url + "/api/clips/" + "0" * 20)):
+            assert r.status_code == 503 and "no DEERIn index" in r.json()["error"]["message"]
         assert not missing.exists()
     finally:
         srv.stop()
