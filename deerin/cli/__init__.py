@@ -16,10 +16,12 @@ from typing import Annotated
 
 import typer
 
-from config import BY_KEY, ConfigError, load_config
+from config import BY_KEY, ConfigError, load_config, user_file
+from config.collections import read_collections
 from deerin.cli import (
     catalogue,
     chat,
+    collections,
     enrich,
     eval,
     experiment,
@@ -66,6 +68,7 @@ def _main(
         os.environ[BY_KEY["config.file"].env] = str(config_file.resolve())
     try:  # a bad setting stops every command at once, with one line (exit 2)
         load_config()
+        read_collections(user_file())
     except ConfigError as exc:
         raise config_error(exc) from exc
 
@@ -82,6 +85,7 @@ manifest_app = _group("Collection manifests: a CSV of file, title, date, rights,
                       "(and any other columns).")
 questions_app = _group("Question sheets: CSV an archivist fills, for the eval.")
 config_app = _group("The settings: defaults, deerin.toml files and the environment.")
+collections_app = _group("The collections `deerin serve` offers, each seen by its own groups.")
 
 app.command()(index.index)
 app.command()(index.remove)
@@ -89,6 +93,10 @@ app.command()(index.status)
 app.command()(query.search)
 app.command()(query.ask)
 app.command()(chat.chat)
+app.add_typer(collections_app, name="collections")
+collections_app.command()(collections.add)
+collections_app.command("list")(collections.list_cmd)
+collections_app.command()(collections.remove)
 app.command()(setup.demo)
 app.command()(setup.doctor)
 app.add_typer(config_app, name="config")
