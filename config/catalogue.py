@@ -165,6 +165,12 @@ SETTINGS: tuple[Setting, ...] = (
             "(a IIIF viewer), comma-separated; `*` any, `none` none. With accounts, `*` "
             "requests must carry a token or Basic credentials (never the chat's cookie); "
             "listed origins may also send the cookie."),
+    # -- the workshop sandbox (`deerin serve`) ------------------------------------------------
+    Setting("serve.users_file", "DEERIN_USERS_FILE", PATH, None,
+            "The accounts of `deerin serve`: a TOML file of argon2 password hashes and groups "
+            "that `deerin users add` writes. Members of the group `admin` see every "
+            "collection.", default_text="users.toml beside the configuration file",
+            scope="user"),
     # -- the knowledge graph ------------------------------------------------------------------
     Setting("graph.enabled", "DEERIN_GRAPH", YES_NO, True,
             "Keep the knowledge graph in step when indexing (`no`: leave it alone)."),

@@ -80,12 +80,27 @@ class AuthCheck(Protocol):
         ...
 
 
+class Accounts(Protocol):
+    """Accounts kept elsewhere than ``DEERIN_AUTH`` (a file of password hashes, see
+    :class:`assistant.web.users.UserBook`)."""
+
+    def verify(self, user: str, password: str) -> bool:
+        """Whether ``password`` is ``user``'s."""
+        ...
+
+    def exists(self, user: str) -> bool:
+        """Whether ``user`` has an account now."""
+        ...
+
+
 @dataclass(frozen=True, slots=True)
 class AuthConfig:
     """Who may use the app, and how their requests prove it.
 
-    ``users`` holds ``(user, password)`` pairs from ``DEERIN_AUTH``; ``jwt_secret`` is
-    Chainlit's signing key (also of API tokens). Auth is enabled when either is set.
+    ``users`` holds ``(user, password)`` pairs from ``DEERIN_AUTH``; ``accounts`` a book of
+    hashed passwords (``deerin serve``'s users file), checked instead when given;
+    ``jwt_secret`` is Chainlit's signing key (also of API tokens). Auth is enabled when any of
+    them is set.
     """
 
     users: tuple[tuple[str, str], ...] = ()
@@ -93,6 +108,12 @@ class AuthConfig:
     cookie_name: str = DEFAULT_COOKIE_NAME
     # The key was made at start-up (:func:`ensure_chainlit_secret`): tokens die with the process.
     ephemeral_secret: bool = False
+    accounts: Accounts | None = None
+
+    @property
+    def has_accounts(self) -> bool:
+        """Whether there are accounts to log in with (so a login is required)."""
+        return bool(self.users) or self.accounts is not None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> AuthConfig:
@@ -110,7 +131,7 @@ class AuthConfig:
     @property
     def enabled(self) -> bool:
         """Whether requests must authenticate at all."""
-        return bool(self.users) or bool(self.jwt_secret)
+        return self.has_accounts or bool(self.jwt_secret)
 
     def check_password(self, user: str, password: str) -> bool:
         """Whether ``user``/``password`` is one of the ``DEERIN_AUTH`` accounts.
@@ -119,6 +140,8 @@ class AuthConfig:
         through fixed-length digests, so the time taken says nothing about which user names
         exist or how much of a password was right.
         """
+        if self.accounts is not None:
+            return self.accounts.verify(user, password)
         given_user = _digest(user)
         given_password = _digest(password)
         found = False
@@ -151,6 +174,8 @@ class AuthConfig:
         user = claims.get("identifier")
         if not isinstance(user, str) or not user:
             return None
+        if self.accounts is not None and not self.accounts.exists(user):
+            return None  # an account since removed from the users file
         if self.users and not any(hmac.compare_digest(_digest(user), _digest(known))
                                   for known, _ in self.users):
             return None  # an account since removed from DEERIN_AUTH
@@ -191,7 +216,7 @@ class AuthConfig:
     def challenge(self) -> str | None:
         """``Basic`` when passwords are accepted, so a browser opening a media URL directly
         offers a login box; ``None`` when only Chainlit sessions can get in."""
-        if self.users:
+        if self.has_accounts:
             return f'Basic realm="{REALM}", charset="UTF-8"'
         return None
 

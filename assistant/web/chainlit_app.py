@@ -34,14 +34,16 @@ from assistant.web.render import (
     hits_table,
     span_label,
 )
-from assistant.web.state import service_from
+from assistant.web.state import directory_from, service_from
 from assistant.web.streaming import IDLE, in_thread
 
 if TYPE_CHECKING:
     from chainlit.types import CommandDict
 
     from assistant.answer import Answer, Citation, Event
+    from assistant.web.auth import AuthConfig
     from assistant.web.extensions import ChatCommand
+    from assistant.web.state import ServiceDirectory
     from indexing.types import Hit
 
 log = logging.getLogger("deerin.chat")
@@ -49,30 +51,69 @@ log = logging.getLogger("deerin.chat")
 HISTORY_TURNS = 6  # the assistant reads the last 3; a few more keep the chat's thread visible
 
 
-def _service() -> ChatService:
+def _directory() -> ServiceDirectory | None:
     from chainlit.server import app as chainlit_app
 
-    return service_from(chainlit_app.state)
+    return directory_from(chainlit_app.state)
+
+
+def _service() -> ChatService:
+    """The service of this chat: the one index of ``deerin chat``, or under ``deerin serve``
+    the collection picked in this chat's profile, checked against the user again (raise
+    :class:`LookupError` when they may not use it)."""
+    from chainlit.server import app as chainlit_app
+
+    directory = directory_from(chainlit_app.state)
+    if directory is None:
+        return service_from(chainlit_app.state)
+    user = cl.user_session.get("user")
+    return directory.service_for(user.identifier if user else None,
+                                 cl.user_session.get("chat_profile"))
+
+
+def _auth() -> AuthConfig:
+    from chainlit.server import app as chainlit_app
+
+    directory = directory_from(chainlit_app.state)
+    return directory.auth if directory is not None else service_from(chainlit_app.state).auth
 
 
 def _login_required() -> bool:
     try:
-        return _service().login_required
+        return _auth().has_accounts
     except RuntimeError:
         return False
 
 
 # -- authentication ------------------------------------------------------------------------------
 # Registering the callback is what turns Chainlit's login page on, so it is registered only when
-# DEERIN_AUTH holds accounts; the media routes are guarded under the same condition.
+# there are accounts (DEERIN_AUTH, or the users file of `deerin serve`); the media routes are
+# guarded under the same condition.
 if _login_required():
 
     @cl.password_auth_callback
     async def login(username: str, password: str) -> cl.User | None:
-        """Accept the ``DEERIN_AUTH`` accounts."""
-        if _service().auth.check_password(username, password):
+        """Accept the accounts (an argon2 check takes a moment: off the event loop)."""
+        if await asyncio.to_thread(_auth().check_password, username, password):
             return cl.User(identifier=username, metadata={"provider": "credentials"})
         return None
+
+
+# -- collections (`deerin serve`) ----------------------------------------------------------------
+if _directory() is not None:
+
+    @cl.set_chat_profiles
+    async def collections(user: cl.User | None = None,
+                          language: str | None = None) -> list[cl.ChatProfile]:
+        """The picker: the collections this user may see, an unavailable one with its reason."""
+        directory = _directory()
+        if directory is None:
+            return []
+        found = await asyncio.to_thread(directory.profiles, user.identifier if user else None)
+        return [cl.ChatProfile(
+            name=p.name, markdown_description=(p.description or p.name) + (
+                f"\n\n**Unavailable:** {p.problem}" if p.problem else ""),
+            default=i == 0) for i, p in enumerate(found)]
 
 
 # -- start ---------------------------------------------------------------------------------------
@@ -96,7 +137,11 @@ async def starters(user: cl.User | None = None, language: str | None = None) -> 
 @cl.on_chat_start
 async def start() -> None:
     """Check the index, offer the settings; explain how to index when there is nothing."""
-    service = _service()
+    try:
+        service = _service()
+    except LookupError as exc:  # deerin serve: a collection this user may not, or cannot, use
+        await cl.Message(content=f"**{exc}.** Pick another collection above.").send()
+        return
     cl.user_session.set("history", [])
     cl.user_session.set("llm", service.llm_spec)
     cl.user_session.set("k", service.k)
@@ -152,7 +197,11 @@ async def on_question(message: cl.Message) -> None:
     from indexing.file_meta_index import catalogue_of_db, catalogue_titles
     from indexing.stores.base import StoreError
 
-    service = _service()
+    try:
+        service = _service()
+    except LookupError as exc:
+        await cl.Message(content=f"**{exc}.**").send()
+        return
     if message.command == COLLECTION_COMMAND:
         snapshot = await asyncio.to_thread(service.snapshot)
         note = picture_search_note(service.settings)

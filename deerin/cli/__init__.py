@@ -31,6 +31,7 @@ from deerin.cli import (
     interaction,
     query,
     reembed,
+    serve,
     setup,
 )
 from deerin.cli.options import EXIT_USAGE, config_error, err, fail
@@ -85,6 +86,7 @@ manifest_app = _group("Collection manifests: a CSV of file, title, date, rights,
                       "(and any other columns).")
 questions_app = _group("Question sheets: CSV an archivist fills, for the eval.")
 config_app = _group("The settings: defaults, deerin.toml files and the environment.")
+users_app = _group("The accounts of `deerin serve`: names, groups, argon2 password hashes.")
 collections_app = _group("The collections `deerin serve` offers, each seen by its own groups.")
 
 app.command()(index.index)
@@ -93,10 +95,15 @@ app.command()(index.status)
 app.command()(query.search)
 app.command()(query.ask)
 app.command()(chat.chat)
+app.command()(serve.serve)
 app.add_typer(collections_app, name="collections")
 collections_app.command()(collections.add)
 collections_app.command("list")(collections.list_cmd)
 collections_app.command()(collections.remove)
+app.add_typer(users_app, name="users")
+users_app.command("add")(serve.users_add)
+users_app.command("list")(serve.users_list)
+users_app.command("remove")(serve.users_remove)
 app.command()(setup.demo)
 app.command()(setup.doctor)
 app.add_typer(config_app, name="config")
