@@ -171,6 +171,11 @@ SETTINGS: tuple[Setting, ...] = (
             "that `deerin users add` writes. Members of the group `admin` see every "
             "collection.", default_text="users.toml beside the configuration file",
             scope="user"),
+    Setting("serve.database", "DEERIN_DATABASE", TEXT, "",
+            "Where `deerin serve` keeps conversations, answers and verdicts: an SQLAlchemy URL "
+            "(`postgresql+asyncpg://USER:PASSWORD@HOST/DB` with the `postgres` extra); empty: "
+            "SQLite in deerin-workshop.db beside the configuration file.",
+            default_text="(SQLite beside the configuration file)", secret=True, scope="user"),
     # -- the knowledge graph ------------------------------------------------------------------
     Setting("graph.enabled", "DEERIN_GRAPH", YES_NO, True,
             "Keep the knowledge graph in step when indexing (`no`: leave it alone)."),

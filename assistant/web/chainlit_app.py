@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, cast
 import chainlit as cl
 from chainlit.input_widget import Slider, TextInput
 
+from assistant.web import verdicts
 from assistant.web.chat_service import MAX_K, ChatService
 from assistant.web.graph_chat import community_starters, show_entities
 from assistant.web.picture import found_shots, picture_search_note
@@ -99,6 +100,15 @@ if _login_required():
         return None
 
 
+def _data_layer() -> Any:
+    """The data layer keeping threads and answers (``deerin serve``), else ``None``."""
+    if _directory() is None:
+        return None
+    from chainlit.data import get_data_layer
+
+    return get_data_layer()
+
+
 # -- collections (`deerin serve`) ----------------------------------------------------------------
 if _directory() is not None:
 
@@ -114,6 +124,75 @@ if _directory() is not None:
             name=p.name, markdown_description=(p.description or p.name) + (
                 f"\n\n**Unavailable:** {p.problem}" if p.problem else ""),
             default=i == 0) for i, p in enumerate(found)]
+
+    directory = _directory()
+    if directory is not None and directory.database_url:
+        url = directory.database_url
+
+        @cl.data_layer
+        def keep_threads() -> Any:
+            """Threads, answers and verdicts in the workshop's database."""
+            from assistant.web.history import data_layer
+
+            return data_layer(url)
+
+    @cl.on_chat_resume
+    async def resume(thread: Any) -> None:
+        """A kept conversation reopened: its collection, and its turns as the history the
+        next question is read with."""
+        import json
+
+        meta = thread.get("metadata") or {}
+        meta = json.loads(meta) if isinstance(meta, str) else meta
+        profile = meta.get("chat_profile")
+        if profile:
+            cl.user_session.set("chat_profile", profile)
+        try:
+            service = _service()
+        except LookupError as exc:
+            await cl.Message(content=f"**{exc}.**").send()
+            return
+        turns: list[tuple[str, str]] = []
+        question: str | None = None
+        for step in thread.get("steps") or []:
+            if step.get("type") == "user_message":
+                question = str(step.get("output") or "")
+            elif step.get("type") == "assistant_message" and question:
+                turns.append((question, str(step.get("output") or "")))
+                question = None
+        cl.user_session.set("history", turns[-HISTORY_TURNS:])
+        cl.user_session.set("llm", service.llm_spec)
+        cl.user_session.set("k", service.k)
+
+    @cl.action_callback(verdicts.ACTION)
+    async def on_verdict(action: cl.Action) -> None:
+        """Keep a verdict on an answer, with what the participant adds to it."""
+        from assistant.web.history import record_verdict
+
+        layer = _data_layer()
+        try:
+            verdict = verdicts.check_verdict(action.payload.get("verdict"))
+            answer_id = str(action.payload["answer"])
+        except (KeyError, ValueError):
+            return
+        cited = await layer.execute_sql(
+            'SELECT "citations", "user_identifier" FROM deerin_answers WHERE "id" = :id',
+            {"id": answer_id})
+        user = cl.user_session.get("user")
+        who = user.identifier if user else None
+        if not cited or cited[0]["user_identifier"] != who:
+            return  # an answer of another participant's thread: not theirs to judge
+        import json
+
+        first = json.loads(cited[0]["citations"] or "[]")
+        reply = await cl.AskUserMessage(content=verdicts.ASK_TEXT.format(verdict=verdict),
+                                        timeout=900).send()
+        comment, moment = verdicts.parse_reply(str(reply.get("output", "")) if reply else "",
+                                               first[0]["file"] if first else None)
+        await record_verdict(layer.execute_sql, answer_id, verdict, comment, moment, who)
+        await cl.Message(content=f"Verdict kept: **{verdict}**"
+                         + (f", right moment {moment.file} at {moment.start:g} s" if moment
+                            else "") + ".").send()
 
 
 # -- start ---------------------------------------------------------------------------------------
@@ -264,7 +343,16 @@ async def on_question(message: cl.Message) -> None:
     reply.content = answer_markdown(final, titles)
     reply.elements = players(final.citations, service)  # type: ignore[assignment]
     reply.elements += shot_players(final.retrieved, final.citations, service)
+    layer = _data_layer()
+    if layer is not None:  # deerin serve: the answer is kept, and takes a verdict
+        reply.actions = [cl.Action(name=verdicts.ACTION, label=label, payload={
+            "answer": reply.id, "verdict": verdict}) for verdict, label in verdicts.LABELS.items()]
     await reply.send()
+    if layer is not None:
+        user = cl.user_session.get("user")
+        await verdicts.keep(layer.execute_sql, verdicts.record_of(
+            final, reply.id, service.web.collection, thread_id=cl.context.session.thread_id,
+            user=user.identifier if user else None, llm=cl.user_session.get("llm")))
     await show_entities(final)
     if step is not None:
         step.output = f"{step.output}\n\n{details(final)}"

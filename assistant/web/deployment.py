@@ -71,8 +71,9 @@ class Deployment:
                  gate: AskGate, cache: LLMCache, llm_spec: str | None = None,
                  k: int | None = None, max_tokens: int | None = None,
                  extensions: ExtensionsOf = lambda _name: (), web: WebSettings | None = None,
-                 warm_up: bool = True) -> None:
+                 warm_up: bool = True, database_url: str | None = None) -> None:
         self.config_file = config_file
+        self.database_url = database_url
         self.auth = auth
         self.book = book
         self.gate = gate

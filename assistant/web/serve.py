@@ -51,10 +51,13 @@ def create_serve_app(
     cache: LLMCache | None = None,
     app_root: Path | None = None,
     warm_up: bool = True,
+    database_url: str | None = None,
 ) -> FastAPI:
     """The multi-collection app over the collections of ``config_file``, with the accounts of
-    ``users_file`` (``None`` or a missing file: no login). Raises :class:`ValueError` (one line)
-    for a bad configuration or users file. Only one app per process: Chainlit is a singleton."""
+    ``users_file`` (``None`` or a missing file: no login), keeping conversations, answers and
+    verdicts in ``database_url`` (its tables are created; ``None``: nothing kept). Raises
+    :class:`ValueError` (one line) for a bad configuration, users file or database. Only one
+    app per process: Chainlit is a singleton."""
     from assistant.llm import LLMCache
     from assistant.settings import AssistantSettings
     from config import ConfigError
@@ -76,12 +79,23 @@ def create_serve_app(
     auth = AuthConfig(jwt_secret=os.environ.get(SECRET_ENV) if book is not None else None,
                       accounts=book, ephemeral_secret=ephemeral)
     parallel = AssistantSettings.from_env().parallel
+    if database_url:
+        import asyncio
+
+        from assistant.web.history import create_schema, shown_url
+
+        try:
+            asyncio.run(create_schema(database_url))
+        except Exception as exc:  # a bad URL or an unreachable server: say which, masked
+            raise ValueError(f"cannot use the database {shown_url(database_url)}: "
+                             f"{str(exc).splitlines()[0] if str(exc) else exc}") from exc
     try:
         deployment = Deployment(config_file, auth, book=book,
                                 gate=AskGate(parallel, WAITING_PER_SLOT * parallel),
                                 cache=cache if cache is not None else LLMCache(),
                                 llm_spec=llm_spec, k=k, max_tokens=max_tokens,
-                                extensions=extensions, web=web, warm_up=warm_up)
+                                extensions=extensions, web=web, warm_up=warm_up,
+                                database_url=database_url)
     except ConfigError as exc:
         raise ValueError(str(exc)) from exc
 
@@ -131,12 +145,16 @@ def run_serve(
     if not has_users and not is_loopback(host):
         raise ValueError(f"serving on {host} needs accounts: add one with `deerin users add "
                          f"NAME --groups G` (the users file {users_file} does not exist)")
+    from assistant.web.history import database_url, shown_url
+
     spec = llm or default_llm_spec()
+    url = database_url()
     app = create_serve_app(config_file, users_file, spec, k=k, max_tokens=max_tokens,
-                           extensions=extensions)
+                           extensions=extensions, database_url=url)
     shown = f"[{host}]" if ":" in host else host
     print(f"DEERIn serve on http://{shown}:{port}  (collections of {config_file}, LLM {spec}"
-          f"{', accounts of ' + str(users_file) if has_users else ', no login'})",
+          f"{', accounts of ' + str(users_file) if has_users else ', no login'}; kept in "
+          f"{shown_url(url)})",
           file=sys.stderr, flush=True)
 
     import uvicorn

@@ -31,6 +31,7 @@ class ServiceDirectory(Protocol):
     service of its own, and who may see which (see :mod:`assistant.web.deployment`)."""
 
     auth: AuthConfig
+    database_url: str | None  # where threads, answers and verdicts are kept
 
     @property
     def login_required(self) -> bool:

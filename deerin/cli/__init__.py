@@ -26,6 +26,7 @@ from deerin.cli import (
     eval,
     experiment,
     export,
+    feedback,
     graph,
     index,
     interaction,
@@ -86,6 +87,8 @@ manifest_app = _group("Collection manifests: a CSV of file, title, date, rights,
                       "(and any other columns).")
 questions_app = _group("Question sheets: CSV an archivist fills, for the eval.")
 config_app = _group("The settings: defaults, deerin.toml files and the environment.")
+feedback_app = _group("What workshop participants said of the answers: verdicts, right "
+                      "moments.")
 users_app = _group("The accounts of `deerin serve`: names, groups, argon2 password hashes.")
 collections_app = _group("The collections `deerin serve` offers, each seen by its own groups.")
 
@@ -100,6 +103,8 @@ app.add_typer(collections_app, name="collections")
 collections_app.command()(collections.add)
 collections_app.command("list")(collections.list_cmd)
 collections_app.command()(collections.remove)
+app.add_typer(feedback_app, name="feedback")
+feedback_app.command("export")(feedback.export)
 app.add_typer(users_app, name="users")
 users_app.command("add")(serve.users_add)
 users_app.command("list")(serve.users_list)
