@@ -22,6 +22,12 @@ import chainlit as cl
 from chainlit.input_widget import Slider, TextInput
 
 from assistant.web import verdicts
+from assistant.web.chainlit_serve import (
+    HISTORY_TURNS,
+    keep_comparison,
+    prefer_actions,
+    show_place,
+)
 from assistant.web.chat_service import MAX_K, ChatService
 from assistant.web.graph_chat import community_starters, show_entities
 from assistant.web.picture import found_shots, picture_search_note
@@ -49,7 +55,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("deerin.chat")
 
-HISTORY_TURNS = 6  # the assistant reads the last 3; a few more keep the chat's thread visible
 
 
 def _directory() -> ServiceDirectory | None:
@@ -111,89 +116,9 @@ def _data_layer() -> Any:
 
 # -- collections (`deerin serve`) ----------------------------------------------------------------
 if _directory() is not None:
+    from assistant.web.chainlit_serve import register
 
-    @cl.set_chat_profiles
-    async def collections(user: cl.User | None = None,
-                          language: str | None = None) -> list[cl.ChatProfile]:
-        """The picker: the collections this user may see, an unavailable one with its reason."""
-        directory = _directory()
-        if directory is None:
-            return []
-        found = await asyncio.to_thread(directory.profiles, user.identifier if user else None)
-        return [cl.ChatProfile(
-            name=p.name, markdown_description=(p.description or p.name) + (
-                f"\n\n**Unavailable:** {p.problem}" if p.problem else ""),
-            default=i == 0) for i, p in enumerate(found)]
-
-    directory = _directory()
-    if directory is not None and directory.database_url:
-        url = directory.database_url
-
-        @cl.data_layer
-        def keep_threads() -> Any:
-            """Threads, answers and verdicts in the workshop's database."""
-            from assistant.web.history import data_layer
-
-            return data_layer(url)
-
-    @cl.on_chat_resume
-    async def resume(thread: Any) -> None:
-        """A kept conversation reopened: its collection, and its turns as the history the
-        next question is read with."""
-        import json
-
-        meta = thread.get("metadata") or {}
-        meta = json.loads(meta) if isinstance(meta, str) else meta
-        profile = meta.get("chat_profile")
-        if profile:
-            cl.user_session.set("chat_profile", profile)
-        try:
-            service = _service()
-        except LookupError as exc:
-            await cl.Message(content=f"**{exc}.**").send()
-            return
-        turns: list[tuple[str, str]] = []
-        question: str | None = None
-        for step in thread.get("steps") or []:
-            if step.get("type") == "user_message":
-                question = str(step.get("output") or "")
-            elif step.get("type") == "assistant_message" and question:
-                turns.append((question, str(step.get("output") or "")))
-                question = None
-        cl.user_session.set("history", turns[-HISTORY_TURNS:])
-        cl.user_session.set("llm", service.llm_spec)
-        cl.user_session.set("k", service.k)
-
-    @cl.action_callback(verdicts.ACTION)
-    async def on_verdict(action: cl.Action) -> None:
-        """Keep a verdict on an answer, with what the participant adds to it."""
-        from assistant.web.history import record_verdict
-
-        layer = _data_layer()
-        try:
-            verdict = verdicts.check_verdict(action.payload.get("verdict"))
-            answer_id = str(action.payload["answer"])
-        except (KeyError, ValueError):
-            return
-        cited = await layer.execute_sql(
-            'SELECT "citations", "user_identifier" FROM deerin_answers WHERE "id" = :id',
-            {"id": answer_id})
-        user = cl.user_session.get("user")
-        who = user.identifier if user else None
-        if not cited or cited[0]["user_identifier"] != who:
-            return  # an answer of another participant's thread: not theirs to judge
-        import json
-
-        first = json.loads(cited[0]["citations"] or "[]")
-        reply = await cl.AskUserMessage(content=verdicts.ASK_TEXT.format(verdict=verdict),
-                                        timeout=900).send()
-        comment, moment = verdicts.parse_reply(str(reply.get("output", "")) if reply else "",
-                                               first[0]["file"] if first else None)
-        await record_verdict(layer.execute_sql, answer_id, verdict, comment, moment, who)
-        await cl.Message(content=f"Verdict kept: **{verdict}**"
-                         + (f", right moment {moment.file} at {moment.start:g} s" if moment
-                            else "") + ".").send()
-
+    register(_directory, _service, _data_layer)
 
 # -- start ---------------------------------------------------------------------------------------
 @cl.set_starters
@@ -311,9 +236,15 @@ async def on_question(message: cl.Message) -> None:
     step: cl.Step | None = None
     reply: cl.Message | None = None
     final: Answer | None = None
+    events = assistant.stream(message.content, history, k=cl.user_session.get("k"))
+    directory = _directory()
+    line = directory.line if directory is not None else None
+    ticket = line.enter() if line is not None else None
+    if line is not None and ticket is not None:  # deerin serve: clips at once, then a turn
+        events = line.gated(events, ticket)
+        watcher = asyncio.create_task(show_place(line, ticket))
     try:
-        async for event in _events(assistant.stream(message.content, history,
-                                                    k=cl.user_session.get("k"))):
+        async for event in _events(events):
             if event.kind == "retrieved":
                 async with cl.Step(name="Retrieved clips", type="retrieval",
                                    show_input=False) as step:
@@ -334,6 +265,11 @@ async def on_question(message: cl.Message) -> None:
         await _say(reply, f"**The answer failed** ({type(exc).__name__}: {exc}). "
                           "The server log has the details.")
         return
+    finally:
+        if line is not None and ticket is not None:
+            watcher.cancel()
+            if not ticket.answering:  # gave up while in line: the place goes to the next
+                line.leave(ticket)
     if final is None:  # the stream ended without an answer: nothing checked to show
         await _say(reply, "**The answer failed:** the assistant stopped without answering.")
         return
@@ -393,7 +329,13 @@ async def _run_command(command: ChatCommand, argument: str, service: ChatService
             elements.append(cl.Video(name=p.name, url=p.url, display="inline",
                                      player_config={"file": {"attributes": attributes}}))
     await reply.remove()
-    await cl.Message(content=result.text, elements=elements).send()  # type: ignore[arg-type]
+    answer = cl.Message(content=result.text, elements=elements)  # type: ignore[arg-type]
+    layer = _data_layer()
+    if layer is not None and result.sides:  # deerin serve: which side was better?
+        answer.actions = prefer_actions(answer.id)
+    await answer.send()
+    if layer is not None and result.sides:
+        await keep_comparison(layer, answer, result, service.web.collection)
 
 
 async def _say(reply: cl.Message | None, text: str) -> None:

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING
 
 from assistant.web.auth import AuthConfig
 from assistant.web.chat_service import ChatService
+from assistant.web.line import AnswerLine
 from assistant.web.settings import WebSettings
 from assistant.web.users import ADMIN_GROUP, UserBook
 from config import ConfigError
@@ -74,6 +75,7 @@ class Deployment:
                  warm_up: bool = True, database_url: str | None = None) -> None:
         self.config_file = config_file
         self.database_url = database_url
+        self.line = AnswerLine(gate.answering)
         self.auth = auth
         self.book = book
         self.gate = gate

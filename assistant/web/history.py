@@ -52,6 +52,8 @@ SCHEMA = (
     'CREATE TABLE IF NOT EXISTS deerin_verdicts ("answer_id" TEXT PRIMARY KEY, '
     '"verdict" TEXT NOT NULL, "comment" TEXT, "moment_file" TEXT, "moment_start" REAL, '
     '"moment_end" REAL, "user_identifier" TEXT, "created_at" TEXT NOT NULL)',
+    'CREATE TABLE IF NOT EXISTS deerin_preferences ("answer_id" TEXT PRIMARY KEY, '
+    '"preferred" TEXT NOT NULL, "user_identifier" TEXT, "created_at" TEXT NOT NULL)',
     'CREATE INDEX IF NOT EXISTS deerin_answers_collection ON deerin_answers ("collection")',
 )
 
@@ -171,6 +173,35 @@ async def record_verdict(execute: Any, answer_id: str, verdict: str, comment: st
          "end": moment.end if moment else None, "user": user, "created_at": now_text()})
 
 
+async def record_preference(execute: Any, answer_id: str, preferred: str,
+                            user: str | None = None) -> None:
+    """Keep which side of the comparison ``answer_id`` was preferred (``A``, ``B``, ``same``)."""
+    await execute(
+        'INSERT INTO deerin_preferences ("answer_id", "preferred", "user_identifier", '
+        '"created_at") VALUES (:answer_id, :preferred, :user, :created_at) ON CONFLICT '
+        '("answer_id") DO UPDATE SET "preferred" = EXCLUDED."preferred", "created_at" = '
+        'EXCLUDED."created_at"',
+        {"answer_id": answer_id, "preferred": preferred, "user": user,
+         "created_at": now_text()})
+
+
+async def read_preferences(url: str, collection: str) -> dict[str, str]:
+    """The preferred side of each comparison of ``collection``, by its id."""
+    from sqlalchemy import text
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    engine = create_async_engine(url)
+    try:
+        async with engine.connect() as conn:
+            rows = (await conn.execute(text(
+                'SELECT p."answer_id", p."preferred" FROM deerin_preferences p JOIN '
+                'deerin_answers a ON a."id" = p."answer_id" WHERE a."collection" = :c'),
+                {"c": collection})).all()
+    finally:
+        await engine.dispose()
+    return {str(r[0]): str(r[1]) for r in rows}
+
+
 async def read_judged(url: str, collection: str | None = None) -> list[Judged]:
     """Every kept answer (of ``collection`` when given) with its verdict, oldest first."""
     from sqlalchemy import text
@@ -252,7 +283,7 @@ def sheet_rows(judged: Sequence[Judged]) -> tuple[list[dict[str, str]], list[str
     skipped: list[str] = []
     for j in judged:
         a = j.answer
-        if not j.verdict:
+        if not j.verdict or a.kind != "chat":
             continue
         moment = j.moment
         if moment is None and j.verdict == "right" and a.citations:

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 if TYPE_CHECKING:
     from assistant.web.auth import AuthConfig
     from assistant.web.chat_service import ChatService
+    from assistant.web.line import AnswerLine
 
 STATE_KEY = "deerin"
 DIRECTORY_KEY = "deerin_collections"
@@ -32,6 +33,7 @@ class ServiceDirectory(Protocol):
 
     auth: AuthConfig
     database_url: str | None  # where threads, answers and verdicts are kept
+    line: AnswerLine  # the line for the model, shared by every collection
 
     @property
     def login_required(self) -> bool:

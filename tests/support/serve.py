@@ -8,8 +8,6 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-import pytest
-
 from tests.support.chat import _OFFLINE, DEERIN, ChatServer, free_port
 
 PASSWORDS = {"anna": "anna's long password", "ben": "ben:colon password", "root": "root pw"}
@@ -82,12 +80,6 @@ def start_serve(shop: Workshop, workdir: Path, *, extra_env: dict[str, str] | No
                                 env=env, stdout=out, stderr=subprocess.STDOUT, text=True,
                                 start_new_session=True)
     return ChatServer(f"http://127.0.0.1:{port}", proc, workdir, log)
-
-
-@pytest.fixture(scope="session")
-def workshop_files(tmp_path_factory: pytest.TempPathFactory, media_dir: Path) -> Workshop:
-    """The session's workshop deployment files (indexes built once)."""
-    return workshop(tmp_path_factory.mktemp("workshop"), media_dir)
 
 
 @dataclass

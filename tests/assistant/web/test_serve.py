@@ -16,9 +16,7 @@ import pytest
 
 from indexing.stores.lance import open_reader
 from tests.support.chat import ChatServer, serving
-from tests.support.serve import PASSWORDS, Workshop, start_serve, workshop_files
-
-__all__ = ["workshop_files"]  # the session fixture, used below
+from tests.support.serve import PASSWORDS, Workshop, start_serve
 
 
 def auth(user: str) -> tuple[str, str]:

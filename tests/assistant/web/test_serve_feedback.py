@@ -16,9 +16,7 @@ from pathlib import Path
 import httpx
 
 from tests.support.chat import serving
-from tests.support.serve import Workshop, ask_in_chat, login, start_serve, workshop_files
-
-__all__ = ["workshop_files"]  # the session fixture, used below
+from tests.support.serve import Workshop, ask_in_chat, login, start_serve
 
 BEAR = "mdn_bear_transcript_demo.mp3"
 
