@@ -57,3 +57,35 @@ def export(
             target.close()
     err().print(f"{len(rows)} question(s) of {escape(collection)}"
                 + (f" written to {escape(str(out))}" if out else ""))
+
+
+def report(
+    collection: Annotated[str, typer.Option(
+        "--collection", help="The collection whose workshop to report.")],
+    out: Annotated[Path, typer.Option(
+        "--out", help="Folder for report.md and report.html.")] = Path("workshop-report"),
+    base_url: Annotated[str | None, typer.Option(
+        "--base-url", help="Where the deployment is reached, for the links that play moments "
+        "(default: the setting chat.public_url, else http://127.0.0.1:8000).")] = None,
+) -> None:
+    """Write the workshop report of a collection (Markdown and offline HTML): questions asked,
+    the share answered, refused and judged right, the configurations compared with /compare
+    and which side people preferred, and the moments cited most, with links that play them."""
+    import asyncio
+
+    from assistant.web.history import database_url, read_judged, read_preferences, shown_url
+    from eval.workshop import build_report, write_report
+
+    config = command_config()
+    url = database_url()
+    try:
+        judged = asyncio.run(read_judged(url, collection))
+        preferences = asyncio.run(read_preferences(url, collection))
+    except Exception as exc:
+        raise fail(f"cannot read {shown_url(url)}: {str(exc).splitlines()[0]}", EXIT_USAGE) \
+            from exc
+    base = base_url or str(config["chat.public_url"]).strip() or "http://127.0.0.1:8000"
+    made = build_report(judged, preferences, collection, base)
+    md, page = write_report(made, out)
+    err().print(f"{made.questions} question(s) of {escape(collection)}: {escape(str(md))}, "
+                f"{escape(str(page))}")
