@@ -171,6 +171,14 @@ SETTINGS: tuple[Setting, ...] = (
             "that `deerin users add` writes. Members of the group `admin` see every "
             "collection.", default_text="users.toml beside the configuration file",
             scope="user"),
+    Setting("serve.user_header", "DEERIN_USER_HEADER", TEXT, "",
+            "Single sign-on through a reverse proxy: the request header naming the logged-in "
+            "user (e.g. `X-Forwarded-User`). Only behind a proxy that sets it and strips it "
+            "from clients' requests; empty: off.", default_text="(off)", scope="user"),
+    Setting("serve.groups_header", "DEERIN_GROUPS_HEADER", TEXT, "",
+            "With `serve.user_header`: the header listing the user's groups, comma-separated; "
+            "empty: their groups in the users file.", default_text="(the users file)",
+            scope="user"),
     Setting("serve.database", "DEERIN_DATABASE", TEXT, "",
             "Where `deerin serve` keeps conversations, answers and verdicts: an SQLAlchemy URL "
             "(`postgresql+asyncpg://USER:PASSWORD@HOST/DB` with the `postgres` extra); empty: "

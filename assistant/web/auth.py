@@ -60,6 +60,9 @@ SECRET_ENV = "CHAINLIT_AUTH_SECRET"
 COOKIE_NAME_ENV = "CHAINLIT_AUTH_COOKIE_NAME"
 DEFAULT_COOKIE_NAME = "access_token"
 REALM = "DEERIn"
+VOUCHED = "deerin.user"
+"""The ASGI scope key where ``deerin serve``'s router records whom it identified (a server-side
+key no client can set), so the routes behind it need not check the same request again."""
 API_AUDIENCE = "deerin-api"
 """The ``aud`` claim of API tokens: what tells them from chat sessions."""
 
@@ -200,6 +203,9 @@ class AuthConfig:
     def identify(self, request: Request) -> str | None:
         """The account ``request`` proves it acts for (a token, else Basic credentials), or
         ``None``; says nothing about whether auth is on."""
+        vouched = request.scope.get(VOUCHED)
+        if isinstance(vouched, str) and vouched:
+            return vouched
         for token in self._tokens(request):
             user = self.token_user(token)
             if user is not None:

@@ -78,6 +78,15 @@ def register(directory: Callable[[], ServiceDirectory | None],
     found = directory()
     assert found is not None
 
+    if getattr(found, "header", None) is not None:
+
+        @cl.header_auth_callback
+        async def from_proxy(headers: Any) -> cl.User | None:
+            """Single sign-on: the user the reverse proxy's header names."""
+            current = directory()
+            user = current.from_headers(headers) if current is not None else None
+            return cl.User(identifier=user, metadata={"provider": "header"}) if user else None
+
     @cl.set_chat_profiles
     async def collections(user: cl.User | None = None,
                           language: str | None = None) -> list[cl.ChatProfile]:

@@ -19,7 +19,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -48,6 +48,23 @@ ExtensionsOf = Callable[[str], Sequence["ChatExtension"]]
 
 
 @dataclass(frozen=True, slots=True)
+class HeaderLogin:
+    """Single sign-on by a reverse proxy: the header naming the user and, optionally, the one
+    listing their groups (comma-separated)."""
+
+    user_header: str
+    groups_header: str = ""
+
+    def read(self, headers: Mapping[str, str]) -> tuple[str | None, tuple[str, ...] | None]:
+        """The user and groups (``None``: the header is not configured) ``headers`` name."""
+        user = (headers.get(self.user_header) or "").strip() or None
+        if not self.groups_header:
+            return user, None
+        raw = headers.get(self.groups_header) or ""
+        return user, tuple(g.strip() for g in raw.split(",") if g.strip())
+
+
+@dataclass(frozen=True, slots=True)
 class Profile:
     """A collection as a user's picker shows it: ``problem`` says why it is unavailable."""
 
@@ -72,8 +89,12 @@ class Deployment:
                  gate: AskGate, cache: LLMCache, llm_spec: str | None = None,
                  k: int | None = None, max_tokens: int | None = None,
                  extensions: ExtensionsOf = lambda _name: (), web: WebSettings | None = None,
-                 warm_up: bool = True, database_url: str | None = None) -> None:
+                 warm_up: bool = True, database_url: str | None = None,
+                 header: HeaderLogin | None = None) -> None:
         self.config_file = config_file
+        self.header = header
+        # Groups a proxy's header gave each user, as last seen (replaced on every request).
+        self._header_groups: dict[str, tuple[str, ...]] = {}
         self.database_url = database_url
         self.line = AnswerLine(gate.answering)
         self.auth = auth
@@ -95,8 +116,18 @@ class Deployment:
 
     @property
     def login_required(self) -> bool:
-        """Whether users log in (there is a users file)."""
-        return self.auth.has_accounts
+        """Whether users must be identified (a users file, or a proxy's header)."""
+        return self.auth.has_accounts or self.header is not None
+
+    def from_headers(self, headers: Mapping[str, str]) -> str | None:
+        """The user a trusted proxy's headers name (remembering their groups), else ``None``."""
+        if self.header is None:
+            return None
+        user, groups = self.header.read(headers)
+        if user is not None and groups is not None:
+            with self._lock:
+                self._header_groups[user] = groups
+        return user
 
     # -- the configuration ---------------------------------------------------------------------
     def collections(self) -> tuple[Collection, ...]:
@@ -131,9 +162,13 @@ class Deployment:
     # -- access --------------------------------------------------------------------------------
     def groups_of(self, user: str | None) -> tuple[str, ...]:
         """The groups of ``user``."""
-        if user is None or self.book is None:
+        if user is None:
             return ()
-        return self.book.groups(user)
+        with self._lock:
+            given = self._header_groups.get(user)
+        if given is not None:
+            return given
+        return self.book.groups(user) if self.book is not None else ()
 
     def can_see(self, user: str | None, collection: Collection) -> bool:
         """Whether ``user`` may see ``collection`` (anyone may when there are no accounts)."""

@@ -23,8 +23,11 @@ import asyncio
 from typing import TYPE_CHECKING
 from urllib.parse import parse_qs
 
+from starlette.datastructures import Headers
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
+
+from assistant.web.auth import VOUCHED
 
 if TYPE_CHECKING:
     from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -45,6 +48,10 @@ class CollectionRouting:
         self.deployment = deployment
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket" and self.deployment.header is not None:
+            # The chat's socket passes the proxy too: its headers keep the user's groups known
+            # (after a restart, a session may come back without logging in again).
+            self.deployment.from_headers(Headers(scope=scope))
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
@@ -62,6 +69,8 @@ class CollectionRouting:
         elif path.startswith(SHARED_PREFIXES):
             await self._any(scope, receive, send)
         else:
+            if self.deployment.header is not None:
+                self.deployment.from_headers(Headers(scope=scope))
             await self.app(scope, receive, send)
 
     async def _user(self, scope: Scope) -> tuple[bool, str | None]:
@@ -69,8 +78,12 @@ class CollectionRouting:
         if not self.deployment.login_required:
             return True, None
         request = Request(scope)
-        # A Basic password is an argon2 check (tens of ms): off the event loop.
-        user = await asyncio.to_thread(self.deployment.auth.identify, request)
+        user = self.deployment.from_headers(request.headers)
+        if user is None:
+            # A Basic password is an argon2 check (tens of ms): off the event loop.
+            user = await asyncio.to_thread(self.deployment.auth.identify, request)
+        if user is not None:
+            scope[VOUCHED] = user  # the collection's own routes need not check again
         return user is not None, user
 
     async def _one(self, name: str | None, scope: Scope, receive: Receive, send: Send,

@@ -22,7 +22,7 @@ from fastapi import FastAPI
 
 from assistant.web.api_ask import AskGate
 from assistant.web.auth import SECRET_ENV, AuthConfig, is_loopback
-from assistant.web.deployment import Deployment, ExtensionsOf
+from assistant.web.deployment import Deployment, ExtensionsOf, HeaderLogin
 from assistant.web.routing import CollectionRouting
 from assistant.web.server import (
     CHAT_MODULE,
@@ -52,10 +52,12 @@ def create_serve_app(
     app_root: Path | None = None,
     warm_up: bool = True,
     database_url: str | None = None,
+    header: HeaderLogin | None = None,
 ) -> FastAPI:
     """The multi-collection app over the collections of ``config_file``, with the accounts of
     ``users_file`` (``None`` or a missing file: no login), keeping conversations, answers and
-    verdicts in ``database_url`` (its tables are created; ``None``: nothing kept). Raises
+    verdicts in ``database_url`` (its tables are created; ``None``: nothing kept); ``header``
+    trusts a reverse proxy's single sign-on headers. Raises
     :class:`ValueError` (one line) for a bad configuration, users file or database. Only one
     app per process: Chainlit is a singleton."""
     from assistant.llm import LLMCache
@@ -72,11 +74,12 @@ def create_serve_app(
     root = prepare_app_root(app_root or default_app_root())
     point_chainlit_at(root)
     ephemeral = False
-    if book is not None and not os.environ.get(SECRET_ENV):
+    if (book is not None or header is not None) and not os.environ.get(SECRET_ENV):
         # Chainlit signs sessions with this key; made here, sessions end with the process.
         os.environ[SECRET_ENV] = secrets.token_urlsafe(48)
         ephemeral = True
-    auth = AuthConfig(jwt_secret=os.environ.get(SECRET_ENV) if book is not None else None,
+    signed = book is not None or header is not None
+    auth = AuthConfig(jwt_secret=os.environ.get(SECRET_ENV) if signed else None,
                       accounts=book, ephemeral_secret=ephemeral)
     parallel = AssistantSettings.from_env().parallel
     if database_url:
@@ -95,7 +98,7 @@ def create_serve_app(
                                 cache=cache if cache is not None else LLMCache(),
                                 llm_spec=llm_spec, k=k, max_tokens=max_tokens,
                                 extensions=extensions, web=web, warm_up=warm_up,
-                                database_url=database_url)
+                                database_url=database_url, header=header)
     except ConfigError as exc:
         raise ValueError(str(exc)) from exc
 
@@ -140,9 +143,14 @@ def run_serve(
     Raises :class:`ValueError` for a bad file, or for a non-loopback ``host`` without accounts
     (several archives' footage must never be open to whoever reaches the address)."""
     from assistant.llm import default_llm_spec
+    from config import Config
 
+    config = Config.from_env()
+    header_name = str(config["serve.user_header"]).strip()
+    header = HeaderLogin(header_name, str(config["serve.groups_header"]).strip()) \
+        if header_name else None
     has_users = users_file is not None and users_file.is_file()
-    if not has_users and not is_loopback(host):
+    if not has_users and header is None and not is_loopback(host):
         raise ValueError(f"serving on {host} needs accounts: add one with `deerin users add "
                          f"NAME --groups G` (the users file {users_file} does not exist)")
     from assistant.web.history import database_url, shown_url
@@ -150,10 +158,12 @@ def run_serve(
     spec = llm or default_llm_spec()
     url = database_url()
     app = create_serve_app(config_file, users_file, spec, k=k, max_tokens=max_tokens,
-                           extensions=extensions, database_url=url)
+                           extensions=extensions, database_url=url, header=header)
     shown = f"[{host}]" if ":" in host else host
     print(f"DEERIn serve on http://{shown}:{port}  (collections of {config_file}, LLM {spec}"
-          f"{', accounts of ' + str(users_file) if has_users else ', no login'}; kept in "
+          f"{', accounts of ' + str(users_file) if has_users else ''}"
+          f"{', single sign-on by ' + header.user_header if header else ''}"
+          f"{'' if has_users or header else ', no login'}; kept in "
           f"{shown_url(url)})",
           file=sys.stderr, flush=True)
 

@@ -40,6 +40,10 @@ class ServiceDirectory(Protocol):
         """Whether users log in."""
         ...
 
+    def from_headers(self, headers: Any) -> str | None:
+        """The user a trusted proxy's headers name (single sign-on), else ``None``."""
+        ...
+
     def profiles(self, user: str | None) -> list[Any]:
         """The collections ``user`` may pick (:class:`ProfileView` each)."""
         ...

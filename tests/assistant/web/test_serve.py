@@ -141,3 +141,24 @@ def test_a_collection_added_while_serving_appears(server: tuple[str, ChatServer]
             remove_collection(workshop_files.config, "late")
         assert c.get("/api/files", params={"collection": "late"},
                      auth=auth("ben")).status_code == 404
+
+
+def test_single_sign_on_by_a_proxy_header(workshop_files: Workshop, tmp_path: Path) -> None:
+    """Behind a proxy that names the user and their groups in headers (no users file)."""
+    env = {"DEERIN_USER_HEADER": "X-Remote-User", "DEERIN_GROUPS_HEADER": "X-Remote-Groups",
+           "DEERIN_USERS_FILE": str(tmp_path / "none.toml")}
+    proc = start_serve(workshop_files, tmp_path / "sso", extra_env=env)
+    carla = {"X-Remote-User": "carla", "X-Remote-Groups": "tv, guests"}
+    with serving(proc) as url, httpx.Client(base_url=url, timeout=60) as c:
+        assert c.get("/api/files", params={"collection": "b"}).status_code == 401
+        assert c.get("/api/files", params={"collection": "b"}, headers=carla).status_code \
+            == 200
+        assert c.get("/api/files", params={"collection": "a"}, headers=carla).status_code \
+            == 404
+        b_id, _ = ids(workshop_files.index_b)
+        assert c.get(f"/media/{b_id}", headers={**carla, "Range": "bytes=0-9"}).status_code \
+            == 206
+        # Chainlit's own header login gives the chat a session for the same user.
+        login = c.post("/auth/header", headers=carla)
+        assert login.status_code == 200, login.text
+        assert c.cookies.get("access_token")
