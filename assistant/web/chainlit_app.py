@@ -123,7 +123,10 @@ if _directory() is not None:
 # -- start ---------------------------------------------------------------------------------------
 @cl.set_starters
 async def starters(user: cl.User | None = None, language: str | None = None) -> list[cl.Starter]:
-    """Suggested first questions, built from the words of the indexed files."""
+    """Suggested first questions, built from the words of the indexed files (under `deerin
+    serve` each collection's picker entry carries its own)."""
+    if _directory() is not None:
+        return []
     try:
         pairs = await asyncio.to_thread(_service().starters)
     except Exception as exc:  # suggestions are a nicety: never break the start page over them

@@ -72,6 +72,19 @@ def prefer_actions(message_id: str) -> list[cl.Action]:
             for side, label in PREFER_LABELS.items()]
 
 
+async def _starters(directory: ServiceDirectory, user: str | None, name: str,
+                    problem: str | None) -> list[cl.Starter] | None:
+    """The suggested first questions of a collection (none for an unavailable one)."""
+    if problem:
+        return None
+    try:
+        pairs = await asyncio.to_thread(
+            lambda: directory.service_for(user, name).starters())
+    except Exception:  # suggestions are a nicety: never break the picker over them
+        return None
+    return [cl.Starter(label=label, message=question) for label, question in pairs] or None
+
+
 def register(directory: Callable[[], ServiceDirectory | None],
              service: Callable[[], ChatService], data_layer: Callable[[], Any]) -> None:
     """Register the handlers (Chainlit keeps them in its process-wide configuration)."""
@@ -94,11 +107,13 @@ def register(directory: Callable[[], ServiceDirectory | None],
         current = directory()
         if current is None:
             return []
-        profiles = await asyncio.to_thread(current.profiles, user.identifier if user else None)
+        who = user.identifier if user else None
+        profiles = await asyncio.to_thread(current.profiles, who)
         return [cl.ChatProfile(
             name=p.name, markdown_description=(p.description or p.name) + (
                 f"\n\n**Unavailable:** {p.problem}" if p.problem else ""),
-            default=i == 0) for i, p in enumerate(profiles)]
+            default=i == 0, starters=await _starters(current, who, p.name, p.problem))
+            for i, p in enumerate(profiles)]
 
     if found.database_url:
         url = found.database_url
