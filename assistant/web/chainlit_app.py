@@ -181,7 +181,11 @@ async def settings_changed(values: dict[str, Any]) -> None:
     """Take the new backend and clip count for this chat's next questions."""
     from assistant.llm import LLMUnavailable, parse_llm_spec
 
-    spec = str(values.get("llm") or "").strip() or _service().llm_spec
+    try:
+        service = _service()
+    except LookupError:  # deerin serve: no collection of theirs in this chat; nothing to set
+        return
+    spec = str(values.get("llm") or "").strip() or service.llm_spec
     try:
         parse_llm_spec(spec)
     except LLMUnavailable as exc:
@@ -189,9 +193,9 @@ async def settings_changed(values: dict[str, Any]) -> None:
     else:
         cl.user_session.set("llm", spec)
     try:
-        k = int(float(values.get("k") or _service().k))
+        k = int(float(values.get("k") or service.k))
     except (TypeError, ValueError):
-        k = _service().k
+        k = service.k
     cl.user_session.set("k", max(1, min(MAX_K, k)))
 
 
