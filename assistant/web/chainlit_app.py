@@ -179,19 +179,30 @@ async def start() -> None:
 @cl.on_settings_update
 async def settings_changed(values: dict[str, Any]) -> None:
     """Take the new backend and clip count for this chat's next questions."""
-    from assistant.llm import LLMUnavailable, parse_llm_spec
+    from assistant.llm import LLMError, parse_llm_spec
 
     try:
         service = _service()
     except LookupError:  # deerin serve: no collection of theirs in this chat; nothing to set
         return
     spec = str(values.get("llm") or "").strip() or service.llm_spec
+    from chainlit.server import app as chainlit_app
+
+    directory = directory_from(chainlit_app.state)
+    user = cl.user_session.get("user")
     try:
         parse_llm_spec(spec)
-    except LLMUnavailable as exc:
+        allowed = directory is None or directory.may_pick_llm(
+            user.identifier if user else None, spec)
+    except LLMError as exc:  # a spec naming no tier, backend or file
         await cl.context.emitter.send_toast(str(exc), "error")
     else:
-        cl.user_session.set("llm", spec)
+        if allowed:
+            cl.user_session.set("llm", spec)
+        else:
+            await cl.context.emitter.send_toast(
+                "Only an admin may load a model file on this server: pick a tier "
+                "(tiny, fast, default) or an Ollama model.", "error")
     try:
         k = int(float(values.get("k") or service.k))
     except (TypeError, ValueError):

@@ -47,6 +47,18 @@ STATUS_SECONDS = 5.0
 ExtensionsOf = Callable[[str], Sequence["ChatExtension"]]
 
 
+def may_pick_llm(spec: str, *, admin: bool) -> bool:
+    """Whether a participant may switch their chat to the LLM ``spec``. Anyone may pick a
+    shipped tier or a model of the configured Ollama server; a GGUF file on the server's disk
+    (``llamacpp:PATH``) only an ``admin``: it loads gigabytes into the process every
+    participant shares. Raises ``LLMUsageError`` for a spec that names nothing."""
+    from assistant.llm import parse_llm_spec
+    from weights import tier
+
+    parsed = parse_llm_spec(spec)
+    return admin or parsed.backend != "llamacpp" or tier(parsed.target or "") is not None
+
+
 @dataclass(frozen=True, slots=True)
 class HeaderLogin:
     """Single sign-on by a reverse proxy: the header naming the user and, optionally, the one
@@ -178,6 +190,12 @@ class Deployment:
             return False
         groups = self.groups_of(user)
         return ADMIN_GROUP in groups or bool(set(groups) & set(collection.groups))
+
+    def may_pick_llm(self, user: str | None, spec: str) -> bool:
+        """Whether ``user`` may switch their chat to the LLM ``spec`` (see
+        :func:`may_pick_llm`; anyone may when there are no accounts)."""
+        return may_pick_llm(spec, admin=not self.login_required
+                            or ADMIN_GROUP in self.groups_of(user))
 
     def visible(self, user: str | None) -> list[Collection]:
         """The collections ``user`` may see, in the file's order."""

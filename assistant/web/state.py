@@ -53,6 +53,10 @@ class ServiceDirectory(Protocol):
         with a line for the user when there is none they may use."""
         ...
 
+    def may_pick_llm(self, user: str | None, spec: str) -> bool:
+        """Whether ``user`` may switch their chat to the LLM ``spec``."""
+        ...
+
 
 def put_service(app_state: Any, service: ChatService) -> None:
     """Keep ``service`` on ``app_state`` (a Starlette ``app.state``) for the chat module."""

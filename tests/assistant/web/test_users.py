@@ -93,3 +93,14 @@ def test_users_add_reads_the_password_from_stdin(tmp_path: Path) -> None:
     listed = subprocess.run([sys.executable, "-m", "deerin", "users", "list"],
                             capture_output=True, text=True, env=env, timeout=300)
     assert listed.stdout == "anna\tfa,org\n" and "argon2" not in listed.stdout
+
+
+@pytest.mark.parametrize(("spec", "anyone"), [
+    ("default", True), ("tiny", True), ("llamacpp", True), ("ollama:llama3.2", True),
+    ("llamacpp:/srv/models/big.gguf", False), ("/srv/models/big.gguf", False),
+])
+def test_only_an_admin_loads_a_model_file_on_a_shared_server(spec: str, anyone: bool) -> None:
+    from assistant.web.deployment import may_pick_llm
+
+    assert may_pick_llm(spec, admin=False) is anyone
+    assert may_pick_llm(spec, admin=True)
