@@ -165,6 +165,25 @@ SETTINGS: tuple[Setting, ...] = (
             "(a IIIF viewer), comma-separated; `*` any, `none` none. With accounts, `*` "
             "requests must carry a token or Basic credentials (never the chat's cookie); "
             "listed origins may also send the cookie."),
+    # -- the workshop sandbox (`deerin serve`) ------------------------------------------------
+    Setting("serve.users_file", "DEERIN_USERS_FILE", PATH, None,
+            "The accounts of `deerin serve`: a TOML file of argon2 password hashes and groups "
+            "that `deerin users add` writes. Members of the group `admin` see every "
+            "collection.", default_text="users.toml beside the configuration file",
+            scope="user"),
+    Setting("serve.user_header", "DEERIN_USER_HEADER", TEXT, "",
+            "Single sign-on through a reverse proxy: the request header naming the logged-in "
+            "user (e.g. `X-Forwarded-User`). Only behind a proxy that sets it and strips it "
+            "from clients' requests; empty: off.", default_text="(off)", scope="user"),
+    Setting("serve.groups_header", "DEERIN_GROUPS_HEADER", TEXT, "",
+            "With `serve.user_header`: the header listing the user's groups, comma-separated; "
+            "empty: their groups in the users file.", default_text="(the users file)",
+            scope="user"),
+    Setting("serve.database", "DEERIN_DATABASE", TEXT, "",
+            "Where `deerin serve` keeps conversations, answers and verdicts: an SQLAlchemy URL "
+            "(`postgresql+asyncpg://USER:PASSWORD@HOST/DB` with the `postgres` extra); empty: "
+            "SQLite in deerin-workshop.db beside the configuration file.",
+            default_text="(SQLite beside the configuration file)", secret=True, scope="user"),
     # -- the knowledge graph ------------------------------------------------------------------
     Setting("graph.enabled", "DEERIN_GRAPH", YES_NO, True,
             "Keep the knowledge graph in step when indexing (`no`: leave it alone)."),

@@ -21,6 +21,9 @@ from typing import Any
 from config.catalogue import BY_ENV, BY_KEY, SETTINGS, Setting
 
 FILE_NAME = "deerin.toml"
+# The one table that is not settings: the collections a deployment serves, read and validated by
+# config.collections.
+COLLECTIONS_TABLE = "collections"
 DEFAULT = "default"
 ENVIRONMENT = "environment"
 
@@ -172,6 +175,11 @@ def _read_file(path: Path, *, index_file: bool) -> dict[str, Value]:
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML ({exc})") from exc
     out: dict[str, Value] = {}
+    if COLLECTIONS_TABLE in data:
+        if index_file:
+            raise ConfigError(f"{path}: [{COLLECTIONS_TABLE}] belongs in the user's file, "
+                              "not in an index's own")
+        data = {k: v for k, v in data.items() if k != COLLECTIONS_TABLE}
     for key, raw in _flatten(data):
         setting = BY_KEY.get(key)
         if setting is None:

@@ -224,7 +224,7 @@ def api_router(service: ChatHost, auth: AuthConfig, gate: AskGate) -> APIRouter:
         lasting ``days``. Send it as ``Authorization: Bearer TOKEN`` to every API, IIIF and
         media route, or as an OpenAI client's API key."""
         days = body.days if body is not None else TOKEN_DAYS_DEFAULT
-        if not auth.users:
+        if not auth.has_accounts:
             raise HTTPException(400, "this server has no accounts (setting chat.auth): its "
                                      "routes need no token")
         # Only a password issues tokens: a leaked token cannot keep itself alive.

@@ -60,6 +60,9 @@ SECRET_ENV = "CHAINLIT_AUTH_SECRET"
 COOKIE_NAME_ENV = "CHAINLIT_AUTH_COOKIE_NAME"
 DEFAULT_COOKIE_NAME = "access_token"
 REALM = "DEERIn"
+VOUCHED = "deerin.user"
+"""The ASGI scope key where ``deerin serve``'s router records whom it identified (a server-side
+key no client can set), so the routes behind it need not check the same request again."""
 API_AUDIENCE = "deerin-api"
 """The ``aud`` claim of API tokens: what tells them from chat sessions."""
 
@@ -80,12 +83,27 @@ class AuthCheck(Protocol):
         ...
 
 
+class Accounts(Protocol):
+    """Accounts kept elsewhere than ``DEERIN_AUTH`` (a file of password hashes, see
+    :class:`assistant.web.users.UserBook`)."""
+
+    def verify(self, user: str, password: str) -> bool:
+        """Whether ``password`` is ``user``'s."""
+        ...
+
+    def exists(self, user: str) -> bool:
+        """Whether ``user`` has an account now."""
+        ...
+
+
 @dataclass(frozen=True, slots=True)
 class AuthConfig:
     """Who may use the app, and how their requests prove it.
 
-    ``users`` holds ``(user, password)`` pairs from ``DEERIN_AUTH``; ``jwt_secret`` is
-    Chainlit's signing key (also of API tokens). Auth is enabled when either is set.
+    ``users`` holds ``(user, password)`` pairs from ``DEERIN_AUTH``; ``accounts`` a book of
+    hashed passwords (``deerin serve``'s users file), checked instead when given;
+    ``jwt_secret`` is Chainlit's signing key (also of API tokens). Auth is enabled when any of
+    them is set.
     """
 
     users: tuple[tuple[str, str], ...] = ()
@@ -93,6 +111,12 @@ class AuthConfig:
     cookie_name: str = DEFAULT_COOKIE_NAME
     # The key was made at start-up (:func:`ensure_chainlit_secret`): tokens die with the process.
     ephemeral_secret: bool = False
+    accounts: Accounts | None = None
+
+    @property
+    def has_accounts(self) -> bool:
+        """Whether there are accounts to log in with (so a login is required)."""
+        return bool(self.users) or self.accounts is not None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> AuthConfig:
@@ -110,7 +134,7 @@ class AuthConfig:
     @property
     def enabled(self) -> bool:
         """Whether requests must authenticate at all."""
-        return bool(self.users) or bool(self.jwt_secret)
+        return self.has_accounts or bool(self.jwt_secret)
 
     def check_password(self, user: str, password: str) -> bool:
         """Whether ``user``/``password`` is one of the ``DEERIN_AUTH`` accounts.
@@ -119,6 +143,8 @@ class AuthConfig:
         through fixed-length digests, so the time taken says nothing about which user names
         exist or how much of a password was right.
         """
+        if self.accounts is not None:
+            return self.accounts.verify(user, password)
         given_user = _digest(user)
         given_password = _digest(password)
         found = False
@@ -151,6 +177,8 @@ class AuthConfig:
         user = claims.get("identifier")
         if not isinstance(user, str) or not user:
             return None
+        if self.accounts is not None and not self.accounts.exists(user):
+            return None  # an account since removed from the users file
         if self.users and not any(hmac.compare_digest(_digest(user), _digest(known))
                                   for known, _ in self.users):
             return None  # an account since removed from DEERIN_AUTH
@@ -175,6 +203,9 @@ class AuthConfig:
     def identify(self, request: Request) -> str | None:
         """The account ``request`` proves it acts for (a token, else Basic credentials), or
         ``None``; says nothing about whether auth is on."""
+        vouched = request.scope.get(VOUCHED)
+        if isinstance(vouched, str) and vouched:
+            return vouched
         for token in self._tokens(request):
             user = self.token_user(token)
             if user is not None:
@@ -191,7 +222,7 @@ class AuthConfig:
     def challenge(self) -> str | None:
         """``Basic`` when passwords are accepted, so a browser opening a media URL directly
         offers a login box; ``None`` when only Chainlit sessions can get in."""
-        if self.users:
+        if self.has_accounts:
             return f'Basic realm="{REALM}", charset="UTF-8"'
         return None
 

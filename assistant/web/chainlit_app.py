@@ -21,6 +21,13 @@ from typing import TYPE_CHECKING, Any, cast
 import chainlit as cl
 from chainlit.input_widget import Slider, TextInput
 
+from assistant.web import verdicts
+from assistant.web.chainlit_serve import (
+    HISTORY_TURNS,
+    keep_comparison,
+    prefer_actions,
+    show_place,
+)
 from assistant.web.chat_service import MAX_K, ChatService
 from assistant.web.graph_chat import community_starters, show_entities
 from assistant.web.picture import found_shots, picture_search_note
@@ -34,51 +41,92 @@ from assistant.web.render import (
     hits_table,
     span_label,
 )
-from assistant.web.state import service_from
+from assistant.web.state import directory_from, service_from
 from assistant.web.streaming import IDLE, in_thread
 
 if TYPE_CHECKING:
     from chainlit.types import CommandDict
 
     from assistant.answer import Answer, Citation, Event
+    from assistant.web.auth import AuthConfig
     from assistant.web.extensions import ChatCommand
+    from assistant.web.state import ServiceDirectory
     from indexing.types import Hit
 
 log = logging.getLogger("deerin.chat")
 
-HISTORY_TURNS = 6  # the assistant reads the last 3; a few more keep the chat's thread visible
+
+
+def _directory() -> ServiceDirectory | None:
+    from chainlit.server import app as chainlit_app
+
+    return directory_from(chainlit_app.state)
 
 
 def _service() -> ChatService:
+    """The service of this chat: the one index of ``deerin chat``, or under ``deerin serve``
+    the collection picked in this chat's profile, checked against the user again (raise
+    :class:`LookupError` when they may not use it)."""
     from chainlit.server import app as chainlit_app
 
-    return service_from(chainlit_app.state)
+    directory = directory_from(chainlit_app.state)
+    if directory is None:
+        return service_from(chainlit_app.state)
+    user = cl.user_session.get("user")
+    return directory.service_for(user.identifier if user else None,
+                                 cl.user_session.get("chat_profile"))
+
+
+def _auth() -> AuthConfig:
+    from chainlit.server import app as chainlit_app
+
+    directory = directory_from(chainlit_app.state)
+    return directory.auth if directory is not None else service_from(chainlit_app.state).auth
 
 
 def _login_required() -> bool:
     try:
-        return _service().login_required
+        return _auth().has_accounts
     except RuntimeError:
         return False
 
 
 # -- authentication ------------------------------------------------------------------------------
 # Registering the callback is what turns Chainlit's login page on, so it is registered only when
-# DEERIN_AUTH holds accounts; the media routes are guarded under the same condition.
+# there are accounts (DEERIN_AUTH, or the users file of `deerin serve`); the media routes are
+# guarded under the same condition.
 if _login_required():
 
     @cl.password_auth_callback
     async def login(username: str, password: str) -> cl.User | None:
-        """Accept the ``DEERIN_AUTH`` accounts."""
-        if _service().auth.check_password(username, password):
+        """Accept the accounts (an argon2 check takes a moment: off the event loop)."""
+        if await asyncio.to_thread(_auth().check_password, username, password):
             return cl.User(identifier=username, metadata={"provider": "credentials"})
         return None
 
 
+def _data_layer() -> Any:
+    """The data layer keeping threads and answers (``deerin serve``), else ``None``."""
+    if _directory() is None:
+        return None
+    from chainlit.data import get_data_layer
+
+    return get_data_layer()
+
+
+# -- collections (`deerin serve`) ----------------------------------------------------------------
+if _directory() is not None:
+    from assistant.web.chainlit_serve import register
+
+    register(_directory, _service, _data_layer)
+
 # -- start ---------------------------------------------------------------------------------------
 @cl.set_starters
 async def starters(user: cl.User | None = None, language: str | None = None) -> list[cl.Starter]:
-    """Suggested first questions, built from the words of the indexed files."""
+    """Suggested first questions, built from the words of the indexed files (under `deerin
+    serve` each collection's picker entry carries its own)."""
+    if _directory() is not None:
+        return []
     try:
         pairs = await asyncio.to_thread(_service().starters)
     except Exception as exc:  # suggestions are a nicety: never break the start page over them
@@ -96,7 +144,11 @@ async def starters(user: cl.User | None = None, language: str | None = None) -> 
 @cl.on_chat_start
 async def start() -> None:
     """Check the index, offer the settings; explain how to index when there is nothing."""
-    service = _service()
+    try:
+        service = _service()
+    except LookupError as exc:  # deerin serve: a collection this user may not, or cannot, use
+        await cl.Message(content=f"**{exc}.** Pick another collection above.").send()
+        return
     cl.user_session.set("history", [])
     cl.user_session.set("llm", service.llm_spec)
     cl.user_session.set("k", service.k)
@@ -127,19 +179,34 @@ async def start() -> None:
 @cl.on_settings_update
 async def settings_changed(values: dict[str, Any]) -> None:
     """Take the new backend and clip count for this chat's next questions."""
-    from assistant.llm import LLMUnavailable, parse_llm_spec
+    from assistant.llm import LLMError, parse_llm_spec
 
-    spec = str(values.get("llm") or "").strip() or _service().llm_spec
+    try:
+        service = _service()
+    except LookupError:  # deerin serve: no collection of theirs in this chat; nothing to set
+        return
+    spec = str(values.get("llm") or "").strip() or service.llm_spec
+    from chainlit.server import app as chainlit_app
+
+    directory = directory_from(chainlit_app.state)
+    user = cl.user_session.get("user")
     try:
         parse_llm_spec(spec)
-    except LLMUnavailable as exc:
+        allowed = directory is None or directory.may_pick_llm(
+            user.identifier if user else None, spec)
+    except LLMError as exc:  # a spec naming no tier, backend or file
         await cl.context.emitter.send_toast(str(exc), "error")
     else:
-        cl.user_session.set("llm", spec)
+        if allowed:
+            cl.user_session.set("llm", spec)
+        else:
+            await cl.context.emitter.send_toast(
+                "Only an admin may load a model file on this server: pick a tier "
+                "(tiny, fast, default) or an Ollama model.", "error")
     try:
-        k = int(float(values.get("k") or _service().k))
+        k = int(float(values.get("k") or service.k))
     except (TypeError, ValueError):
-        k = _service().k
+        k = service.k
     cl.user_session.set("k", max(1, min(MAX_K, k)))
 
 
@@ -152,7 +219,11 @@ async def on_question(message: cl.Message) -> None:
     from indexing.file_meta_index import catalogue_of_db, catalogue_titles
     from indexing.stores.base import StoreError
 
-    service = _service()
+    try:
+        service = _service()
+    except LookupError as exc:
+        await cl.Message(content=f"**{exc}.**").send()
+        return
     if message.command == COLLECTION_COMMAND:
         snapshot = await asyncio.to_thread(service.snapshot)
         note = picture_search_note(service.settings)
@@ -183,9 +254,15 @@ async def on_question(message: cl.Message) -> None:
     step: cl.Step | None = None
     reply: cl.Message | None = None
     final: Answer | None = None
+    events = assistant.stream(message.content, history, k=cl.user_session.get("k"))
+    directory = _directory()
+    line = directory.line if directory is not None else None
+    ticket = line.enter() if line is not None else None
+    if line is not None and ticket is not None:  # deerin serve: clips at once, then a turn
+        events = line.gated(events, ticket)
+        watcher = asyncio.create_task(show_place(line, ticket))
     try:
-        async for event in _events(assistant.stream(message.content, history,
-                                                    k=cl.user_session.get("k"))):
+        async for event in _events(events):
             if event.kind == "retrieved":
                 async with cl.Step(name="Retrieved clips", type="retrieval",
                                    show_input=False) as step:
@@ -206,6 +283,11 @@ async def on_question(message: cl.Message) -> None:
         await _say(reply, f"**The answer failed** ({type(exc).__name__}: {exc}). "
                           "The server log has the details.")
         return
+    finally:
+        if line is not None and ticket is not None:
+            watcher.cancel()
+            if not ticket.answering:  # gave up while in line: the place goes to the next
+                line.leave(ticket)
     if final is None:  # the stream ended without an answer: nothing checked to show
         await _say(reply, "**The answer failed:** the assistant stopped without answering.")
         return
@@ -215,7 +297,16 @@ async def on_question(message: cl.Message) -> None:
     reply.content = answer_markdown(final, titles)
     reply.elements = players(final.citations, service)  # type: ignore[assignment]
     reply.elements += shot_players(final.retrieved, final.citations, service)
+    layer = _data_layer()
+    if layer is not None:  # deerin serve: the answer is kept, and takes a verdict
+        reply.actions = [cl.Action(name=verdicts.ACTION, label=label, payload={
+            "answer": reply.id, "verdict": verdict}) for verdict, label in verdicts.LABELS.items()]
     await reply.send()
+    if layer is not None:
+        user = cl.user_session.get("user")
+        await verdicts.keep(layer.execute_sql, verdicts.record_of(
+            final, reply.id, service.web.collection, thread_id=cl.context.session.thread_id,
+            user=user.identifier if user else None, llm=cl.user_session.get("llm")))
     await show_entities(final)
     if step is not None:
         step.output = f"{step.output}\n\n{details(final)}"
@@ -256,7 +347,13 @@ async def _run_command(command: ChatCommand, argument: str, service: ChatService
             elements.append(cl.Video(name=p.name, url=p.url, display="inline",
                                      player_config={"file": {"attributes": attributes}}))
     await reply.remove()
-    await cl.Message(content=result.text, elements=elements).send()  # type: ignore[arg-type]
+    answer = cl.Message(content=result.text, elements=elements)  # type: ignore[arg-type]
+    layer = _data_layer()
+    if layer is not None and result.sides:  # deerin serve: which side was better?
+        answer.actions = prefer_actions(answer.id)
+    await answer.send()
+    if layer is not None and result.sides:
+        await keep_comparison(layer, answer, result, service.web.collection)
 
 
 async def _say(reply: cl.Message | None, text: str) -> None:

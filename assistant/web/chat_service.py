@@ -117,7 +117,7 @@ class ChatService:
         Only ``DEERIN_AUTH`` accounts turn the login page on; a bare ``CHAINLIT_AUTH_SECRET``
         gives the chat no way to log in, so guarding the media with it would only break players.
         """
-        return bool(self.auth.users)
+        return self.auth.has_accounts
 
     # -- index ---------------------------------------------------------------------------------
     def snapshot(self) -> IndexSnapshot:

@@ -132,7 +132,8 @@ class CompareCommand:
                         f"{len(answer.citations)} | {'yes' if answer.refused else 'no'} |")
         lines += ["| side | configuration | total s | retrieval s | first token s | "
                   "citations | refused |", "|---|---|---|---|---|---|---|", *rows]
-        return CommandReply("\n".join(lines), tuple(players))
+        return CommandReply("\n".join(lines), tuple(players), question=question,
+                            sides=(f"A: {a.label}", f"B: {b.label}"))
 
     def _answer(self, service: ChatHost, side: Side,
                 question: str) -> tuple[Answer, float, str | None]:

@@ -43,6 +43,10 @@ class CommandReply:
 
     text: str
     players: tuple[Player, ...] = ()
+    # A comparison (`/compare`): the question and each side's configuration, which a
+    # workshop keeps with the preference participants give.
+    question: str = ""
+    sides: tuple[str, ...] = ()
 
 
 class ChatHost(Protocol):

@@ -107,7 +107,7 @@ def _write_if_changed(path: Path, text: str) -> None:
     tmp.replace(path)
 
 
-def _point_chainlit_at(root: Path) -> None:
+def point_chainlit_at(root: Path) -> None:
     """Make Chainlit read its config from ``root``; must run before Chainlit is imported."""
     loaded = sys.modules.get("chainlit.config")
     if loaded is not None:
@@ -151,13 +151,13 @@ def create_app(
     """
     web = web if web is not None else WebSettings.from_env()
     root = prepare_app_root(app_root or default_app_root())
-    _point_chainlit_at(root)
+    point_chainlit_at(root)
     if auth is None:
         generated = ensure_chainlit_secret(os.environ)
         auth = replace(AuthConfig.from_env(), ephemeral_secret=generated)
     elif auth.jwt_secret:
         os.environ[SECRET_ENV] = auth.jwt_secret
-    elif auth.users:
+    elif auth.has_accounts:
         raise ValueError("password auth needs a signing key: give the AuthConfig a jwt_secret")
 
     service = ChatService(settings, llm_spec, k=k, auth=auth, cache=cache, max_tokens=max_tokens,
@@ -172,16 +172,33 @@ def create_app(
     app = FastAPI(title="DEERIn", lifespan=lifespan, docs_url=None, redoc_url=None,
                   openapi_url=None)
     put_service(app.state, service)  # library users and tests find it on the returned app too
-    install_json_errors(app, JSON_PREFIXES)
-    app.add_middleware(PathCors, policy=CorsPolicy(web.cors_origins, service.login_required),
-                       prefixes=CORS_PREFIXES)
     # Before the mount: Chainlit's catch-all would otherwise answer these paths with its page.
+    serve_collection(app, service, auth, extensions,
+                     AskGate(service.parallel, WAITING_PER_SLOT * service.parallel))
+
+    from chainlit.server import app as chainlit_app
+    from chainlit.utils import mount_chainlit
+
+    put_service(chainlit_app.state, service)
+    mount_chainlit(app=app, target=str(CHAT_MODULE), path="/")
+    return app
+
+
+def serve_collection(app: FastAPI, service: ChatService, auth: AuthConfig,
+                     extensions: Sequence[ChatExtension], gate: AskGate) -> None:
+    """Add to ``app`` every route of ``service``'s collection: media and keyframes, the HTTP
+    API and its document, the OpenAI-compatible endpoint and what ``extensions`` add, behind
+    ``auth``'s login when the service requires one; JSON errors and CORS on their prefixes.
+    ``gate`` bounds the answers made at once (shared by every collection of a deployment)."""
+    install_json_errors(app, JSON_PREFIXES)
+    app.add_middleware(PathCors, policy=CorsPolicy(service.web.cors_origins,
+                                                   service.login_required),
+                       prefixes=CORS_PREFIXES)
     guard = auth if service.login_required else None
     app.include_router(media_router(service.resolve_media, guard,
                                     resolve_keyframe=service.resolve_keyframe))
     app.include_router(_nothing_else(guard))
     guarded = [Depends(auth_dependency(guard))] if guard is not None else None
-    gate = AskGate(service.parallel, WAITING_PER_SLOT * service.parallel)
     api = api_router(service, auth, gate)
     v1 = openai_router(service, gate)
     # The document first: the API's catch-all would answer its paths with a 404.
@@ -191,13 +208,6 @@ def create_app(
     for extension in extensions:
         for make_router in extension.routes:
             app.include_router(make_router(service), dependencies=guarded)
-
-    from chainlit.server import app as chainlit_app
-    from chainlit.utils import mount_chainlit
-
-    put_service(chainlit_app.state, service)
-    mount_chainlit(app=app, target=str(CHAT_MODULE), path="/")
-    return app
 
 
 def _nothing_else(guard: AuthConfig | None) -> APIRouter:

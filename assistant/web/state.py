@@ -8,12 +8,54 @@ nothing of each other, so neither import order nor a second load of either can f
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
+    from assistant.web.auth import AuthConfig
     from assistant.web.chat_service import ChatService
+    from assistant.web.line import AnswerLine
 
 STATE_KEY = "deerin"
+DIRECTORY_KEY = "deerin_collections"
+
+
+class ProfileView(Protocol):
+    """A collection as the chat's picker lists it."""
+
+    name: str
+    description: str
+    problem: str | None
+
+
+class ServiceDirectory(Protocol):
+    """What ``deerin serve`` puts on the state instead of one service: the collections, each a
+    service of its own, and who may see which (see :mod:`assistant.web.deployment`)."""
+
+    auth: AuthConfig
+    database_url: str | None  # where threads, answers and verdicts are kept
+    line: AnswerLine  # the line for the model, shared by every collection
+
+    @property
+    def login_required(self) -> bool:
+        """Whether users log in."""
+        ...
+
+    def from_headers(self, headers: Any) -> str | None:
+        """The user a trusted proxy's headers name (single sign-on), else ``None``."""
+        ...
+
+    def profiles(self, user: str | None) -> list[Any]:
+        """The collections ``user`` may pick (:class:`ProfileView` each)."""
+        ...
+
+    def service_for(self, user: str | None, name: str | None) -> ChatService:
+        """The service of the collection ``name`` for ``user``; raise :class:`LookupError`
+        with a line for the user when there is none they may use."""
+        ...
+
+    def may_pick_llm(self, user: str | None, spec: str) -> bool:
+        """Whether ``user`` may switch their chat to the LLM ``spec``."""
+        ...
 
 
 def put_service(app_state: Any, service: ChatService) -> None:
@@ -34,3 +76,13 @@ def service_from(app_state: Any) -> ChatService:
         raise RuntimeError("start the chat with `deerin chat`, not `chainlit run`: the media "
                            "routes the players need are served by DEERIn's own app")
     return service
+
+
+def put_directory(app_state: Any, directory: ServiceDirectory) -> None:
+    """Keep the collections of ``deerin serve`` on ``app_state`` for the chat module."""
+    setattr(app_state, DIRECTORY_KEY, directory)
+
+
+def directory_from(app_state: Any) -> ServiceDirectory | None:
+    """The collections ``deerin serve`` put on ``app_state``; ``None`` under ``deerin chat``."""
+    return getattr(app_state, DIRECTORY_KEY, None)

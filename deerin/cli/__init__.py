@@ -16,19 +16,23 @@ from typing import Annotated
 
 import typer
 
-from config import BY_KEY, ConfigError, load_config
+from config import BY_KEY, ConfigError, load_config, user_file
+from config.collections import read_collections
 from deerin.cli import (
     catalogue,
     chat,
+    collections,
     enrich,
     eval,
     experiment,
     export,
+    feedback,
     graph,
     index,
     interaction,
     query,
     reembed,
+    serve,
     setup,
 )
 from deerin.cli.options import EXIT_USAGE, config_error, err, fail
@@ -66,6 +70,7 @@ def _main(
         os.environ[BY_KEY["config.file"].env] = str(config_file.resolve())
     try:  # a bad setting stops every command at once, with one line (exit 2)
         load_config()
+        read_collections(user_file())
     except ConfigError as exc:
         raise config_error(exc) from exc
 
@@ -82,6 +87,11 @@ manifest_app = _group("Collection manifests: a CSV of file, title, date, rights,
                       "(and any other columns).")
 questions_app = _group("Question sheets: CSV an archivist fills, for the eval.")
 config_app = _group("The settings: defaults, deerin.toml files and the environment.")
+feedback_app = _group("What workshop participants said of the answers: verdicts, right "
+                      "moments.")
+workshop_app = _group("Workshops run with `deerin serve`: what participants asked and judged.")
+users_app = _group("The accounts of `deerin serve`: names, groups, argon2 password hashes.")
+collections_app = _group("The collections `deerin serve` offers, each seen by its own groups.")
 
 app.command()(index.index)
 app.command()(index.remove)
@@ -89,6 +99,19 @@ app.command()(index.status)
 app.command()(query.search)
 app.command()(query.ask)
 app.command()(chat.chat)
+app.command()(serve.serve)
+app.add_typer(collections_app, name="collections")
+collections_app.command()(collections.add)
+collections_app.command("list")(collections.list_cmd)
+collections_app.command()(collections.remove)
+app.add_typer(feedback_app, name="feedback")
+feedback_app.command("export")(feedback.export)
+app.add_typer(workshop_app, name="workshop")
+workshop_app.command("report")(feedback.report)
+app.add_typer(users_app, name="users")
+users_app.command("add")(serve.users_add)
+users_app.command("list")(serve.users_list)
+users_app.command("remove")(serve.users_remove)
 app.command()(setup.demo)
 app.command()(setup.doctor)
 app.add_typer(config_app, name="config")

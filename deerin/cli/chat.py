@@ -46,17 +46,21 @@ def chat(
         raise fail(str(exc), EXIT_USAGE) from exc
 
 
-def chat_extensions() -> list[ChatExtension]:
+def chat_extensions(collection: str | None = None) -> list[ChatExtension]:
     """What ``deerin chat`` serves besides the chat and its API: the collection's ``/map``, the
     ``/montage`` command (:mod:`interaction.chat`), the IIIF manifests under ``/iiif``
-    (:mod:`interaction.iiif_web`) and ``/compare`` (:mod:`assistant.web.compare`)."""
+    (:mod:`interaction.iiif_web`) and ``/compare`` (:mod:`assistant.web.compare`).
+
+    ``collection`` (``deerin serve``) gives the montages a cache folder of its own, so the
+    montage route of one collection never serves another's."""
     from assistant.web.compare import CompareCommand
     from assistant.web.extensions import ChatExtension
     from exploration.web import map_router
-    from interaction.chat import MontageCommand
+    from interaction.chat import MontageCommand, default_cache
     from interaction.iiif_web import iiif_router
 
-    montage_command = MontageCommand()
+    montage_command = MontageCommand(default_cache() / "collections" / collection
+                                     if collection else None)
     return [ChatExtension(routes=(map_router, montage_command.router, iiif_router),
                           commands=(montage_command,)),
             ChatExtension(commands=(CompareCommand(),))]

@@ -15,6 +15,7 @@ import pytest
 
 from tests.support.api import PASSWORD, SECRET, USER
 from tests.support.chat import ChatServer, chat_index, start_chat
+from tests.support.serve import Workshop, workshop
 
 
 @pytest.fixture(scope="session")
@@ -51,3 +52,10 @@ def guarded_api(api_servers: tuple[ChatServer, ChatServer]) -> Iterator[httpx.Cl
     """A client of the server with an account (sends no credentials by itself)."""
     with httpx.Client(base_url=api_servers[1].url, timeout=300) as client:
         yield client
+
+
+@pytest.fixture(scope="session")
+def workshop_files(tmp_path_factory: pytest.TempPathFactory, media_dir: Path) -> Workshop:
+    """The files of a `deerin serve` deployment (three collections, three accounts; the two
+    indexes built once per session)."""
+    return workshop(tmp_path_factory.mktemp("workshop"), media_dir)
