@@ -53,12 +53,18 @@ def users_add(
     name: Annotated[str, typer.Argument(help="The account's name.")],
     groups: Annotated[str, typer.Option(
         "--groups", help="Comma-separated groups (`admin` sees every collection).")] = "",
+    no_password: Annotated[bool, typer.Option(
+        "--no-password", help="No password: the user logs in by OAuth only (the entry "
+        "names their groups).")] = False,
 ) -> None:
     """Add an account (or set its password and groups): the password is read from standard
     input, one line, and only its argon2 hash is stored."""
     from assistant.web.users import UsersFileError, set_user, users_path
 
-    if sys.stdin.isatty():
+    password: str | None
+    if no_password:
+        password = None
+    elif sys.stdin.isatty():
         import getpass
 
         password = getpass.getpass(f"password for {name}: ")
