@@ -154,6 +154,9 @@ def run_serve(
     header_name = str(config["serve.user_header"]).strip()
     header = HeaderLogin(header_name, str(config["serve.groups_header"]).strip()) \
         if header_name else None
+    # Chainlit reads its OAuth providers' variables (and its app root's .env) when imported:
+    # point it at DEERIn's app root first, as create_serve_app does.
+    point_chainlit_at(prepare_app_root(default_app_root()))
     providers = configured_providers()
     oauth = OAuthLogin(parse_domains(str(config["serve.oauth_domains"]))) if providers else None
     has_users = users_file is not None and users_file.is_file()
