@@ -29,7 +29,9 @@ def serve(
 
     Collections come from `[collections.NAME]` tables (`deerin collections add`), read again
     when the file changes; accounts from the users file (`deerin users add`, setting
-    serve.users_file). Members of the group `admin` see every collection.
+    serve.users_file), a proxy's headers (serve.user_header) or Chainlit's OAuth providers
+    where their variables are set (serve.oauth_domains). Members of the group `admin` see
+    every collection.
     """
     from assistant.llm import LLMUsageError, parse_llm_spec
     from assistant.web.serve import run_serve
