@@ -179,6 +179,12 @@ SETTINGS: tuple[Setting, ...] = (
             "With `serve.user_header`: the header listing the user's groups, comma-separated; "
             "empty: their groups in the users file.", default_text="(the users file)",
             scope="user"),
+    Setting("serve.oauth_domains", "DEERIN_OAUTH_DOMAINS", TEXT, "",
+            "With a Chainlit OAuth provider configured (e.g. `OAUTH_GITHUB_CLIENT_ID` and "
+            "`OAUTH_GITHUB_CLIENT_SECRET`): e-mail domains whose users may log in without a "
+            "users file entry, comma-separated, each with the groups it gives "
+            "(`archiv.example=filmarchiv+guests, uni.example`); empty: only the users file's "
+            "addresses may log in.", default_text="(the users file only)", scope="user"),
     Setting("serve.database", "DEERIN_DATABASE", TEXT, "",
             "Where `deerin serve` keeps conversations, answers and verdicts: an SQLAlchemy URL "
             "(`postgresql+asyncpg://USER:PASSWORD@HOST/DB` with the `postgres` extra); empty: "

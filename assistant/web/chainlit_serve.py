@@ -85,6 +85,12 @@ async def _starters(directory: ServiceDirectory, user: str | None, name: str,
     return [cl.Starter(label=label, message=question) for label, question in pairs] or None
 
 
+def _oauth_configured() -> bool:
+    from assistant.web.oauth import configured_providers
+
+    return bool(configured_providers())
+
+
 def register(directory: Callable[[], ServiceDirectory | None],
              service: Callable[[], ChatService], data_layer: Callable[[], Any]) -> None:
     """Register the handlers (Chainlit keeps them in its process-wide configuration)."""
@@ -99,6 +105,20 @@ def register(directory: Callable[[], ServiceDirectory | None],
             current = directory()
             user = current.from_headers(headers) if current is not None else None
             return cl.User(identifier=user, metadata={"provider": "header"}) if user else None
+
+    if getattr(found, "oauth", None) is not None and _oauth_configured():
+
+        @cl.oauth_callback
+        async def from_oauth(provider_id: str, token: str, raw_user_data: dict[str, Any],
+                             default_user: cl.User, id_token: str | None = None,
+                             ) -> cl.User | None:
+            """An OAuth login: the users file's entry of the address the provider vouches for,
+            or an address of an allowed domain; anyone else is refused."""
+            current = directory()
+            user = current.from_oauth(provider_id, raw_user_data, default_user.identifier) \
+                if current is not None else None
+            return cl.User(identifier=user, metadata={"provider": provider_id}) \
+                if user else None
 
     @cl.set_chat_profiles
     async def collections(user: cl.User | None = None,

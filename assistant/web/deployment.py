@@ -9,7 +9,9 @@ map, montages: :func:`assistant.web.server.serve_collection`). The loaded LLM an
 answers are shared, so three collections cost one model, not three.
 
 Access: a user sees a collection when one of their groups is among the collection's groups;
-members of :data:`~assistant.web.users.ADMIN_GROUP` see every collection. Without accounts
+members of :data:`~assistant.web.users.ADMIN_GROUP` see every collection. A user's groups come
+from a proxy's header, else the users file, else (an OAuth login, :mod:`assistant.web.oauth`)
+the allowed e-mail domain they log in from. Without accounts
 (a loopback-only deployment) everyone sees everything. :mod:`assistant.web.routing` applies this
 to every request before any collection route runs.
 """
@@ -22,11 +24,12 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from assistant.web.auth import AuthConfig
 from assistant.web.chat_service import ChatService
 from assistant.web.line import AnswerLine
+from assistant.web.oauth import OAuthLogin, map_identity, oauth_email
 from assistant.web.settings import WebSettings
 from assistant.web.users import ADMIN_GROUP, UserBook
 from config import ConfigError
@@ -102,9 +105,10 @@ class Deployment:
                  k: int | None = None, max_tokens: int | None = None,
                  extensions: ExtensionsOf = lambda _name: (), web: WebSettings | None = None,
                  warm_up: bool = True, database_url: str | None = None,
-                 header: HeaderLogin | None = None) -> None:
+                 header: HeaderLogin | None = None, oauth: OAuthLogin | None = None) -> None:
         self.config_file = config_file
         self.header = header
+        self.oauth = oauth
         # Groups a proxy's header gave each user, as last seen (replaced on every request).
         self._header_groups: dict[str, tuple[str, ...]] = {}
         self.database_url = database_url
@@ -128,8 +132,8 @@ class Deployment:
 
     @property
     def login_required(self) -> bool:
-        """Whether users must be identified (a users file, or a proxy's header)."""
-        return self.auth.has_accounts or self.header is not None
+        """Whether users must be identified (a users file, a proxy's header, or OAuth)."""
+        return self.auth.has_accounts or self.header is not None or self.oauth is not None
 
     def from_headers(self, headers: Mapping[str, str]) -> str | None:
         """The user a trusted proxy's headers name (remembering their groups), else ``None``."""
@@ -140,6 +144,20 @@ class Deployment:
             with self._lock:
                 self._header_groups[user] = groups
         return user
+
+    def from_oauth(self, provider: str, raw: Mapping[str, Any], identifier: str) -> str | None:
+        """The user an OAuth provider's identity is (see :func:`~assistant.web.oauth.
+        map_identity`), else ``None``: refused (or OAuth is off)."""
+        if self.oauth is None:
+            return None
+        accounts = self.book.accounts() if self.book is not None else {}
+        found = map_identity(oauth_email(provider, raw, identifier), accounts,
+                             self.oauth.domains)
+        if found is None:
+            log.info("OAuth login by %s refused: not in the users file or an allowed domain",
+                     provider)
+            return None
+        return found[0]
 
     # -- the configuration ---------------------------------------------------------------------
     def collections(self) -> tuple[Collection, ...]:
@@ -180,7 +198,11 @@ class Deployment:
             given = self._header_groups.get(user)
         if given is not None:
             return given
-        return self.book.groups(user) if self.book is not None else ()
+        if self.book is not None and self.book.exists(user):
+            return self.book.groups(user)
+        if self.oauth is not None:
+            return self.oauth.domain_groups(user) or ()
+        return ()
 
     def can_see(self, user: str | None, collection: Collection) -> bool:
         """Whether ``user`` may see ``collection`` (anyone may when there are no accounts)."""

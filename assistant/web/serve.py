@@ -3,8 +3,9 @@
 The app is the chat (Chainlit, mounted at ``/``, with a picker of the collections the user may
 see: Chainlit's chat profiles) behind :class:`~assistant.web.routing.CollectionRouting`, which
 sends every collection route to that collection's own app after checking the user's right to it.
-Accounts come from the users file (:mod:`assistant.web.users`); without one the deployment is
-open, which only a loopback address allows.
+Accounts come from the users file (:mod:`assistant.web.users`), a reverse proxy's headers, or
+Chainlit's OAuth providers where their environment variables are set (:mod:`assistant.web.oauth`);
+without any the deployment is open, which only a loopback address allows.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from fastapi import FastAPI
 from assistant.web.api_ask import AskGate
 from assistant.web.auth import SECRET_ENV, AuthConfig, is_loopback
 from assistant.web.deployment import Deployment, ExtensionsOf, HeaderLogin
+from assistant.web.oauth import OAuthLogin, WithOAuth, configured_providers, parse_domains
 from assistant.web.routing import CollectionRouting
 from assistant.web.server import (
     CHAT_MODULE,
@@ -53,11 +55,13 @@ def create_serve_app(
     warm_up: bool = True,
     database_url: str | None = None,
     header: HeaderLogin | None = None,
+    oauth: OAuthLogin | None = None,
 ) -> FastAPI:
     """The multi-collection app over the collections of ``config_file``, with the accounts of
     ``users_file`` (``None`` or a missing file: no login), keeping conversations, answers and
     verdicts in ``database_url`` (its tables are created; ``None``: nothing kept); ``header``
-    trusts a reverse proxy's single sign-on headers. Raises
+    trusts a reverse proxy's single sign-on headers; ``oauth`` logs users in by Chainlit's OAuth
+    providers (those configured). Raises
     :class:`ValueError` (one line) for a bad configuration, users file or database. Only one
     app per process: Chainlit is a singleton."""
     from assistant.llm import LLMCache
@@ -74,13 +78,14 @@ def create_serve_app(
     root = prepare_app_root(app_root or default_app_root())
     point_chainlit_at(root)
     ephemeral = False
-    if (book is not None or header is not None) and not os.environ.get(SECRET_ENV):
+    signed = book is not None or header is not None or oauth is not None
+    if signed and not os.environ.get(SECRET_ENV):
         # Chainlit signs sessions with this key; made here, sessions end with the process.
         os.environ[SECRET_ENV] = secrets.token_urlsafe(48)
         ephemeral = True
-    signed = book is not None or header is not None
     auth = AuthConfig(jwt_secret=os.environ.get(SECRET_ENV) if signed else None,
-                      accounts=book, ephemeral_secret=ephemeral)
+                      accounts=WithOAuth(book, oauth) if book is not None and oauth is not None
+                      else book, ephemeral_secret=ephemeral)
     parallel = AssistantSettings.from_env().parallel
     if database_url:
         import asyncio
@@ -98,7 +103,7 @@ def create_serve_app(
                                 cache=cache if cache is not None else LLMCache(),
                                 llm_spec=llm_spec, k=k, max_tokens=max_tokens,
                                 extensions=extensions, web=web, warm_up=warm_up,
-                                database_url=database_url, header=header)
+                                database_url=database_url, header=header, oauth=oauth)
     except ConfigError as exc:
         raise ValueError(str(exc)) from exc
 
@@ -149,8 +154,13 @@ def run_serve(
     header_name = str(config["serve.user_header"]).strip()
     header = HeaderLogin(header_name, str(config["serve.groups_header"]).strip()) \
         if header_name else None
+    # Chainlit reads its OAuth providers' variables (and its app root's .env) when imported:
+    # point it at DEERIn's app root first, as create_serve_app does.
+    point_chainlit_at(prepare_app_root(default_app_root()))
+    providers = configured_providers()
+    oauth = OAuthLogin(parse_domains(str(config["serve.oauth_domains"]))) if providers else None
     has_users = users_file is not None and users_file.is_file()
-    if not has_users and header is None and not is_loopback(host):
+    if not has_users and header is None and oauth is None and not is_loopback(host):
         raise ValueError(f"serving on {host} needs accounts: add one with `deerin users add "
                          f"NAME --groups G` (the users file {users_file} does not exist)")
     from assistant.web.history import database_url, shown_url
@@ -158,12 +168,13 @@ def run_serve(
     spec = llm or default_llm_spec()
     url = database_url()
     app = create_serve_app(config_file, users_file, spec, k=k, max_tokens=max_tokens,
-                           extensions=extensions, database_url=url, header=header)
+                           extensions=extensions, database_url=url, header=header, oauth=oauth)
     shown = f"[{host}]" if ":" in host else host
     print(f"DEERIn serve on http://{shown}:{port}  (collections of {config_file}, LLM {spec}"
           f"{', accounts of ' + str(users_file) if has_users else ''}"
           f"{', single sign-on by ' + header.user_header if header else ''}"
-          f"{'' if has_users or header else ', no login'}; kept in "
+          f"{', OAuth by ' + ', '.join(providers) if oauth else ''}"
+          f"{'' if has_users or header or oauth else ', no login'}; kept in "
           f"{shown_url(url)})",
           file=sys.stderr, flush=True)
 

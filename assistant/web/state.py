@@ -44,6 +44,10 @@ class ServiceDirectory(Protocol):
         """The user a trusted proxy's headers name (single sign-on), else ``None``."""
         ...
 
+    def from_oauth(self, provider: str, raw: Any, identifier: str) -> str | None:
+        """The user an OAuth provider's identity is, else ``None`` (refused)."""
+        ...
+
     def profiles(self, user: str | None) -> list[Any]:
         """The collections ``user`` may pick (:class:`ProfileView` each)."""
         ...

@@ -7,7 +7,9 @@
     groups = ["filmarchiv"]
 
 ``deerin users add NAME --groups G`` writes an entry (the password read from standard input,
-hashed with argon2-cffi's defaults, RFC 9106's second recommended profile); the file is replaced
+hashed with argon2-cffi's defaults, RFC 9106's second recommended profile); ``--no-password``
+writes an entry without one, for a user who only logs in by OAuth (it names their groups and can
+never pass a password check). The file is replaced
 atomically and kept readable by its owner only. :class:`UserBook` is what the server checks
 against: it reads the file again when it changes, so an account added while serving can log in
 at once, and one removed is refused at once. Passwords are never logged, and neither are hashes.
@@ -46,7 +48,8 @@ class UsersFileError(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class Account:
-    """One account: its name, its argon2 hash and the groups it belongs to."""
+    """One account: its name, its argon2 hash (empty: no password, an OAuth-only entry) and the
+    groups it belongs to."""
 
     name: str
     password_hash: str
@@ -84,8 +87,8 @@ def read_users(path: Path) -> dict[str, Account]:
             raise UsersFileError(f"{at}: not a user name (letters, digits, - _ . @)")
         if not isinstance(entry, Mapping) or set(entry) - {"password", "groups"}:
             raise UsersFileError(f"{at}: takes password and groups only")
-        hashed, groups = entry.get("password"), entry.get("groups", [])
-        if not isinstance(hashed, str) or not hashed.startswith("$argon2"):
+        hashed, groups = entry.get("password", ""), entry.get("groups", [])
+        if not isinstance(hashed, str) or (hashed and not hashed.startswith("$argon2")):
             raise UsersFileError(f"{at}: password must be an argon2 hash (set it with "
                                  "`deerin users add`)")
         if not isinstance(groups, list) or not all(
@@ -102,9 +105,10 @@ def hash_password(password: str) -> str:
     return PasswordHasher().hash(password)
 
 
-def set_user(path: Path, name: str, password: str, groups: Sequence[str]) -> bool:
+def set_user(path: Path, name: str, password: str | None, groups: Sequence[str]) -> bool:
     """Write the account ``name`` (created or replaced) into the file at ``path``, keeping the
-    other accounts; returns whether it existed. Raises :class:`UsersFileError`."""
+    other accounts; returns whether it existed. ``password`` ``None``: an entry without one
+    (its user logs in by OAuth only). Raises :class:`UsersFileError`."""
     import tomlkit
 
     if not _NAME.fullmatch(name):
@@ -112,7 +116,7 @@ def set_user(path: Path, name: str, password: str, groups: Sequence[str]) -> boo
     bad = [g for g in groups if not _GROUP.fullmatch(g)]
     if bad:
         raise UsersFileError(f"{bad[0]!r} is not a group name (letters, digits, - _ . @)")
-    if not password:
+    if password is not None and not password:
         raise UsersFileError("an empty password is not a password")
     known = read_users(path)  # refuse to rewrite a file that is malformed already
     document: Any = tomlkit.parse(path.read_text("utf-8")) if path.exists() else tomlkit.document()
@@ -121,7 +125,8 @@ def set_user(path: Path, name: str, password: str, groups: Sequence[str]) -> boo
         table = tomlkit.table(is_super_table=True)
         document[TABLE] = table
     entry = tomlkit.table()
-    entry["password"] = hash_password(password)
+    if password is not None:
+        entry["password"] = hash_password(password)
     entry["groups"] = list(dict.fromkeys(groups))
     table[name] = entry
     _write_private(path, tomlkit.dumps(document))
@@ -203,6 +208,8 @@ class UserBook:
         from argon2.exceptions import InvalidHashError, VerificationError
 
         account = self.accounts().get(user)
+        if account is not None and not account.password_hash:
+            account = None  # an OAuth-only entry: no password is its password
         hashed = account.password_hash if account is not None else self._dummy_hash()
         memo = hmac.new(self._key, b"\0".join(
             (user.encode(), password.encode(), hashed.encode())), hashlib.sha256).digest()

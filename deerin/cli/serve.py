@@ -29,7 +29,9 @@ def serve(
 
     Collections come from `[collections.NAME]` tables (`deerin collections add`), read again
     when the file changes; accounts from the users file (`deerin users add`, setting
-    serve.users_file). Members of the group `admin` see every collection.
+    serve.users_file), a proxy's headers (serve.user_header) or Chainlit's OAuth providers
+    where their variables are set (serve.oauth_domains). Members of the group `admin` see
+    every collection.
     """
     from assistant.llm import LLMUsageError, parse_llm_spec
     from assistant.web.serve import run_serve
@@ -53,12 +55,18 @@ def users_add(
     name: Annotated[str, typer.Argument(help="The account's name.")],
     groups: Annotated[str, typer.Option(
         "--groups", help="Comma-separated groups (`admin` sees every collection).")] = "",
+    no_password: Annotated[bool, typer.Option(
+        "--no-password", help="No password: the user logs in by OAuth only (the entry "
+        "names their groups).")] = False,
 ) -> None:
     """Add an account (or set its password and groups): the password is read from standard
     input, one line, and only its argon2 hash is stored."""
     from assistant.web.users import UsersFileError, set_user, users_path
 
-    if sys.stdin.isatty():
+    password: str | None
+    if no_password:
+        password = None
+    elif sys.stdin.isatty():
         import getpass
 
         password = getpass.getpass(f"password for {name}: ")

@@ -162,3 +162,49 @@ def test_single_sign_on_by_a_proxy_header(workshop_files: Workshop, tmp_path: Pa
         login = c.post("/auth/header", headers=carla)
         assert login.status_code == 200, login.text
         assert c.cookies.get("access_token")
+
+
+def test_oauth_users_of_a_configured_provider(workshop_files: Workshop, tmp_path: Path) -> None:
+    """With GitHub's OAuth variables set, the login page offers it beside passwords, and a
+    session Chainlit signs for an OAuth user opens what their groups allow: the users file's
+    entry without a password (``anna@archiv.example``: filmarchiv), or an allowed domain's
+    groups (``uni.example``: tv). The provider's round trip is a true system edge that cannot
+    run here (a registered client, the network): the session is signed with the same key, as
+    Chainlit signs it once the callback has named the user."""
+    import time
+
+    import jwt
+
+    from assistant.web.users import set_user
+
+    users = tmp_path / "users.toml"
+    set_user(users, "anna@archiv.example", None, ["filmarchiv"])
+    set_user(users, "ben", PASSWORDS["ben"], ["tv"])
+    secret = "s" * 48
+    env = {"OAUTH_GITHUB_CLIENT_ID": "id", "OAUTH_GITHUB_CLIENT_SECRET": "not-a-secret",
+           "CHAINLIT_AUTH_SECRET": secret, "DEERIN_USERS_FILE": str(users),
+           "DEERIN_OAUTH_DOMAINS": "uni.example=tv"}
+    proc = start_serve(workshop_files, tmp_path / "oauth", extra_env=env)
+
+    def session(user: str) -> dict[str, str]:
+        token = jwt.encode({"identifier": user, "metadata": {"provider": "github"},
+                            "exp": int(time.time()) + 600}, secret, algorithm="HS256")
+        return {"Authorization": f"Bearer {token}"}
+
+    with serving(proc) as url, httpx.Client(base_url=url, timeout=60) as c:
+        shown = c.get("/auth/config").json()
+        assert shown["requireLogin"] and shown["passwordAuth"]
+        assert shown["oauthProviders"] == ["github"]
+        files = "/api/files"
+        assert c.get(files, params={"collection": "a"}).status_code == 401
+        anna, carl = session("anna@archiv.example"), session("carl@uni.example")
+        assert c.get(files, params={"collection": "a"}, headers=anna).status_code == 200
+        assert c.get(files, params={"collection": "b"}, headers=anna).status_code == 404
+        assert c.get(files, params={"collection": "b"}, headers=carl).status_code == 200
+        assert c.get(files, params={"collection": "a"}, headers=carl).status_code == 404
+        assert c.get(files, params={"collection": "a"},
+                     headers=session("eve@else.example")).status_code == 401
+        # The entry without a password never logs in with one; ben's password still does.
+        assert c.get(files, params={"collection": "a"},
+                     auth=("anna@archiv.example", "")).status_code == 401
+        assert c.get(files, params={"collection": "b"}, auth=auth("ben")).status_code == 200

@@ -75,6 +75,17 @@ def test_the_book_verifies_and_follows_the_file(tmp_path: Path) -> None:
     assert book.exists("ben") and book.problem and str(file) in book.problem
 
 
+def test_an_entry_without_a_password_names_groups_but_never_logs_in(tmp_path: Path) -> None:
+    file = tmp_path / "users.toml"
+    assert set_user(file, "anna@archiv.example", None, ["filmarchiv"]) is False
+    assert "password" not in file.read_text("utf-8")
+    book = UserBook(file)
+    assert book.exists("anna@archiv.example")
+    assert book.groups("anna@archiv.example") == ("filmarchiv",)
+    assert not book.verify("anna@archiv.example", "")
+    assert not book.verify("anna@archiv.example", "anything")
+
+
 def test_users_path_is_beside_the_configuration(tmp_path: Path) -> None:
     conf = tmp_path / "deerin.toml"
     assert users_path({"DEERIN_CONFIG": str(conf)}) == tmp_path / "users.toml"
