@@ -46,7 +46,9 @@ from assistant.passages import Passage, nearest_passages, quote
 from assistant.prompting import build_messages, lead_marker_last
 from assistant.retrieval import Retriever
 from indexing.fmt import fmt_time
-from indexing.text import content_words
+from indexing.protocols import Embedder
+from indexing.stages.embed import reads_language
+from indexing.text import content_words, detect_language
 from indexing.types import Clip, Hit
 
 MAX_QUESTION_CHARS = 2000
@@ -138,10 +140,12 @@ class Assistant:
     """Answers questions over one index with one LLM. Safe to share across chat sessions."""
 
     def __init__(self, retriever: Retriever, llm: LLM | None, *, k: int = 3,
-                 min_evidence: float = MIN_EVIDENCE, max_tokens: int = 160,
+                 min_evidence: float | None = None, max_tokens: int = 160,
                  judge: Judge | bool | None = True) -> None:
         """``judge``: ``True`` = the answering LLM reads (when it can score choices), ``False``
-        = lexical checks only, or a :class:`Judge` over another model."""
+        = lexical checks only, or a :class:`Judge` over another model. ``min_evidence``: the
+        similarity below which a question is refused unread (default: :func:`evidence_floor`
+        of the index's embedder and the question's language)."""
         self.retriever = retriever
         self.llm = llm
         self.k = k
@@ -186,7 +190,9 @@ class Assistant:
         hits = ranked[:k]
         # Evidence strength is the best similarity; the rerank may put another clip first.
         strength = max((h.score for h in hits), default=0.0)
-        if not hits or strength < self.min_evidence:
+        floor = (self.min_evidence if self.min_evidence is not None
+                 else evidence_floor(self.retriever.embedder, query))
+        if not hits or strength < floor:
             timings["total_s"] = time.perf_counter() - t0
             yield Event("answer", answer=Answer(question, query, REFUSAL_TEXT, True, (),
                                                 tuple(hits), timings, gate="evidence"))
@@ -249,15 +255,17 @@ class Assistant:
         # will play to verify the sentence.
         texts = [p.text for p in passages]
         languages = [p.hit.clip.language for p in passages]
-        lang = hits[0].clip.language if hits else None
+        # The question's own language first (an English question about a German reading is
+        # checked as English); each passage is analysed in its own language.
+        lang = detect_language(query) or (hits[0].clip.language if hits else None)
         embed = self.retriever.embedder.embed_texts
         judge = self.judge
         entails = None
         if judge is not None:
             def entails(sentence: str, passage: str) -> float:
                 odds = judge.states(sentence, passage)
-                timings["states_log_odds"] = min(odds, timings.get("states_log_odds", odds))
-                return _sigmoid(odds - judge.calibration.states)
+                timings["states_margin"] = min(odds, timings.get("states_margin", odds))
+                return _sigmoid(odds)
         checked = check_answer(lead_marker_last(raw), texts, embed=embed, lang=lang,
                                source_languages=languages, entails=entails, question=query)
         checked = focus(checked, query, embed)
@@ -292,8 +300,8 @@ class Assistant:
         judged = list(passages[:JUDGED_PASSAGES])
         best, odds = self.judge.best_answering(query, [p.text for p in judged])
         timings["judge_s"] = time.perf_counter() - t
-        timings["answers_log_odds"] = odds
-        if odds >= self.judge.calibration.answers:
+        timings["answers_margin"] = odds
+        if odds >= 0.0:
             return self._extractive(question, query, hits, timings, raw, [judged[best]],
                                     read=passages)
         return Answer(question, query, REFUSAL_TEXT, True, (), tuple(hits), timings, raw,
@@ -312,6 +320,21 @@ class Assistant:
         text = f"The closest passage is in {where}: \u201c{quote(p)}\u201d [1]."
         return Answer(question, query, text, False, (cite(1, p),), tuple(hits), timings, raw,
                       extractive=True, read=_spans_of(read or passages))
+
+
+def evidence_floor(embedder: Embedder, question: str) -> float:
+    """The best-clip similarity below which ``question`` is refused unread: the calibrated
+    floor (:data:`~assistant.calibration.MIN_EVIDENCE`) of the embedder parts that read the
+    question's language, or 0 (no floor) when any of them is uncalibrated."""
+    lang = detect_language(question)
+    parts: Sequence[Embedder] = getattr(embedder, "parts", (embedder,))
+    used = [p for p in parts if reads_language(p.model_id, lang)]
+    if not used or any(p.model_id not in MIN_EVIDENCE for p in used):
+        return 0.0
+    floor = sum(MIN_EVIDENCE[p.model_id] for p in used) / len(used)
+    # A query routed to some parts of an ensemble scores sqrt(used/all) of their mean cosine
+    # (the zero blocks still count in the stored vectors' norm).
+    return floor * math.sqrt(len(used) / len(parts))
 
 
 def _spans_of(passages: Sequence[Passage]) -> tuple[tuple[str, float, float], ...]:

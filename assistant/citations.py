@@ -47,12 +47,21 @@ from indexing.text import (
 )
 
 __all__ = ["CheckedSentence", "Entails", "Support", "answer_sentences", "check_answer",
-           "content_words", "coverage", "focus", "strip_markers"]
+           "content_words", "coverage", "focus", "is_refusal", "strip_markers"]
 
 _MARKER = re.compile(r"\[(\d+(?:\s*,\s*\d+)*)\]")
 # Sentences about the sources rather than the footage ("The sentence is from source 2").
-_META = re.compile(r"\b(?:the (?:sentence|source|answer|question) (?:is|was|number)|"
-                   r"source (?:number|called)|according to (?:the )?source)\b", re.IGNORECASE)
+_META = re.compile(r"\b(?:the (?:sentence|source|question) (?:is|was|number)|"
+                   r"source (?:number|called))\b", re.IGNORECASE)
+# Lead-ins a model puts before the answer; taken off, the answer after them is checked.
+_META_LEAD = re.compile(r"^(?:the answer (?:to (?:the|this|your) question )?is:?|"
+                        r"according to (?:the )?(?:source|passage)s?(?: \d+)?,?|"
+                        r"(?:the )?(?:source|passage) (?:\d+ )?(?:says|states) (?:that)?)\s+",
+                        re.IGNORECASE)
+# The yes or no that opens the answer to a yes/no question, in the languages checked here. It
+# is the answer's own word, not a claim about the footage: the rest of the sentence is checked
+# (a leading "No" would otherwise read as a negation of everything after it).
+_POLAR = re.compile(r"^(?:yes|no|ja|nein)\b[,.!:;]?\s*", re.IGNORECASE)
 
 # The entailment judge's score (0..1) a sentence needs, when a judge is given.
 MIN_ENTAILMENT = 0.5
@@ -204,17 +213,37 @@ def check_answer(
                        frozenset(numbers(question, lang)))
     kept: list[CheckedSentence] = []
     for i, text in enumerate(plain):
-        if _is_refusal(text) or _META.search(text):
+        if is_refusal(text) or _META.search(text):
+            continue
+        lead, body = _opening(text)
+        if not body:  # a bare yes or no states nothing a passage could back
             continue
         # The model's own marker picks the source only among those that support the sentence
         # (the 0.5B model's cited clip was the right moment 32 % of the time on the dev set);
         # a sentence whose marked source does not support it is cited to the best-ranked one
         # that does.
-        found = checker.supported_prefix(text, sims[i] if sims is not None else None,
-                                         said[i][1])
+        row = sims[i] if sims is not None and body == text else None
+        found = checker.supported_prefix(body, row, said[i][1])
         if found is not None:
+            if lead:
+                body_text = found.text[:1].lower() + found.text[1:] \
+                    if _POLAR.match(lead) else found.text
+                found = CheckedSentence(f"{lead} {body_text}".strip(), found.sources,
+                                        found.support)
             kept.append(found)
     return kept
+
+
+def _opening(text: str) -> tuple[str, str]:
+    """``text`` split into its opening yes/no (kept as the answer's first word, ``"Yes,"``)
+    and the rest to check; meta lead-ins ("The answer is") are dropped from the rest."""
+    body = _META_LEAD.sub("", text).strip()
+    polar = _POLAR.match(body)
+    if polar is None:
+        return "", body[:1].upper() + body[1:] if body != text else body
+    word = polar.group(0).strip().rstrip(",.!:;")
+    rest = body[polar.end():].strip()
+    return f"{word[:1].upper()}{word[1:].lower()},", rest[:1].upper() + rest[1:]
 
 
 @dataclass(frozen=True)
@@ -354,7 +383,8 @@ _REFUSAL = re.compile(
 )
 
 
-def _is_refusal(text: str) -> bool:
+def is_refusal(text: str) -> bool:
+    """Whether ``text`` says it cannot answer ("cannot find", "not mentioned", ...)."""
     return bool(_REFUSAL.search(text))
 
 
@@ -366,12 +396,18 @@ def focus(checked: Sequence[CheckedSentence], question: str,
     model copies whole source sentences, including any instructions a transcript contains).
     Clauses are compared with the question; those far below the best clause are cut, and so
     are those unrelated to it whatever the best clause scores: an answer that is nothing but
-    a copied instruction ("access granted") has no better clause to be measured against.
+    a copied instruction ("access granted") has no better clause to be measured against. The
+    clause that adds the most words the question lacks is the answer itself: it is measured
+    against that absolute floor only, never against a restatement of the question, which is
+    always the clause nearest the question.
     """
+    asked = set(content_words(question))
     out: list[CheckedSentence] = []
     seen: set[str] = set()
-    pieces = [[c for c in re.split(r",\s+|;\s+|\s+(?=and\b|but\b)", s.text) if c.strip()]
-              for s in checked]
+    # The opening yes or no is the answer itself, never a clause to weigh.
+    leads = [m.group(0).strip() if (m := _POLAR.match(s.text)) else "" for s in checked]
+    pieces = [[c for c in re.split(r",\s+|;\s+|\s+(?=and\b|but\b)", s.text[len(lead):].strip())
+               if c.strip()] for s, lead in zip(checked, leads, strict=True)]
     flat = [c for p in pieces for c in p]
     if not flat:
         return []
@@ -379,13 +415,17 @@ def focus(checked: Sequence[CheckedSentence], question: str,
     sims = iter(vecs[1:] @ vecs[0])
     scored = [[(c, float(next(sims))) for c in p] for p in pieces]
     best = max(s for p in scored for _, s in p)
-    for s, clauses in zip(checked, scored, strict=True):
+    for s, clauses, lead in zip(checked, scored, leads, strict=True):
         floor = max(best - OFF_TOPIC_GAP, MIN_ANSWER_RELEVANCE)
-        kept = [c for c, sim in clauses if sim >= floor]
+        new = [len(set(content_words(c)) - asked) for c, _ in clauses]
+        answer = new.index(max(new)) if max(new, default=0) > 0 else -1
+        kept = [c for i, (c, sim) in enumerate(clauses)
+                if sim >= floor or (i == answer and sim >= MIN_ANSWER_RELEVANCE)]
         text = ", ".join(kept).strip(" ,;")
         key = " ".join(content_words(text))
         if not kept or not key or key in seen:
             continue
         seen.add(key)
-        out.append(CheckedSentence(text, s.sources, s.support))
+        out.append(CheckedSentence(f"{lead} {text}".strip() if lead else text, s.sources,
+                                   s.support))
     return out

@@ -17,6 +17,8 @@ import prompts
 from assistant.calibration import judge_calibration
 from assistant.llm import ChoiceScorer, Message
 
+# What a content-free passage says: a model's log-odds about it are its leaning alone.
+CONTENT_FREE = "N/A"
 # Judged passages are cut to this many characters: prompt evaluation is what a check costs.
 PASSAGE_CHARS = 600
 
@@ -26,7 +28,7 @@ class Judge:
 
     def __init__(self, llm: ChoiceScorer) -> None:
         self.llm = llm
-        self.calibration = judge_calibration(self.model_id)
+        self.calibration = judge_calibration(self.model_id)  # None: the contextual rule
 
     @property
     def model_id(self) -> str:
@@ -40,20 +42,29 @@ class Judge:
         return yes - no
 
     def answers(self, question: str, passage: str) -> float:
-        """Log-odds that ``passage`` states the answer to ``question``."""
-        return self.log_odds(_messages("judge_answers", passage=_cut(passage),
-                                       question=question))
+        """How far the log-odds that ``passage`` states the answer to ``question`` lie above
+        where this model's "yes" begins: positive means it does (see :meth:`_margin`)."""
+        return self._margin("judge_answers", "answers", passage, question=question)
 
     def states(self, statement: str, passage: str) -> float:
-        """Log-odds that ``passage`` states ``statement``."""
-        return self.log_odds(_messages("judge_supports", passage=_cut(passage),
-                                       statement=statement))
+        """How far the log-odds that ``passage`` states ``statement`` lie above where this
+        model's "yes" begins: positive means it does (see :meth:`_margin`)."""
+        return self._margin("judge_supports", "states", passage, statement=statement)
 
     def best_answering(self, question: str, passages: Sequence[str]) -> tuple[int, float]:
-        """The index of the passage most likely to answer ``question``, and its log-odds."""
+        """The index of the passage most likely to answer ``question``, and its margin."""
         scores = [self.answers(question, p) for p in passages]
         best = max(range(len(scores)), key=scores.__getitem__)
         return best, scores[best]
+
+    def _margin(self, prompt: str, check: str, passage: str, **values: str) -> float:
+        """The log-odds of ``prompt`` about ``passage`` less the model's measured threshold for
+        ``check``; for a model without one, less the log-odds of the same prompt about a
+        content-free passage (contextual calibration: what the wording alone earns)."""
+        odds = self.log_odds(_messages(prompt, passage=_cut(passage), **values))
+        if self.calibration is not None:
+            return odds - float(getattr(self.calibration, check))
+        return odds - self.log_odds(_messages(prompt, passage=CONTENT_FREE, **values))
 
 
 def _cut(text: str) -> str:

@@ -9,9 +9,9 @@ of the question given the clip is a relevance score that uses the whole clip, no
 (query likelihood / "UPR", Sachan et al. 2022). No cross-encoder ships offline, but the
 SmolLM2-135M GGUF does, so the shipped model is the default scorer.
 
-Scoring a clip costs a prompt evaluation, so only the few clips close to the best similarity
-are rescored (:data:`~assistant.calibration.RERANK_MARGIN`): a clear winner is not second-guessed.
-The depth, margin and weight are tuned in :mod:`assistant.calibration`;
+Scoring a clip costs a prompt evaluation, so only the first few candidates are rescored, and
+their likelihood ranking is fused with the first-stage order by rank (no score scales mix).
+The depth and the weight are tuned in :mod:`assistant.calibration`;
 ``bench/ask_latency.py`` measures what the rerank costs.
 """
 
@@ -29,10 +29,11 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
-from assistant.calibration import RERANK_DEPTH, RERANK_MARGIN, RERANK_WEIGHT
+from assistant.calibration import RERANK_DEPTH, W_LIKELIHOOD
 from assistant.llm.llamacpp import llama_class
 from assistant.rerank_pool import ContextPool, ScoreCache
 from assistant.settings import DEFAULT_RERANK_CONTEXTS, RERANK_DEFAULT, RERANK_OFF
+from indexing.fusion import rrf
 from indexing.types import Hit
 
 if TYPE_CHECKING:
@@ -60,11 +61,11 @@ class Reranker(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class RerankPolicy:
-    """Which hits are rescored and how the two scores mix (see the module docstring)."""
+    """How many hits are rescored, and the weight of the likelihood ranking when it is fused
+    with the first-stage order (see :func:`rerank_by_likelihood`)."""
 
     depth: int = RERANK_DEPTH
-    margin: float = RERANK_MARGIN
-    weight: float = RERANK_WEIGHT
+    weight: float = W_LIKELIHOOD
 
 
 class LlamaCppReranker:
@@ -265,21 +266,18 @@ def passage_of(hit: Hit) -> str:
 
 def rerank_by_likelihood(question: str, hits: Sequence[Hit], reranker: Reranker,
                          policy: RerankPolicy | None = None) -> list[Hit]:
-    """Reorder the best hits by similarity plus ``weight`` x query likelihood.
-
-    Only hits among the first ``depth`` whose similarity is within ``margin`` of the best one
-    are scored, and only when there are at least two; they stay ahead of the rest. Each hit's
-    ``score`` (similarity, which refusal thresholds read) is kept; ``likelihood`` is set.
+    """Reorder the first ``depth`` hits by a reciprocal rank fusion of their first-stage order
+    and their order by query likelihood (weight ``policy.weight``); the rest follow as they
+    were. Ranks, not scores, are fused, so no scale of the likelihood or of the similarity
+    enters. Each hit's ``score`` is kept; ``likelihood`` is set on the scored ones.
     """
     policy = policy or RerankPolicy()
-    if not hits:
-        return []
-    top = hits[0].score
-    head = [h for h in hits[: policy.depth] if h.score >= top - policy.margin]
+    head = list(hits[: policy.depth])
     if len(head) < 2:
         return list(hits)
     lls = reranker.likelihood(question, [passage_of(h) for h in head])
     scored = [replace(h, likelihood=ll) for h, ll in zip(head, lls, strict=True)]
-    scored.sort(key=lambda h: -(h.score + policy.weight * (h.likelihood or 0.0)))
-    chosen = {id(h) for h in head}
-    return scored + [h for h in hits if id(h) not in chosen]
+    by_likelihood = sorted(range(len(scored)), key=lambda i: (-lls[i], i))
+    fused = rrf([range(len(scored)), by_likelihood], [1.0, policy.weight])
+    order = sorted(range(len(scored)), key=lambda i: (-fused[i], i))
+    return [scored[i] for i in order] + list(hits[policy.depth:])

@@ -4,14 +4,14 @@ Steps (each kept because it raised Recall@1 on the dev set; weights in
 :mod:`assistant.calibration`):
 1. hybrid candidates: BM25 full-text, clip-vector and sentence-window-vector rankings from the
    store, fused with reciprocal rank fusion (RRF);
-2. order by semantic similarity: the mean of the clip's cosine and its best sentence window's
-   cosine, both embedded with the file's title in front (contextual retrieval). Full text adds
-   candidates through fusion but gets no weight in the final order (a BM25 term lowered
-   Recall@1 whatever its weight);
+2. order by a weighted reciprocal rank fusion of the semantic ranking (the mean of the clip's
+   cosine and its best sentence window's cosine, both embedded with the file's title in front:
+   contextual retrieval) and the BM25 ranking;
 3. de-duplication: clips of the same file that overlap in time (speech vs. subtitles of the same
    line) collapse into the best-scoring one;
-4. second-stage rerank of the closest few by query likelihood under a small LLM
-   (:mod:`assistant.rerank`; no cross-encoder ships as an offline PyPI package);
+4. second-stage rerank of the first few by query likelihood under a small LLM, its ranking
+   fused with the first-stage order (:mod:`assistant.rerank`; no cross-encoder ships as an
+   offline PyPI package);
 5. picture search (when CLIP weights are configured): the shots that look like the query join
    the first-stage list as a ``shot`` list by weighted RRF (:mod:`assistant.shots`); the
    rerank reads text only, so shot hits keep their fused places.
@@ -24,10 +24,11 @@ from dataclasses import replace
 
 import numpy as np
 
-from assistant.calibration import CANDIDATES, W_LEXICAL, W_SEMANTIC
+from assistant.calibration import CANDIDATES, W_DENSE, W_LEXICAL
 from assistant.rerank import Reranker, RerankerSlot, RerankPolicy, rerank_by_likelihood
 from assistant.settings import RERANK_DEFAULT, RERANK_OFF
 from assistant.shots import ShotSearch, fuse_shots
+from indexing.fusion import rrf
 from indexing.protocols import Embedder
 from indexing.settings import Settings
 from indexing.stores.base import ClipReader
@@ -96,7 +97,7 @@ class Retriever:
         """First stage: fused, de-duplicated candidates by similarity, scores in [0, 1]."""
         vector = self.embed_query(query)
         found = self.store.search(query, vector, k=CANDIDATES, kinds=kinds, depth=CANDIDATES)
-        text = dedupe(by_similarity(found))
+        text = dedupe(by_fusion(found))
         if kinds is not None and ClipKind.SHOT not in kinds:
             return text
         return fuse_shots(text, self.shots.search(query))
@@ -113,17 +114,19 @@ class Retriever:
         return [placed[i] if i in placed else next(ranked) for i in range(len(hits))]
 
 
-def by_similarity(hits: Sequence[Hit]) -> list[Hit]:
-    """Re-score fused candidates by a blend of cosine similarity and normalised BM25."""
+def by_fusion(hits: Sequence[Hit], w_dense: float = W_DENSE,
+              w_lexical: float = W_LEXICAL) -> list[Hit]:
+    """Order fused candidates by a weighted reciprocal rank fusion of their semantic similarity
+    ranking and their BM25 ranking (clips without a full-text match take no lexical rank).
+    Each hit's ``score`` becomes its similarity in [0, 1], which is what users are shown."""
     if not hits:
         return []
-    top_bm25 = max((h.bm25 or 0.0) for h in hits) or 1.0
-    scored = []
-    for h in hits:
-        sim = h.similarity if h.similarity is not None else 0.0
-        lex = (h.bm25 or 0.0) / top_bm25
-        scored.append(replace(h, score=W_SEMANTIC * max(sim, 0.0) + W_LEXICAL * lex))
-    return sorted(scored, key=lambda h: -h.score)
+    dense = sorted(range(len(hits)), key=lambda i: (-(hits[i].similarity or 0.0), i))
+    lexical = sorted((i for i in range(len(hits)) if hits[i].bm25),
+                     key=lambda i: (-(hits[i].bm25 or 0.0), i))
+    fused = rrf([dense, lexical], [w_dense, w_lexical])
+    order = sorted(range(len(hits)), key=lambda i: (-fused.get(i, 0.0), i))
+    return [replace(hits[i], score=max(hits[i].similarity or 0.0, 0.0)) for i in order]
 
 
 def dedupe(hits: Sequence[Hit], min_overlap: float = 0.5) -> list[Hit]:

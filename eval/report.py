@@ -132,7 +132,13 @@ def _question_json(q: QuestionOutcome, answered: bool) -> dict[str, Any]:
                            "overlap_s": citation_overlap(c, g)}
                           for n, c in zip(q.deerin.citation_numbers, r.citations, strict=True)],
         }
-    return {"id": g.id, "set": q.set_name, "question": g.question, "answerable": g.answerable,
+    peer = {} if q.peer is None else {"peer": {
+        "answer": q.peer.result.answer, "refused": q.peer.result.refused,
+        "citations": [{"media": m, "start": s, "end": e} for m, s, e in q.peer.result.citations],
+        "verdict": verdict(q.peer, g, answered=True),
+        "timings": {k: round(v, 4) for k, v in q.peer.timings.items()}}}
+    return peer | {"id": g.id, "set": q.set_name, "question": g.question,
+                   "answerable": g.answerable,
             "gold": {"media": g.media, "start": g.start, "end": g.end, "expect": list(g.expect),
                      "expect_all": g.expect_all, "kind": g.kind, "lang": g.lang,
                      "spans": [{"media": m, "start": s, "end": e} for m, s, e in g.spans]},
@@ -224,6 +230,30 @@ def _headline(metrics: dict[str, Any]) -> list[str]:
     return table(["metric", "DEERIn", "baseline", "uplift", "95 % interval (paired)"], rows)
 
 
+def _peer(metrics: dict[str, Any]) -> list[str]:
+    """DEERIn beside LlamaIndex's citation engine over the same clips, embedder and LLM."""
+    peer = metrics.get("peer")
+    if not peer:
+        return []
+    rows = []
+    for key, label in (("answer_hit_rate", "answer hit rate"),
+                       ("citation_precision", "citation precision"),
+                       ("refusal_accuracy", "refusal accuracy"),
+                       ("false_refusal_rate", "false-refusal rate")):
+        ci = peer["lead_interval"].get(key)
+        rows.append([label, fmt(metrics[key]), fmt(peer[key]),
+                     "—" if not ci else f"{ci[0]:+.3f} [{ci[1]:+.3f}, {ci[2]:+.3f}]"
+                     + (" ≈ noise" if ci[1] <= 0.0 <= ci[2] else "")])
+    p50 = (metrics["latency"].get("answer") or {}).get("p50")
+    peer_p50 = (peer["latency"].get("answer") or {}).get("p50")
+    rows.append(["answer latency p50 (s)", fmt(p50, 2), fmt(peer_p50, 2), "—"])
+    return ["## Beside the peer", "",
+            "LlamaIndex's `CitationQueryEngine` over the same clips, with the same embedder and "
+            "LLM (what a user would assemble from the same packages); it refuses when its answer "
+            "cites nothing or says the sources do not help.", "",
+            *table(["", "DEERIn", "peer", "DEERIn ahead (95 % interval)"], rows), ""]
+
+
 def _gates(metrics: dict[str, Any]) -> list[str]:
     """Which gate refused how many questions: a false refusal names the check to look at."""
     gates = metrics.get("refusals_by_gate") or {}
@@ -291,6 +321,7 @@ def render_markdown(run: EvalRun, metrics: dict[str, Any]) -> str:
     ]
     lines += _headline(metrics)
     lines += ["", f"![metrics vs baseline]({METRICS_CHART})", ""]
+    lines += _peer(metrics)
     lines += _gates(metrics)
     if run.multi_set:
         by_set = run.metrics_by_set()

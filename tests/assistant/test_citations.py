@@ -186,6 +186,17 @@ def test_focus_keeps_the_support(embedder: SentenceEmbedder) -> None:
     assert out and out[0].support == (Support(1, 0, 10),)
 
 
+def test_focus_never_cuts_the_clause_that_answers(embedder: SentenceEmbedder) -> None:
+    """A restatement of the question is the clause nearest it; the clause with the answer's new
+    words stays however far below that it scores."""
+    question = "From which city's flight control centre was contact with the orbiter lost?"
+    text = ("Contact with the orbiter was lost by the flight control centre, "
+            "in Houston, Texas")
+    checked = [CheckedSentence(text, (1,), (Support(1, 0, 10),))]
+    [out] = focus(checked, question, embedder.embed_texts)
+    assert "Houston" in out.text
+
+
 def test_words_of_the_question_are_not_claims() -> None:
     """An answer restating the question claims only what it adds; what it adds must still be
     in the source, and numbers are always checked in full."""

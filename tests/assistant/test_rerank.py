@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -78,11 +77,15 @@ def test_policy_limits_what_is_rescored(retriever: Retriever) -> None:
             calls.append(len(passages))
             return [-float(i) for i in range(len(passages))][::-1]  # prefers the last
 
-    far = [hits[0], replace(hits[1], score=0.2)]  # second is outside the margin
-    assert rerank_by_likelihood("q", far, Counting()) == far and not calls
-    out = rerank_by_likelihood("q", hits, Counting(), RerankPolicy(depth=8, margin=0.1))
+    assert rerank_by_likelihood("q", hits[:1], Counting()) == hits[:1] and not calls
+    assert rerank_by_likelihood("q", hits, Counting(), RerankPolicy(depth=1)) == hits
+    assert not calls  # nothing to reorder, nothing scored
+    # The likelihood ranking outweighs the first stage's at weight 2, not at 0.5 (ranks fused).
+    out = rerank_by_likelihood("q", hits, Counting(), RerankPolicy(depth=8, weight=2.0))
     assert [h.clip for h in out] == [hits[1].clip, hits[0].clip] and calls == [2]
     assert out[0].likelihood == 0.0 and out[0].score == hits[1].score  # similarity kept
+    out = rerank_by_likelihood("q", hits, Counting(), RerankPolicy(depth=8, weight=0.5))
+    assert [h.clip for h in out] == [hits[0].clip, hits[1].clip]
     assert rerank_by_likelihood("q", [], Counting()) == []
 
 

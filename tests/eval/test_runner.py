@@ -388,3 +388,19 @@ def test_per_set_metrics_report_and_json_by_hand() -> None:
     single = _run(run.set_questions("dev"), {"dev": "sets/dev.jsonl"})
     assert printed_metrics(single) == single.metrics()  # one set: the flat dict, as before
     assert "## By set" not in render_markdown(single, single.metrics())
+
+
+def test_the_peer_answers_the_same_questions_beside_deerin(index_db: Path, gold_file: Path,
+                                                          tmp_path: Path) -> None:
+    """LlamaIndex's CitationQueryEngine, over the same clips with the same (here: the tiny
+    shipped) LLM, answers every question; its figures and DEERIn's lead are reported."""
+    run = run_eval(gold_file, Settings.from_env({}, db_dir=index_db), "tiny", peer=True)
+    assert all(q.peer is not None for q in run.questions)
+    peer = run.metrics()["peer"]
+    for key in ("answer_hit_rate", "citation_precision", "refusal_accuracy"):
+        assert key in peer
+    assert peer["latency"]["answer"]["p50"] > 0
+    assert set(peer["lead_interval"]) and all(
+        v is None or (len(v) == 3 and v[1] <= v[0] <= v[2]) for v in peer["lead_interval"].values())
+    report = write_report(run, tmp_path / "out")["report"].read_text()
+    assert "CitationQueryEngine" in report
