@@ -31,7 +31,7 @@ from assistant.web.chat_service import ChatService
 from assistant.web.line import AnswerLine
 from assistant.web.oauth import OAuthLogin, map_identity, oauth_email
 from assistant.web.settings import WebSettings
-from assistant.web.users import ADMIN_GROUP, UserBook
+from assistant.web.users import ADMIN_GROUP, UserBook, file_stamp
 from config import ConfigError
 from config.collections import Collection, read_collections
 
@@ -163,7 +163,7 @@ class Deployment:
     def collections(self) -> tuple[Collection, ...]:
         """The collections as the configuration file declares them now. A file that turns bad
         while serving keeps the last good list (see :attr:`problem`)."""
-        stamp = _stamp_of(self.config_file)
+        stamp = file_stamp(self.config_file)
         with self._lock:
             if stamp == self._stamp:
                 return self._collections
@@ -299,11 +299,3 @@ class Deployment:
             threading.Thread(target=service.warm_up, name=f"deerin-warm-up-{collection.name}",
                              daemon=True).start()
         return _Entry(collection, service, app)
-
-
-def _stamp_of(path: Path) -> tuple[int, int] | None:
-    try:
-        st = path.stat()
-    except OSError:
-        return None
-    return (st.st_mtime_ns, st.st_size)

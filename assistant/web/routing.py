@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
     from assistant.web.deployment import Deployment
+    from config.collections import Collection
 
 JSON_PREFIXES = ("/api", "/v1", "/iiif", "/c/")
 SHARED_PREFIXES = ("/media/", "/keyframes/", "/montage/")
@@ -73,6 +74,17 @@ class CollectionRouting:
                 self.deployment.from_headers(Headers(scope=scope))
             await self.app(scope, receive, send)
 
+    async def _visible(self, scope: Scope, receive: Receive,
+                       send: Send) -> list[Collection] | None:
+        """The collections the request's user may see; ``None`` once the request has been
+        refused for want of a login (401)."""
+        ok, user = await self._user(scope)
+        if not ok:
+            await _refuse(scope, receive, send, 401, "authentication required",
+                          self.deployment.auth.challenge())
+            return None
+        return await asyncio.to_thread(self.deployment.visible, user)
+
     async def _user(self, scope: Scope) -> tuple[bool, str | None]:
         """Whether the request may go on at all, and whose it is."""
         if not self.deployment.login_required:
@@ -88,12 +100,9 @@ class CollectionRouting:
 
     async def _one(self, name: str | None, scope: Scope, receive: Receive, send: Send,
                    mount: str = "") -> None:
-        ok, user = await self._user(scope)
-        if not ok:
-            await _refuse(scope, receive, send, 401, "authentication required",
-                          self.deployment.auth.challenge())
+        visible = await self._visible(scope, receive, send)
+        if visible is None:
             return
-        visible = await asyncio.to_thread(self.deployment.visible, user)
         if name is None:
             path = scope["path"]
             if len(visible) == 1 or (visible and path.startswith(_ANY_COLLECTION)):
@@ -119,12 +128,9 @@ class CollectionRouting:
 
     async def _any(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Serve from the first collection the user sees that has what the path names."""
-        ok, user = await self._user(scope)
-        if not ok:
-            await _refuse(scope, receive, send, 401, "authentication required",
-                          self.deployment.auth.challenge())
+        visible = await self._visible(scope, receive, send)
+        if visible is None:
             return
-        visible = await asyncio.to_thread(self.deployment.visible, user)
         if scope["method"] in ("GET", "HEAD"):
             for collection in visible:
                 if await asyncio.to_thread(self.deployment.problem_of, collection.name):

@@ -176,11 +176,11 @@ class UserBook:
 
     def __post_init__(self) -> None:
         self._accounts = read_users(self.path)  # a bad file at start-up is an error
-        self._stamp = _stamp_of(self.path)
+        self._stamp = file_stamp(self.path)
 
     def accounts(self) -> dict[str, Account]:
         """The accounts as the file holds them now."""
-        stamp = _stamp_of(self.path)
+        stamp = file_stamp(self.path)
         with self._lock:
             if stamp != self._stamp:
                 try:
@@ -236,7 +236,9 @@ class UserBook:
         return self._dummy
 
 
-def _stamp_of(path: Path) -> tuple[int, int] | None:
+def file_stamp(path: Path) -> tuple[int, int] | None:
+    """The modification time and size of ``path`` (None when it cannot be read): a file
+    re-read when this changes is re-read only when it changed."""
     try:
         st = path.stat()
     except OSError:

@@ -6,7 +6,16 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from deerin.cli.options import EXIT_USAGE, DbOption, LlmOption, command_config, fail
+from deerin.cli.options import (
+    EXIT_USAGE,
+    DbOption,
+    KOption,
+    LlmOption,
+    MaxTokensOption,
+    PortOption,
+    command_config,
+    fail,
+)
 
 if TYPE_CHECKING:
     from assistant.web.extensions import ChatExtension
@@ -17,13 +26,10 @@ def chat(
     host: Annotated[str, typer.Option(
         "--host", help="Address to listen on. Anything but loopback needs the setting chat.auth "
         "(DEERIN_AUTH).")] = "127.0.0.1",
-    port: Annotated[int, typer.Option("--port", help="Port to listen on.")] = 8000,
+    port: PortOption = 8000,
     llm: LlmOption = None,
-    k: Annotated[int | None, typer.Option(
-        "--k", min=1, help="Clips per answer (default: the assistant's).")] = None,
-    max_tokens: Annotated[int | None, typer.Option(
-        "--max-tokens", min=1, help="Longest answer in tokens (default: the assistant's).")
-    ] = None,
+    k: KOption = None,
+    max_tokens: MaxTokensOption = None,
 ) -> None:
     """Chat with the footage in a browser: answers cite clips that play at the cited second.
 

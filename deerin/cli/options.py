@@ -36,6 +36,11 @@ LlmOption = Annotated[
                  "llamacpp:PATH.gguf or ollama[:MODEL] (default: the setting models.llm, "
                  "DEERIN_LLM, else the answering tier)."),
 ]
+PortOption = Annotated[int, typer.Option("--port", help="Port to listen on.")]
+KOption = Annotated[int | None, typer.Option(
+    "--k", min=1, help="Clips per answer (default: the assistant's).")]
+MaxTokensOption = Annotated[int | None, typer.Option(
+    "--max-tokens", min=1, help="Longest answer in tokens (default: the assistant's).")]
 WaitOption = Annotated[
     float,
     typer.Option("--wait", min=0, help="Seconds to wait for another writer of this index "

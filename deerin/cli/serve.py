@@ -9,20 +9,26 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
-from deerin.cli.options import EXIT_USAGE, LlmOption, command_config, err, fail
+from deerin.cli.options import (
+    EXIT_USAGE,
+    KOption,
+    LlmOption,
+    MaxTokensOption,
+    PortOption,
+    command_config,
+    err,
+    fail,
+)
 
 
 def serve(
     host: Annotated[str, typer.Option(
         "--host", help="Address to listen on. Anything but loopback needs accounts "
         "(`deerin users add`).")] = "127.0.0.1",
-    port: Annotated[int, typer.Option("--port", help="Port to listen on.")] = 8000,
+    port: PortOption = 8000,
     llm: LlmOption = None,
-    k: Annotated[int | None, typer.Option(
-        "--k", min=1, help="Clips per answer (default: the assistant's).")] = None,
-    max_tokens: Annotated[int | None, typer.Option(
-        "--max-tokens", min=1, help="Longest answer in tokens (default: the assistant's).")
-    ] = None,
+    k: KOption = None,
+    max_tokens: MaxTokensOption = None,
 ) -> None:
     """Serve every collection of the configuration file to its own groups: one chat with a
     picker of the collections each user may see, and their media, API, IIIF and map routes.
