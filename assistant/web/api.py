@@ -202,17 +202,7 @@ def api_router(service: ChatHost, auth: AuthConfig, gate: AskGate) -> APIRouter:
 
     async def _ask(request: Request, question: str, history: list[tuple[str, str]],
                    k: int | None) -> StreamingResponse:
-        from assistant.answer import QuestionError, check_question
-
-        try:
-            question = check_question(question)
-        except QuestionError as exc:
-            raise HTTPException(422, f"question: {exc}") from exc
-        if not (await run_in_threadpool(service.snapshot)).exists:
-            raise HTTPException(503, f"no DEERIn index at {service.db_dir} yet")
-        if gate.full():
-            raise HTTPException(429, "too many answers at once; try again shortly",
-                                headers={"Retry-After": "5"})
+        question = await admit(service, gate, question, "question")
         base = service.web.base_for(request)
         return EventStream(_ask_events(service, gate, base, question, history, k),
                            headers=SSE_HEADERS)
@@ -244,6 +234,24 @@ def api_router(service: ChatHost, auth: AuthConfig, gate: AskGate) -> APIRouter:
     router.add_api_route("/{rest:path}", unknown_route(router), methods=ALL_METHODS,
                          include_in_schema=False)
     return router
+
+
+async def admit(service: ChatHost, gate: AskGate, question: str, field: str) -> str:
+    """``question`` checked and admitted for an answer: 422 (naming the request's ``field``)
+    for a question that cannot be asked, 503 before there is an index, 429 when every answer
+    slot is taken (with ``Retry-After``)."""
+    from assistant.answer import QuestionError, check_question
+
+    try:
+        question = check_question(question)
+    except QuestionError as exc:
+        raise HTTPException(422, f"{field}: {exc}") from exc
+    if not (await run_in_threadpool(service.snapshot)).exists:
+        raise HTTPException(503, f"no DEERIn index at {service.db_dir} yet")
+    if gate.full():
+        raise HTTPException(429, "too many answers at once; try again shortly",
+                            headers={"Retry-After": "5"})
+    return question
 
 
 def unknown_route(router: APIRouter) -> Any:

@@ -22,11 +22,10 @@ from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, HTTPException, Request
-from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.responses import JSONResponse, Response
 
-from assistant.web.api import ALL_METHODS, EventStream, errors, unknown_route
+from assistant.web.api import ALL_METHODS, EventStream, admit, errors, unknown_route
 from assistant.web.api_ask import SSE_HEADERS, AskGate, Note, answer_steps, failure, keepalive
 from assistant.web.api_models import answer_out
 from assistant.web.streaming import IDLE
@@ -101,21 +100,11 @@ def openai_router(service: ChatHost, gate: AskGate) -> APIRouter:
     async def completions(request: Request,
                           body: Annotated[ChatRequest, Body()]) -> Response:
         """An OpenAI chat completion whose answer cites playable clips."""
-        from assistant.answer import QuestionError, check_question
-
         if body.model not in model_ids(service.web.collection):
             raise HTTPException(404, f"no model {body.model!r}; this server has "
                                      f"{model_ids(service.web.collection)[0]!r}")
         question, history = conversation(body.messages)
-        try:
-            question = check_question(question)
-        except QuestionError as exc:
-            raise HTTPException(422, f"messages: {exc}") from exc
-        if not (await run_in_threadpool(service.snapshot)).exists:
-            raise HTTPException(503, f"no DEERIn index at {service.db_dir} yet")
-        if gate.full():
-            raise HTTPException(429, "too many answers at once; try again shortly",
-                                headers={"Retry-After": "5"})
+        question = await admit(service, gate, question, "messages")
         reply = _Reply(f"chatcmpl-{uuid.uuid4().hex}", int(time.time()), body.model,
                        service.web.base_for(request))
         steps = answer_steps(service, gate, question, history)
