@@ -25,7 +25,15 @@ import pytest
 from indexing.media import file_hash
 from interaction.iiif import PAGE_KINDS, validate
 from tests.support.api import PASSWORD, USER, assert_error, basic
-from tests.support.chat import CHROMIUM, CHROMIUM_ARGS, DEERIN, ChatServer, free_port, start_chat
+from tests.support.chat import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    DEERIN,
+    ChatServer,
+    free_port,
+    serving_all,
+    start_chat,
+)
 
 OCR_TITLE = "PEACH OPEN MOVIE PROJECT"
 VIEWER_PAGE = """<!DOCTYPE html>
@@ -106,14 +114,8 @@ def servers(iiif_index: Path, viewer: str, tmp_path_factory: pytest.TempPathFact
     open_server = start_chat(iiif_index, base / "open", args=("--llm", "tiny"))
     guarded = start_chat(iiif_index, base / "guarded", auth=f"{USER}:{PASSWORD}",
                          extra_env={"DEERIN_CORS_ORIGINS": viewer}, args=("--llm", "tiny"))
-    try:
-        open_server.wait_ready()
-        guarded.wait_ready()
+    with serving_all(open_server, guarded):
         yield open_server, guarded
-    finally:
-        open_server.stop()
-        guarded.stop()
-        print(open_server.output()[-2000:], guarded.output()[-2000:])
 
 
 @pytest.fixture(scope="module")

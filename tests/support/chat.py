@@ -114,6 +114,21 @@ def serving(server: ChatServer) -> Iterator[str]:
         print(server.output()[-3000:])
 
 
+@contextmanager
+def serving_all(*servers: ChatServer) -> Iterator[tuple[ChatServer, ...]]:
+    """Wait until every one of ``servers`` (started together, so they boot together) answers,
+    yield them, then stop them all and print their last output."""
+    try:
+        for server in servers:
+            server.wait_ready()
+        yield servers
+    finally:
+        for server in servers:
+            server.stop()
+        for server in servers:
+            print(server.output()[-2000:])
+
+
 def start_chat(db: Path, workdir: Path, *, auth: str | None = None, host: str = "127.0.0.1",
                keep_llm_env: bool = False, extra_env: dict[str, str] | None = None,
                args: tuple[str, ...] = ()) -> ChatServer:

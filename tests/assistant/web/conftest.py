@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from tests.support.api import PASSWORD, SECRET, USER
-from tests.support.chat import ChatServer, chat_index, start_chat
+from tests.support.chat import ChatServer, chat_index, serving_all, start_chat
 from tests.support.serve import Workshop, workshop
 
 
@@ -30,14 +30,8 @@ def api_servers(api_index: Path, tmp_path_factory: pytest.TempPathFactory
     open_server = start_chat(api_index, base / "open", args=("--llm", "fast"))
     guarded = start_chat(api_index, base / "guarded", auth=f"{USER}:{PASSWORD}",
                          extra_env={"CHAINLIT_AUTH_SECRET": SECRET}, args=("--llm", "tiny"))
-    try:
-        open_server.wait_ready()
-        guarded.wait_ready()
+    with serving_all(open_server, guarded):
         yield open_server, guarded
-    finally:
-        open_server.stop()
-        guarded.stop()
-        print(open_server.output()[-3000:])
 
 
 @pytest.fixture(scope="session")

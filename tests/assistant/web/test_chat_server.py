@@ -29,7 +29,14 @@ from indexing.stores.base import MediaRecord
 from indexing.stores.lance import LanceStore
 from indexing.types import Clip, ClipKind, Hit, Shot
 from tests.support import REPO
-from tests.support.chat import DEERIN, ChatServer, connect_webapp, free_port, start_chat
+from tests.support.chat import (
+    DEERIN,
+    ChatServer,
+    connect_webapp,
+    free_port,
+    serving_all,
+    start_chat,
+)
 
 USER, PASSWORD = "archivist", "correct horse:battery"
 
@@ -95,13 +102,8 @@ def servers(collection: Collection, tmp_path_factory: pytest.TempPathFactory
     # Both start at once: each spends most of its start-up importing Chainlit and LanceDB.
     open_server = start_chat(collection.db, base / "open")
     guarded = start_chat(collection.db, base / "guarded", auth=f"{USER}:{PASSWORD}")
-    try:
-        open_server.wait_ready()
-        guarded.wait_ready()
+    with serving_all(open_server, guarded):
         yield open_server, guarded
-    finally:
-        open_server.stop()
-        guarded.stop()
 
 
 @pytest.fixture(scope="module")
