@@ -1,4 +1,4 @@
-"""Benchmark: the experiment workbench's stage cache (issue 15's target: when only the LLM
+"""Benchmark: the experiment workbench's stage cache (the target: when only the LLM
 differs, the second configuration's indexing is >= 3x faster than the first).
 
     python bench/experiment_cache.py [--plan eval/plans/example.toml] [--visual]

@@ -4,7 +4,7 @@
 
 In one run: indexes ../shared/media into a fresh store (graph off, timed: the baseline), then
 builds the graph from that store's clips (spaCy load + extraction + write, timed) and prints the
-ratio (issue 11's target: <= 10 % of indexing time). Then times entity lookups by name on the
+ratio (the target: <= 10 % of indexing time). Then times entity lookups by name on the
 loaded graph (p50; target <= 20 ms) and linking a question to entities (names + meaning), and
 reports the memory of a synthetic graph of N edges (default 1,000,000) held as networkx with
 DEERIn's edge attributes: resident memory (``VmRSS`` from /proc/self/status) before and after

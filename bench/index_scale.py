@@ -9,7 +9,7 @@ of a shared machine drifts);
 the local Ray instance itself is started once beforehand and timed apart, as a cluster would be
 running already. Each run writes a fresh index with the default settings (OCR and faces on).
 Prints, per engine: wall time, throughput (x real time), ratio to the local engine, seconds per
-stage summed over files, and actors started. Target (issue 14): on 2 cores, Ray with 1 worker is
+stage summed over files, and actors started. Target: on 2 cores, Ray with 1 worker is
 not slower than local by more than 15 % (ratio >= 0.87).
 
 The local run also measures each file's model cost with models already loaded and the load

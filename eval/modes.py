@@ -1,4 +1,4 @@
-"""Retrieval in each GraphRAG mode on the same questions, in one run (issue 11).
+"""Retrieval in each GraphRAG mode on the same questions, in one run.
 
 For every gold question and every mode (``naive``, ``local``, ``hybrid``, ``global``, ``auto``;
 :mod:`assistant.graph`) the top-``k`` clips are retrieved with the same store, embedder and

@@ -1,4 +1,4 @@
-"""The experiment workbench (issue 15): one plan, several model configurations, one report.
+"""The experiment workbench: one plan, several model configurations, one report.
 
 :mod:`eval.experiment.plan` reads the plan, :mod:`eval.experiment.available` says which models
 can run here, :mod:`eval.experiment.run` runs the steps (each in a child process, resumable),

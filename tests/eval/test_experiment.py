@@ -1,4 +1,4 @@
-"""The experiment workbench (issue 15): question sheet, plan, stage cache, resumption, report,
+"""The experiment workbench: question sheet, plan, stage cache, resumption, report,
 and the chat's /compare. Real media, real models (the tiny LLM tier), real LanceDB."""
 
 from __future__ import annotations

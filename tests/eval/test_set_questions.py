@@ -1,4 +1,4 @@
-"""The set-question gold format and set-recall (issue 11); the graph set loads."""
+"""The set-question gold format and set-recall; the graph set loads."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """Phrase montages on the real recordings: finding, cutting, rendering, and bad input.
 
-The measured check of issue 13: a phrase said N times in ../shared/media gives a montage of N
+The measured check: a phrase said N times in ../shared/media gives a montage of N
 segments whose length is the sum of the cut spans (within 2 frames per cut), and speech
 recognition on the rendered montage hears the phrase N times.
 """
