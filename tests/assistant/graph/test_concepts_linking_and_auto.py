@@ -90,15 +90,16 @@ def test_a_set_question_sees_each_file_before_a_second_clip_of_one() -> None:
 
 
 @pytest.fixture(scope="module")
-def round3_db(tmp_path_factory: pytest.TempPathFactory, media_dir: Path,
+def speeches_and_cartoon_db(tmp_path_factory: pytest.TempPathFactory, media_dir: Path,
               extractor: EntityExtractor) -> Path:
-    db = tmp_path_factory.mktemp("round3-db")
+    db = tmp_path_factory.mktemp("speeches-and-cartoon-db")
     names = ("gwb_columbia_address_2003.ogg", "jfk_inaugural_1961.flac", POPEYE3)
     update(build_store(db, media_dir, names), NetworkxGraphStore(db), extractor)
     return db
 
 
-def test_lemma_linking_reaches_a_sound_and_global_cites_community_clips(round3_db: Path) -> None:
+def test_lemma_linking_reaches_a_sound_and_global_cites_community_clips(
+        speeches_and_cartoon_db: Path) -> None:
     from assistant.graph.global_answer import answer_global
     from assistant.graph.index import GraphIndex
     from assistant.graph.retriever import GraphRetriever
@@ -106,8 +107,8 @@ def test_lemma_linking_reaches_a_sound_and_global_cites_community_clips(round3_d
     from indexing.settings import Settings
     from indexing.stores.lance import LanceStore
 
-    store = LanceStore(round3_db, create=False)
-    base = Retriever(store, Settings.from_env({}, db_dir=round3_db), reranker="off")
+    store = LanceStore(speeches_and_cartoon_db, create=False)
+    base = Retriever(store, Settings.from_env({}, db_dir=speeches_and_cartoon_db), reranker="off")
     graph = GraphIndex.open(store, base.embedder)
     # "squawking" is no key; its lemma is the "[squawk]" subtitles' concept.
     retriever = GraphRetriever(base, graph, "auto")
