@@ -263,9 +263,9 @@ class Assistant:
         entails = None
         if judge is not None:
             def entails(sentence: str, passage: str) -> float:
-                odds = judge.states(sentence, passage)
-                timings["states_margin"] = min(odds, timings.get("states_margin", odds))
-                return _sigmoid(odds)
+                margin = judge.states(sentence, passage)
+                timings["states_margin"] = min(margin, timings.get("states_margin", margin))
+                return _sigmoid(margin)
         checked = check_answer(lead_marker_last(raw), texts, embed=embed, lang=lang,
                                source_languages=languages, entails=entails, question=query)
         checked = focus(checked, query, embed)
@@ -298,10 +298,10 @@ class Assistant:
                                     read=passages)
         t = time.perf_counter()
         judged = list(passages[:JUDGED_PASSAGES])
-        best, odds = self.judge.best_answering(query, [p.text for p in judged])
+        best, margin = self.judge.best_answering(query, [p.text for p in judged])
         timings["judge_s"] = time.perf_counter() - t
-        timings["answers_margin"] = odds
-        if odds >= 0.0:
+        timings["answers_margin"] = margin
+        if margin >= 0.0:
             return self._extractive(question, query, hits, timings, raw, [judged[best]],
                                     read=passages)
         return Answer(question, query, REFUSAL_TEXT, True, (), tuple(hits), timings, raw,

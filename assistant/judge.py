@@ -4,8 +4,10 @@ Refusals and citation checks are decided from evidence a model has read, not fro
 question words: the answering model is asked a yes/no question about one passage and the
 probability it gives "yes" against "no" is read off the logits of its first reply token
 (:class:`~assistant.llm.ChoiceScorer`), one prompt evaluation and no sampling. Small models
-lean towards one answer whatever the passage, so the raw log-odds are compared with thresholds
-calibrated on the dev set (:mod:`assistant.calibration`), not with zero.
+lean towards one answer whatever the passage, so the raw log-odds are not compared with zero:
+for a model whose leaning was measured, with its own thresholds (:data:`~assistant.calibration.
+JUDGES`, keyed by the exact model file); for any other, with the log-odds the same question
+gets about a content-free passage (contextual calibration), so no constant is fitted.
 """
 
 from __future__ import annotations
