@@ -12,6 +12,9 @@ when exactly one such name exists; with two ("George Bush", "Laura Bush") it sta
 
 Relations: two entities co-occur when they appear in one clip (weight 1) or in two neighbouring
 clips of one file (weight 0.5); ``npmi`` normalises the count against how often each appears.
+They are computed when first asked for: all of them for export and communities (pairs grow with
+the square of the entities per clip: 1.5 million over fifty hours of speeches, about 20 s), one
+entity's alone for :meth:`KnowledgeGraph.related`, so looking one name up stays fast at any size.
 """
 
 from __future__ import annotations
@@ -39,11 +42,9 @@ class KnowledgeGraph:
         for m in raw:
             by_key[self.alias_of.get(m.key, m.key)].append(m)
         self._entities = {key: _entity(key, ms, self.alias_of) for key, ms in by_key.items()}
-        self._relations = _relations(self._entities.values())
-        self._adjacent: dict[str, list[Relation]] = defaultdict(list)
-        for r in self._relations.values():
-            self._adjacent[r.a].append(r)
-            self._adjacent[r.b].append(r)
+        self._clips = _ClipIndex(self._entities.values())
+        self._all: dict[tuple[str, str], Relation] | None = None
+        self._adjacent: dict[str, list[Relation]] = {}
         # Every name a user may type, normalised, to the entity it stands for.
         self._names: dict[str, str] = {}
         for e in self._entities.values():
@@ -74,13 +75,23 @@ class KnowledgeGraph:
         return dict(self._names)
 
     def relations(self) -> list[Relation]:
-        return sorted(self._relations.values(), key=lambda r: (-r.weight, r.a, r.b))
+        """Every relation, heaviest first (computed on first use)."""
+        return sorted(self._relations().values(), key=lambda r: (-r.weight, r.a, r.b))
 
     def related(self, key: str, limit: int | None = None) -> list[tuple[Entity, Relation]]:
         """Neighbours of ``key``, most associated first (npmi, then weight)."""
-        out = [(self._entities[r.b if r.a == key else r.a], r) for r in self._adjacent.get(key, [])]
+        if key not in self._adjacent:
+            self._adjacent[key] = (
+                [r for r in self._all.values() if key in (r.a, r.b)] if self._all is not None
+                else self._clips.relations_of(key))
+        out = [(self._entities[r.b if r.a == key else r.a], r) for r in self._adjacent[key]]
         out.sort(key=lambda er: (-er[1].npmi * er[1].weight, -er[1].weight, er[0].key))
         return out[:limit] if limit is not None else out
+
+    def _relations(self) -> dict[tuple[str, str], Relation]:
+        if self._all is None:
+            self._all = self._clips.relations()
+        return self._all
 
     def mention_count(self) -> int:
         return sum(len(e.mentions) for e in self._entities.values())
@@ -106,7 +117,7 @@ class KnowledgeGraph:
                        mentions=[{"clip": m.clip_id, "media": m.media_path, "start": m.start,
                                   "end": m.end, "said_start": m.said_start,
                                   "said_end": m.said_end} for m in e.mentions])
-        for r in self._relations.values():
+        for r in self._relations().values():
             g.add_edge(r.a, r.b, weight=r.weight, npmi=r.npmi, clips=list(r.clip_ids))
         return g
 
@@ -146,34 +157,68 @@ def _entity(key: str, mentions: list[Mention], alias_of: dict[str, str]) -> Enti
                   mentions=tuple(ordered))
 
 
-def _relations(entities: Iterable[Entity]) -> dict[tuple[str, str], Relation]:
-    in_clip: dict[str, set[str]] = defaultdict(set)
-    position: dict[str, tuple[str, str, str, int]] = {}
-    for e in entities:
-        for m in e.mentions:
-            in_clip[m.clip_id].add(e.key)
-            position[m.clip_id] = (m.media_id, m.media_path, m.kind, m.seq)
-    at = {pos: cid for cid, pos in position.items()}
-    weight: dict[tuple[str, str], float] = defaultdict(float)
-    evidence: dict[tuple[str, str], set[str]] = defaultdict(set)
-    for cid, keys in in_clip.items():
-        mid, path, kind, seq = position[cid]
-        nxt = at.get((mid, path, kind, seq + 1))
-        pairs: list[tuple[str, str, float, tuple[str, ...]]] = [
-            (a, b, 1.0, (cid,)) for a in keys for b in keys if a < b]
-        if nxt is not None:
-            pairs += [(min(a, b), max(a, b), NEIGHBOUR_WEIGHT, (cid, nxt))
-                      for a in keys for b in in_clip[nxt] if a != b]
-        for a, b, w, clips in pairs:
-            weight[(a, b)] += w
-            evidence[(a, b)].update(clips)
-    n = max(len(in_clip), 1)
-    freq = {e.key: len({m.clip_id for m in e.mentions}) for e in entities}
-    out = {}
-    for (a, b), w in weight.items():
-        out[(a, b)] = Relation(a, b, w, _npmi(w, freq[a], freq[b], n),
-                               tuple(sorted(evidence[(a, b)])))
-    return out
+class _ClipIndex:
+    """Which entities each clip holds and which clip follows which: what relations are
+    counted from, built in one pass over the mentions."""
+
+    def __init__(self, entities: Iterable[Entity]) -> None:
+        self.in_clip: dict[str, set[str]] = defaultdict(set)
+        self.clips_of: dict[str, set[str]] = {}
+        position: dict[str, tuple[str, str, str, int]] = {}
+        for e in entities:
+            self.clips_of[e.key] = {m.clip_id for m in e.mentions}
+            for m in e.mentions:
+                self.in_clip[m.clip_id].add(e.key)
+                position[m.clip_id] = (m.media_id, m.media_path, m.kind, m.seq)
+        at = {pos: cid for cid, pos in position.items()}
+        self.next: dict[str, str] = {}
+        for cid, (mid, path, kind, seq) in position.items():
+            nxt = at.get((mid, path, kind, seq + 1))
+            if nxt is not None:
+                self.next[cid] = nxt
+        self.previous = {nxt: cid for cid, nxt in self.next.items()}
+        self.n = max(len(self.in_clip), 1)
+
+    def relations(self) -> dict[tuple[str, str], Relation]:
+        """Every relation."""
+        weight: dict[tuple[str, str], float] = defaultdict(float)
+        evidence: dict[tuple[str, str], set[str]] = defaultdict(set)
+        for cid, keys in self.in_clip.items():
+            nxt = self.next.get(cid)
+            pairs: list[tuple[str, str, float, tuple[str, ...]]] = [
+                (a, b, 1.0, (cid,)) for a in keys for b in keys if a < b]
+            if nxt is not None:
+                pairs += [(min(a, b), max(a, b), NEIGHBOUR_WEIGHT, (cid, nxt))
+                          for a in keys for b in self.in_clip[nxt] if a != b]
+            for a, b, w, clips in pairs:
+                weight[(a, b)] += w
+                evidence[(a, b)].update(clips)
+        return {pair: self._relation(pair, w, evidence[pair]) for pair, w in weight.items()}
+
+    def relations_of(self, key: str) -> list[Relation]:
+        """The relations of ``key`` alone, equal to those :meth:`relations` holds for it."""
+        weight: dict[str, float] = defaultdict(float)
+        evidence: dict[str, set[str]] = defaultdict(set)
+        for cid in self.clips_of.get(key, ()):
+            for other in self.in_clip[cid] - {key}:
+                weight[other] += 1.0
+                evidence[other].add(cid)
+            for near in (self.next.get(cid), self.previous.get(cid)):
+                if near is None:
+                    continue
+                for other in self.in_clip[near] - {key}:
+                    weight[other] += NEIGHBOUR_WEIGHT
+                    evidence[other].update((cid, near))
+        out = []
+        for other, w in weight.items():
+            pair = (min(key, other), max(key, other))
+            out.append(self._relation(pair, w, evidence[other]))
+        return out
+
+    def _relation(self, pair: tuple[str, str], weight: float, clips: set[str]) -> Relation:
+        a, b = pair
+        return Relation(a, b, weight, _npmi(weight, len(self.clips_of[a]), len(self.clips_of[b]),
+                                            self.n), tuple(sorted(clips)))
 
 
 def _npmi(joint: float, fa: int, fb: int, n: int) -> float:

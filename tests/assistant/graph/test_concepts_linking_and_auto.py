@@ -42,6 +42,13 @@ def test_actions_and_sound_descriptions_are_concepts(extractor: EntityExtractor)
     assert {(m.key, m.label) for m in addressed} >= {("quilter", "PERSON"), ("mr", "CONCEPT")}
 
 
+def test_a_noun_that_modifies_the_head_is_a_concept_too(extractor: EntityExtractor) -> None:
+    found = {(m.key, m.label) for m in extractor.extract([_clip(
+        "The development of gold and silver mines and the tariff laws.")])}
+    assert {("gold", "CONCEPT"), ("silver", "CONCEPT"), ("mine", "CONCEPT"),
+            ("tariff", "CONCEPT"), ("tariff law", "CONCEPT"), ("law", "CONCEPT")} <= found
+
+
 def test_a_capitalised_german_noun_is_no_name(extractor: EntityExtractor) -> None:
     text = ("Jeden, der diese Software und die Dokumentationsdateien erhält, wird die "
             "Genehmigung erteilt. Angela Merkel sprach in Berlin.")

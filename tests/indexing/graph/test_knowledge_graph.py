@@ -90,6 +90,16 @@ def test_relations_are_weighted_cooccurrences_with_evidence(kg: KnowledgeGraph) 
     assert set(rel.clip_ids) & {m.clip_id for m in houston.mentions}
 
 
+def test_one_entitys_relations_equal_those_of_the_whole_graph(kg: KnowledgeGraph) -> None:
+    """``related`` computes one entity's relations alone (fast at any size): the same as
+    computing every relation first."""
+    lazy = KnowledgeGraph(m for e in kg.entities() for m in e.mentions)
+    whole = KnowledgeGraph(m for e in kg.entities() for m in e.mentions)
+    assert whole.relations()  # every relation computed before any lookup
+    for e in kg.entities()[:40]:
+        assert lazy.related(e.key) == whole.related(e.key), e.key
+
+
 def test_empty_and_foreign_text(extractor: EntityExtractor) -> None:
     assert extractor.extract([_clip(""), _clip("   ")]) == []
     german = extractor.extract([_clip("Jeden, der diese Software und die dazugehörigen "
