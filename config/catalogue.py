@@ -193,6 +193,10 @@ SETTINGS: tuple[Setting, ...] = (
     # -- the knowledge graph ------------------------------------------------------------------
     Setting("graph.enabled", "DEERIN_GRAPH", YES_NO, True,
             "Keep the knowledge graph in step when indexing (`no`: leave it alone)."),
+    Setting("graph.evidence_lists", "DEERIN_EVIDENCE_LISTS", YES_NO, True,
+            "Answer a question that asks for every moment or recording naming something "
+            "(\"which recordings mention Cuba?\") with the graph's whole list of them, counted "
+            "and paged, instead of an LLM answer from the top clips."),
     Setting("graph.neo4j_uri", "DEERIN_NEO4J_URI", TEXT, "",
             "A Neo4j server (bolt://HOST:7687, the `neo4j` extra); empty: the embedded store "
             "beside the index.", default_text="(embedded)"),

@@ -26,6 +26,7 @@ from config import Config, load_config
 
 if TYPE_CHECKING:
     from assistant.answer import Answer, Event
+    from assistant.graph.evidence import EvidenceList
     from indexing.file_meta_index import ManifestLoad
     from indexing.filework import Progress
     from indexing.graph.sync import GraphSync
@@ -50,11 +51,14 @@ class IndexRun:
 @dataclass(frozen=True)
 class Reply:
     """What :func:`ask` returns: the verified ``answer``, the retrieval ``mode`` that produced
-    it (``auto`` resolves to one), and the knowledge-graph ``entities`` it used (graph modes)."""
+    it (``auto`` resolves to one), and the knowledge-graph ``entities`` it used (graph modes).
+    A question asking for every moment something is named gets the graph's whole
+    ``evidence`` list instead (mode ``evidence``; the answer then states its count)."""
 
     answer: Answer
     mode: str
     entities: tuple[Entity, ...] = ()
+    evidence: EvidenceList | None = None
 
 
 def resolve(db: str | Path | None = None, config: Config | None = None,
@@ -171,6 +175,11 @@ def ask(question: str, db: str | Path | None = None, *, llm: str | None = None,
 
     mode = check_mode(mode)
     config, settings = resolve(db, config)
+    if mode != "global":  # a global question asks about the whole, not for a list
+        t = time.perf_counter()
+        found = evidence(question, db, config=config)
+        if found is not None:
+            return _evidence_reply(question, found, time.perf_counter() - t, on_event)
     assistant = with_mode(
         build_assistant(settings, llm, k=k, options=AssistantSettings.from_config(config)),
         mode, GraphSettings.from_config(config))
@@ -184,3 +193,40 @@ def ask(question: str, db: str | Path | None = None, *, llm: str | None = None,
     used = entities_used(assistant, [c.clip.clip_id for c in answer.citations])
     return Reply(answer, getattr(assistant.retriever, "last_mode", mode), tuple(used))
 
+
+def evidence(question: str, db: str | Path | None = None, *,
+             config: Config | None = None) -> EvidenceList | None:
+    """The knowledge graph's list of every moment (or recording) ``question`` asks for, when it
+    asks for all occurrences of something the graph names ("which recordings mention Cuba?",
+    :mod:`assistant.graph.evidence`); ``None`` for any other question, and when the graph is
+    off, missing or unusable, or the setting ``graph.evidence_lists`` is off."""
+    from assistant.graph.evidence import asks_for_occurrences, find_evidence
+    from assistant.graph.index import GraphIndex
+    from assistant.graph.intent import IntentParser
+    from indexing.graph.settings import GraphSettings
+    from indexing.graph.store import GraphError
+    from indexing.stores.base import StoreError
+    from indexing.stores.lance import LanceStore
+
+    config, settings = resolve(db, config)
+    graph_settings = GraphSettings.from_config(config)
+    if (not config["graph.evidence_lists"] or not graph_settings.enabled
+            or not asks_for_occurrences(question)):
+        return None
+    try:
+        store = LanceStore(settings.db_dir, create=False)
+        graph = GraphIndex.open(store, None, graph_settings)  # by name only: no embedder
+    except (GraphError, StoreError):
+        return None  # the ordinary answer then stands in
+    return find_evidence(graph, question, IntentParser()) if len(graph.kg) else None
+
+
+def _evidence_reply(question: str, found: EvidenceList, seconds: float,
+                    on_event: Callable[[Event], None] | None) -> Reply:
+    from assistant.answer import Answer, Event
+
+    answer = Answer(question=question, query=question, text=found.summary(), refused=False,
+                    citations=(), retrieved=(), timings={"evidence": seconds})
+    if on_event is not None:
+        on_event(Event("answer", answer=answer))
+    return Reply(answer, "evidence", found.entities, found)

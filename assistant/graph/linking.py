@@ -24,10 +24,11 @@ from indexing.text import is_stopword, tokens
 
 LINK_SIMILARITY = 0.5  # cosine of a question word and an entity name (MiniLM: "birds"-"beak" 0.64)
 MAX_LINKED = 12
-_MAX_NGRAM = 4
+MAX_NGRAM = 4
 # Words about the collection and the act of asking, not about its content.
 META_WORDS = frozenset("""
 recording recordings record records file files clip clips film films video videos movie movies
+name names named naming
 audio speech speeches talk talks talking mention mentions mentioned mentioning speak speaks
 spoken say says said appear appears appearing collection archive archives footage feature
 features featuring discuss discusses discussed refer refers together along main theme themes
@@ -73,12 +74,12 @@ class EntityLinker:
             if key is not None and lemma not in META_WORDS and not is_stopword(lemma):
                 found.setdefault(key, Link(key, 1.0, "name"))
         words = tokens(question)
-        for n in range(_MAX_NGRAM, 0, -1):
+        for n in range(MAX_NGRAM, 0, -1):
             for i in range(len(words) - n + 1):
                 gram = words[i:i + n]
                 if n == 1 and (gram[0] in META_WORDS or is_stopword(gram[0])):
                     continue
-                for form in _forms(" ".join(gram)):
+                for form in forms(" ".join(gram)):
                     key = self._names.get(form)
                     if key is not None and key not in found:
                         found[key] = Link(key, 1.0, "name")
@@ -145,7 +146,7 @@ class EntityLinker:
             pass  # a read-only index only costs the next process an embedding pass
 
 
-def _forms(text: str) -> list[str]:
+def forms(text: str) -> list[str]:
     """``text`` normalised, and with a plural last word made singular."""
     norm = normalise(text)
     forms = [norm]

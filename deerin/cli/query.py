@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -22,6 +22,9 @@ from deerin.cli.options import (
     settings_of,
 )
 from indexing.fmt import fmt_time
+
+if TYPE_CHECKING:
+    from assistant.graph.evidence import EvidenceList
 
 
 def search(
@@ -86,9 +89,17 @@ def ask(
         "--mode", help="naive (hybrid retrieval), local (the knowledge graph's entities), "
         "hybrid (both fused), global (collection-wide, from community reports), auto.")
     ] = "naive",
+    page: Annotated[int, typer.Option(
+        "--page", min=1, help="Which page of a list of every moment something is named "
+        "(questions such as 'which recordings mention Cuba?').")] = 1,
     json_out: JsonOption = False,
 ) -> None:
-    """Answer a question from the indexed footage, citing timestamped clips."""
+    """Answer a question from the indexed footage, citing timestamped clips.
+
+    A question asking for every moment or recording that names something ("every moment
+    where Cuba is named", "which recordings mention Nicaragua?") is answered with the knowledge
+    graph's whole list of them: the count, then the moments page by page (``--page``; all of
+    them with ``--json``), each with the file and the seconds to play."""
     import deerin
     from assistant.answer import Event, QuestionError
     from assistant.graph.modes import check_mode
@@ -113,6 +124,9 @@ def ask(
         usage = isinstance(exc, QuestionError | LLMUsageError)
         raise fail(str(exc), EXIT_USAGE if usage else EXIT_FAILED) from exc
     answer = reply.answer
+    if reply.evidence is not None:
+        _print_evidence(question, reply.evidence, page, json_out)
+        return
     if json_out:
         extra = {} if mode == "naive" else {
             "mode": reply.mode,
@@ -127,3 +141,30 @@ def ask(
     if reply.entities:
         out.print("  [dim]entities: " + ", ".join(e.name for e in reply.entities) + "[/]",
                   highlight=False)
+
+
+def _print_evidence(question: str, found: EvidenceList, page: int, json_out: bool) -> None:
+    """The count and one page of an evidence list (all of it as JSON)."""
+    from assistant.graph.evidence import PAGE
+
+    if json_out:
+        print(json.dumps({"answer": found.summary(), "mode": "evidence"} | found.to_json(),
+                         indent=2, ensure_ascii=False))
+        return
+    out = Console()
+    out.print(found.summary(), highlight=False)
+    if found.unit == "recording":
+        for name, n in found.files:
+            out.print(f"  {Path(name).name}: {n} moment{'s' * (n != 1)}", highlight=False)
+    shown = found.page(page)
+    if not shown:
+        out.print(f"  [dim](page {page} is past the last, {found.pages()})[/]", highlight=False)
+        return
+    first = (page - 1) * PAGE + 1
+    out.print(f"  [dim]page {page} of {found.pages()}:[/]", highlight=False)
+    for i, m in enumerate(shown, first):
+        start, end = m.play
+        out.print(f"  [{i}] {Path(m.media_path).name} @ {fmt_time(start)}–{fmt_time(end)}  "
+                  f"[dim]{', '.join(m.surfaces)}[/]", highlight=False)
+    if page < found.pages():
+        out.print(f'  [dim]more: deerin ask "{question}" --page {page + 1}[/]', highlight=False)
