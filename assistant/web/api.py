@@ -11,12 +11,17 @@ exist. Errors are JSON (:mod:`assistant.web.errors`).
 plays it), ``token`` (the draft answer as the model writes it), ``answer`` (the checked answer:
 unsupported sentences dropped, citations narrowed to the seconds that support them), ``done``;
 a failure after the stream began is an ``error`` event. Comment lines keep the connection
-alive while the model works.
+alive while the model works. A question asking for every moment or recording that names
+something ("which recordings mention Cuba?") is answered at once with the knowledge graph's
+whole list instead: one ``answer`` whose ``evidence`` holds it (the text states the count),
+then ``done``.
 """
 
 from __future__ import annotations
 
+import logging
 import re
+import time
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -45,6 +50,7 @@ from assistant.web.api_models import (
     TokenOut,
     answer_out,
     clip_detail,
+    evidence_answer_out,
     file_out,
     hit_out,
 )
@@ -55,6 +61,8 @@ from assistant.web.streaming import IDLE
 if TYPE_CHECKING:
     from assistant.web.extensions import ChatHost
     from indexing.stores.base import MediaRecord
+
+log = logging.getLogger("deerin.api")
 
 PREFIX = "/api"
 _ID = re.compile(r"[0-9a-f]{8,128}")
@@ -178,7 +186,9 @@ def api_router(service: ChatHost, auth: AuthConfig, gate: AskGate) -> APIRouter:
     ask_doc = {200: {"description": "Server-sent events: `clips` (`{clips: [Clip]}`), `token` "
                      "(`{text}`) while the draft is written, `answer` (an Answer), `done`; "
                      "`error` (`{error: {status, type, message}}`) if the answer fails after "
-                     "the stream began.",
+                     "the stream began. A question asking for every moment or recording that "
+                     "names something gets only `answer` (its `evidence` the whole list) and "
+                     "`done`.",
                      "content": {SSE_MEDIA_TYPE: {"schema": {"type": "string"}}}},
                **errors(404, 422, 429, 503)}
 
@@ -292,6 +302,11 @@ async def _ask_events(service: ChatHost, gate: AskGate, base: str, question: str
 
     notes: list[str] = []
     try:
+        listed = await run_in_threadpool(_evidence_answer, service, question, base)
+        if listed is not None:  # every moment something is named: the graph's list
+            yield sse("answer", listed)
+            yield sse("done", {})
+            return
         async for step in answer_steps(service, gate, question, history, k):
             if step is IDLE:
                 yield keepalive()
@@ -308,3 +323,22 @@ async def _ask_events(service: ChatHost, gate: AskGate, base: str, question: str
     except Exception as exc:  # the status line is sent: the failure travels as an event
         status, message = failure(exc)
         yield sse("error", error_body(status, message))
+
+
+def _evidence_answer(service: ChatHost, question: str, base: str) -> dict[str, Any] | None:
+    """The answer (an Answer with ``evidence``) of a question asking for every moment or
+    recording that names something the graph knows, the question read on its own; ``None``
+    for any other question, or when the graph fails (logged: the ordinary answer follows)."""
+    from assistant.web.graph_view import chat_graph
+
+    t = time.perf_counter()
+    graph = chat_graph(service)
+    found = graph.evidence(question)
+    if found is None:
+        return None
+    try:
+        return evidence_answer_out(question, found, time.perf_counter() - t, graph.clip,
+                                   service, base).model_dump()
+    except Exception:
+        log.exception("the evidence list of %r failed; answering as usual", question)
+        return None

@@ -9,8 +9,9 @@ or a notebook can open it as given. A clip's ``url`` plays it (the media route, 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -19,6 +20,7 @@ from assistant.web.chat_service import MAX_K
 
 if TYPE_CHECKING:
     from assistant.answer import Answer, Citation
+    from assistant.graph.evidence import EvidenceList
     from assistant.web.extensions import ChatHost
     from indexing.stores.base import MediaRecord
     from indexing.types import Clip, Hit
@@ -134,8 +136,46 @@ class CitationOut(BaseModel):
     clip: ClipOut
 
 
+class EvidenceFileOut(BaseModel):
+    """A recording of an evidence list and how many of its moments it holds."""
+
+    media: str = Field(description="Where the server reads the file.")
+    moments: int
+
+
+class EvidenceMomentOut(BaseModel):
+    """A moment of an evidence list: a clip where a listed name is said."""
+
+    media: str = Field(description="Where the server reads the file.")
+    start: float = Field(description="The seconds of the words (the clip's when untimed).")
+    end: float
+    clip_start: float
+    clip_end: float
+    clip: str = Field(description="The clip's content id (`/api/clips/{id}`).")
+    names: list[str] = Field(description="The names as said there.")
+    url: str | None = Field(None, description="Plays the words (the media route with "
+                            "`#t=start,end`); null when the clip left the index since the "
+                            "graph was built.")
+
+
+class EvidenceOut(BaseModel):
+    """The knowledge graph's whole list of the moments something is named: what a question
+    asking for every moment or recording that names it is answered with."""
+
+    names: list[str] = Field(description="The entities listed, as the graph names them.")
+    count: int = Field(description="How many moments (clips) name them.")
+    unit: str = Field(description="What the question asked for: `moment` or `recording`.")
+    files: list[EvidenceFileOut] = Field(description="Each recording with its count, in "
+                                         "file order.")
+    moments: list[EvidenceMomentOut] = Field(description="Every moment, in file and time "
+                                             "order.")
+
+
 class AnswerOut(BaseModel):
-    """A checked answer: every sentence kept is supported by the clip it cites."""
+    """A checked answer: every sentence kept is supported by the clip it cites. A question
+    asking for every moment or recording that names something is answered with the knowledge
+    graph's whole list instead (``evidence``; ``text`` then states the count, without
+    citations)."""
 
     question: str
     query: str = Field(description="The question as searched for (follow-ups stand alone).")
@@ -146,6 +186,9 @@ class AnswerOut(BaseModel):
     timings: dict[str, float]
     notes: list[str] = Field(default_factory=list, description="Why the answer is degraded "
                              "(e.g. the language model is unavailable).")
+    evidence: EvidenceOut | None = Field(
+        default=None, description="The list of every moment the question asks for, when it "
+                                  "asks for one.")
 
 
 class TokenIn(BaseModel):
@@ -201,6 +244,23 @@ def answer_out(answer: Answer, service: ChatHost, base: str,
                      citations=[citation_out(c, service, base) for c in answer.citations],
                      timings={k: round(v, 3) for k, v in answer.timings.items()},
                      notes=notes or [])
+
+
+def evidence_answer_out(question: str, found: EvidenceList, seconds: float,
+                        clip_of: Callable[[str], Clip | None], service: ChatHost,
+                        base: str) -> AnswerOut:
+    """The answer to a question asking for a list of occurrences: the list's summary and the
+    whole list (``found.to_json()``), each moment with the absolute URL that plays it."""
+    listed = found.to_json()
+    moments = cast("list[dict[str, Any]]", listed["moments"])
+    for m, moment in zip(moments, found.moments, strict=True):
+        clip = clip_of(moment.clip_id)
+        start, end = moment.play
+        m["url"] = (base + service.media_url(clip, start=start, end=end)
+                    if clip is not None else None)
+    return AnswerOut(question=question, query=question, text=found.summary(), refused=False,
+                     extractive=False, citations=[], timings={"evidence": round(seconds, 3)},
+                     evidence=EvidenceOut.model_validate(listed))
 
 
 def file_out(record: MediaRecord, service: ChatHost, base: str) -> FileOut:

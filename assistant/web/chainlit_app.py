@@ -29,7 +29,13 @@ from assistant.web.chainlit_serve import (
     show_place,
 )
 from assistant.web.chat_service import MAX_K, ChatService
-from assistant.web.graph_chat import community_starters, show_entities
+from assistant.web.graph_chat import (
+    EVIDENCE_ACTION,
+    answer_with_evidence,
+    community_starters,
+    more_evidence,
+    show_entities,
+)
 from assistant.web.picture import found_shots, picture_search_note
 from assistant.web.render import (
     COLLECTION_COMMAND,
@@ -236,6 +242,13 @@ async def on_question(message: cl.Message) -> None:
         await _run_command(command, argument, service)
         return
     history: list[tuple[str, str]] = cl.user_session.get("history") or []
+    # Every moment or recording that names something: the knowledge graph's whole list, not an
+    # LLM answer from the top clips (the question read on its own; None: answer as usual).
+    summary = await answer_with_evidence(message.content, service)
+    if summary is not None:
+        history.append((message.content, summary))
+        cl.user_session.set("history", history[-HISTORY_TURNS:])
+        return
     try:
         assistant, problem = await asyncio.to_thread(service.assistant, cl.user_session.get("llm"))
     except StoreError:
@@ -313,6 +326,17 @@ async def on_question(message: cl.Message) -> None:
         await step.update()
     history.append((final.question, final.text))
     cl.user_session.set("history", history[-HISTORY_TURNS:])
+
+
+@cl.action_callback(EVIDENCE_ACTION)
+async def on_more_evidence(action: cl.Action) -> None:
+    """The next page of an evidence list ("More" under the last page shown)."""
+    try:
+        service = _service()
+    except LookupError as exc:
+        await cl.Message(content=f"**{exc}.**").send()
+        return
+    await more_evidence(action, service)
 
 
 def _command_of(message: cl.Message, service: ChatService) -> tuple[ChatCommand | None, str]:

@@ -2,8 +2,10 @@
 
 Under an answer, a message lists the graph entities it used, one button each; a button opens the
 entity's appearances as players (DEERIn's media route with ``#t=start,end``, never a copy of the
-file). The start screen adds questions from the biggest communities. Imported only by
-``chainlit_app.py``; importing it registers the button's callback.
+file). The start screen adds questions from the biggest communities. A question asking for every
+moment or recording that names something is answered with the graph's whole list instead, a page
+at a time (:func:`answer_with_evidence`, :func:`more_evidence`). Imported only by
+``chainlit_app.py``; importing it registers the entity button's callback.
 """
 
 from __future__ import annotations
@@ -14,30 +16,34 @@ from typing import TYPE_CHECKING
 
 import chainlit as cl
 
-from assistant.web.graph_view import ChatGraph, appearances_markdown, entities_markdown
+from assistant.web.evidence_view import PLAYERS, evidence_markdown, more_label
+from assistant.web.graph_view import (
+    ChatGraph,
+    appearances_markdown,
+    chat_graph,
+    entities_markdown,
+)
 from assistant.web.state import service_from
 
 if TYPE_CHECKING:
     from assistant.answer import Answer
     from assistant.web.chat_service import ChatService
+    from assistant.web.evidence_view import EvidencePage, ShownMoment
+    from assistant.web.extensions import ChatHost
     from assistant.web.graph_view import Appearance
 
 log = logging.getLogger("deerin.chat")
 
 ENTITY_ACTION = "deerin_entity"
-_GRAPH_KEY = "deerin_graph"
+EVIDENCE_ACTION = "deerin_evidence_more"
+EVIDENCE_AUTHOR = "Knowledge graph"
 
 
 def _chat_graph() -> ChatGraph:
-    """The graph view kept beside the service on Chainlit's app state (one per service)."""
+    """The graph view of the served service (one per service, :func:`chat_graph`)."""
     from chainlit.server import app as chainlit_app
 
-    service = service_from(chainlit_app.state)
-    graph = getattr(chainlit_app.state, _GRAPH_KEY, None)
-    if not isinstance(graph, ChatGraph) or graph.service is not service:
-        graph = ChatGraph(service)
-        setattr(chainlit_app.state, _GRAPH_KEY, graph)
-    return graph
+    return chat_graph(service_from(chainlit_app.state))
 
 
 async def community_starters() -> list[cl.Starter]:
@@ -82,7 +88,7 @@ async def on_entity(action: cl.Action) -> None:
                      elements=appearance_players(shown, graph.service)).send()
 
 
-def appearance_players(shown: list[Appearance], service: ChatService) -> list[cl.Element]:
+def appearance_players(shown: list[Appearance], service: ChatHost) -> list[cl.Element]:
     """One inline player per appearance, loading from DEERIn's media route (``url=``)."""
     elements: list[cl.Element] = []
     for i, a in enumerate(shown, 1):
@@ -92,6 +98,77 @@ def appearance_players(shown: list[Appearance], service: ChatService) -> list[cl
             elements.append(cl.Audio(name=name, url=url, display="inline"))
         else:
             elements.append(cl.Video(name=name, url=url, display="inline",
+                                     player_config={"file": {"attributes":
+                                                             {"preload": "metadata"}}}))
+    return elements
+
+
+# -- evidence lists ------------------------------------------------------------------------------
+async def answer_with_evidence(question: str, service: ChatService) -> str | None:
+    """When ``question`` asks for every moment or recording naming something the graph knows,
+    send the first page of that list (with players and a "More" button) and return its summary
+    sentence; else ``None``, and the ordinary answer follows. Never raises: the chat must not
+    fail over the graph (a failure is logged, and the ordinary answer follows too)."""
+    try:
+        page = await asyncio.to_thread(chat_graph(service).evidence_page, question, 1)
+        if page is None:
+            return None
+        await _send_page(page, service)
+    except Exception:
+        log.exception("showing the evidence list of %r failed; answering as usual", question)
+        return None
+    return page.found.summary()
+
+
+async def more_evidence(action: cl.Action, service: ChatService) -> None:
+    """The next page a "More" button asks for (the button goes: the page has its own)."""
+    question = str(action.payload.get("question") or "")
+    try:
+        number = int(action.payload.get("page") or 0)
+    except (TypeError, ValueError):
+        number = 0
+    try:
+        await action.remove()
+    except Exception as exc:  # a button already gone: the page still comes
+        log.debug("removing a More button: %s", exc)
+    page = None
+    if question and number > 1:
+        page = await asyncio.to_thread(chat_graph(service).evidence_page, question, number)
+    try:
+        if page is not None:
+            await _send_page(page, service)
+            return
+    except Exception:  # a failed page costs that page, not the chat
+        log.exception("page %d of the evidence list of %r failed", number, question)
+    await cl.Message(content="That list is no longer available: ask the question again.",
+                     author=EVIDENCE_AUTHOR).send()
+
+
+async def _send_page(page: EvidencePage, service: ChatService) -> None:
+    from indexing.file_meta_index import catalogue_titles
+
+    titles = await asyncio.to_thread(catalogue_titles, service.db_dir) if page.files else {}
+    actions = []
+    if page.next is not None:
+        actions.append(cl.Action(name=EVIDENCE_ACTION, label=more_label(page),
+                                 payload={"question": page.question, "page": page.next},
+                                 tooltip="The next moments of this list"))
+    await cl.Message(content=evidence_markdown(page, titles), author=EVIDENCE_AUTHOR,
+                     elements=moment_players(page.moments[:PLAYERS], service),
+                     actions=actions).send()
+
+
+def moment_players(moments: tuple[ShownMoment, ...], service: ChatHost) -> list[cl.Element]:
+    """One inline player per moment whose clip is in the index, opening on the words."""
+    elements: list[cl.Element] = []
+    for s in moments:
+        if s.clip is None or s.url is None:
+            continue
+        name = f"[{s.n}] {', '.join(s.moment.surfaces)}"
+        if service.is_audio_only(s.clip):
+            elements.append(cl.Audio(name=name, url=s.url, display="inline"))
+        else:
+            elements.append(cl.Video(name=name, url=s.url, display="inline",
                                      player_config={"file": {"attributes":
                                                              {"preload": "metadata"}}}))
     return elements

@@ -1,5 +1,7 @@
-"""The knowledge graph in the chat: the entities an answer used, where an entity appears, and
-questions suggested by the collection's biggest communities.
+"""The knowledge graph in the chat: the entities an answer used, where an entity appears,
+questions suggested by the collection's biggest communities, and the whole list of moments a
+question asking for every occurrence of something is answered with
+(:mod:`assistant.web.evidence_view`).
 
 Kept apart from the Chainlit handlers (:mod:`assistant.web.graph_chat` is the glue) so it can be
 read and tested without importing Chainlit. The graph is opened lazily from the index the chat
@@ -11,15 +13,20 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections import OrderedDict
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+from assistant.graph.evidence import PAGE
+from assistant.web.evidence_view import EvidencePage, evidence_page
 from assistant.web.render import _cell, span_label
 from indexing.graph.types import CONCEPT, CONCEPTS
 
 if TYPE_CHECKING:
+    from assistant.graph.evidence import EvidenceList
     from assistant.graph.index import GraphIndex
-    from assistant.web.chat_service import ChatService
+    from assistant.web.extensions import ChatHost
     from indexing.graph.types import Entity
     from indexing.types import Clip
 
@@ -28,6 +35,7 @@ log = logging.getLogger("deerin.chat")
 MAX_ENTITIES = 6  # entities shown under an answer
 MAX_APPEARANCES = 8  # playable appearances listed for an entity
 MIN_COMMUNITY = 3  # members a community needs before it suggests a question
+KEPT_LISTS = 32  # evidence lists kept per graph: the "More" pages of recent questions
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,14 +50,26 @@ class Appearance:
 
 class ChatGraph:
     """The graph of the index a :class:`~assistant.web.chat_service.ChatService` serves.
-    Thread-safe; every method returns nothing (empty lists, None) when there is no graph."""
+    Thread-safe; every method returns nothing (empty lists, None) when there is no graph.
 
-    def __init__(self, service: ChatService) -> None:
+    ``env`` is where the settings ``graph.evidence_lists`` and ``graph.enabled`` are read, per
+    question (default: the process environment, which ``deerin chat`` fills from the
+    configuration files)."""
+
+    def __init__(self, service: ChatHost, env: Mapping[str, str] | None = None) -> None:
         self.service = service
+        self.env = env
         self._lock = threading.Lock()
         self._signature: object = None
         self._graph: GraphIndex | None = None
         self._by_clip: dict[str, list[Entity]] = {}
+        # Evidence lists: the graph linked by name only (a list holds what was named, so
+        # entity names are never embedded for it), the parser's model, recent lists.
+        self._evidence_lock = threading.Lock()
+        self._by_name: GraphIndex | None = None
+        self._nlp: Any = None
+        self._no_parser = False
+        self._lists: OrderedDict[str, EvidenceList | None] = OrderedDict()
 
     def graph(self) -> GraphIndex | None:
         """The current index's graph (reopened after the collection changed), or None."""
@@ -72,6 +92,75 @@ class ChatGraph:
                         for clip_id in {m.clip_id for m in e.mentions}:
                             self._by_clip.setdefault(clip_id, []).append(e)
             return self._graph
+
+    def evidence(self, question: str) -> EvidenceList | None:
+        """The graph's list of every moment (or recording) ``question`` asks for, as
+        :func:`assistant.graph.evidence.find_evidence` finds it; ``None`` when it asks for no
+        such list, names nothing the graph knows, the setting ``graph.evidence_lists`` (or
+        ``graph.enabled``) is off, or there is no usable graph. Never raises: a failure is
+        logged and the question gets the ordinary answer."""
+        from assistant.graph.evidence import asks_for_occurrences
+        from indexing.graph.extract import ExtractorUnavailable
+        from indexing.stores.base import StoreError
+
+        question = question.strip()
+        try:
+            if (not question or self._no_parser or not asks_for_occurrences(question)
+                    or not evidence_lists_on(self.env)):
+                return None
+            graph = self.graph()
+            return None if graph is None else self._find(graph, question)
+        except StoreError:
+            return None  # no index yet: the ordinary answer says how to make one
+        except ExtractorUnavailable as exc:
+            self._no_parser = True
+            log.warning("no evidence lists in the chat: %s", exc)
+        except Exception:
+            log.exception("the evidence list of %r failed; answering as usual", question)
+        return None
+
+    def _find(self, graph: GraphIndex, question: str) -> EvidenceList | None:
+        from assistant.graph.evidence import find_evidence
+        from assistant.graph.index import GraphIndex
+        from assistant.graph.intent import IntentParser
+        from indexing.graph.extract import load_nlp
+
+        with self._evidence_lock:
+            if self._by_name is None or self._by_name.kg is not graph.kg:
+                self._by_name = GraphIndex(graph.store, graph.kg, None)
+                self._lists.clear()
+            if question in self._lists:
+                self._lists.move_to_end(question)
+                return self._lists[question]
+            if self._nlp is None:
+                self._nlp = load_nlp()
+            # A parser per question: its cache would otherwise grow for the server's life.
+            found = find_evidence(self._by_name, question, IntentParser(self._nlp))
+            self._lists[question] = found
+            while len(self._lists) > KEPT_LISTS:
+                self._lists.popitem(last=False)
+            return found
+
+    def evidence_page(self, question: str, number: int = 1,
+                      size: int = PAGE) -> EvidencePage | None:
+        """Page ``number`` of :meth:`evidence` for ``question``, each moment with its clip
+        and the media route URL that plays it; ``None`` when there is no list. Never raises,
+        like :meth:`evidence`."""
+        found = self.evidence(question)
+        if found is None:
+            return None
+        try:
+            return evidence_page(question.strip(), found, max(1, number), self.clip,
+                                 lambda clip, start, end: self.service.media_url(
+                                     clip, start=start, end=end), size)
+        except Exception:
+            log.exception("page %d of the evidence list of %r failed", number, question)
+            return None
+
+    def clip(self, clip_id: str) -> Clip | None:
+        """A clip the graph mentions, read from the index (``None`` when it is gone)."""
+        graph = self._graph
+        return graph.clip(clip_id) if graph is not None else None
 
     def entities_used(self, question: str, clip_ids: list[str],
                       limit: int = MAX_ENTITIES) -> list[Entity]:
@@ -124,6 +213,31 @@ class ChatGraph:
             if len(out) == limit:
                 break
         return out
+
+
+_GRAPH_ATTRIBUTE = "_deerin_chat_graph"
+_GRAPHS_LOCK = threading.Lock()
+
+
+def chat_graph(service: ChatHost) -> ChatGraph:
+    """The one :class:`ChatGraph` of ``service``, shared by the chat's handlers and the HTTP
+    API (one graph in memory per collection). Kept on the service itself, so it lives and goes
+    with it."""
+    with _GRAPHS_LOCK:
+        graph = getattr(service, _GRAPH_ATTRIBUTE, None)
+        if not isinstance(graph, ChatGraph) or graph.service is not service:
+            graph = ChatGraph(service)
+            setattr(service, _GRAPH_ATTRIBUTE, graph)
+        return graph
+
+
+def evidence_lists_on(env: Mapping[str, str] | None = None) -> bool:
+    """Whether questions asking for every occurrence get the graph's list (the settings
+    ``graph.evidence_lists`` and ``graph.enabled``, from ``env`` or the process environment)."""
+    from config import Config
+
+    config = Config.from_env(env)
+    return bool(config["graph.evidence_lists"] and config["graph.enabled"])
 
 
 def entities_markdown(entities: list[Entity]) -> str:
