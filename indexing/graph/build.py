@@ -7,8 +7,9 @@ thousand mentions.
 
 Alias merging, collection-wide: mentions share an entity when their keys are equal (case,
 possessive, article, title and plural were already folded, see :mod:`indexing.graph.extract`),
-and a one-word name joins the one longer name of a person it ends ("Bush" -> "George W. Bush")
-when exactly one such name exists; with two ("George Bush", "Laura Bush") it stays apart.
+and a one-word name of a person joins the one longer name of a person it ends ("Bush" ->
+"George W. Bush") when exactly one such name exists; with two ("George Bush", "Laura Bush") it
+stays apart, and so does a name that only ends an "X of Y" ("China", "Tsai-Hsun of China").
 
 Relations: two entities co-occur when they appear in one clip (weight 1) or in two neighbouring
 clips of one file (weight 0.5); ``npmi`` normalises the count against how often each appears.
@@ -48,7 +49,8 @@ class KnowledgeGraph:
         # Every name a user may type, normalised, to the entity it stands for.
         self._names: dict[str, str] = {}
         for e in self._entities.values():
-            for alias in (e.name, *e.aliases, *(m.surface for m in e.mentions)):
+            # each distinct form once: an entity's mentions repeat a few surface forms
+            for alias in dict.fromkeys((e.name, *e.aliases, *(m.surface for m in e.mentions))):
                 self._names.setdefault(normalise(alias), e.key)
         for e in self._entities.values():
             self._names[e.key] = e.key
@@ -127,7 +129,10 @@ def resolve_aliases(mentions: Sequence[Mention]) -> dict[str, str]:
     labels: dict[str, Counter[str]] = defaultdict(Counter)
     for m in mentions:
         labels[m.key][m.label] += 1
-    persons = [k for k, c in labels.items() if " " in k and c.most_common(1)[0][0] in _PERSONS]
+    # A name "X of Y" is X's, not a fuller form of Y: "Tsai-Hsun of China" (which the tagger
+    # took for a person's) is no fuller form of China.
+    persons = [k for k, c in labels.items() if " " in k and c.most_common(1)[0][0] in _PERSONS
+               and k.split()[-2] != "of"]
     ending: dict[str, list[str]] = defaultdict(list)
     for k in persons:
         ending[k.rsplit(" ", 1)[1]].append(k)

@@ -77,6 +77,8 @@ def test_titles_merge_only_when_unambiguous() -> None:
 
     assert resolve_aliases([m("bush"), m("george w bush")]) == {"bush": "george w bush"}
     assert resolve_aliases([m("bush"), m("george w bush"), m("laura bush")]) == {}
+    china = Mention("china", "China", "GPE", "c", "m", "p", "speech", 0, 0, 1, 0, 1)
+    assert resolve_aliases([china, m("tsai-hsun of china")]) == {}  # "X of China" is X's
 
 
 def test_relations_are_weighted_cooccurrences_with_evidence(kg: KnowledgeGraph) -> None:
