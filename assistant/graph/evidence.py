@@ -143,8 +143,10 @@ def occurrence_unit(intent: Intent) -> str | None:
     return None
 
 
-def listed_entities(kg: KnowledgeGraph, question: str, intent: Intent) -> list[Entity]:
-    """The entities a list answers for: what the question's nominal words name (the parse's
+def listed_entities(kg: KnowledgeGraph, question: str,
+                    intent: Intent) -> tuple[list[Entity], list[str]]:
+    """The entities a list answers for, and the names the question used for them (normalised):
+    what the question's nominal words name (the parse's
     nouns, names and adjectives: "Show ..." and "List ..." name nothing), longest name first
     (words inside a longer name are not read again: "President Lincoln" is Lincoln, not also
     every president), every entity a name may stand for (singular and plural: "railroads" is
@@ -154,27 +156,32 @@ def listed_entities(kg: KnowledgeGraph, question: str, intent: Intent) -> list[E
     words = tokens(question)
     taken = [False] * len(words)
     keys: dict[str, None] = {}
+    said: dict[str, None] = {}
     for n in range(MAX_NGRAM, 0, -1):
         for i in range(len(words) - n + 1):
             gram = words[i:i + n]
             if any(taken[i:i + n]) or not nominal.issuperset(gram) or (
                     n == 1 and (gram[0] in META_WORDS or is_stopword(gram[0]))):
                 continue
-            found = [names[f] for f in forms(" ".join(gram)) if f in names]
-            if found:
-                keys.update(dict.fromkeys(found))
+            matched = [f for f in forms(" ".join(gram)) if f in names]
+            if matched:
+                keys.update(dict.fromkeys(names[f] for f in matched))
+                said.update(dict.fromkeys(matched))
                 taken[i:i + n] = [True] * n
     skip = MOMENT_NOUNS | RECORDING_NOUNS | {intent.noun}
-    return [e for k in keys if (e := kg.entity(k)) is not None and e.label != ACTION
-            and e.key not in skip]
+    entities = [e for k in keys if (e := kg.entity(k)) is not None and e.label != ACTION
+                and e.key not in skip]
+    kept = {e.key for e in entities}
+    return entities, [f for f in said if names[f] in kept]
 
 
-def evidence_list(kg: KnowledgeGraph, entities: Sequence[Entity],
-                  unit: str = "moment") -> EvidenceList:
-    """Every moment ``entities`` are named (one per clip), with every longer name they are
-    part of ("Chile" in "the Republic of Chile", "tariff" in "tariff law")."""
+def evidence_list(kg: KnowledgeGraph, entities: Sequence[Entity], unit: str = "moment",
+                  said: Sequence[str] = ()) -> EvidenceList:
+    """Every moment ``entities`` are named (one per clip), with every longer name that holds
+    their keys or the names ``said`` for them ("Chile" in "the Republic of Chile", "tariff"
+    in "tariff law", "Lincoln", said for Abraham Lincoln, in "the Lincoln Memorial")."""
     mentions: list[Mention] = []
-    for e in containing(kg, entities):
+    for e in containing(kg, entities, said):
         mentions.extend(e.mentions)
     by_clip: dict[str, list[Mention]] = {}
     for m in mentions:
@@ -187,10 +194,11 @@ def evidence_list(kg: KnowledgeGraph, entities: Sequence[Entity],
     return EvidenceList(tuple(entities), tuple(moments), unit)
 
 
-def containing(kg: KnowledgeGraph, entities: Sequence[Entity]) -> list[Entity]:
-    """``entities`` and every other entity whose key holds one of theirs as a run of words
-    (no actions: a verb names nothing)."""
-    wanted = [e.key.split() for e in entities]
+def containing(kg: KnowledgeGraph, entities: Sequence[Entity],
+               said: Sequence[str] = ()) -> list[Entity]:
+    """``entities`` and every other entity whose key holds one of their keys, or of the names
+    ``said``, as a run of words (no actions: a verb names nothing)."""
+    wanted = [k.split() for k in dict.fromkeys([*(e.key for e in entities), *said])]
     out = {e.key: e for e in entities}
     for e in kg.entities():
         if e.key in out or e.label == ACTION or " " not in e.key:
@@ -213,5 +221,5 @@ def find_evidence(graph: GraphIndex, question: str, parser: IntentParser) -> Evi
     unit = occurrence_unit(intent)
     if unit is None:
         return None
-    entities = listed_entities(graph.kg, question, intent)
-    return evidence_list(graph.kg, entities, unit) if entities else None
+    entities, said = listed_entities(graph.kg, question, intent)
+    return evidence_list(graph.kg, entities, unit, said) if entities else None

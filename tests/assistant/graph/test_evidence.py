@@ -47,16 +47,16 @@ def test_what_the_nominal_words_name_is_listed_but_no_verb_nor_the_asked_noun(
         kg: KnowledgeGraph) -> None:
     intent = Intent(True, "every moment", noun="moment",
                     nominal=("moment", "cuba", "tariffs"))
-    chosen = listed_entities(kg, "Every moment where Cuba and tariffs mention", intent)
-    assert [e.key for e in chosen] == ["cuba", "tariff"]
+    chosen, said = listed_entities(kg, "Every moment where Cuba and tariffs mention", intent)
+    assert [e.key for e in chosen] == ["cuba", "tariff"] and said == ["cuba", "tariff"]
     # a word the parse did not read as naming anything ("Show …", "List …") names nothing
     show = Intent(True, "every moment", noun="moment", nominal=("moment",))
-    assert listed_entities(kg, "Mention every moment", show) == []
+    assert listed_entities(kg, "Mention every moment", show) == ([], [])
 
 
 def test_words_inside_a_longer_name_are_not_read_again(kg: KnowledgeGraph) -> None:
     intent = Intent(True, "every moment", noun="moment", nominal=("moment", "civil", "service"))
-    chosen = listed_entities(kg, "Every moment the civil service is mentioned", intent)
+    chosen, _ = listed_entities(kg, "Every moment the civil service is mentioned", intent)
     assert [e.key for e in chosen] == ["civil service"]
 
 
@@ -81,6 +81,14 @@ def test_a_name_gathers_the_longer_names_it_is_part_of(kg: KnowledgeGraph) -> No
     service = kg.entity("service")
     assert service is not None  # "civil service" holds it: a list of "service" has both
     assert sorted(m.clip_id for m in evidence_list(kg, [service]).moments) == ["c7", "c8"]
+    # the name the question used counts too: "Lincoln", said for Abraham Lincoln
+    people = KnowledgeGraph([_m("lincoln", "PERSON", "p1", "a", 0, "Lincoln"),
+                             _m("abraham lincoln", "PERSON", "p2", "a", 9, "Abraham Lincoln"),
+                             _m("lincoln memorial", "FAC", "p3", "a", 20, "Lincoln Memorial")])
+    abe = people.find("Lincoln")
+    assert abe is not None and abe.key == "abraham lincoln"
+    said = [m.clip_id for m in evidence_list(people, [abe], said=["lincoln"]).moments]
+    assert said == ["p1", "p2", "p3"]
 
 
 def test_pages_count_from_one() -> None:
