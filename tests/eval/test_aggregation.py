@@ -42,7 +42,8 @@ def test_moment_lists_are_scored_by_the_core_of_each_gold_cue() -> None:
               ("/x/a.mp4", 11.5, 20.0),  # grazes the second: not a hit
               ("/x/c.mp4", 0.0, 4.0)]  # right seconds, wrong file
     s = score_list(listed, gold, "moment")
-    assert s.listed == 3 and s.recall == pytest.approx(2 / 3) and s.precision == pytest.approx(1 / 3)
+    assert s.listed == 3 and s.recall == pytest.approx(2 / 3)
+    assert s.precision == pytest.approx(1 / 3)
     assert score_list([], gold, "moment").precision is None
     assert score_list(listed, [], "moment").recall is None
 
@@ -63,7 +64,7 @@ def test_the_archive_sets_load_and_name_their_unit() -> None:
 def test_a_bad_line_is_named(tmp_path: Path) -> None:
     bad = tmp_path / "bad.jsonl"
     bad.write_text('// fine\n{"id": "x", "question": "q", "pattern": "("}\n')
-    with pytest.raises(ValueError, match="bad.jsonl:2"):
+    with pytest.raises(ValueError, match=r"bad\.jsonl:2"):
         load_aggregation(bad)
     bad.write_text('{"id": "x", "question": "q", "pattern": "a", "unit": "shot"}\n')
     with pytest.raises(ValueError, match="unit"):
