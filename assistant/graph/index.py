@@ -6,6 +6,8 @@ read-only: ``deerin index`` and ``deerin graph build`` keep it in step with the 
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 from collections import defaultdict
 from collections.abc import Sequence
@@ -16,7 +18,7 @@ import numpy as np
 
 from assistant.graph.linking import EntityLinker, Link
 from indexing.graph.build import KnowledgeGraph
-from indexing.graph.communities import detect
+from indexing.graph.communities import MAX_SIZE, SEED, algorithm, detect
 from indexing.graph.networkx_store import graph_dir
 from indexing.graph.reports import clips_by_id, extractive_report, representative_clips
 from indexing.graph.settings import GraphSettings
@@ -131,9 +133,37 @@ class GraphIndex:
 
     # -- global --------------------------------------------------------------------------------
     def communities(self) -> list[Community]:
+        """The graph's communities, kept beside the graph (``cache_dir``) once detected: at 50
+        hours of speeches detection takes minutes (1.5 million relations), and every
+        ``deerin ask --mode global`` opens the graph anew."""
         if self._communities is None:
-            self._communities = detect(self.kg)
+            self._communities = self._stored_communities()
         return self._communities
+
+    def _stored_communities(self) -> list[Community]:
+        key = hashlib.sha256(f"{self.kg.content_hash()}|{algorithm()}|{MAX_SIZE}|{SEED}"
+                             .encode()).hexdigest()[:16]
+        path = self.cache_dir / f"communities-{key}.json" if self.cache_dir else None
+        try:
+            if path is not None and path.exists():
+                return [Community(str(c["id"]), int(c["level"]), tuple(c["members"]),
+                                  c["parent"]) for c in json.loads(path.read_text("utf-8"))]
+        except (OSError, ValueError, KeyError, TypeError):
+            pass  # a damaged file is detected again
+        found = detect(self.kg)
+        if path is not None:
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                for old in path.parent.glob("communities-*.json"):
+                    old.unlink()
+                tmp = path.with_suffix(".tmp")
+                tmp.write_text(json.dumps([{"id": c.id, "level": c.level,
+                                            "members": list(c.members), "parent": c.parent}
+                                           for c in found]), "utf-8")
+                tmp.replace(path)
+            except OSError:
+                pass  # a read-only index only costs the next process a detection
+        return found
 
     def report(self, community: Community) -> CommunityReport:
         """The extractive report of ``community`` (an LLM-written one is

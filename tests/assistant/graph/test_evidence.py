@@ -196,3 +196,19 @@ def test_the_setting_turns_lists_off(cuba_db: Path, monkeypatch: pytest.MonkeyPa
 
     monkeypatch.setenv("DEERIN_EVIDENCE_LISTS", "no")
     assert deerin.evidence("Which recordings mention Cuba?", cuba_db) is None
+
+
+def test_communities_are_kept_beside_the_graph(tmp_path: Path,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """Detected once per graph: every `deerin ask --mode global` opens the graph anew."""
+    import assistant.graph.index as graph_index
+
+    mentions = [_m(k, "GPE", f"c{i}", "a", 10 * i)
+                for i in range(6) for k in (("cuba", "spain") if i < 3 else ("japan", "china"))]
+    mentions += [_m("mexico", "GPE", f"d{i}", "b", 10 * i) for i in range(6)]
+    kg = KnowledgeGraph(mentions)
+    first = graph_index.GraphIndex(None, kg, None, tmp_path).communities()  # type: ignore[arg-type]
+    assert first and len(list(tmp_path.glob("communities-*.json"))) == 1
+    monkeypatch.setattr(graph_index, "detect", lambda kg: pytest.fail("detected again"))
+    again = graph_index.GraphIndex(None, kg, None, tmp_path).communities()  # type: ignore[arg-type]
+    assert again == first
