@@ -1,4 +1,4 @@
-"""The public API (``import deerin``): the four functions the command line itself calls."""
+"""The public API (``import deerin``): the functions the command line itself calls."""
 
 from __future__ import annotations
 
@@ -13,7 +13,8 @@ from indexing.stores.base import StoreError
 
 
 def test_the_public_names() -> None:
-    assert set(deerin.__all__) == {"IndexRun", "Reply", "ask", "index", "open_index", "search"}
+    assert set(deerin.__all__) == {"IndexRun", "Reply", "ask", "evidence", "index", "open_index",
+                                   "search"}
 
 
 def test_index_search_and_ask_a_real_recording(tmp_path: Path, leopard: Path) -> None:
