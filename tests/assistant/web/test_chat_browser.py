@@ -116,8 +116,9 @@ def test_question_about_the_lecture_plays_the_cited_clip(
                 "() => document.body.innerText.split('Retrieved clips').length > 2 "
                 "&& !document.querySelector('#stop-button')", timeout=600_000)
             page.get_by_text("Retrieved clips").last.click()
+            # a loaded machine may take a while to open the step (a full run once timed out)
             page.wait_for_function("() => document.body.innerText.includes('Searched for:')",
-                                   timeout=30_000)
+                                   timeout=120_000)
             page.wait_for_timeout(500)
             page.screenshot(path=str(tmp_path / "chat-follow-up.png"), full_page=True)
         finally:
