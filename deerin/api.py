@@ -208,10 +208,11 @@ def evidence(question: str, db: str | Path | None = None, *,
     from indexing.stores.base import StoreError
     from indexing.stores.lance import LanceStore
 
+    if not asks_for_occurrences(question):  # the cheap look first: most questions stop here
+        return None
     config, settings = resolve(db, config)
     graph_settings = GraphSettings.from_config(config)
-    if (not config["graph.evidence_lists"] or not graph_settings.enabled
-            or not asks_for_occurrences(question)):
+    if not config["graph.evidence_lists"] or not graph_settings.enabled:
         return None
     try:
         store = LanceStore(settings.db_dir, create=False)

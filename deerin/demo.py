@@ -11,6 +11,8 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+from indexing.fmt import srt_time
+
 
 @dataclass(frozen=True)
 class DemoScene:
@@ -72,14 +74,6 @@ def _duration(path: Path) -> float:
     return float(out.stdout.strip())
 
 
-def _srt_time(t: float) -> str:
-    ms = round(t * 1000)
-    h, ms = divmod(ms, 3_600_000)
-    m, ms = divmod(ms, 60_000)
-    s, ms = divmod(ms, 1000)
-    return f"{h:02d}:{m:02d}:{s:02d},{ms:03d}"
-
-
 def make_demo_collection(folder: Path) -> list[Path]:
     """Write the demo files into ``folder`` (skipping ones already there) and return them."""
     for tool in ("ffmpeg", "ffprobe", "espeak-ng"):
@@ -129,7 +123,7 @@ def _narrated(item: DemoItem, target: Path, work: Path) -> None:
 
 def _silent_film(item: DemoItem, target: Path, work: Path) -> None:
     _video(item.scenes, [s.seconds for s in item.scenes], target, work, audio=None)
-    lines = [f"{i}\n{_srt_time(a)} --> {_srt_time(b)}\n{text}\n"
+    lines = [f"{i}\n{srt_time(a)} --> {srt_time(b)}\n{text}\n"
              for i, (a, b, text) in enumerate(item.subtitles, 1)]
     target.with_suffix(".srt").write_text("\n".join(lines), encoding="utf-8")
 

@@ -45,3 +45,12 @@ def shorten(text: str, limit: int, *, ellipsis_within: bool = True) -> str:
         return words
     kept = limit - 1 if ellipsis_within else limit
     return words[:kept].rsplit(" ", 1)[0] + "…"
+
+
+def srt_time(seconds: float) -> str:
+    """``seconds`` as an SRT timestamp: ``HH:MM:SS,mmm``."""
+    ms = round(seconds * 1000)
+    h, ms = divmod(ms, 3_600_000)
+    m, ms = divmod(ms, 60_000)
+    s, ms = divmod(ms, 1000)
+    return f"{h:02d}:{m:02d}:{s:02d},{ms:03d}"

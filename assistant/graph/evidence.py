@@ -121,14 +121,8 @@ class EvidenceList:
 def asks_for_occurrences(question: str) -> bool:
     """A cheap first look, before any parser loads: whether ``question`` holds a word for a
     moment or a recording at all (a question without one cannot ask for their list)."""
-    words = set(tokens(question))
-    return any(_singular(w) in MOMENT_NOUNS | RECORDING_NOUNS for w in words)
-
-
-def _singular(word: str) -> str:
-    if word.endswith(("ches", "shes", "sses", "xes", "zes")):
-        return word[:-2]
-    return word[:-1] if word.endswith("s") and not word.endswith("ss") else word
+    nouns = MOMENT_NOUNS | RECORDING_NOUNS
+    return any(f in nouns for w in set(tokens(question)) for f in forms(w))
 
 
 def occurrence_unit(intent: Intent) -> str | None:

