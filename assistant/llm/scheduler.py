@@ -125,6 +125,7 @@ class Scheduler:
         self._closed = False
         self._read_turn = True
         self.steps = 0  # decode calls so far (for tests and benchmarks)
+        self.widest = 0  # most generating sequences one decode call has carried a token for
 
     # -- the consumer side ----------------------------------------------------------------------
 
@@ -260,6 +261,8 @@ class Scheduler:
         if rc != 0:
             raise LLMError(f"llama_decode failed ({rc})")
         self.steps += 1
+        if not reading:
+            self.widest = max(self.widest, len(sampling))
         for job in reading:
             start, end = job.chunks.popleft()
             job.pos = end
