@@ -41,6 +41,7 @@ from assistant.web.api_ask import (
 )
 from assistant.web.api_models import (
     TOKEN_DAYS_DEFAULT,
+    AnswerOut,
     AskIn,
     ClipDetail,
     FileOut,
@@ -59,6 +60,7 @@ from assistant.web.chat_service import MAX_K
 from assistant.web.streaming import IDLE
 
 if TYPE_CHECKING:
+    from assistant.web.evidence_view import EvidencePage
     from assistant.web.extensions import ChatHost
     from indexing.stores.base import MediaRecord
 
@@ -329,6 +331,16 @@ def _evidence_answer(service: ChatHost, question: str, base: str) -> dict[str, A
     """The answer (an Answer with ``evidence``) of a question asking for every moment or
     recording that names something the graph knows, the question read on its own; ``None``
     for any other question, or when the graph fails (logged: the ordinary answer follows)."""
+    listed = evidence_reply(service, question, base)
+    return None if listed is None else listed[0].model_dump()
+
+
+def evidence_reply(service: ChatHost, question: str,
+                   base: str) -> tuple[AnswerOut, EvidencePage] | None:
+    """The list answer of a question asking for every moment or recording that names
+    something, and its first page with absolute player URLs (what a client that cannot page,
+    such as an OpenAI one, shows); ``None`` as for :func:`_evidence_answer`."""
+    from assistant.web.evidence_view import evidence_page
     from assistant.web.graph_view import chat_graph
 
     t = time.perf_counter()
@@ -337,8 +349,12 @@ def _evidence_answer(service: ChatHost, question: str, base: str) -> dict[str, A
     if found is None:
         return None
     try:
-        return evidence_answer_out(question, found, time.perf_counter() - t, graph.clip,
-                                   service, base).model_dump()
+        answer = evidence_answer_out(question, found, time.perf_counter() - t, graph.clip,
+                                     service, base)
+        page = evidence_page(question.strip(), found, 1, graph.clip,
+                             lambda clip, start, end: base + service.media_url(
+                                 clip, start=start, end=end))
+        return answer, page
     except Exception:
         log.exception("the evidence list of %r failed; answering as usual", question)
         return None

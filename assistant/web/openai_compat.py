@@ -12,6 +12,11 @@ therefore starts at once (the role), sends keep-alive comments while the answer 
 the checked text and its sources, each source a Markdown link that plays the cited seconds.
 The citations also travel as data: a ``citations`` list on the completion (on the last chunk
 when streamed), each with its URL, file, seconds and clip.
+
+A question asking for every moment or recording that names something ("which recordings
+mention Cuba?") is answered, as in the chat and ``/api/ask``, with the knowledge graph's list:
+the text holds the count, the recordings and the first page of moments as links that play
+them; the whole list travels as data in ``evidence`` (the shape of ``/api/ask``'s).
 """
 
 from __future__ import annotations
@@ -22,10 +27,18 @@ from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, HTTPException, Request
+from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.responses import JSONResponse, Response
 
-from assistant.web.api import ALL_METHODS, EventStream, admit, errors, unknown_route
+from assistant.web.api import (
+    ALL_METHODS,
+    EventStream,
+    admit,
+    errors,
+    evidence_reply,
+    unknown_route,
+)
 from assistant.web.api_ask import SSE_HEADERS, AskGate, Note, answer_steps, failure, keepalive
 from assistant.web.api_models import answer_out
 from assistant.web.streaming import IDLE
@@ -107,6 +120,19 @@ def openai_router(service: ChatHost, gate: AskGate) -> APIRouter:
         question = await admit(service, gate, question, "messages")
         reply = _Reply(f"chatcmpl-{uuid.uuid4().hex}", int(time.time()), body.model,
                        service.web.base_for(request))
+        listed = await run_in_threadpool(_listed, service, question, reply.base)
+        if listed is not None:  # every moment something is named: the graph's list
+            text, evidence = listed
+            if body.stream:
+                usage = bool(body.stream_options and body.stream_options.include_usage)
+                return EventStream(_list_chunks(reply, text, evidence, usage),
+                                   headers=SSE_HEADERS)
+            return JSONResponse({**reply.envelope("chat.completion"),
+                                 "choices": [{"index": 0, "finish_reason": "stop",
+                                              "message": {"role": "assistant", "content": text},
+                                              "logprobs": None}],
+                                 "usage": _usage(0), "citations": [], "notes": [],
+                                 "evidence": evidence})
         steps = answer_steps(service, gate, question, history)
         if body.stream:
             usage = bool(body.stream_options and body.stream_options.include_usage)
@@ -157,6 +183,38 @@ def answer_text(answer: Answer, base: str, service: ChatHost) -> str:
     return "\n".join(lines)
 
 
+def _listed(service: ChatHost, question: str, base: str) -> tuple[str, dict[str, Any]] | None:
+    """The Markdown reply to a question asking for a list of occurrences, and the whole list
+    as data; ``None`` for any other question."""
+    from assistant.web.evidence_view import evidence_markdown
+    from indexing.file_meta_index import catalogue_titles
+
+    listed = evidence_reply(service, question, base)
+    if listed is None:
+        return None
+    answer, page = listed
+    text = evidence_markdown(page, catalogue_titles(service.db_dir) if page.files else None)
+    if page.next is not None:
+        rest = page.found.count - len(page.moments)
+        # A chat client cannot press "More": say where the rest is.
+        text += (f"\n\n… and {rest} more moment{'s' * (rest != 1)}: the whole list is this "
+                 "reply's `evidence` data, and pages through in DEERIn's chat.")
+    return text, answer.model_dump()["evidence"]
+
+
+async def _list_chunks(reply: _Reply, text: str, evidence: dict[str, Any],
+                       usage: bool) -> AsyncIterator[bytes]:
+    from assistant.web.api_ask import sse
+
+    yield reply.chunk({"role": "assistant", "content": ""})
+    yield reply.chunk({"content": text})
+    yield reply.chunk({}, "stop", citations=[], notes=[], evidence=evidence)
+    if usage:
+        yield sse(None, {**reply.envelope("chat.completion.chunk"), "choices": [],
+                         "usage": _usage(0)})
+    yield sse(None, "[DONE]")
+
+
 class _Reply:
     """What every chunk of one completion repeats."""
 
@@ -165,6 +223,14 @@ class _Reply:
 
     def envelope(self, kind: str) -> dict[str, Any]:
         return {"id": self.id, "object": kind, "created": self.created, "model": self.model}
+
+    def chunk(self, delta: dict[str, Any], finish: str | None = None, **extra: Any) -> bytes:
+        """One server-sent chunk of a streamed completion."""
+        from assistant.web.api_ask import sse
+
+        return sse(None, {**self.envelope("chat.completion.chunk"),
+                          "choices": [{"index": 0, "delta": delta, "finish_reason": finish,
+                                       "logprobs": None}], **extra})
 
 
 async def _answer(steps: AsyncIterator[object]
@@ -222,12 +288,7 @@ async def _chunks(service: ChatHost, reply: _Reply, steps: AsyncIterator[object]
     from assistant.web.api_ask import sse
     from assistant.web.errors import error_body
 
-    def chunk(delta: dict[str, Any], finish: str | None = None,
-              **extra: Any) -> bytes:
-        return sse(None, {**reply.envelope("chat.completion.chunk"),
-                          "choices": [{"index": 0, "delta": delta, "finish_reason": finish,
-                                       "logprobs": None}], **extra})
-
+    chunk = reply.chunk
     yield chunk({"role": "assistant", "content": ""})
     try:
         async for answer, notes, tokens in _answer(steps):

@@ -241,6 +241,63 @@ def test_the_api_answers_with_the_whole_list(service: Any) -> None:
     assert _evidence_answer(service, "What happened to Columbia?", "") is None
 
 
+def test_an_openai_client_gets_the_list_as_links_and_data(service: Any) -> None:
+    """``/v1/chat/completions``: the count, the recordings and the first page as Markdown
+    links that play, the whole list in ``evidence``; streamed the same."""
+    from fastapi import FastAPI
+    from fastapi.testclient import TestClient
+
+    from assistant.web.api_ask import AskGate
+    from assistant.web.media import media_router
+    from assistant.web.openai_compat import openai_router
+
+    app = FastAPI()
+    app.include_router(openai_router(service, AskGate(1, 0)))
+    app.include_router(media_router(service.resolve_media))
+    client = TestClient(app)
+    body = {"model": "deerin", "messages": [{"role": "user", "content": RECORDINGS}]}
+    r = client.post("/v1/chat/completions", json=body)
+    assert r.status_code == 200, r.text
+    reply = r.json()
+    text = reply["choices"][0]["message"]["content"]
+    assert text.startswith("Sinbad is named at 6 moments in 2 recordings.")
+    assert "**Recordings**" in text and f"{PART1}" in text and f"{PART2}" in text
+    links = re.findall(r"\]\((http://testserver/media/[^)#]+#t=([0-9.]+),([0-9.]+))\)", text)
+    listed = reply["evidence"]
+    assert listed["count"] == 6 and len(listed["moments"]) == 6
+    # Each moment's link in the text is the one in the data, and it plays.
+    assert {m["url"] for m in listed["moments"]} <= {url for url, _, _ in links}
+    assert client.get(links[0][0].split("#")[0], headers={"Range": "bytes=0-9"}).status_code == 206
+    assert reply["citations"] == [] and reply["choices"][0]["finish_reason"] == "stop"
+
+    with client.stream("POST", "/v1/chat/completions",
+                       json={**body, "stream": True,
+                             "stream_options": {"include_usage": True}}) as r:
+        chunks = [json.loads(line[6:]) for line in r.read().decode().splitlines()
+                  if line.startswith("data: {")]
+    streamed = "".join(c["choices"][0]["delta"].get("content", "") for c in chunks
+                       if c["choices"])
+    assert streamed == text
+    last = next(c for c in chunks if c["choices"] and c["choices"][0]["finish_reason"])
+    assert last["evidence"] == listed and chunks[-1]["usage"]["completion_tokens"] == 0
+
+
+def test_an_openai_reply_says_where_the_rest_of_a_long_list_is(
+        service: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    import assistant.web.evidence_view as view
+    from assistant.web.openai_compat import _listed
+
+    monkeypatch.setattr(view.evidence_page, "__defaults__", (2,))  # pages of two moments
+    listed = _listed(service, RECORDINGS, "http://archive.example")
+    assert listed is not None
+    text, evidence = listed
+    assert len(re.findall(r"^- \*\*\[\d\]\*\* \[", text, re.M)) == 2, text
+    assert text.endswith("… and 4 more moments: the whole list is this reply's `evidence` "
+                         "data, and pages through in DEERIn's chat.")
+    assert len(evidence["moments"]) == 6
+    assert _listed(service, "What happened to Columbia?", "") is None
+
+
 def _events(body: str) -> list[tuple[str, Any]]:
     out = []
     for block in body.strip().split("\n\n"):
