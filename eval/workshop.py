@@ -47,6 +47,7 @@ class WorkshopReport:
     moments: tuple[tuple[Moment, int], ...]
     rows: tuple[Judged, ...] = field(default=())
     period: tuple[str, str] = ("", "")
+    lists: tuple[Judged, ...] = field(default=())  # questions answered with an evidence list
 
     def share(self, n: int, of: int | None = None) -> str:
         """``n`` as a percentage of ``of`` (the questions asked by default)."""
@@ -84,7 +85,8 @@ def build_report(judged: Sequence[Judged], preferences: Mapping[str, str], colle
         answered=sum(1 for j in chats if not j.answer.refused),
         refused=sum(1 for j in chats if j.answer.refused), judged=dict(verdicts),
         pairings=pairings, moments=moments, rows=tuple(chats),
-        period=(times[0], times[-1]) if times else ("", ""))
+        period=(times[0], times[-1]) if times else ("", ""),
+        lists=tuple(j for j in judged if j.answer.kind == "list"))
 
 
 def markdown(report: WorkshopReport) -> str:
@@ -124,6 +126,13 @@ def markdown(report: WorkshopReport) -> str:
         answer = "refused" if j.answer.refused else f"{len(j.answer.citations)} citation(s)"
         lines.append(f"| {_cell(j.answer.question)} | {answer} | {j.verdict or '–'} | "
                      f"{_cell(j.comment)} |")
+    if r.lists:
+        lines += ["", "## Evidence lists", "",
+                  "Questions asking for every moment something is named, answered with the "
+                  "knowledge graph's list.", "",
+                  "| question | list | verdict | comment |", "|---|---|---|---|"]
+        lines += [f"| {_cell(j.answer.question)} | {_cell(j.answer.answer)} | "
+                  f"{j.verdict or '–'} | {_cell(j.comment)} |" for j in r.lists]
     lines += ["", f"Links play on {r.base_url} for those allowed to see {r.collection}.", ""]
     return "\n".join(lines)
 
@@ -162,6 +171,10 @@ def html_page(report: WorkshopReport) -> str:
         (esc(j.answer.question), "refused" if j.answer.refused
          else f"{len(j.answer.citations)} citation(s)", esc(j.verdict or "–"), esc(j.comment))
         for j in r.rows])]
+    if r.lists:
+        parts += ["<h2>Evidence lists</h2>", table(["question", "list", "verdict", "comment"], [
+            (esc(j.answer.question), esc(j.answer.answer), esc(j.verdict or "–"),
+             esc(j.comment)) for j in r.lists])]
     parts.append(f"<p>Links play on {esc(r.base_url)} for those allowed to see "
                  f"{esc(r.collection)}.</p>")
     style = ("body{font-family:sans-serif;max-width:60em;margin:2em auto;padding:0 1em}"

@@ -244,9 +244,16 @@ async def on_question(message: cl.Message) -> None:
     history: list[tuple[str, str]] = cl.user_session.get("history") or []
     # Every moment or recording that names something: the knowledge graph's whole list, not an
     # LLM answer from the top clips (the question read on its own; None: answer as usual).
-    summary = await answer_with_evidence(message.content, service)
-    if summary is not None:
-        history.append((message.content, summary))
+    layer = _data_layer()
+    listed = await answer_with_evidence(message.content, service,
+                                        _verdict_actions if layer is not None else None)
+    if listed is not None:
+        page, sent = listed
+        if layer is not None:  # deerin serve: the list is kept, and takes a verdict
+            await verdicts.keep(layer.execute_sql, verdicts.record_of_list(
+                page, sent, service.web.collection, thread_id=cl.context.session.thread_id,
+                user=_user_id()))
+        history.append((message.content, page.found.summary()))
         cl.user_session.set("history", history[-HISTORY_TURNS:])
         return
     try:
@@ -310,22 +317,31 @@ async def on_question(message: cl.Message) -> None:
     reply.content = answer_markdown(final, titles)
     reply.elements = players(final.citations, service)  # type: ignore[assignment]
     reply.elements += shot_players(final.retrieved, final.citations, service)
-    layer = _data_layer()
     if layer is not None:  # deerin serve: the answer is kept, and takes a verdict
-        reply.actions = [cl.Action(name=verdicts.ACTION, label=label, payload={
-            "answer": reply.id, "verdict": verdict}) for verdict, label in verdicts.LABELS.items()]
+        reply.actions = _verdict_actions(reply.id)
     await reply.send()
     if layer is not None:
-        user = cl.user_session.get("user")
         await verdicts.keep(layer.execute_sql, verdicts.record_of(
             final, reply.id, service.web.collection, thread_id=cl.context.session.thread_id,
-            user=user.identifier if user else None, llm=cl.user_session.get("llm")))
+            user=_user_id(), llm=cl.user_session.get("llm")))
     await show_entities(final)
     if step is not None:
         step.output = f"{step.output}\n\n{details(final)}"
         await step.update()
     history.append((final.question, final.text))
     cl.user_session.set("history", history[-HISTORY_TURNS:])
+
+
+def _verdict_actions(message_id: str) -> list[cl.Action]:
+    """The right / partly / wrong buttons under the answer ``message_id``."""
+    return [cl.Action(name=verdicts.ACTION, label=label,
+                      payload={"answer": message_id, "verdict": verdict})
+            for verdict, label in verdicts.LABELS.items()]
+
+
+def _user_id() -> str | None:
+    user = cl.user_session.get("user")
+    return user.identifier if user else None
 
 
 @cl.action_callback(EVIDENCE_ACTION)

@@ -26,6 +26,8 @@ from assistant.web.graph_view import (
 from assistant.web.state import service_from
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from assistant.answer import Answer
     from assistant.web.chat_service import ChatService
     from assistant.web.evidence_view import EvidencePage, ShownMoment
@@ -104,20 +106,25 @@ def appearance_players(shown: list[Appearance], service: ChatHost) -> list[cl.El
 
 
 # -- evidence lists ------------------------------------------------------------------------------
-async def answer_with_evidence(question: str, service: ChatService) -> str | None:
+async def answer_with_evidence(
+        question: str, service: ChatService,
+        judging: Callable[[str], list[cl.Action]] | None = None,
+) -> tuple[EvidencePage, str] | None:
     """When ``question`` asks for every moment or recording naming something the graph knows,
-    send the first page of that list (with players and a "More" button) and return its summary
-    sentence; else ``None``, and the ordinary answer follows. Never raises: the chat must not
-    fail over the graph (a failure is logged, and the ordinary answer follows too)."""
+    send the first page of that list (with players and a "More" button; under it the actions
+    ``judging`` makes for the message's id, the verdict buttons of ``deerin serve``) and
+    return the page and the id of its message; else ``None``, and the ordinary answer
+    follows. Never raises: the chat must not fail over the graph (a failure is logged, and the
+    ordinary answer follows too)."""
     try:
         page = await asyncio.to_thread(chat_graph(service).evidence_page, question, 1)
         if page is None:
             return None
-        await _send_page(page, service)
+        sent = await _send_page(page, service, judging)
     except Exception:
         log.exception("showing the evidence list of %r failed; answering as usual", question)
         return None
-    return page.found.summary()
+    return page, sent
 
 
 async def more_evidence(action: cl.Action, service: ChatService) -> None:
@@ -144,18 +151,22 @@ async def more_evidence(action: cl.Action, service: ChatService) -> None:
                      author=EVIDENCE_AUTHOR).send()
 
 
-async def _send_page(page: EvidencePage, service: ChatService) -> None:
+async def _send_page(page: EvidencePage, service: ChatService,
+                     judging: Callable[[str], list[cl.Action]] | None = None) -> str:
+    """Send ``page``; return its message's id."""
     from indexing.file_meta_index import catalogue_titles
 
     titles = await asyncio.to_thread(catalogue_titles, service.db_dir) if page.files else {}
-    actions = []
+    message = cl.Message(content=evidence_markdown(page, titles), author=EVIDENCE_AUTHOR,
+                         elements=moment_players(page.moments[:PLAYERS], service))
+    actions = list(judging(message.id)) if judging is not None else []
     if page.next is not None:
         actions.append(cl.Action(name=EVIDENCE_ACTION, label=more_label(page),
                                  payload={"question": page.question, "page": page.next},
                                  tooltip="The next moments of this list"))
-    await cl.Message(content=evidence_markdown(page, titles), author=EVIDENCE_AUTHOR,
-                     elements=moment_players(page.moments[:PLAYERS], service),
-                     actions=actions).send()
+    message.actions = actions
+    await message.send()
+    return message.id
 
 
 def moment_players(moments: tuple[ShownMoment, ...], service: ChatHost) -> list[cl.Element]:

@@ -109,7 +109,8 @@ class Moment:
 
 @dataclass(frozen=True, slots=True)
 class AnswerRecord:
-    """One checked answer as the workshop keeps it. ``kind`` is ``chat`` or ``compare``."""
+    """One checked answer as the workshop keeps it. ``kind`` is ``chat``, ``compare`` or
+    ``list`` (an evidence list: ``answer`` its summary, ``citations`` its first page)."""
 
     id: str
     collection: str

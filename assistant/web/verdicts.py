@@ -15,6 +15,7 @@ from assistant.web.history import VERDICTS, AnswerRecord, Moment, record_answer
 
 if TYPE_CHECKING:
     from assistant.answer import Answer
+    from assistant.web.evidence_view import EvidencePage
 
 ACTION = "verdict"
 LABELS = {"right": "✓ Right", "partly": "≈ Partly", "wrong": "✗ Wrong"}
@@ -34,6 +35,18 @@ def record_of(answer: Answer, answer_id: str, collection: str, *, thread_id: str
                          c.clip.media_id) for c in answer.citations)
     return AnswerRecord(answer_id, collection, answer.question, answer.text, answer.refused,
                         cited, thread_id, user, llm, kind)
+
+
+def record_of_list(page: EvidencePage, answer_id: str, collection: str, *,
+                   thread_id: str | None, user: str | None) -> AnswerRecord:
+    """What is kept of an evidence list (kind ``list``): its summary sentence, and the moments
+    of the first page, the one the verdict buttons sit under (the whole list is the graph's,
+    asked again)."""
+    shown = tuple(Moment(Path(s.moment.media_path).name, round(s.start, 2), round(s.end, 2),
+                         s.clip.media_id if s.clip is not None else "")
+                  for s in page.moments)
+    return AnswerRecord(answer_id, collection, page.question, page.found.summary(), False,
+                        shown, thread_id, user, None, "list")
 
 
 async def keep(execute: Any, record: AnswerRecord) -> None:

@@ -10,7 +10,12 @@ import sys
 from html.parser import HTMLParser
 from pathlib import Path
 
-from assistant.web.history import AnswerRecord, record_answer, record_preference
+from assistant.web.history import (
+    AnswerRecord,
+    record_answer,
+    record_preference,
+    record_verdict,
+)
 from tests.support.workshop_db import CITED, fill
 
 
@@ -30,6 +35,12 @@ async def _comparisons(url: str) -> None:
             llm="A: default | B: fast", kind="compare"))
         if preferred:
             await record_preference(execute, f"c{i}", preferred, "ben")
+    # An evidence list, judged: reported apart from the answers.
+    await record_answer(execute, AnswerRecord(
+        "l1", "a", "Which recordings mention the bear?",
+        "bear is named at 3 moments in 1 recording.", False, CITED[:1], user="ben",
+        kind="list"))
+    await record_verdict(execute, "l1", "partly", "misses the cub", None, "ben")
     await engine.dispose()
 
 
@@ -66,3 +77,8 @@ def test_the_report_of_a_collection(tmp_path: Path) -> None:
     parser.feed((tmp_path / "r" / "report.html").read_text())
     assert parser.links == [link]
     assert "Other collection" not in md  # collection b's answers are not a's
+    # The list is not one of the 5 questions: it has its own table, with its verdict.
+    assert "## Evidence lists" in md and ("| Which recordings mention the bear? | bear is named "
+                                          "at 3 moments in 1 recording. | partly | misses the "
+                                          "cub |") in md
+    assert "misses the cub" in (tmp_path / "r" / "report.html").read_text()

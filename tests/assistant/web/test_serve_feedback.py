@@ -9,8 +9,10 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import shutil
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import httpx
@@ -87,3 +89,43 @@ def test_verdicts_survive_a_restart_and_become_an_eval_set(workshop_files: Works
                  "--json", env=run_env)
     assert out.returncode == 0, out.stderr
     assert json.loads(out.stdout)
+
+
+def test_a_list_answer_takes_a_verdict_and_is_reported(workshop_files: Workshop,
+                                                        tmp_path: Path) -> None:
+    """Under ``deerin serve`` a question asking for every recording that names something gets
+    the graph's list with the verdict buttons; the list and its verdict are kept, and the
+    workshop report shows them apart from the answers."""
+    from indexing.graph.extract import EntityExtractor
+    from indexing.graph.networkx_store import NetworkxGraphStore
+    from indexing.graph.sync import update
+    from indexing.stores.lance import LanceStore
+
+    index = tmp_path / "index-a"  # collection a's index with its knowledge graph
+    shutil.copytree(workshop_files.index_a, index)
+    update(LanceStore(index, create=False), NetworkxGraphStore(index), EntityExtractor())
+    config = tmp_path / "deerin.toml"
+    config.write_text(f'[collections.a]\npath = "{index}"\ngroups = ["filmarchiv"]\n')
+    shop = replace(workshop_files, config=config, index_a=index)
+    database = tmp_path / "workshop.db"
+    env = {"DEERIN_DATABASE": f"sqlite+aiosqlite:///{database}",
+           "CHAINLIT_AUTH_SECRET": "a-test-key-that-is-long-enough-for-hs256-signing"}
+    server = start_serve(shop, tmp_path / "run", extra_env=env, args=("--llm", "tiny"))
+    question = "Which recordings mention the bear?"
+    with serving(server) as url:
+        reply = asyncio.run(ask_in_chat(url, login(url, "anna"), "a", question,
+                                        verdict=("wrong", "a moment is missing @0:03")))
+    assert not reply.errors, reply.errors
+    assert reply.text.startswith("bear is named at ") and BEAR in reply.text, reply.text
+    assert {a["payload"]["verdict"] for a in reply.actions or [] if "verdict" in a["payload"]} \
+        == {"right", "partly", "wrong"}
+    assert any("Verdict kept: **wrong**, right moment " + BEAR in n for n in reply.notes or [])
+
+    run_env = {k: v for k, v in os.environ.items() if not k.startswith("DEERIN_")}
+    run_env |= {"DEERIN_CONFIG": str(config), "HF_HUB_OFFLINE": "1", **env}
+    out = deerin("workshop", "report", "--collection", "a", "--out", str(tmp_path / "r"),
+                 env=run_env)
+    assert out.returncode == 0, out.stderr
+    md = (tmp_path / "r" / "report.md").read_text()
+    assert "| asked | 0 | |" in md  # a list is not an answer of the LLM's
+    assert f"| {question} | bear is named at " in md and "| wrong | a moment is missing |" in md
