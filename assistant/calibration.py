@@ -29,7 +29,13 @@ CANDIDATES = 40  # fused candidates read from the store per question
 # The first RERANK_DEPTH candidates are scored by the likelihood of the question after each
 # (a small LM), and that ranking is fused with the first-stage one, weighted W_LIKELIHOOD: dev
 # Recall@3 0.812 without it, 0.835 at 0.5, 0.882 at 1, 0.859 at 2.
-RERANK_DEPTH = 8
+# Depth (bench/rerank_depth.py, rule written before the sweep: the smallest depth that beats 8
+# beyond the paired interval with the dev set among 50 hours of distractors, loses nothing
+# clear on the dev set alone, at most 3x the rerank time): among distractors, Recall@5 0.365 at
+# 8, 0.435 at 16 (+0.071 [+0.024, +0.129]), 0.518 at 24, 0.576 at 40; alone, Recall@5 0.918 at
+# every depth, Recall@1 0.659 at 8, 0.624 at 16 (-0.035 [-0.082, +0.000]). Twice the rerank time.
+# Checked once on the held-out eval/sets/archive/facts_fresh.jsonl: no change at 1 or 50 hours.
+RERANK_DEPTH = 16
 W_LIKELIHOOD = 1.0
 
 # -- answering (assistant.answer) ----------------------------------------------------------------

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from assistant.answer import Assistant
 from assistant.llm import LLMCache, load_llm, parse_llm_spec
+from assistant.rerank import RerankPolicy
 from assistant.retrieval import Retriever
 from assistant.settings import AssistantSettings
 from indexing.settings import Settings
@@ -27,5 +28,7 @@ def build_assistant(settings: Settings, llm_spec: str | None = None, *, k: int |
     # Prefix reuse: the system prompt's evaluation is kept between questions (faster first
     # token); replies then depend slightly on the previous question, acceptable for chat.
     llm = load_llm(spec, cache=cache) if with_llm else None
-    return Assistant(Retriever(store, settings, reranker=options.rerank), llm,
+    retriever = Retriever(store, settings, reranker=options.rerank,
+                          policy=RerankPolicy(depth=options.rerank_depth))
+    return Assistant(retriever, llm,
                      k=k or options.k, max_tokens=options.max_tokens)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
+from assistant.calibration import RERANK_DEPTH
 from config import Config
 
 RERANK_OFF = "off"
@@ -30,7 +31,8 @@ class AssistantSettings:
     chat's embedded llama.cpp model decodes at once (continuous batching; 1 = one at a time);
     ``shared_passes`` lets them share one forward pass per step (else each token has its own:
     exact greedy replies). ``rerank_contexts`` is how many sessions rerank at once (a llama.cpp
-    context each, opened when needed; 1 = in turn).
+    context each, opened when needed; 1 = in turn); ``rerank_depth`` how many first-stage
+    candidates the rerank rescores.
     """
 
     llm: str = ""
@@ -40,6 +42,7 @@ class AssistantSettings:
     parallel: int = 4
     shared_passes: bool = False
     rerank_contexts: int = DEFAULT_RERANK_CONTEXTS
+    rerank_depth: int = RERANK_DEPTH
 
     @classmethod
     def from_config(cls, config: Config, /, **overrides: object) -> AssistantSettings:
@@ -51,6 +54,7 @@ class AssistantSettings:
             "parallel": config["llm.parallel"],
             "shared_passes": config["llm.batch"] == "shared",
             "rerank_contexts": config["llm.rerank_contexts"],
+            "rerank_depth": config["llm.rerank_depth"],
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
         return replace(cls(), **values)  # type: ignore[arg-type]

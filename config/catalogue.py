@@ -146,6 +146,10 @@ SETTINGS: tuple[Setting, ...] = (
             "`shared`: one forward pass for all replies (faster, replies may differ slightly)."),
     Setting("llm.rerank_contexts", "DEERIN_RERANK_CONTEXTS", whole(1, 16), 2,
             "Chat sessions that rerank at once (a llama.cpp context each, ~120 MB)."),
+    Setting("llm.rerank_depth", "DEERIN_RERANK_DEPTH", whole(2, 40), 16,
+            "Candidates the rerank rescores per question: deeper finds more among many "
+            "similar clips and costs rerank time in proportion (8 halves it; see the archive "
+            "scale docs)."),
     # -- the chat -----------------------------------------------------------------------------
     Setting("chat.auth", "DEERIN_AUTH", TEXT, "",
             "Accounts of the chat, `user:password[,user2:password2]`; required when it listens "

@@ -141,14 +141,16 @@ def search(query: str, db: str | Path | None = None, *, k: int = 10,
     :class:`~indexing.stores.base.StoreError` when there is no index."""
     from assistant.calibration import CANDIDATES
     from assistant.people import with_people as people_only
+    from assistant.rerank import RerankPolicy
     from assistant.retrieval import Retriever
     from assistant.settings import AssistantSettings
     from indexing.stores.lance import LanceStore
 
     config, settings = resolve(db, config)
     store = LanceStore(settings.db_dir, create=False)
-    retriever = Retriever(store, settings,
-                          reranker=AssistantSettings.from_config(config).rerank)
+    options = AssistantSettings.from_config(config)
+    retriever = Retriever(store, settings, reranker=options.rerank,
+                          policy=RerankPolicy(depth=options.rerank_depth))
     if with_people:  # filtered after ranking, so rank a wider pool first
         return people_only(store, retriever.search(query, k=max(k, CANDIDATES)))[:k]
     return retriever.search(query, k=k)

@@ -104,6 +104,7 @@ class ChatService:
         # Sessions answer at once: the embedded model batches this many replies together.
         self.parallel = assistant_settings.parallel
         self.shared_passes = assistant_settings.shared_passes
+        self.rerank_depth = assistant_settings.rerank_depth
 
     @property
     def db_dir(self) -> Path:
@@ -226,6 +227,7 @@ class ChatService:
 
     def retriever(self) -> Retriever:
         """The shared retriever over the current index; raise StoreError when there is none."""
+        from assistant.rerank import RerankPolicy
         from assistant.retrieval import Retriever
         from indexing.stores.base import StoreError
 
@@ -238,7 +240,8 @@ class ChatService:
         with self._lock:
             if gen.retriever is None:
                 gen.retriever = Retriever(gen.store, self.settings, embedder=embedder,
-                                          reranker=self._rerank)
+                                          reranker=self._rerank,
+                                          policy=RerankPolicy(depth=self.rerank_depth))
             return gen.retriever
 
     def assistant(self, llm_spec: str | None = None) -> tuple[Assistant, str | None]:

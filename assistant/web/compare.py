@@ -164,7 +164,7 @@ class CompareCommand:
             if found is None:
                 self._retrievers = {k: v for k, v in self._retrievers.items() if k[0] == id(base)}
                 found = Retriever(base.store, base.settings, base.embedder,
-                                  reranker="default" if rerank else "off")
+                                  reranker="default" if rerank else "off", policy=base.policy)
                 self._retrievers[key] = found
             return found
 

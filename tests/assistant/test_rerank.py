@@ -126,3 +126,24 @@ def test_rerank_spec_is_an_assistant_setting() -> None:
     assert AssistantSettings.from_env({"DEERIN_RERANK": "off"}).rerank == "off"
     assert AssistantSettings.from_env({"DEERIN_RERANK": "off"}, rerank="x.gguf").rerank == "x.gguf"
     assert AssistantSettings.from_env({"DEERIN_LLM": " ollama:qwen2.5 "}).llm == "ollama:qwen2.5"
+
+
+def test_rerank_depth_is_a_setting_every_retriever_follows(speech_index: Path,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """``llm.rerank_depth`` (its default the tuned RERANK_DEPTH) reaches the retrievers of
+    ``deerin ask``/``eval`` and of the chat."""
+    from assistant.calibration import RERANK_DEPTH
+    from assistant.service import build_assistant
+    from assistant.web.chat_service import ChatService
+
+    assert AssistantSettings.from_env({}).rerank_depth == RERANK_DEPTH
+    assert AssistantSettings.from_env({"DEERIN_RERANK_DEPTH": "8"}).rerank_depth == 8
+    for bad in ("1", "41", "deep"):
+        with pytest.raises(ValueError, match="DEERIN_RERANK_DEPTH"):
+            AssistantSettings.from_env({"DEERIN_RERANK_DEPTH": bad})
+    settings = Settings.from_env({}, db_dir=speech_index)
+    options = AssistantSettings.from_env({"DEERIN_RERANK_DEPTH": "6", "DEERIN_RERANK": "off"})
+    assert build_assistant(settings, options=options, with_llm=False).retriever.policy.depth == 6
+    monkeypatch.setenv("DEERIN_RERANK_DEPTH", "5")
+    monkeypatch.setenv("DEERIN_RERANK", "off")
+    assert ChatService(settings).retriever().policy.depth == 5
