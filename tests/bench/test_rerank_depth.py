@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from assistant.calibration import RERANK_DEPTH
+
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -31,12 +33,15 @@ def test_depths_rank_the_same_candidates(speech_index: Path, tmp_path: Path,
     assert bench.main([str(gold), "--db", str(speech_index), "--depths", "0,4",
                        "--json", str(out)]) == 0
     printed = capsys.readouterr().out
-    assert "| 0 |" in printed and "| 8 (current) |" in printed and "depth 4 vs 8" in printed
+    current = RERANK_DEPTH
+    assert "| 0 |" in printed and f"| {current} (current) |" in printed
+    assert f"depth 4 vs {current}" in printed
     result = json.loads(out.read_text())
-    assert result["depths"] == [0, 4, 8]
+    assert result["depths"] == [0, 4, current]  # the current depth always runs
     (only,) = result["sets"].values()
     assert len(only["ids"]) == 3
-    assert all(len(only["ranks"][d]) == 3 for d in ("0", "4", "8"))
+    assert all(len(only["ranks"][str(d)]) == 3 for d in (0, 4, current))
     assert only["seconds"]["0"] == [0.0, 0.0, 0.0]
     # Deeper costs at least as much: each clip is scored once, the time adds up.
-    assert all(a <= b for a, b in zip(only["seconds"]["4"], only["seconds"]["8"], strict=True))
+    assert all(a <= b for a, b in zip(only["seconds"]["4"], only["seconds"][str(current)],
+                                      strict=True))
