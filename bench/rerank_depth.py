@@ -19,7 +19,6 @@ import json
 import statistics
 import sys
 import time
-from dataclasses import replace
 from pathlib import Path
 
 from assistant.calibration import RERANK_DEPTH
@@ -66,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
                     done = max(done, d)
                 seconds[d].append(spent if d else 0.0)
                 order = (rerank_by_likelihood(g.question, found, reranker,
-                                              replace(RerankPolicy(), depth=d)) if d else found)
+                                              RerankPolicy(depth=d)) if d else found)
                 spans = [(h.clip.media_path, h.clip.start, h.clip.end) for h in order]
                 ranks[d].append(rank_of_first_hit(spans, g))
             print(".", end="", flush=True)

@@ -286,6 +286,7 @@ class Scheduler:
             if rc != 0:
                 raise LLMError(f"llama_decode failed ({rc})")
             self.steps += 1
+            self.widest = max(self.widest, 1)
             job.pos += 1
             job.next_token = None
             self._sample(job, 0)

@@ -27,6 +27,8 @@ from assistant.web.chainlit_serve import (
     keep_comparison,
     prefer_actions,
     show_place,
+    verdict_actions,
+    who,
 )
 from assistant.web.chat_service import MAX_K, ChatService
 from assistant.web.graph_chat import (
@@ -78,9 +80,7 @@ def _service() -> ChatService:
     directory = directory_from(chainlit_app.state)
     if directory is None:
         return service_from(chainlit_app.state)
-    user = cl.user_session.get("user")
-    return directory.service_for(user.identifier if user else None,
-                                 cl.user_session.get("chat_profile"))
+    return directory.service_for(who(), cl.user_session.get("chat_profile"))
 
 
 def _auth() -> AuthConfig:
@@ -195,11 +195,9 @@ async def settings_changed(values: dict[str, Any]) -> None:
     from chainlit.server import app as chainlit_app
 
     directory = directory_from(chainlit_app.state)
-    user = cl.user_session.get("user")
     try:
         parse_llm_spec(spec)
-        allowed = directory is None or directory.may_pick_llm(
-            user.identifier if user else None, spec)
+        allowed = directory is None or directory.may_pick_llm(who(), spec)
     except LLMError as exc:  # a spec naming no tier, backend or file
         await cl.context.emitter.send_toast(str(exc), "error")
     else:
@@ -246,13 +244,13 @@ async def on_question(message: cl.Message) -> None:
     # LLM answer from the top clips (the question read on its own; None: answer as usual).
     layer = _data_layer()
     listed = await answer_with_evidence(message.content, service,
-                                        _verdict_actions if layer is not None else None)
+                                        verdict_actions if layer is not None else None)
     if listed is not None:
         page, sent = listed
         if layer is not None:  # deerin serve: the list is kept, and takes a verdict
             await verdicts.keep(layer.execute_sql, verdicts.record_of_list(
                 page, sent, service.web.collection, thread_id=cl.context.session.thread_id,
-                user=_user_id()))
+                user=who()))
         history.append((message.content, page.found.summary()))
         cl.user_session.set("history", history[-HISTORY_TURNS:])
         return
@@ -318,30 +316,18 @@ async def on_question(message: cl.Message) -> None:
     reply.elements = players(final.citations, service)  # type: ignore[assignment]
     reply.elements += shot_players(final.retrieved, final.citations, service)
     if layer is not None:  # deerin serve: the answer is kept, and takes a verdict
-        reply.actions = _verdict_actions(reply.id)
+        reply.actions = verdict_actions(reply.id)
     await reply.send()
     if layer is not None:
         await verdicts.keep(layer.execute_sql, verdicts.record_of(
             final, reply.id, service.web.collection, thread_id=cl.context.session.thread_id,
-            user=_user_id(), llm=cl.user_session.get("llm")))
+            user=who(), llm=cl.user_session.get("llm")))
     await show_entities(final)
     if step is not None:
         step.output = f"{step.output}\n\n{details(final)}"
         await step.update()
     history.append((final.question, final.text))
     cl.user_session.set("history", history[-HISTORY_TURNS:])
-
-
-def _verdict_actions(message_id: str) -> list[cl.Action]:
-    """The right / partly / wrong buttons under the answer ``message_id``."""
-    return [cl.Action(name=verdicts.ACTION, label=label,
-                      payload={"answer": message_id, "verdict": verdict})
-            for verdict, label in verdicts.LABELS.items()]
-
-
-def _user_id() -> str | None:
-    user = cl.user_session.get("user")
-    return user.identifier if user else None
 
 
 @cl.action_callback(EVIDENCE_ACTION)

@@ -51,7 +51,8 @@ async def show_place(line: AnswerLine, ticket: Ticket) -> None:
             await note.remove()
 
 
-def _who() -> str | None:
+def who() -> str | None:
+    """The signed-in participant's identifier (``None`` without accounts)."""
     user = cl.user_session.get("user")
     return user.identifier if user else None
 
@@ -63,7 +64,14 @@ async def keep_comparison(layer: Any, message: cl.Message, result: CommandReply,
 
     await record_answer(layer.execute_sql, AnswerRecord(
         message.id, collection, result.question or "", result.text, False, (),
-        cl.context.session.thread_id, _who(), " | ".join(result.sides), "compare"))
+        cl.context.session.thread_id, who(), " | ".join(result.sides), "compare"))
+
+
+def verdict_actions(message_id: str) -> list[cl.Action]:
+    """The buttons under a kept answer or list: right, partly or wrong."""
+    return [cl.Action(name=verdicts.ACTION, label=label,
+                      payload={"answer": message_id, "verdict": verdict})
+            for verdict, label in verdicts.LABELS.items()]
 
 
 def prefer_actions(message_id: str) -> list[cl.Action]:
@@ -176,7 +184,7 @@ def register(directory: Callable[[], ServiceDirectory | None],
         rows = await layer.execute_sql(
             'SELECT "citations", "user_identifier" FROM deerin_answers WHERE "id" = :id',
             {"id": answer_id})
-        if not rows or rows[0]["user_identifier"] != _who():
+        if not rows or rows[0]["user_identifier"] != who():
             return None
         return dict(rows[0])
 
@@ -199,7 +207,7 @@ def register(directory: Callable[[], ServiceDirectory | None],
                                         timeout=900).send()
         comment, moment = verdicts.parse_reply(str(reply.get("output", "")) if reply else "",
                                                first[0]["file"] if first else None)
-        await record_verdict(layer.execute_sql, answer_id, verdict, comment, moment, _who())
+        await record_verdict(layer.execute_sql, answer_id, verdict, comment, moment, who())
         await cl.Message(content=f"Verdict kept: **{verdict}**"
                          + (f", right moment {moment.file} at {moment.start:g} s" if moment
                             else "") + ".").send()
@@ -216,5 +224,5 @@ def register(directory: Callable[[], ServiceDirectory | None],
             return
         if await own_answer(layer, answer_id) is None:
             return
-        await record_preference(layer.execute_sql, answer_id, str(side), _who())
+        await record_preference(layer.execute_sql, answer_id, str(side), who())
         await cl.Message(content=f"Preference kept: **{PREFER_LABELS[str(side)]}**.").send()

@@ -127,12 +127,7 @@ def openai_router(service: ChatHost, gate: AskGate) -> APIRouter:
                 usage = bool(body.stream_options and body.stream_options.include_usage)
                 return EventStream(_list_chunks(reply, text, evidence, usage),
                                    headers=SSE_HEADERS)
-            return JSONResponse({**reply.envelope("chat.completion"),
-                                 "choices": [{"index": 0, "finish_reason": "stop",
-                                              "message": {"role": "assistant", "content": text},
-                                              "logprobs": None}],
-                                 "usage": _usage(0), "citations": [], "notes": [],
-                                 "evidence": evidence})
+            return reply.completion(text, 0, citations=[], notes=[], evidence=evidence)
         steps = answer_steps(service, gate, question, history)
         if body.stream:
             usage = bool(body.stream_options and body.stream_options.include_usage)
@@ -210,8 +205,7 @@ async def _list_chunks(reply: _Reply, text: str, evidence: dict[str, Any],
     yield reply.chunk({"content": text})
     yield reply.chunk({}, "stop", citations=[], notes=[], evidence=evidence)
     if usage:
-        yield sse(None, {**reply.envelope("chat.completion.chunk"), "choices": [],
-                         "usage": _usage(0)})
+        yield reply.usage_chunk(0)
     yield sse(None, "[DONE]")
 
 
@@ -231,6 +225,21 @@ class _Reply:
         return sse(None, {**self.envelope("chat.completion.chunk"),
                           "choices": [{"index": 0, "delta": delta, "finish_reason": finish,
                                        "logprobs": None}], **extra})
+
+    def usage_chunk(self, tokens: int) -> bytes:
+        """The last chunk of a stream that asked for the usage."""
+        from assistant.web.api_ask import sse
+
+        return sse(None, {**self.envelope("chat.completion.chunk"), "choices": [],
+                          "usage": _usage(tokens)})
+
+    def completion(self, content: str, tokens: int, **extra: Any) -> JSONResponse:
+        """A whole (not streamed) completion of ``content``."""
+        said = {"role": "assistant", "content": content}
+        return JSONResponse({**self.envelope("chat.completion"),
+                             "choices": [{"index": 0, "message": said, "finish_reason": "stop",
+                                          "logprobs": None}],
+                             "usage": _usage(tokens), **extra})
 
 
 async def _answer(steps: AsyncIterator[object]
@@ -274,13 +283,8 @@ async def _complete(service: ChatHost, reply: _Reply,
     if final is None:
         raise HTTPException(503, "the assistant stopped without answering")
     answer, notes, tokens = final
-    said = {"role": "assistant", "content": answer_text(answer, reply.base, service)}
-    return JSONResponse({**reply.envelope("chat.completion"),
-                         "choices": [{"index": 0, "message": said, "finish_reason": "stop",
-                                      "logprobs": None}],
-                         "usage": _usage(tokens),
-                         "citations": _citations(answer, service, reply.base),
-                         "notes": notes})
+    return reply.completion(answer_text(answer, reply.base, service), tokens,
+                            citations=_citations(answer, service, reply.base), notes=notes)
 
 
 async def _chunks(service: ChatHost, reply: _Reply, steps: AsyncIterator[object],
@@ -303,8 +307,7 @@ async def _chunks(service: ChatHost, reply: _Reply, steps: AsyncIterator[object]
             yield chunk({}, "stop", citations=_citations(answer, service, reply.base),
                         notes=notes)
             if usage:
-                yield sse(None, {**reply.envelope("chat.completion.chunk"), "choices": [],
-                                 "usage": _usage(tokens)})
+                yield reply.usage_chunk(tokens)
     except Exception as exc:  # the status line is sent: the failure travels as data
         status, message = failure(exc)
         yield sse(None, error_body(status, message))
